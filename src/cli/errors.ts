@@ -1,0 +1,40 @@
+// The one place where errors become messages and exit codes. Errors the user
+// can cause (bad input, missing files, host limits) are UserError: one line,
+// no stack. Anything else is a bug and keeps its stack for the report.
+
+/** An error whose message is a complete sentence for the user. */
+export class UserError extends Error {
+  constructor(message: string, readonly exitCode = 1) {
+    super(message);
+    this.name = 'UserError';
+  }
+}
+
+/** True when the error carries a Node system error code such as ENOENT. */
+function systemCode(err: unknown): string | undefined {
+  if (typeof err === 'object' && err !== null && 'code' in err) {
+    const code = (err as { code: unknown }).code;
+    return typeof code === 'string' ? code : undefined;
+  }
+  return undefined;
+}
+
+export function describeError(err: unknown): { message: string; exitCode: number } {
+  if (err instanceof UserError) return { message: err.message, exitCode: err.exitCode };
+  const code = systemCode(err);
+  if (code && err instanceof Error) {
+    // Node's own messages for ENOENT/EACCES already name the path and the call.
+    return { message: err.message, exitCode: 1 };
+  }
+  if (err instanceof Error && err.name === 'CommanderError') {
+    return { message: err.message, exitCode: 2 };
+  }
+  const text = err instanceof Error ? (err.stack ?? err.message) : String(err);
+  return { message: `internal error (please report): ${text}`, exitCode: 70 };
+}
+
+export function exitWithError(err: unknown): never {
+  const { message, exitCode } = describeError(err);
+  process.stderr.write(`mvm: ${message}\n`);
+  process.exit(exitCode);
+}
