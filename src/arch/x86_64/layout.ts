@@ -11,8 +11,12 @@ const GiB = 1024 * MiB;
 
 /** Boot GDT: null, code64, data, TSS descriptors, loaded before the first KVM_RUN. */
 export const BOOT_GDT_START = 0x500;
-/** Boot IDT: empty; the kernel installs its own before enabling interrupts. */
-export const BOOT_IDT_START = 0x520;
+/**
+ * Boot IDT: empty; the kernel installs its own before enabling interrupts.
+ * It follows the boot GDT, which is 48 bytes: two null slots, code at 0x10 and
+ * data at 0x18 (the selectors boot.rst requires), then a 16-byte long-mode TSS.
+ */
+export const BOOT_IDT_START = 0x530;
 /** PVH start_info structure (hvm_start_info) and its memory map follow it. */
 export const PVH_INFO_START = 0x6000;
 /** Linux boot_params ("zero page") for the 64-bit boot protocol. */
