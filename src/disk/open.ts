@@ -1,0 +1,66 @@
+// Opening a disk by probing its format: qcow2 by its magic, anything else raw.
+import * as fs from 'node:fs';
+import type { DiskBackend, DiskFormat, SyncDisk } from './backend.js';
+import { asBackend } from './backend.js';
+import type { ChainGuard } from './backing-name.js';
+import { ImageError } from './errors.js';
+import { QCOW2_MAGIC } from './qcow2/constants.js';
+import { Qcow2Image } from './qcow2/image.js';
+import { RawDisk } from './raw.js';
+
+export interface OpenOptions {
+  readOnly: boolean;
+  /** Skip probing: the caller knows (e.g. a recorded backing format). */
+  format?: DiskFormat;
+  l2CacheTables?: number;
+}
+
+/** Reads the first bytes of a file and names its format. */
+export function probeFormat(path: string): DiskFormat {
+  const fd = fs.openSync(path, 'r');
+  try {
+    const head = Buffer.alloc(4);
+    const n = fs.readSync(fd, head, 0, 4, 0);
+    return n === 4 && head.readUInt32BE(0) === QCOW2_MAGIC ? 'qcow2' : 'raw';
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+export function openSync(path: string, opts: OpenOptions): SyncDisk {
+  const format = opts.format ?? probeFormat(path);
+  return format === 'qcow2'
+    ? Qcow2Image.open(path, { readOnly: opts.readOnly, l2CacheTables: opts.l2CacheTables })
+    : RawDisk.open(path, opts.readOnly);
+}
+
+/** The backend virtio-blk uses. */
+export async function openDisk(path: string, opts: OpenOptions): Promise<DiskBackend> {
+  return asBackend(openSync(path, opts));
+}
+
+/** Parses a format name given by a user or recorded in an image. */
+export function parseFormat(name: string, where: string): DiskFormat {
+  if (name === 'raw' || name === 'qcow2') return name;
+  throw new ImageError(where, `unsupported image format "${name}" (mvm knows raw and qcow2)`);
+}
+
+/** Opens one image of a backing chain read-only, continuing the loop check. */
+export function openChainMember(path: string, format: string | undefined, chain: ChainGuard, from: string): SyncDisk {
+  if (!fs.existsSync(path)) throw new ImageError(from, `backing file ${path} does not exist`);
+  const fmt = format !== undefined ? parseFormat(format, from) : probeFormat(path);
+  if (fmt === 'qcow2') return Qcow2Image.open(path, { readOnly: true, chain });
+  const raw = RawDisk.open(path, true);
+  // Raw images end the chain, but a raw file that is the overlay itself is still a loop.
+  try {
+    chain.enter(path, fdOf(raw), from);
+  } catch (err) {
+    raw.closeSync();
+    throw err;
+  }
+  return raw;
+}
+
+function fdOf(raw: RawDisk): number {
+  return raw.fileDescriptor;
+}

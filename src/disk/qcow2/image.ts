@@ -1,0 +1,441 @@
+// An open qcow2 image: the read path (L1 in memory, L2 cache, zero and
+// compressed clusters, backing chain) and the write path (allocation,
+// copy-on-write, discard, write-zeroes) with metadata written on flush in an
+// order that can only leak clusters if the process dies.
+import type { SyncDisk } from '../backend.js';
+import { checkRange } from '../backend.js';
+import { ChainGuard, resolveBackingName } from '../backing-name.js';
+import { ImageError } from '../errors.js';
+import { openChainMember } from '../open.js';
+import {
+  COMPAT_LAZY_REFCOUNTS, H, HI_COPIED, INCOMPAT_CORRUPT, INCOMPAT_DIRTY, INCOMPAT_EXTL2, LO_ZERO,
+} from './constants.js';
+import { decodeCompressed, inflateCluster } from './compressed.js';
+import { entryOffset, writeEntry, writeU64 } from './entries.js';
+import { ImageFile } from './file-io.js';
+import type { Qcow2Header } from './header.js';
+import { headerProbeLength, parseHeader } from './header.js';
+import { L2Cache } from './l2-cache.js';
+import type { Mapping } from './mapping.js';
+import { decodeEntry, isCopied, Kind } from './mapping.js';
+import { Refcounts } from './refcount.js';
+
+export interface Qcow2OpenOptions {
+  readOnly: boolean;
+  /** Most L2 tables kept in memory; default: all of them. */
+  l2CacheTables?: number;
+  /** Shared with the images above this one, to detect loops. */
+  chain?: ChainGuard;
+  /** Opens a dirty lazy-refcount image without repairing it (check uses this). */
+  noRepair?: boolean;
+}
+
+/** Smallest L2 cache that still works (a write may hold two tables at once). */
+const MIN_CACHE_TABLES = 4;
+/** Largest run of fresh clusters written with one system call. */
+const MAX_WRITE_RUN_CLUSTERS = 512;
+
+export class Qcow2Image implements SyncDisk {
+  readonly format = 'qcow2' as const;
+  readonly clusterSize: number;
+  readonly clusterBits: number;
+  readonly l2Entries: number;
+  readonly entryBytes: number;
+  readonly extendedL2: boolean;
+  /** Active L1 table, big-endian as on disk. */
+  l1: Buffer;
+  readonly l1Dirty = new Set<number>();
+  readonly cache: L2Cache;
+  readonly refcounts?: Refcounts;
+  backing?: SyncDisk;
+  /** Offsets of every L2 table the active L1 points at (allocation must never hand them out). */
+  readonly knownL2 = new Set<number>();
+  private lastInflated?: { hi: number; lo: number; data: Buffer };
+  private closed = false;
+
+  private constructor(readonly path: string, readonly file: ImageFile, readonly header: Qcow2Header, readonly readOnly: boolean, opts: Qcow2OpenOptions) {
+    this.clusterBits = header.clusterBits;
+    this.clusterSize = header.clusterSize;
+    this.extendedL2 = (header.incompatible & INCOMPAT_EXTL2) !== 0;
+    this.entryBytes = this.extendedL2 ? 16 : 8;
+    this.l2Entries = this.clusterSize / this.entryBytes;
+    this.l1 = header.l1Size ? file.readMeta(header.l1TableOffset, header.l1Size * 8, 'L1 table') : Buffer.alloc(0);
+    for (let i = 0; i < header.l1Size; i++) {
+      const off = entryOffset(this.l1, i * 8);
+      if (off !== 0) this.knownL2.add(off);
+    }
+    const tables = Math.max(MIN_CACHE_TABLES, opts.l2CacheTables ?? Infinity);
+    this.cache = new L2Cache(file, this.clusterSize, tables, () => this.flushSync());
+    if (!readOnly) {
+      this.refcounts = new Refcounts(file, {
+        clusterBits: header.clusterBits, refcountOrder: header.refcountOrder,
+        tableOffset: header.refcountTableOffset, tableClusters: header.refcountTableClusters,
+      });
+      this.refcounts.guard = (c) => this.refuseMetadataCluster(c);
+    }
+  }
+
+  static open(path: string, opts: Qcow2OpenOptions): Qcow2Image {
+    const file = ImageFile.open(path, opts.readOnly);
+    let image: Qcow2Image | undefined;
+    try {
+      const chain = opts.chain ?? new ChainGuard();
+      chain.enter(path, file.fd, path);
+      const header = parseHeader(path, file.readMeta(0, headerProbeLength(file.length), 'header'), file.length);
+      if (!opts.readOnly) {
+        if (header.incompatible & INCOMPAT_CORRUPT) throw new ImageError(path, 'image is marked corrupt; repair it with `mvm image check -r all`');
+        if (header.incompatible & INCOMPAT_EXTL2) throw new ImageError(path, 'writing images with extended L2 entries is not supported (read-only works)');
+        if ((header.incompatible & INCOMPAT_DIRTY) && !opts.noRepair) {
+          throw new ImageError(path, 'image was not closed cleanly (dirty lazy refcounts); repair it with `mvm image check -r all`');
+        }
+      }
+      image = new Qcow2Image(path, file, header, opts.readOnly, opts);
+      if (header.backingFile !== undefined) {
+        const target = resolveBackingName(path, header.backingFile);
+        image.backing = openChainMember(target, header.backingFormat, chain, path);
+      }
+      if (!opts.readOnly && header.autoclear !== 0) {
+        // mvm keeps none of the structures autoclear bits vouch for (bitmaps, raw data file).
+        header.autoclear = 0;
+        image.writeHeader();
+        file.sync();
+      }
+      return image;
+    } catch (err) {
+      image?.backing?.closeSync();
+      file.close();
+      throw err;
+    }
+  }
+
+  get size(): number {
+    return this.header.size;
+  }
+
+  get lazyRefcounts(): boolean {
+    return (this.header.compatible & COMPAT_LAZY_REFCOUNTS) !== 0 && this.header.version >= 3;
+  }
+
+  // ---- read path ---------------------------------------------------------
+
+  /** What the guest byte at `g` maps to in this layer. */
+  mapGuest(g: number): Mapping {
+    const cs = this.clusterSize;
+    const ci = Math.floor(g / cs);
+    const inCluster = g - ci * cs;
+    const l1i = Math.floor(ci / this.l2Entries);
+    const l2off = l1i < this.header.l1Size ? entryOffset(this.l1, l1i * 8) : 0;
+    if (l2off === 0) {
+      const span = this.l2Entries * cs;
+      return { kind: Kind.Unallocated, host: 0, avail: span - (g % span), hi: 0, lo: 0 };
+    }
+    const l2 = this.cache.get(l2off);
+    return decodeEntry(this.path, l2, (ci % this.l2Entries) * this.entryBytes, inCluster, this);
+  }
+
+  get version(): number {
+    return this.header.version;
+  }
+
+  readSync(offset: number, buf: Uint8Array): void {
+    checkRange(this.path, this.size, offset, buf.length);
+    const len = buf.length;
+    let pos = 0;
+    while (pos < len) {
+      const g = offset + pos;
+      const m = this.mapGuest(g);
+      let n = Math.min(m.avail, len - pos);
+      // Merge neighbours of the same kind (and, for data, contiguous on disk) into one I/O.
+      while (pos + n < len && m.kind !== Kind.Compressed) {
+        const next = this.mapGuest(g + n);
+        if (next.kind !== m.kind || (m.kind === Kind.Data && next.host !== m.host + n)) break;
+        n += Math.min(next.avail, len - pos - n);
+      }
+      switch (m.kind) {
+        case Kind.Data: this.file.readInto(m.host, buf, pos, n); break;
+        case Kind.Zero: buf.fill(0, pos, pos + n); break;
+        case Kind.Unallocated: this.readBelow(g, buf, pos, n); break;
+        case Kind.Compressed: {
+          const cluster = this.inflate(m);
+          const inCluster = g % this.clusterSize;
+          buf.set(cluster.subarray(inCluster, inCluster + n), pos);
+          break;
+        }
+      }
+      pos += n;
+    }
+  }
+
+  /** Reads what lies below this layer: the backing image, zeros past its end. */
+  private readBelow(g: number, buf: Uint8Array, start: number, n: number): void {
+    const fromBacking = this.backing ? Math.max(0, Math.min(n, this.backing.size - g)) : 0;
+    if (fromBacking > 0) this.backing!.readSync(g, buf.subarray(start, start + fromBacking));
+    buf.fill(0, start + fromBacking, start + n);
+  }
+
+  private inflate(m: Mapping): Buffer {
+    const last = this.lastInflated;
+    if (last && last.hi === m.hi && last.lo === m.lo) return last.data;
+    const ext = decodeCompressed(m.hi, m.lo, this.clusterBits);
+    if (ext.offset >= this.file.length) throw new ImageError(this.path, `compressed cluster at ${ext.offset} lies beyond the end of the file`);
+    const length = Math.min(ext.length, this.file.length - ext.offset);
+    const data = inflateCluster(this.path, this.file.readMeta(ext.offset, length, 'compressed cluster'), this.clusterSize);
+    this.lastInflated = { hi: m.hi, lo: m.lo, data };
+    return data;
+  }
+
+  // ---- write path --------------------------------------------------------
+
+  writeSync(offset: number, data: Uint8Array): void {
+    this.requireWritable();
+    checkRange(this.path, this.size, offset, data.length);
+    const cs = this.clusterSize;
+    const len = data.length;
+    let pos = 0;
+    while (pos < len) {
+      const g = offset + pos;
+      const inCluster = g % cs;
+      let n = Math.min(cs - inCluster, len - pos);
+      const m = this.mapGuest(g);
+      if (m.kind === Kind.Data && isCopied(m)) {
+        while (pos + n < len) { // extend over clusters we own that follow on disk
+          const next = this.mapGuest(g + n);
+          if (next.kind !== Kind.Data || !isCopied(next) || next.host !== m.host + n) break;
+          n += Math.min(cs, len - pos - n);
+        }
+        this.file.write(m.host, data, pos, n);
+      } else if (inCluster !== 0 || n < cs) {
+        this.writeNewPartial(g, data.subarray(pos, pos + n), m);
+      } else {
+        n = this.writeNewFull(g, data, pos, m);
+      }
+      pos += n;
+    }
+  }
+
+  /** One new cluster holding old head + new data + old tail, written at once. */
+  private writeNewPartial(g: number, part: Uint8Array, old: Mapping): void {
+    const cs = this.clusterSize;
+    const start = g - (g % cs);
+    const cluster = Buffer.alloc(cs);
+    this.readSync(start, cluster.subarray(0, Math.min(cs, this.size - start)));
+    cluster.set(part, g - start);
+    const { l2, l2off } = this.writableL2(Math.floor(start / cs / this.l2Entries));
+    const host = this.refcounts!.allocate(1) * cs;
+    this.file.write(host, cluster);
+    this.setEntry(l2, l2off, start / cs, host, old);
+  }
+
+  /** Whole new clusters; consecutive ones in the same L2 table share one allocation and one write. */
+  private writeNewFull(g: number, data: Uint8Array, pos: number, first: Mapping): number {
+    const cs = this.clusterSize;
+    const ci = g / cs;
+    const l1i = Math.floor(ci / this.l2Entries);
+    const olds = [first];
+    while (olds.length < MAX_WRITE_RUN_CLUSTERS && pos + (olds.length + 1) * cs <= data.length) {
+      const c = ci + olds.length;
+      if (Math.floor(c / this.l2Entries) !== l1i) break;
+      const m = this.mapGuest(c * cs);
+      if (m.kind === Kind.Data && isCopied(m)) break;
+      olds.push(m);
+    }
+    const { l2, l2off } = this.writableL2(l1i);
+    const host = this.refcounts!.allocate(olds.length) * cs;
+    this.file.write(host, data, pos, olds.length * cs);
+    olds.forEach((old, j) => this.setEntry(l2, l2off, ci + j, host + j * cs, old));
+    return olds.length * cs;
+  }
+
+  /** Points cluster `ci` at `host` (or at nothing / zeros) and releases what it used. */
+  private setEntry(l2: Buffer, l2off: number, ci: number, host: number, old: Mapping, zero = false): void {
+    this.release(old);
+    writeEntry(l2, (ci % this.l2Entries) * this.entryBytes, host ? HI_COPIED : 0, host, zero ? LO_ZERO : 0);
+    this.cache.put(l2off, l2);
+  }
+
+  /** Drops this layer's reference to the cluster behind a mapping (deferred until flush). */
+  private release(m: Mapping): void {
+    const rc = this.refcounts!;
+    if (m.kind === Kind.Compressed) {
+      const ext = decodeCompressed(m.hi, m.lo, this.clusterBits);
+      rc.decrementRangeLater(ext.offset, ext.length);
+    } else if ((m.kind === Kind.Data || m.kind === Kind.Zero) && m.host !== 0) {
+      rc.decrementLater(Math.floor(m.host / this.clusterSize));
+    }
+  }
+
+  /** The L2 table for L1 index `l1i`, allocated or copied (if shared) as needed. */
+  writableL2(l1i: number): { l2: Buffer; l2off: number } {
+    const at = l1i * 8;
+    const off = entryOffset(this.l1, at);
+    if (off !== 0 && (this.l1.readUInt32BE(at) & HI_COPIED)) return { l2: this.cache.get(off), l2off: off };
+    const l2 = off === 0 ? Buffer.alloc(this.clusterSize) : Buffer.from(this.cache.get(off));
+    const l2off = this.refcounts!.allocate(1) * this.clusterSize;
+    this.knownL2.add(l2off);
+    this.cache.put(l2off, l2);
+    writeEntry(this.l1, at, HI_COPIED, l2off);
+    this.l1Dirty.add(l1i);
+    if (off !== 0) this.refcounts!.decrementLater(off / this.clusterSize);
+    return { l2, l2off };
+  }
+
+  discardSync(offset: number, length: number): void {
+    this.requireWritable();
+    checkRange(this.path, this.size, offset, length);
+    // v3 with a backing file: a discarded cluster must not expose old backing data.
+    const zero = this.version >= 3 && this.backing !== undefined;
+    this.forWholeClusters(offset, length, (ci, m) => {
+      if (m.kind === Kind.Unallocated && !zero) return;
+      if (m.kind === Kind.Zero && m.host === 0) return;
+      this.clearCluster(ci, m, zero);
+    });
+  }
+
+  writeZeroesSync(offset: number, length: number): void {
+    this.requireWritable();
+    checkRange(this.path, this.size, offset, length);
+    const cs = this.clusterSize;
+    const end = offset + length;
+    let pos = offset;
+    while (pos < end) {
+      const ci = Math.floor(pos / cs);
+      const clusterEnd = Math.min((ci + 1) * cs, this.size);
+      const n = Math.min(clusterEnd, end) - pos;
+      const m = this.mapGuest(ci * cs);
+      const readsZero = (m.kind === Kind.Unallocated && !this.backing) || (m.kind === Kind.Zero);
+      if (!readsZero) {
+        const whole = pos === ci * cs && n === clusterEnd - ci * cs;
+        if (whole && this.version >= 3) this.clearCluster(ci, m, true);
+        else if (whole && !this.backing) this.clearCluster(ci, m, false);
+        else this.writeSync(pos, Buffer.alloc(n));
+      }
+      pos += n;
+    }
+  }
+
+  private clearCluster(ci: number, m: Mapping, zero: boolean): void {
+    const { l2, l2off } = this.writableL2(Math.floor(ci / this.l2Entries));
+    // Re-map: making the L2 table writable may have copied it, but entries are the same.
+    this.setEntry(l2, l2off, ci, 0, m, zero);
+  }
+
+  private forWholeClusters(offset: number, length: number, fn: (ci: number, m: Mapping) => void): void {
+    const cs = this.clusterSize;
+    const end = offset + length;
+    for (let ci = Math.ceil(offset / cs); ci * cs < end; ci++) {
+      if (Math.min((ci + 1) * cs, this.size) > end) break;
+      fn(ci, this.mapGuest(ci * cs));
+    }
+  }
+
+  // ---- metadata durability ----------------------------------------------
+
+  private dirtyBitSet = false;
+
+  /** With lazy refcounts, the dirty bit must be on disk before the first allocation reaches it. */
+  private beforeMetadataChange(): void {
+    if (!this.lazyRefcounts || this.dirtyBitSet) return;
+    this.header.incompatible |= INCOMPAT_DIRTY;
+    this.writeHeader();
+    this.file.sync();
+    this.dirtyBitSet = true;
+  }
+
+  flushSync(): void {
+    if (this.readOnly || this.closed) return;
+    const rc = this.refcounts!;
+    const lazy = this.lazyRefcounts;
+    if (!rc.dirty && !this.cache.dirty && this.l1Dirty.size === 0 && !rc.hasPendingDecrements) {
+      this.file.sync();
+      return;
+    }
+    if (lazy) this.beforeMetadataChange();
+    if (!lazy) rc.writeOut(() => this.file.sync());
+    this.file.sync(); // data and refcounts are durable before any table points at them
+    if (!lazy && rc.tableMoved) {
+      this.writeHeader();
+      this.file.sync();
+      rc.tableMoved = false;
+    }
+    if (this.cache.dirty) {
+      this.cache.writeOut();
+      this.file.sync(); // L2 tables before the L1 entries that point at them
+    }
+    if (this.l1Dirty.size) {
+      for (const i of this.l1Dirty) this.file.write(this.header.l1TableOffset + i * 8, this.l1, i * 8, 8);
+      this.l1Dirty.clear();
+      this.file.sync();
+    }
+    if (rc.hasPendingDecrements) {
+      rc.applyDecrements(); // nothing on disk references these clusters any more
+      if (!lazy) {
+        rc.writeOut(() => this.file.sync());
+        this.file.sync();
+      }
+    }
+  }
+
+  /** Rewrites the fixed header fields mvm changes; unknown fields and extensions stay as they are. */
+  writeHeader(): void {
+    const h = this.header, raw = h.raw;
+    writeU64(raw, H.size, h.size);
+    raw.writeUInt32BE(h.l1Size, H.l1Size);
+    writeU64(raw, H.l1TableOffset, h.l1TableOffset);
+    if (this.refcounts) {
+      h.refcountTableOffset = this.refcounts.tableOffset;
+      h.refcountTableClusters = this.refcounts.tableClusters;
+    }
+    writeU64(raw, H.refcountTableOffset, h.refcountTableOffset);
+    raw.writeUInt32BE(h.refcountTableClusters, H.refcountTableClusters);
+    raw.writeUInt32BE(h.nbSnapshots, H.nbSnapshots);
+    writeU64(raw, H.snapshotsOffset, h.snapshotsOffset);
+    if (h.version >= 3) {
+      raw.writeUInt32BE(h.incompatible >>> 0, H.incompatibleFeatures + 4);
+      raw.writeUInt32BE(h.autoclear >>> 0, H.autoclearFeatures + 4);
+    }
+    this.file.write(0, raw);
+  }
+
+  /** Marks the image corrupt on disk (best effort) and refuses the operation. */
+  private refuseMetadataCluster(c: number): void {
+    const off = c * this.clusterSize;
+    const h = this.header;
+    const inRange = (start: number, bytes: number) => off >= start && off < start + bytes;
+    if (c === 0 || this.knownL2.has(off) || inRange(h.l1TableOffset, h.l1Size * 8) ||
+        inRange(this.refcounts!.tableOffset, this.refcounts!.tableClusters * this.clusterSize) ||
+        (h.nbSnapshots > 0 && inRange(h.snapshotsOffset, this.clusterSize))) {
+      if (h.version >= 3) {
+        h.incompatible |= INCOMPAT_CORRUPT;
+        try { this.writeHeader(); this.file.sync(); } catch { /* the error below matters more */ }
+      }
+      throw new ImageError(this.path, `refcounts say cluster ${c} is free but it holds metadata; image marked corrupt, run \`mvm image check -r all\``);
+    }
+  }
+
+  private requireWritable(): void {
+    if (this.readOnly) throw new ImageError(this.path, 'image is open read-only');
+  }
+
+  closeSync(): void {
+    if (this.closed) return;
+    try {
+      if (!this.readOnly) {
+        this.flushSync();
+        if (this.dirtyBitSet) {
+          // Lazy refcounts: write them all, then clear the dirty bit.
+          const rc = this.refcounts!;
+          rc.writeOut(() => this.file.sync());
+          this.file.sync();
+          rc.tableMoved = false;
+          this.header.incompatible &= ~INCOMPAT_DIRTY;
+          this.writeHeader();
+          this.file.sync();
+        }
+      }
+    } finally {
+      this.closed = true;
+      this.backing?.closeSync();
+      this.file.close();
+    }
+  }
+}
