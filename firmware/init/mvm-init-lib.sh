@@ -1,0 +1,93 @@
+# Functions of mvm's guest init (firmware/init/init), kept apart so the specs
+# can source them on the host with busybox sh and a stand-in for devmem.
+# POSIX sh as busybox ash runs it; installed at /lib/mvm/init-lib.sh.
+
+# The guest-signal MMIO device (src/arch/x86_64/layout.ts, GUEST_SIGNAL_*),
+# reached through /dev/mem with busybox devmem.
+MVM_SIGNAL_BASE=0xc0000000
+# 8-bit write of MVM_BOOT_MAGIC here: userspace has started.
+MVM_SIGNAL_BOOT_ADDRESS=0xc0000000
+MVM_BOOT_MAGIC=123
+# 32-bit write of N here: power off; the VMM exits with status N.
+MVM_SIGNAL_EXIT_ADDRESS=0xc0000004
+
+# Exit status when mvm.cmd= cannot be decoded: the runner failed, not the
+# command (the value `docker run` uses for the same case).
+MVM_BAD_CMD_STATUS=125
+
+# Writes VALUE of WIDTH bits at physical ADDRESS. MVM_DEVMEM replaces busybox
+# devmem in tests; without it only PID 1 may write, because on a host (where
+# someone sourced this file by hand) devmem would poke real physical memory.
+mvm_devmem() {
+  if [ -n "${MVM_DEVMEM:-}" ]; then
+    $MVM_DEVMEM "$@"
+  elif [ "$$" = 1 ]; then
+    devmem "$@"
+  else
+    echo "mvm-init: not the guest's PID 1, refusing to write physical memory" >&2
+    return 1
+  fi
+}
+
+mvm_signal_boot_complete() {
+  mvm_devmem "$MVM_SIGNAL_BOOT_ADDRESS" 8 "$MVM_BOOT_MAGIC"
+}
+
+# Prints STATUS if it is an exit status (0-255); anything else becomes 1 so
+# a broken status still reads as failure.
+mvm_exit_status() {
+  case "$1" in
+    '' | *[!0-9]*) echo 1; return ;;
+  esac
+  # Strip leading zeros: the shell's arithmetic would read 010 as octal.
+  local digits="${1#"${1%%[!0]*}"}"
+  if [ -z "$digits" ]; then
+    echo 0
+  elif [ "${#digits}" -le 3 ] && [ "$digits" -le 255 ]; then
+    echo "$digits"
+  else
+    echo 1
+  fi
+}
+
+# Asks the VMM to end the VM with STATUS. Returns only if no VMM listened.
+mvm_request_power_off() {
+  mvm_devmem "$MVM_SIGNAL_EXIT_ADDRESS" 32 "$(mvm_exit_status "$1")"
+}
+
+# Prints the base64 value of the last mvm.cmd= word of a kernel command line
+# (the last one wins, as for kernel parameters); fails when there is none.
+mvm_cmd_from_cmdline() {
+  local word value found=1 glob_was_on=1
+  # Split the line into words without expanding a stray * as a file pattern.
+  case $- in *f*) glob_was_on=0 ;; esac
+  set -f
+  for word in $1; do
+    case "$word" in
+      mvm.cmd=*) value=${word#mvm.cmd=}; found=0 ;;
+    esac
+  done
+  [ "$glob_was_on" = 1 ] && set +f
+  [ "$found" = 0 ] && printf '%s\n' "$value"
+}
+
+# Prints the command that base64 VALUE encodes; fails (printing nothing) on
+# anything that is not valid, padded base64 of a non-empty command.
+mvm_decode_cmd() {
+  case "$1" in
+    '' | *[!A-Za-z0-9+/=]*) return 1 ;;
+  esac
+  [ $((${#1} % 4)) = 0 ] || return 1
+  local decoded
+  decoded=$(printf '%s' "$1" | base64 -d 2>/dev/null) || return 1
+  [ -n "$decoded" ] || return 1
+  printf '%s\n' "$decoded"
+}
+
+# Waits until everything written to the console has left the UART, so the
+# VMM has all of the guest's output before it is told to stop. Re-applying
+# the terminal's own settings does it: busybox stty sets them with TCSADRAIN.
+mvm_drain_console() {
+  local settings
+  settings=$(stty -F /dev/console -g 2>/dev/null) && stty -F /dev/console "$settings" 2>/dev/null
+}
