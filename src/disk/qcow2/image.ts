@@ -282,8 +282,10 @@ export class Qcow2Image implements SyncDisk {
   discardSync(offset: number, length: number): void {
     this.requireWritable();
     checkRange(this.path, this.size, offset, length);
-    // v3 with a backing file: a discarded cluster must not expose old backing data.
-    const zero = this.version >= 3 && this.backing !== undefined;
+    // A discarded cluster must not expose old backing data: v3 marks it zero,
+    // v2 has no zero flag, so there (like QEMU) discard does nothing.
+    if (this.backing && this.version < 3) return;
+    const zero = this.backing !== undefined;
     this.forWholeClusters(offset, length, (ci, m) => {
       if (m.kind === Kind.Unallocated && !zero) return;
       if (m.kind === Kind.Zero && m.host === 0) return;
