@@ -12,6 +12,7 @@ import {
 } from './constants.js';
 import { decodeCompressed, inflateCluster } from './compressed.js';
 import { entryOffset, writeEntry, writeU64 } from './entries.js';
+import { checkImage } from './check.js';
 import { ImageFile } from './file-io.js';
 import type { Qcow2Header } from './header.js';
 import { headerProbeLength, parseHeader } from './header.js';
@@ -86,7 +87,11 @@ export class Qcow2Image implements SyncDisk {
         if (header.incompatible & INCOMPAT_CORRUPT) throw new ImageError(path, 'image is marked corrupt; repair it with `mvm image check -r all`');
         if (header.incompatible & INCOMPAT_EXTL2) throw new ImageError(path, 'writing images with extended L2 entries is not supported (read-only works)');
         if ((header.incompatible & INCOMPAT_DIRTY) && !opts.noRepair) {
-          throw new ImageError(path, 'image was not closed cleanly (dirty lazy refcounts); repair it with `mvm image check -r all`');
+          // Lazy refcounts were left stale by a crash: rebuild them, then open again.
+          file.close();
+          const result = checkImage(path, 'all');
+          if (result.corruptions > 0) throw new ImageError(path, 'image was not closed cleanly and its refcounts could not be repaired');
+          return Qcow2Image.open(path, { ...opts, noRepair: true });
         }
       }
       image = new Qcow2Image(path, file, header, opts.readOnly, opts);
@@ -277,6 +282,17 @@ export class Qcow2Image implements SyncDisk {
     this.l1Dirty.add(l1i);
     if (off !== 0) this.refcounts!.decrementLater(off / this.clusterSize);
     return { l2, l2off };
+  }
+
+  /** Makes `l1` the active L1 table (snapshot apply); the header is the caller's job. */
+  replaceL1(l1: Buffer): void {
+    this.l1 = l1;
+    this.l1Dirty.clear();
+    this.knownL2.clear();
+    for (let i = 0; i < l1.length / 8; i++) {
+      const off = entryOffset(l1, i * 8);
+      if (off !== 0) this.knownL2.add(off);
+    }
   }
 
   discardSync(offset: number, length: number): void {

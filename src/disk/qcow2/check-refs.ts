@@ -1,0 +1,95 @@
+// Counting every reference in an image the way `qemu-img check` does: header,
+// L1 tables (active and snapshots), L2 tables, data and compressed clusters,
+// refcount table and blocks, snapshot table. Problems are collected, not thrown.
+import { HI_COMPRESSED, HI_COPIED } from './constants.js';
+import { decodeCompressed } from './compressed.js';
+import { entryOffset } from './entries.js';
+import type { ImageFile } from './file-io.js';
+import type { Qcow2Header } from './header.js';
+import { readSnapshotTable } from './snapshot-table.js';
+
+export interface References {
+  /** References per cluster, for clusters inside the file. */
+  counts: Uint32Array;
+  corruptions: string[];
+  /** Active-layer entries whose COPIED flag must be checked once counts are known. */
+  copiedChecks: Array<{ table: number; index: number; target: number; copied: boolean }>;
+  /** Active L2 entries pointing outside the file: -r all clears them. */
+  badEntries: Array<{ table: number; index: number }>;
+  clusters: number;
+  snapshotTableClusters: number;
+}
+
+/** `withRefcounts` false leaves out the refcount table and blocks (for a rebuild that replaces them). */
+export function countReferences(file: ImageFile, h: Qcow2Header, withRefcounts = true): References {
+  const cs = h.clusterSize;
+  const clusters = Math.ceil(file.length / cs);
+  const counts = new Uint32Array(clusters);
+  const corruptions: string[] = [];
+  const copiedChecks: References['copiedChecks'] = [];
+  const badEntries: References['badEntries'] = [];
+  const entryBytes = h.incompatible & (1 << 4) ? 16 : 8;
+
+  const ref = (offset: number, length: number, what: string): boolean => {
+    const first = Math.floor(offset / cs), last = Math.floor((offset + length - 1) / cs);
+    if (last >= clusters) { corruptions.push(`${what} at offset ${offset} lies beyond the end of the file`); return false; }
+    for (let c = first; c <= last; c++) counts[c]!++;
+    return true;
+  };
+
+  ref(0, cs, 'header');
+
+  const walkL1 = (l1Offset: number, l1Size: number, active: boolean, name: string) => {
+    if (l1Size === 0) return;
+    if (!ref(l1Offset, l1Size * 8, `${name} L1 table`)) return;
+    const l1 = file.readMeta(l1Offset, l1Size * 8, `${name} L1 table`);
+    for (let i = 0; i < l1Size; i++) {
+      const l2off = entryOffset(l1, i * 8);
+      if (l2off === 0) continue;
+      if (l2off % cs !== 0) { corruptions.push(`${name} L1 entry ${i} points at unaligned L2 offset ${l2off}`); continue; }
+      if (!ref(l2off, cs, `${name} L2 table`)) continue;
+      if (active) copiedChecks.push({ table: l1Offset, index: i, target: l2off / cs, copied: (l1.readUInt32BE(i * 8) & HI_COPIED) !== 0 });
+      const l2 = file.readMeta(l2off, cs, 'L2 table');
+      for (let j = 0; j < cs / entryBytes; j++) {
+        const at = j * entryBytes;
+        const hi = l2.readUInt32BE(at), lo = l2.readUInt32BE(at + 4);
+        if (hi & HI_COMPRESSED) {
+          const ext = decodeCompressed(hi, lo, h.clusterBits);
+          if (!ref(ext.offset, ext.length, `${name} compressed cluster`) && active) badEntries.push({ table: l2off, index: j });
+          else if (active && (hi & HI_COPIED)) corruptions.push(`compressed cluster entry at L2 ${l2off} index ${j} has the COPIED flag`);
+          continue;
+        }
+        const host = entryOffset(l2, at);
+        if (host === 0) continue;
+        if (host % cs !== 0) { corruptions.push(`${name} L2 entry at ${l2off} index ${j} points at unaligned offset ${host}`); continue; }
+        if (!ref(host, cs, `${name} data cluster`)) { if (active) badEntries.push({ table: l2off, index: j }); continue; }
+        if (active) copiedChecks.push({ table: l2off, index: j, target: host / cs, copied: (hi & HI_COPIED) !== 0 });
+      }
+    }
+  };
+
+  walkL1(h.l1TableOffset, h.l1Size, true, 'active');
+
+  let snapshotTableClusters = 0;
+  try {
+    const { snapshots, bytes } = readSnapshotTable(file, h);
+    if (bytes > 0) {
+      ref(h.snapshotsOffset, bytes, 'snapshot table');
+      snapshotTableClusters = Math.ceil(bytes / cs);
+    }
+    for (const s of snapshots) walkL1(s.l1Offset, s.l1Size, false, `snapshot "${s.name}"`);
+  } catch (err) {
+    corruptions.push(`snapshot table: ${(err as Error).message}`);
+  }
+
+  if (withRefcounts && ref(h.refcountTableOffset, h.refcountTableClusters * cs, 'refcount table')) {
+    const table = file.readMeta(h.refcountTableOffset, h.refcountTableClusters * cs, 'refcount table');
+    for (let i = 0; i < table.length / 8; i++) {
+      const off = entryOffset(table, i * 8);
+      if (off === 0) continue;
+      if (off % cs !== 0) { corruptions.push(`refcount block ${i} offset ${off} is not cluster aligned`); continue; }
+      ref(off, cs, `refcount block ${i}`);
+    }
+  }
+  return { counts, corruptions, copiedChecks, badEntries, clusters, snapshotTableClusters };
+}
