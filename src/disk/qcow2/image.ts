@@ -10,7 +10,7 @@ import { openChainMember } from '../open.js';
 import {
   COMPAT_LAZY_REFCOUNTS, H, HI_COPIED, INCOMPAT_CORRUPT, INCOMPAT_DIRTY, INCOMPAT_EXTL2, LO_ZERO,
 } from './constants.js';
-import { decodeCompressed, inflateCluster } from './compressed.js';
+import { decodeCompressed, encodeCompressed, inflateCluster } from './compressed.js';
 import { entryOffset, writeEntry, writeU64 } from './entries.js';
 import { checkImage } from './check.js';
 import { ImageFile } from './file-io.js';
@@ -29,6 +29,8 @@ export interface Qcow2OpenOptions {
   chain?: ChainGuard;
   /** Opens a dirty lazy-refcount image without repairing it (check uses this). */
   noRepair?: boolean;
+  /** Leaves the backing chain closed (info, header-only tools); unallocated clusters then read as zeros. */
+  skipBacking?: boolean;
 }
 
 /** Smallest L2 cache that still works (a write may hold two tables at once). */
@@ -95,7 +97,7 @@ export class Qcow2Image implements SyncDisk {
         }
       }
       image = new Qcow2Image(path, file, header, opts.readOnly, opts);
-      if (header.backingFile !== undefined) {
+      if (header.backingFile !== undefined && !opts.skipBacking) {
         const target = resolveBackingName(path, header.backingFile);
         image.backing = openChainMember(target, header.backingFormat, chain, path);
       }
@@ -284,6 +286,30 @@ export class Qcow2Image implements SyncDisk {
     return { l2, l2off };
   }
 
+  /** Where the next compressed cluster's bytes go (compressed clusters are packed byte-wise). */
+  private compressCursor = 0;
+
+  /** Stores an already deflated cluster as cluster `ci` (convert -c writes whole clusters once). */
+  writeCompressedSync(ci: number, deflated: Buffer): void {
+    this.requireWritable();
+    const cs = this.clusterSize;
+    if (deflated.length >= cs) throw new Error('compressed cluster must be smaller than a cluster');
+    const old = this.mapGuest(ci * cs);
+    const { l2, l2off } = this.writableL2(Math.floor(ci / this.l2Entries));
+    let at = this.compressCursor;
+    // Pack into the current cluster when it fits (each user adds a reference), else start a new one.
+    if (at % cs === 0 || (at % cs) + deflated.length > cs) at = this.refcounts!.allocate(1) * cs;
+    else this.refcounts!.add(Math.floor(at / cs), 1);
+    this.file.write(at, deflated);
+    this.compressCursor = at + deflated.length;
+    this.release(old);
+    const { hi, lo } = encodeCompressed(at, deflated.length, this.clusterBits);
+    const e = (ci % this.l2Entries) * this.entryBytes;
+    l2.writeUInt32BE(hi, e);
+    l2.writeUInt32BE(lo, e + 4);
+    this.cache.put(l2off, l2);
+  }
+
   /** Makes `l1` the active L1 table (snapshot apply); the header is the caller's job. */
   replaceL1(l1: Buffer): void {
     this.l1 = l1;
@@ -306,6 +332,15 @@ export class Qcow2Image implements SyncDisk {
       if (m.kind === Kind.Unallocated && !zero) return;
       if (m.kind === Kind.Zero && m.host === 0) return;
       this.clearCluster(ci, m, zero);
+    });
+  }
+
+  /** Makes whole clusters of this layer unallocated again, so they read from the backing file. */
+  deallocateSync(offset: number, length: number): void {
+    this.requireWritable();
+    checkRange(this.path, this.size, offset, length);
+    this.forWholeClusters(offset, length, (ci, m) => {
+      if (m.kind !== Kind.Unallocated) this.clearCluster(ci, m, false);
     });
   }
 
