@@ -16,7 +16,7 @@ export function registerMap(image: Command): void {
         if (o.json || o.output === 'json') {
           const rows = extents.map((e) => JSON.stringify({
             start: e.start, length: e.length, depth: e.depth, present: e.present, zero: e.zero, data: e.data,
-            ...(e.compressed ? { compressed: true } : {}), ...(e.offset !== undefined ? { offset: e.offset } : {}),
+            ...(e.offset !== undefined ? { offset: e.offset } : {}),
           }).replace(/,"/g, ', "').replace(/":/g, '": ').replace(/^{"/, '{ "'));
           process.stdout.write(`[${rows.join(',\n')}]\n`);
         } else {
