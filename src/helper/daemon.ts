@@ -1,0 +1,115 @@
+// The daemon inside the helper VM (started by the helper's init, see
+// images/build-helper.sh). It accepts requests from mvm on the host, each on
+// its own TCP connection, and runs them against the helper's hardware-style
+// /dev/kvm: mvm commands in a warm spare node process, other commands
+// directly. When nothing has been asked of it for the idle period it exits
+// with status 0, and init powers the VM off, so no helper is left burning CPU.
+import { readFileSync } from 'node:fs';
+import { createServer, type Socket } from 'node:net';
+import { release } from 'node:os';
+import { timingSafeEqual } from 'node:crypto';
+import { GUEST_ADDRESS, parseDaemonParams } from './qemu-command.js';
+import {
+  encodeJsonFrame, FrameDecoder, FrameType, parseJsonPayload, parseRequest, ProtocolError,
+  PROTOCOL_VERSION, type PingReply,
+} from './protocol.js';
+import { Session } from './session.js';
+import { SparePool } from './spare-pool.js';
+
+/** A client that has not sent its REQUEST frame by then is dropped. */
+const REQUEST_TIMEOUT_MS = 10_000;
+/** How often the idle timer looks; idle periods are minutes, so seconds of slack are fine. */
+const IDLE_CHECK_MS = 5_000;
+
+function log(message: string): void {
+  process.stderr.write(`mvm-daemon: ${message}\n`);
+}
+
+function tokensEqual(given: string, expected: Buffer): boolean {
+  const candidate = Buffer.from(given, 'utf8');
+  return candidate.length === expected.length && timingSafeEqual(candidate, expected);
+}
+
+const params = parseDaemonParams(readFileSync('/proc/cmdline', 'utf8'));
+const token = Buffer.from(readFileSync(params.tokenPath, 'utf8').trim(), 'utf8');
+if (token.length === 0) throw new Error(`the token file ${params.tokenPath} is empty`);
+
+// What every command starts from; the request adds its own variables.
+const baseEnv: Record<string, string> = {};
+for (const name of ['PATH', 'HOME', 'MVM_IN_HELPER']) {
+  const value = process.env[name];
+  if (value !== undefined) baseEnv[name] = value;
+}
+baseEnv.MVM_IN_HELPER = '1';
+
+const spares = new SparePool(baseEnv);
+spares.fill();
+let activeRequests = 0;
+let lastActivity = Date.now();
+
+function pingReply(): PingReply {
+  return {
+    version: PROTOCOL_VERSION,
+    kernel: release(),
+    uptimeSeconds: Math.round(process.uptime()),
+    activeRequests,
+    spareReady: spares.hasReadySpare,
+    idleSeconds: params.idleSeconds,
+  };
+}
+
+function handleConnection(socket: Socket): void {
+  socket.setNoDelay(true);
+  const decoder = new FrameDecoder();
+  let session: Session | null = null;
+  const refuse = (message: string): void => {
+    if (session) session.fail(message);
+    else socket.end(encodeJsonFrame(FrameType.Error, { message }));
+  };
+  const timer = setTimeout(() => refuse('no request received'), REQUEST_TIMEOUT_MS);
+  socket.on('error', () => socket.destroy());
+  socket.on('close', () => clearTimeout(timer));
+  socket.on('data', (chunk: Buffer) => {
+    try {
+      for (const frame of decoder.push(chunk)) {
+        if (session) {
+          session.onFrame(frame);
+          continue;
+        }
+        if (frame.type !== FrameType.Request) throw new ProtocolError('the first frame must be a request');
+        clearTimeout(timer);
+        const request = parseRequest(parseJsonPayload(frame));
+        if (!tokensEqual(request.token, token)) throw new ProtocolError('wrong token');
+        // A ping (mvm doctor, mvm helper status) is not use: it must not keep the helper up.
+        if (request.kind === 'ping') {
+          socket.end(encodeJsonFrame(FrameType.Pong, pingReply()));
+          return;
+        }
+        lastActivity = Date.now();
+        activeRequests += 1;
+        session = new Session(socket, request, baseEnv, () => {
+          activeRequests -= 1;
+          lastActivity = Date.now();
+        });
+        session.start(spares).catch((err: unknown) => refuse(`cannot start the command: ${String(err)}`));
+      }
+    } catch (err) {
+      refuse(err instanceof ProtocolError ? err.message : `internal error: ${String(err)}`);
+      socket.removeAllListeners('data');
+    }
+  });
+}
+
+const server = createServer(handleConnection);
+server.listen(params.port, GUEST_ADDRESS, () => log(`listening on ${GUEST_ADDRESS}:${params.port}`));
+
+if (params.idleSeconds > 0) {
+  setInterval(() => {
+    if (activeRequests === 0 && Date.now() - lastActivity >= params.idleSeconds * 1000) {
+      log(`idle for ${params.idleSeconds} s; powering the helper VM off`);
+      spares.close();
+      server.close();
+      process.exit(0);
+    }
+  }, IDLE_CHECK_MS);
+}
