@@ -1,0 +1,168 @@
+// The only place mvm touches native code. Everything crosses as raw bytes:
+// ioctl arguments are Uint8Arrays laid out by src/kvm/structs.ts, mapped
+// memory comes back as ArrayBuffers that alias the mapping (koffi.view), so
+// the rest of the VMM never sees a pointer.
+import koffi from 'koffi';
+import { constants as osConstants } from 'node:os';
+
+const libc = koffi.load('libc.so.6');
+
+// Two prototypes of the variadic ioctl(2): KVM passes either a pointer to a
+// struct or a plain integer (slot numbers, capability ids, TSS address).
+const ioctlPointer = libc.func('int ioctl(int fd, unsigned long request, void *arg)');
+const ioctlValue = libc.func('ioctl', 'int', ['int', 'unsigned long', 'unsigned long']);
+const openFile = libc.func('int open(const char *path, int flags)');
+const closeFile = libc.func('int close(int fd)');
+const mmapRaw = libc.func('void *mmap(void *addr, size_t length, int prot, int flags, int fd, int64_t offset)');
+const eventfdRaw = libc.func('int eventfd(unsigned int initval, int flags)');
+const exitNow = libc.func('void _exit(int status)');
+
+/** open(2) flags used here (Linux x86_64 values). */
+export const O_RDWR = 0o2;
+export const O_CLOEXEC = 0o2000000;
+
+export const PROT_READ = 0x1;
+export const PROT_WRITE = 0x2;
+export const MAP_SHARED = 0x01;
+export const MAP_PRIVATE = 0x02;
+export const MAP_ANONYMOUS = 0x20;
+/** Guest RAM costs host memory only for the pages the guest touches. */
+export const MAP_NORESERVE = 0x4000;
+
+export const EFD_CLOEXEC = 0o2000000;
+export const EFD_NONBLOCK = 0o4000;
+
+/** MAP_FAILED is (void *)-1. */
+const MAP_FAILED = 0xffff_ffff_ffff_ffffn;
+
+/** A failed system call, carrying errno and the name of what was attempted. */
+export class SyscallError extends Error {
+  constructor(
+    readonly call: string,
+    readonly errno: number,
+  ) {
+    super(`${call} failed: ${errnoName(errno)} (${describeErrno(errno)})`);
+    this.name = 'SyscallError';
+  }
+}
+
+const errnoNames = new Map<number, string>(
+  Object.entries(osConstants.errno).map(([name, value]) => [value, name]),
+);
+
+export function errnoName(errno: number): string {
+  return errnoNames.get(errno) ?? `errno ${errno}`;
+}
+
+const errnoText: Record<string, string> = {
+  ENOENT: 'no such file or directory',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  ENOMEM: 'out of memory',
+  EINVAL: 'invalid argument',
+  EEXIST: 'already exists',
+  EBUSY: 'device or resource busy',
+  EFAULT: 'bad address',
+  ENXIO: 'no such device or address',
+  ENODEV: 'no such device',
+  E2BIG: 'argument list too long',
+  EINTR: 'interrupted',
+  EAGAIN: 'try again',
+};
+
+function describeErrno(errno: number): string {
+  return errnoText[errnoName(errno)] ?? 'system error';
+}
+
+export function errno(): number {
+  return koffi.errno();
+}
+
+/** open(2); throws SyscallError. */
+export function open(path: string, flags: number): number {
+  const fd = openFile(path, flags) as number;
+  if (fd < 0) throw new SyscallError(`open ${path}`, koffi.errno());
+  return fd;
+}
+
+export function close(fd: number): void {
+  closeFile(fd);
+}
+
+/**
+ * ioctl with a struct argument. Returns the non-negative result; throws
+ * SyscallError (with `what` naming the request) when it fails, except for the
+ * errnos listed in `tolerate`, which are returned negated.
+ */
+export function ioctlWithBuffer(
+  fd: number,
+  request: number,
+  arg: Uint8Array,
+  what: string,
+  tolerate: readonly number[] = [],
+): number {
+  const result = ioctlPointer(fd, request, arg) as number;
+  if (result < 0) return fail(what, tolerate);
+  return result;
+}
+
+/** ioctl with an integer argument (or none: pass 0). */
+export function ioctlWithValue(
+  fd: number,
+  request: number,
+  value: number | bigint,
+  what: string,
+  tolerate: readonly number[] = [],
+): number {
+  const result = ioctlValue(fd, request, value) as number;
+  if (result < 0) return fail(what, tolerate);
+  return result;
+}
+
+function fail(what: string, tolerate: readonly number[]): number {
+  const e = koffi.errno();
+  if (tolerate.includes(e)) return -e;
+  throw new SyscallError(what, e);
+}
+
+/** A mapping that stays alive as long as the process: KVM keeps using it. */
+export interface Mapping {
+  /** Host virtual address, for KVM_SET_USER_MEMORY_REGION. */
+  readonly address: bigint;
+  /** The mapped bytes. */
+  readonly buffer: ArrayBuffer;
+}
+
+/** koffi.view aborts the process beyond this, so larger mappings must be split by the caller. */
+export const MAX_MAPPING_BYTES = 4 * 1024 * 1024 * 1024;
+
+/** mmap(2); never unmapped (the VMM process owns its mappings until exit). */
+export function mmap(length: number, prot: number, flags: number, fd: number, offset = 0): Mapping {
+  if (!Number.isSafeInteger(length) || length <= 0 || length > MAX_MAPPING_BYTES) {
+    throw new RangeError(`mmap length ${length} is outside 1..${MAX_MAPPING_BYTES}`);
+  }
+  const pointer = mmapRaw(null, length, prot, flags, fd, offset);
+  const address = pointer === null ? 0n : BigInt(koffi.address(pointer));
+  if (pointer === null || address === MAP_FAILED) {
+    throw new SyscallError(`mmap of ${length} bytes`, koffi.errno());
+  }
+  return { address, buffer: koffi.view(pointer, length) };
+}
+
+/** eventfd(2), for irqfd and ioeventfd. */
+export function eventfd(initialValue: number, flags: number): number {
+  const fd = eventfdRaw(initialValue, flags) as number;
+  if (fd < 0) throw new SyscallError('eventfd', koffi.errno());
+  return fd;
+}
+
+/**
+ * Ends the process at once with `status`. A vCPU thread blocked in KVM_RUN
+ * cannot be joined, so Node's own process.exit() would wait for it forever;
+ * callers flush what they print (stdout/stderr are synchronous on Linux) and
+ * restore the terminal before calling this.
+ */
+export function exitImmediately(status: number): never {
+  exitNow(status);
+  throw new Error('unreachable: _exit returned');
+}

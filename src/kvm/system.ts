@@ -1,0 +1,93 @@
+// /dev/kvm itself: API version, capabilities, supported CPUID, and creating VMs.
+import { constants as osConstants } from 'node:os';
+import * as ffi from './ffi.js';
+import {
+  Capability, KVM_API_VERSION, KVM_CHECK_EXTENSION, KVM_CREATE_VM, KVM_GET_API_VERSION,
+  KVM_GET_SUPPORTED_CPUID, KVM_GET_VCPU_MMAP_SIZE,
+} from './ioctls.js';
+import { cpuidBuffer, decodeCpuid, type CpuidEntry } from './structs.js';
+import { VmFd } from './vm.js';
+
+export const KVM_DEVICE = '/dev/kvm';
+
+/** Why /dev/kvm could not be used, phrased for the user. */
+export class KvmUnavailableError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'KvmUnavailableError';
+  }
+}
+
+/** KVM_GET_SUPPORTED_CPUID fails with E2BIG until the buffer is large enough. */
+const CPUID_START_CAPACITY = 64;
+const CPUID_MAX_CAPACITY = 4096;
+const E2BIG = osConstants.errno.E2BIG;
+
+export class Kvm {
+  private constructor(readonly fd: number) {}
+
+  static open(path = KVM_DEVICE): Kvm {
+    let fd: number;
+    try {
+      fd = ffi.open(path, ffi.O_RDWR | ffi.O_CLOEXEC);
+    } catch (err) {
+      if (err instanceof ffi.SyscallError) {
+        const name = ffi.errnoName(err.errno);
+        if (name === 'ENOENT') throw new KvmUnavailableError(`${path} does not exist: this host has no KVM (load kvm_intel or kvm_amd, or enable virtualization)`);
+        if (name === 'EACCES' || name === 'EPERM') throw new KvmUnavailableError(`no permission to open ${path}: add your user to the kvm group or run as root`);
+      }
+      throw err;
+    }
+    const kvm = new Kvm(fd);
+    const version = ffi.ioctlWithValue(fd, KVM_GET_API_VERSION, 0, 'KVM_GET_API_VERSION');
+    if (version !== KVM_API_VERSION) {
+      ffi.close(fd);
+      throw new KvmUnavailableError(`${path} speaks KVM API version ${version}, mvm needs ${KVM_API_VERSION}`);
+    }
+    return kvm;
+  }
+
+  checkExtension(capability: number): number {
+    return ffi.ioctlWithValue(this.fd, KVM_CHECK_EXTENSION, capability, 'KVM_CHECK_EXTENSION');
+  }
+
+  /** Refuses hosts that lack what mvm's device model depends on. */
+  requireCapabilities(): void {
+    const needed: [string, number][] = [
+      ['IRQCHIP', Capability.IRQCHIP],
+      ['USER_MEMORY', Capability.USER_MEMORY],
+      ['SET_TSS_ADDR', Capability.SET_TSS_ADDR],
+      ['PIT2', Capability.PIT2],
+    ];
+    for (const [name, cap] of needed) {
+      if (this.checkExtension(cap) <= 0) throw new KvmUnavailableError(`this host's KVM lacks KVM_CAP_${name}, which mvm needs`);
+    }
+  }
+
+  /** Most vCPUs one VM may have (KVM_CAP_MAX_VCPUS, falling back to NR_VCPUS). */
+  maxVcpus(): number {
+    return this.checkExtension(Capability.MAX_VCPUS) || this.checkExtension(Capability.NR_VCPUS) || 4;
+  }
+
+  vcpuMmapSize(): number {
+    return ffi.ioctlWithValue(this.fd, KVM_GET_VCPU_MMAP_SIZE, 0, 'KVM_GET_VCPU_MMAP_SIZE');
+  }
+
+  supportedCpuid(): CpuidEntry[] {
+    for (let capacity = CPUID_START_CAPACITY; capacity <= CPUID_MAX_CAPACITY; capacity *= 2) {
+      const buffer = cpuidBuffer(capacity);
+      const result = ffi.ioctlWithBuffer(this.fd, KVM_GET_SUPPORTED_CPUID, buffer, 'KVM_GET_SUPPORTED_CPUID', [E2BIG]);
+      if (result >= 0) return decodeCpuid(buffer);
+    }
+    throw new KvmUnavailableError('KVM_GET_SUPPORTED_CPUID returned more entries than mvm accepts');
+  }
+
+  createVm(): VmFd {
+    const fd = ffi.ioctlWithValue(this.fd, KVM_CREATE_VM, 0, 'KVM_CREATE_VM');
+    return new VmFd(fd, this.vcpuMmapSize());
+  }
+
+  close(): void {
+    ffi.close(this.fd);
+  }
+}

@@ -1,0 +1,20 @@
+// What the main thread and a vCPU thread tell each other, besides the exit mailbox.
+import type { KvmRegs, KvmSregs } from '../kvm/structs.js';
+import type { VcpuExit } from '../kvm/vcpu-exit.js';
+
+export interface VcpuThreadData {
+  fd: number;
+  id: number;
+  runMmapSize: number;
+  mailbox: SharedArrayBuffer;
+  /** Float64 per ExitCounter slot, written by the vCPU thread only. */
+  counters: SharedArrayBuffer;
+}
+
+/** Slots of the per-vCPU exit counters. */
+export const ExitCounter = { IO: 0, MMIO: 1, INTERRUPTED: 2, OTHER: 3 } as const;
+export const EXIT_COUNTER_SLOTS = 4;
+
+export type VcpuStopMessage =
+  | { type: 'stopped'; exit: VcpuExit; regs?: KvmRegs; sregs?: KvmSregs }
+  | { type: 'failed'; message: string };
