@@ -32,9 +32,12 @@ function describe(disk: SyncDisk, g: number, depth: number): Extent {
     case Kind.Zero: return { start: g, length, depth, present: true, zero: true, data: false, compressed: false };
     case Kind.Compressed: return { start: g, length, depth, present: true, zero: false, data: true, compressed: true };
     default: {
-      if (!disk.backing) return { start: g, length, depth, present: false, zero: true, data: false, compressed: false };
+      // Past the end of a shorter backing file the zeros belong to this layer (as qemu-img reports it).
+      if (!disk.backing || g >= disk.backing.size) {
+        return { start: g, length, depth, present: false, zero: true, data: false, compressed: false };
+      }
       const below = describe(disk.backing, g, depth + 1);
-      return { ...below, length: Math.min(length, below.length) };
+      return { ...below, length: Math.min(length, below.length, disk.backing.size - g) };
     }
   }
 }

@@ -1,5 +1,6 @@
 // mvm image create [-f qcow2|raw] [-o opts] [--cluster-size N] [-b BASE [-F FMT]] FILE [SIZE]
 import type { Command } from 'commander';
+import * as fs from 'node:fs';
 import { UserError } from '../../errors.js';
 import { ChainGuard, resolveBackingName } from '../../../disk/backing-name.js';
 import { openChainMember, probeFormat } from '../../../disk/open.js';
@@ -26,6 +27,7 @@ export function registerCreate(image: Command): void {
       if (backing !== undefined) {
         if (format !== 'qcow2') throw new UserError('only qcow2 images can have a backing file');
         const target = resolveBackingName(file, backing);
+        if (!fs.existsSync(target)) throw new UserError(`${file}: backing file ${target} does not exist`);
         backingFormat ??= probeFormat(target);
         const base = openChainMember(target, backingFormat, new ChainGuard(), file);
         size ??= base.size;
