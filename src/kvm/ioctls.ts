@@ -45,6 +45,8 @@ export const KVM_GET_SREGS = ior(0x83, 312);
 export const KVM_SET_SREGS = iow(0x84, 312);
 export const KVM_SET_MSRS = iow(0x89, 8);
 export const KVM_SET_CPUID2 = iow(0x90, 8);
+export const KVM_GET_LAPIC = ior(0x8e, 0x400);
+export const KVM_SET_LAPIC = iow(0x8f, 0x400);
 export const KVM_GET_MP_STATE = ior(0x98, 4);
 export const KVM_SET_MP_STATE = iow(0x99, 4);
 
@@ -63,6 +65,7 @@ export const Capability = {
   SET_IDENTITY_MAP_ADDR: 37,
   MAX_VCPUS: 66,
   IMMEDIATE_EXIT: 136,
+  TSC_DEADLINE_TIMER: 72,
 } as const;
 
 /** kvm_mp_state values. */

@@ -4,7 +4,7 @@
 import { constants as osConstants } from 'node:os';
 import * as ffi from './ffi.js';
 import {
-  KVM_GET_MP_STATE, KVM_GET_REGS, KVM_GET_SREGS, KVM_RUN, KVM_SET_CPUID2, KVM_SET_MP_STATE,
+  KVM_GET_LAPIC, KVM_GET_MP_STATE, KVM_GET_REGS, KVM_SET_LAPIC, KVM_GET_SREGS, KVM_RUN, KVM_SET_CPUID2, KVM_SET_MP_STATE,
   KVM_SET_MSRS, KVM_SET_REGS, KVM_SET_SREGS,
 } from './ioctls.js';
 import {
@@ -14,6 +14,9 @@ import {
 import { RunPage, type VcpuExit } from './vcpu-exit.js';
 
 /** KVM_RUN returns these when a signal or a pending event interrupted it: just run again. */
+/** sizeof(struct kvm_lapic_state). */
+const LAPIC_STATE_BYTES = 0x400;
+
 const RETRYABLE_RUN_ERRNOS = [osConstants.errno.EINTR, osConstants.errno.EAGAIN];
 
 export class VcpuFd {
@@ -73,6 +76,18 @@ export class VcpuFd {
       const rejected = entries[accepted];
       throw new Error(`KVM_SET_MSRS accepted ${accepted} of ${entries.length} MSRs; MSR 0x${rejected?.index.toString(16)} was refused`);
     }
+  }
+
+  /** struct kvm_lapic_state: the local APIC's 1 KiB register page. */
+  getLapic(): Uint8Array {
+    const bytes = new Uint8Array(LAPIC_STATE_BYTES);
+    ffi.ioctlWithBuffer(this.fd, KVM_GET_LAPIC, bytes, 'KVM_GET_LAPIC');
+    return bytes;
+  }
+
+  setLapic(state: Uint8Array): void {
+    if (state.length !== LAPIC_STATE_BYTES) throw new RangeError(`kvm_lapic_state is ${LAPIC_STATE_BYTES} bytes`);
+    ffi.ioctlWithBuffer(this.fd, KVM_SET_LAPIC, state, 'KVM_SET_LAPIC');
   }
 
   getMpState(): number {

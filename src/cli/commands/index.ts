@@ -3,10 +3,12 @@ import type { Command } from 'commander';
 import { register as registerImage } from './image.js';
 import { register as registerHelper } from './helper.js';
 import { register as registerDoctor } from './doctor.js';
+import { register as registerRun } from './run.js';
 
 export function registerCommands(program: Command): void {
   void program;
   registerImage(program);
   registerHelper(program);
   registerDoctor(program);
+  registerRun(program);
 }

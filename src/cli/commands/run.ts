@@ -1,0 +1,138 @@
+// `mvm run`: boots a microVM in the foreground with its console on this
+// terminal, like `docker run -it` (or `docker run IMAGE CMD` with a command).
+// On hosts whose KVM cannot run Linux guests the same command runs inside the
+// helper VM (src/helper), transparently apart from a one-line notice.
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { Command, Option } from 'commander';
+import { runViaHelperIfNeeded } from '../../helper/client.js';
+import { exitImmediately } from '../../kvm/ffi.js';
+import { projectRoot } from '../../runtime/paths.js';
+import { parseSize } from '../../disk/size.js';
+import { CONSOLE_ESCAPE_NAME, ConsoleIo, writeAll } from '../../vmm/console-io.js';
+import { DEFAULT_BOOT_ARGS, commandParameter } from '../../vmm/default-cmdline.js';
+import { Machine } from '../../vmm/machine.js';
+import { UserError } from '../errors.js';
+
+interface RunOptions {
+  kernel?: string;
+  initrd?: string;
+  cpus: string;
+  memory: string;
+  bootArgs?: string;
+  append?: string[];
+  interactive?: boolean;
+  timing?: boolean;
+}
+
+/** Exit statuses of the VMM itself (the guest's own status passes through otherwise). */
+const EXIT_GUEST_CRASHED = 125;
+const EXIT_STOPPED_BY_ESCAPE = 130;
+const EXIT_SIGNALLED_BASE = 128;
+
+const DEFAULT_KERNEL = 'images/out/vmlinux';
+const DEFAULT_INITRD = 'images/out/initramfs.cpio.gz';
+
+function readGuestFile(path: string, what: string, hint: string): Uint8Array {
+  if (!existsSync(path)) throw new UserError(`${what} ${path} does not exist${hint}`);
+  const stat = statSync(path);
+  if (!stat.isFile()) throw new UserError(`${what} ${path} is not a regular file`);
+  return readFileSync(path);
+}
+
+function parseCpus(text: string): number {
+  const cpus = Number(text);
+  if (!Number.isInteger(cpus) || cpus < 1) throw new UserError(`--cpus must be a whole number of at least 1, not "${text}"`);
+  return cpus;
+}
+
+function buildCmdline(options: RunOptions, command: readonly string[]): string {
+  const words = [options.bootArgs ?? DEFAULT_BOOT_ARGS, ...(options.append ?? [])];
+  if (command.length > 0) words.push(commandParameter(command));
+  return words.filter((w) => w.length > 0).join(' ');
+}
+
+function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+async function runLocally(command: string[], options: RunOptions): Promise<void> {
+  const actionStart = performance.now();
+  const root = projectRoot();
+  const kernelPath = resolve(options.kernel ?? resolve(root, DEFAULT_KERNEL));
+  const initrdPath = options.initrd === '' ? undefined : resolve(options.initrd ?? resolve(root, DEFAULT_INITRD));
+  const buildHint = options.kernel ? '' : ' (build it with `make images`, or pass --kernel)';
+  const kernel = readGuestFile(kernelPath, 'kernel', buildHint);
+  const initrd = initrdPath ? readGuestFile(initrdPath, 'initrd', options.initrd ? '' : ' (build it with `make images`, or pass --initrd)') : undefined;
+  const memoryBytes = parseSize(options.memory, 'memory size');
+  const cpus = parseCpus(options.cpus);
+
+  const interactive = process.env['MVM_INTERACTIVE'] === '1' || (process.stdin.isTTY === true && command.length === 0);
+  const forwardInput = interactive || options.interactive === true;
+  let bootMs: number | undefined;
+  let firstRunMs = 0;
+
+  // eslint-disable-next-line prefer-const
+  let machine: Machine;
+  const finish = (status: number, message?: string[]) => {
+    console_.release();
+    if (message) writeAll(2, Buffer.from(message.map((l) => `mvm: ${l}`).join('\n') + '\n'));
+    if (options.timing) {
+      const now = performance.now();
+      const exits = machine.exitCounts().reduce((sum, c) => sum + c.io + c.mmio, 0);
+      const boot = bootMs === undefined ? 'never signalled boot-complete' : `boot to userspace ${Math.round(bootMs - actionStart)} ms (VMM setup ${Math.round(firstRunMs - actionStart)} ms, kernel + init ${Math.round(bootMs - firstRunMs)} ms)`;
+      writeAll(2, Buffer.from(`mvm: ${boot}; ran ${Math.round(now - actionStart)} ms; ${exits} I/O exits\n`));
+    }
+    exitImmediately(status);
+  };
+
+  const console_ = new ConsoleIo({
+    forwardInput,
+    interactive,
+    onInput: (bytes) => machine.serial.receive(bytes),
+    onEscape: () => finish(EXIT_STOPPED_BY_ESCAPE, [`stopped the VM (${CONSOLE_ESCAPE_NAME} pressed)`]),
+  });
+
+  machine = Machine.create(
+    { kernel, ...(initrd ? { initrd } : {}), cmdline: buildCmdline(options, command), memoryBytes, cpus },
+    {
+      consoleOutput: (bytes) => console_.write(bytes),
+      bootComplete: () => {
+        bootMs ??= performance.now();
+      },
+      powerOff: (status) => finish(status),
+      fatal: (lines) => finish(EXIT_GUEST_CRASHED, lines),
+    },
+  );
+
+  for (const [signal, number] of [['SIGINT', 2], ['SIGTERM', 15], ['SIGHUP', 1]] as const) {
+    process.on(signal, () => finish(EXIT_SIGNALLED_BASE + number, [`stopped the VM (${signal})`]));
+  }
+  if (interactive) writeAll(2, Buffer.from(`mvm: console attached; ${CONSOLE_ESCAPE_NAME} stops the VM\n`));
+  console_.attach();
+  firstRunMs = performance.now();
+  machine.start();
+}
+
+export function register(program: Command): void {
+  program
+    .command('run')
+    .description('boot a microVM with its console on this terminal; with a command, run it in the guest and exit with its status')
+    .argument('[command...]', 'command to run in the guest instead of an interactive shell (put it after --)')
+    .option('--kernel <path>', `guest kernel, an x86-64 vmlinux ELF (default ${DEFAULT_KERNEL})`)
+    .option('--initrd <path>', `initramfs (default ${DEFAULT_INITRD}; "" for none)`)
+    .option('-c, --cpus <n>', 'number of vCPUs', '1')
+    .option('-m, --memory <size>', 'guest RAM, e.g. 256M or 2G', '256M')
+    .addOption(new Option('--boot-args <line>', 'replace the default kernel command line').default(undefined, DEFAULT_BOOT_ARGS))
+    .option('--append <param>', 'add a kernel command-line parameter (repeatable)', collect)
+    .option('-i, --interactive', 'forward stdin to the guest console even when it is not a terminal')
+    .option('--timing', 'print boot time and exit counts on stderr when the VM stops')
+    .action(async (command: string[], options: RunOptions) => {
+      const forwarded = await runViaHelperIfNeeded(process.argv.slice(2));
+      if (forwarded !== null) {
+        process.exitCode = forwarded;
+        return;
+      }
+      await runLocally(command, options);
+    });
+}

@@ -1,0 +1,32 @@
+// The kernel command line mvm gives a guest unless told otherwise, and how
+// a user command travels to the guest's init.
+
+/**
+ * console=ttyS0: the 16550 at 0x3f8 is the console.
+ * reboot=k: reboot through the i8042 reset line, which the VMM turns into an exit.
+ * panic=-1: a panicking kernel resets at once instead of hanging the VM.
+ * pci=off, nomodule: there is no PCI bus and no module to load.
+ * i8042.noaux/nomux/dumbkbd: skip probing for a mouse, a multiplexer and keyboard LEDs.
+ * 8250.nr_uarts=1: probe one UART, not four (each probe costs VM exits).
+ * tsc=reliable: under nested virtualisation the TSC watchdog would otherwise distrust it.
+ * quiet: every console byte is a VM exit; keep boot messages to warnings.
+ */
+export const DEFAULT_BOOT_ARGS =
+  'console=ttyS0 reboot=k panic=-1 pci=off nomodule i8042.noaux i8042.nomux i8042.dumbkbd 8250.nr_uarts=1 tsc=reliable quiet';
+
+/**
+ * The user's command as `mvm.cmd=<base64>`: the kernel's command-line parser
+ * splits on spaces and eats quotes, so the command is encoded whole and the
+ * guest's init decodes it (firmware/init) and runs it with /bin/sh -c. Each
+ * word is quoted, so argv arrives as argv, as with `docker run IMAGE CMD…`.
+ */
+export function commandParameter(argv: readonly string[]): string {
+  const script = argv.map(shellQuote).join(' ');
+  return `mvm.cmd=${Buffer.from(script, 'utf8').toString('base64')}`;
+}
+
+/** Quotes one word for /bin/sh so it arrives as the same single argument. */
+export function shellQuote(word: string): string {
+  if (/^[A-Za-z0-9_@%+=:,./-]+$/.test(word)) return word;
+  return `'${word.replace(/'/g, `'\\''`)}'`;
+}

@@ -1,0 +1,184 @@
+// The composition root of one microVM: opens KVM, creates the VM with its
+// in-kernel interrupt controllers and PIT, maps guest RAM, lays out the boot
+// data, wires the legacy devices to the buses and starts one thread per vCPU.
+// What happens next is reported through MachineEvents; the caller decides
+// what a power-off or a crash means for the process.
+import { filterCpuid } from '../arch/x86_64/cpuid.js';
+import { guestRamRegions } from '../arch/x86_64/e820.js';
+import { configureLapicLints } from '../arch/x86_64/lapic.js';
+import {
+  GUEST_SIGNAL_BASE, GUEST_SIGNAL_SIZE, I8042_COMMAND_PORT, I8042_DATA_PORT, KVM_IDENTITY_MAP_ADDRESS,
+  KVM_TSS_ADDRESS, SERIAL_COM1_GSI, SERIAL_COM1_PORT, SERIAL_PORT_COUNT,
+} from '../arch/x86_64/layout.js';
+import { GuestSignal } from '../devices/legacy/guest-signal.js';
+import { I8042 } from '../devices/legacy/i8042.js';
+import { Serial16550 } from '../devices/legacy/serial.js';
+import { MAX_MAPPING_BYTES, SyscallError, errnoName } from '../kvm/ffi.js';
+import { Capability } from '../kvm/ioctls.js';
+import { Kvm } from '../kvm/system.js';
+import type { VmFd } from '../kvm/vm.js';
+import { setupBoot, type BootSetup } from '../loader/boot-setup.js';
+import { GuestMemory, type MemoryRegion } from '../memory/guest-memory.js';
+import { UserError } from '../cli/errors.js';
+import { Bus } from './bus.js';
+import { ConsoleTail } from './console-tail.js';
+import { describeFatalExit, describeLocation } from './exit-report.js';
+import { VcpuRunner, type VcpuExitCounts } from './vcpu-runner.js';
+import type { VcpuStopMessage } from './vcpu-protocol.js';
+
+export interface MachineConfig {
+  kernel: Uint8Array;
+  initrd?: Uint8Array;
+  cmdline: string;
+  memoryBytes: number;
+  cpus: number;
+}
+
+export interface MachineEvents {
+  /** Bytes the guest wrote to its console. */
+  consoleOutput(bytes: Uint8Array): void;
+  /** The guest's init reported that userspace is up. */
+  bootComplete(): void;
+  /** The guest asked to power off (status from the guest-signal device) or reset the machine (i8042). */
+  powerOff(status: number, how: 'guest-signal' | 'reset'): void;
+  /** A vCPU stopped for a reason the VMM cannot continue from; `lines` explain it. */
+  fatal(lines: string[]): void;
+}
+
+/** Console lines included in a crash report. */
+const CRASH_REPORT_LINES = 15;
+
+export class Machine {
+  readonly serial: Serial16550;
+  readonly consoleTail = new ConsoleTail();
+  private readonly runners: VcpuRunner[] = [];
+  private readonly pio = new Bus('pio');
+  private readonly mmio = new Bus('mmio');
+  /** performance.now() when the vCPU threads were started. */
+  startedAt = 0;
+
+  private constructor(
+    private readonly vm: VmFd,
+    readonly memory: GuestMemory,
+    readonly boot: BootSetup,
+    private readonly events: MachineEvents,
+    kvm: Kvm,
+    config: MachineConfig,
+  ) {
+    this.serial = new Serial16550({
+      output: (bytes) => {
+        this.consoleTail.push(bytes);
+        events.consoleOutput(bytes);
+      },
+      interrupt: (level) => vm.setIrqLine(SERIAL_COM1_GSI, level),
+    });
+    this.pio.register('serial (COM1)', SERIAL_COM1_PORT, SERIAL_PORT_COUNT, this.serial);
+    this.pio.register('i8042', I8042_DATA_PORT, I8042_COMMAND_PORT - I8042_DATA_PORT + 1, new I8042(() => events.powerOff(0, 'reset')));
+    this.mmio.register('guest-signal', GUEST_SIGNAL_BASE, GUEST_SIGNAL_SIZE, new GuestSignal({
+      bootComplete: () => events.bootComplete(),
+      powerOff: (status) => events.powerOff(status, 'guest-signal'),
+    }));
+    this.createVcpus(kvm, config.cpus);
+  }
+
+  static create(config: MachineConfig, events: MachineEvents): Machine {
+    const kvm = Kvm.open();
+    kvm.requireCapabilities();
+    const maxVcpus = kvm.maxVcpus();
+    if (config.cpus > maxVcpus) throw new UserError(`${config.cpus} vCPUs requested but this host's KVM allows at most ${maxVcpus}`);
+    const vm = kvm.createVm();
+    vm.setTssAddress(KVM_TSS_ADDRESS);
+    vm.setIdentityMapAddress(KVM_IDENTITY_MAP_ADDRESS);
+    vm.createIrqchip();
+    vm.createPit();
+    const memory = mapGuestMemory(vm, config.memoryBytes);
+    const boot = setupBoot(memory, {
+      kernel: config.kernel,
+      ...(config.initrd ? { initrd: config.initrd } : {}),
+      cmdline: config.cmdline,
+      memorySize: config.memoryBytes,
+      cpus: config.cpus,
+    });
+    return new Machine(vm, memory, boot, events, kvm, config);
+  }
+
+  /** Starts every vCPU thread; the boot vCPU runs, the others wait for the kernel's SIPI. */
+  start(): void {
+    this.startedAt = performance.now();
+    for (const runner of this.runners) runner.start();
+  }
+
+  exitCounts(): VcpuExitCounts[] {
+    return this.runners.map((r) => r.exitCounts());
+  }
+
+  /** Accesses to addresses no device claimed (guests probing for hardware). */
+  unclaimedAccesses(): { pio: number; mmio: number } {
+    return {
+      pio: this.pio.unclaimed.reads + this.pio.unclaimed.writes,
+      mmio: this.mmio.unclaimed.reads + this.mmio.unclaimed.writes,
+    };
+  }
+
+  private createVcpus(kvm: Kvm, count: number): void {
+    const supported = kvm.supportedCpuid();
+    const tscDeadlineTimer = kvm.checkExtension(Capability.TSC_DEADLINE_TIMER) > 0;
+    const runMmapSize = kvm.vcpuMmapSize();
+    for (let id = 0; id < count; id++) {
+      const vcpu = this.vm.createVcpu(id);
+      vcpu.setCpuid(filterCpuid(supported, id, count, { tscDeadlineTimer }));
+      vcpu.setMsrs(this.boot.msrs);
+      vcpu.setLapic(configureLapicLints(vcpu.getLapic()));
+      if (id === 0) {
+        vcpu.setRegs(this.boot.registers);
+        const start = this.boot.specialRegisters;
+        vcpu.updateSregs((current) => ({ ...current, ...start }));
+      }
+      this.runners.push(new VcpuRunner(vcpu, runMmapSize, { pio: this.pio, mmio: this.mmio }, (i, m) => this.vcpuStopped(i, m)));
+    }
+  }
+
+  private vcpuStopped(id: number, message: VcpuStopMessage): void {
+    const lines: string[] = [];
+    if (message.type === 'failed') {
+      lines.push(`vCPU ${id} failed: ${message.message}`);
+    } else {
+      lines.push(`vCPU ${id} stopped: ${describeFatalExit(message.exit)}`);
+      lines.push(`  at ${describeLocation(this.memory, message.regs, message.sregs)}`);
+      if (message.exit.kind === 'internal-error' && message.exit.data.length > 0) {
+        lines.push(`  KVM data: ${message.exit.data.map((d) => '0x' + d.toString(16)).join(' ')}`);
+      }
+    }
+    const tail = this.consoleTail.lastLines(CRASH_REPORT_LINES);
+    if (tail.length > 0) {
+      lines.push('last console lines:');
+      for (const line of tail) lines.push(`  | ${line}`);
+    } else {
+      lines.push('the guest printed nothing on its console');
+    }
+    this.events.fatal(lines);
+  }
+}
+
+/**
+ * Maps the RAM regions the e820 map announces. Each KVM slot is at most
+ * MAX_MAPPING_BYTES so every slot is addressable from JavaScript.
+ */
+function mapGuestMemory(vm: VmFd, memoryBytes: number): GuestMemory {
+  const regions: MemoryRegion[] = [];
+  try {
+    for (const ram of guestRamRegions(memoryBytes)) {
+      for (let offset = 0; offset < ram.size; offset += MAX_MAPPING_BYTES) {
+        const size = Math.min(MAX_MAPPING_BYTES, ram.size - offset);
+        const mapping = vm.addAnonymousMemory(ram.guestAddress + offset, size);
+        regions.push({ guestAddress: ram.guestAddress + offset, bytes: new Uint8Array(mapping.buffer) });
+      }
+    }
+  } catch (err) {
+    if (err instanceof SyscallError) {
+      throw new UserError(`cannot map ${memoryBytes} bytes of guest memory: ${errnoName(err.errno)} from ${err.call}`);
+    }
+    throw err;
+  }
+  return new GuestMemory(regions);
+}

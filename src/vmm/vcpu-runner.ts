@@ -1,0 +1,74 @@
+// The main-thread side of one vCPU thread: starts the worker, serves its
+// port-I/O and MMIO exits from the buses, and reports how it stopped.
+import { Worker } from 'node:worker_threads';
+import type { VcpuFd } from '../kvm/vcpu.js';
+import type { Bus } from './bus.js';
+import { ExitKind, ExitMailbox, type MailboxRequest } from './exit-mailbox.js';
+import { EXIT_COUNTER_SLOTS, ExitCounter, type VcpuStopMessage, type VcpuThreadData } from './vcpu-protocol.js';
+
+export interface VcpuExitCounts {
+  io: number;
+  mmio: number;
+  interrupted: number;
+  other: number;
+}
+
+export class VcpuRunner {
+  private readonly mailbox = new ExitMailbox();
+  private readonly counters = new SharedArrayBuffer(EXIT_COUNTER_SLOTS * 8);
+  private readonly counts = new Float64Array(this.counters);
+  private worker: Worker | undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly vcpu: VcpuFd,
+    private readonly runMmapSize: number,
+    private readonly buses: { pio: Bus; mmio: Bus },
+    private readonly onStop: (id: number, message: VcpuStopMessage) => void,
+  ) {}
+
+  get id(): number {
+    return this.vcpu.id;
+  }
+
+  start(): void {
+    const data: VcpuThreadData = {
+      fd: this.vcpu.fd,
+      id: this.vcpu.id,
+      runMmapSize: this.runMmapSize,
+      mailbox: this.mailbox.shared,
+      counters: this.counters,
+    };
+    this.worker = new Worker(new URL('./vcpu-thread.js', import.meta.url), { workerData: data });
+    this.worker.on('message', (message: VcpuStopMessage) => this.finish(message));
+    this.worker.on('error', (err) => this.finish({ type: 'failed', message: err.message }));
+    void this.mailbox.serve((request) => this.dispatch(request), () => this.stopped);
+  }
+
+  exitCounts(): VcpuExitCounts {
+    const c = this.counts;
+    return { io: c[ExitCounter.IO]!, mmio: c[ExitCounter.MMIO]!, interrupted: c[ExitCounter.INTERRUPTED]!, other: c[ExitCounter.OTHER]! };
+  }
+
+  private dispatch(request: MailboxRequest): void {
+    const bus = request.kind === ExitKind.PIO ? this.buses.pio : this.buses.mmio;
+    if (request.count === 1) {
+      if (request.isWrite) bus.write(request.address, request.data);
+      else bus.read(request.address, request.data);
+      return;
+    }
+    // rep ins/outs: one access per element, all at the same port.
+    for (let i = 0; i < request.count; i++) {
+      const element = request.data.subarray(i * request.size, (i + 1) * request.size);
+      if (request.isWrite) bus.write(request.address, element);
+      else bus.read(request.address, element);
+    }
+  }
+
+  private finish(message: VcpuStopMessage): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.mailbox.wake();
+    this.onStop(this.vcpu.id, message);
+  }
+}
