@@ -3,6 +3,7 @@
 // sparse, optionally compressing every cluster.
 import * as fs from 'node:fs';
 import { ImageError } from './errors.js';
+import { zeroBytesAt } from './map.js';
 import { openSync } from './open.js';
 import { deflateCluster } from './qcow2/compressed.js';
 import { createQcow2, createRaw } from './qcow2/create.js';
@@ -18,8 +19,10 @@ export interface ConvertOptions {
   progress?: (fraction: number) => void;
 }
 
-/** Bytes copied per step: large enough to amortise system calls. */
-const CHUNK = 4 << 20;
+/** Bytes copied per step: measured fastest here (writes of 2 MiB and more were several times slower). */
+const CHUNK = 1 << 20;
+/** How far ahead one look at the block status may skip. */
+const MAX_SKIP = 1 << 30;
 /** Zero detection granularity for raw output (a filesystem block). */
 const RAW_ZERO_UNIT = 4096;
 
@@ -32,7 +35,7 @@ export function convertImage(src: string, dst: string, opts: ConvertOptions): vo
     let output: Qcow2Image | RawDisk;
     if (opts.outFormat === 'qcow2') {
       createQcow2(dst, { size, clusterBits: opts.clusterBits });
-      output = Qcow2Image.open(dst, { readOnly: false });
+      output = Qcow2Image.open(dst, { readOnly: false, noSync: true });
     } else {
       createRaw(dst, size);
       output = RawDisk.open(dst, false);
@@ -42,13 +45,21 @@ export function convertImage(src: string, dst: string, opts: ConvertOptions): vo
       const chunk = Math.max(unit, Math.floor(CHUNK / unit) * unit);
       const buf = Buffer.allocUnsafe(chunk);
       const zero = Buffer.alloc(unit);
-      for (let pos = 0; pos < size; pos += chunk) {
+      for (let pos = 0; pos < size;) {
+        // Ranges the source reports as zero or unallocated are not read at all: the new image is already zero there.
+        const skip = pos % unit === 0 ? Math.floor(zeroBytesAt(input, pos, MAX_SKIP) / unit) * unit : 0;
+        if (skip > 0) {
+          pos += skip;
+          opts.progress?.(Math.min(1, pos / size));
+          continue;
+        }
         const n = Math.min(chunk, size - pos);
         const data = buf.subarray(0, n);
         input.readSync(pos, data);
         if (opts.compress) writeCompressed(output as Qcow2Image, pos, data, zero);
         else writeNonZeroRuns(output, pos, data, unit, zero);
-        opts.progress?.(Math.min(1, (pos + n) / size));
+        pos += n;
+        opts.progress?.(Math.min(1, pos / size));
       }
       if (size === 0) opts.progress?.(1);
     } finally {

@@ -48,6 +48,17 @@ function mergeable(a: Extent, b: Extent): boolean {
     (a.offset === undefined ? b.offset === undefined : b.offset === a.offset + a.length);
 }
 
+/** Bytes from `g` that are known to read as zeros without reading them (0 if data follows). */
+export function zeroBytesAt(disk: SyncDisk, g: number, limit: number): number {
+  let n = 0;
+  while (g + n < disk.size && n < limit) {
+    const e = describe(disk, g + n, 0);
+    if (e.data) break;
+    n += Math.min(e.length, disk.size - g - n);
+  }
+  return Math.min(n, limit);
+}
+
 export function mapDisk(disk: SyncDisk): Extent[] {
   const out: Extent[] = [];
   let g = 0;

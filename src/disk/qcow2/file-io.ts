@@ -5,6 +5,8 @@ import { ImageError } from '../errors.js';
 
 export class ImageFile {
   private closed = false;
+  /** False for scratch outputs (convert): like qemu-img's cache=unsafe, ordering is kept but nothing is forced to disk. */
+  durable = true;
   /** Current file length; grows as clusters are appended. */
   length: number;
 
@@ -52,7 +54,7 @@ export class ImageFile {
   }
 
   sync(): void {
-    fs.fdatasyncSync(this.fd);
+    if (this.durable) fs.fdatasyncSync(this.fd);
   }
 
   /** Bytes the file really occupies on disk (sparse files use less). */

@@ -29,6 +29,8 @@ export interface Qcow2OpenOptions {
   chain?: ChainGuard;
   /** Opens a dirty lazy-refcount image without repairing it (check uses this). */
   noRepair?: boolean;
+  /** Skip fdatasync (convert's brand-new output, which is useless if interrupted anyway). */
+  noSync?: boolean;
   /** Leaves the backing chain closed (info, header-only tools); unallocated clusters then read as zeros. */
   skipBacking?: boolean;
 }
@@ -80,6 +82,7 @@ export class Qcow2Image implements SyncDisk {
 
   static open(path: string, opts: Qcow2OpenOptions): Qcow2Image {
     const file = ImageFile.open(path, opts.readOnly);
+    if (opts.noSync) file.durable = false;
     let image: Qcow2Image | undefined;
     try {
       const chain = opts.chain ?? new ChainGuard();
