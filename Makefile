@@ -14,7 +14,7 @@ APT_PACKAGES := qemu-system-x86 qemu-utils busybox-static cpio xz-utils \
 MVM := node dist/src/cli/index.js
 OUT := images/out
 
-.PHONY: all deps apt-deps build kernel rootfs helper-image images test unit demo bench clean
+.PHONY: all deps apt-deps build kernel rootfs helper-image images test unit demo bench bench-disk clean
 
 all: build images
 
@@ -53,8 +53,12 @@ test: deps build images
 demo: deps build images
 	$(MVM) run --memory 256M -- sh -c 'uname -a'
 
-bench: deps build images
+bench: deps build images bench-disk
 	$(MVM) bench all
+
+# qcow2 vs raw I/O and mvm vs qemu-img convert (needs only qemu-utils, no KVM).
+bench-disk: deps build
+	node dist/src/bench/disk/run.js
 
 clean:
 	rm -rf dist $(OUT)
