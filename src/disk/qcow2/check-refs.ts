@@ -1,7 +1,7 @@
 // Counting every reference in an image the way `qemu-img check` does: header,
 // L1 tables (active and snapshots), L2 tables, data and compressed clusters,
 // refcount table and blocks, snapshot table. Problems are collected, not thrown.
-import { HI_COMPRESSED, HI_COPIED } from './constants.js';
+import { HI_COMPRESSED, HI_COPIED, INCOMPAT_EXTL2 } from './constants.js';
 import { decodeCompressed } from './compressed.js';
 import { entryOffset } from './entries.js';
 import type { ImageFile } from './file-io.js';
@@ -28,7 +28,7 @@ export function countReferences(file: ImageFile, h: Qcow2Header, withRefcounts =
   const corruptions: string[] = [];
   const copiedChecks: References['copiedChecks'] = [];
   const badEntries: References['badEntries'] = [];
-  const entryBytes = h.incompatible & (1 << 4) ? 16 : 8;
+  const entryBytes = h.incompatible & INCOMPAT_EXTL2 ? 16 : 8;
 
   const ref = (offset: number, length: number, what: string): boolean => {
     const first = Math.floor(offset / cs), last = Math.floor((offset + length - 1) / cs);

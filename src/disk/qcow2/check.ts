@@ -39,7 +39,7 @@ function readHeader(file: ImageFile): Qcow2Header {
 }
 
 /** Stored refcount of every cluster in the file; undefined where the block is unreadable. */
-function storedRefcounts(file: ImageFile, h: Qcow2Header, clusters: number, errors: string[]): (n: number) => number | undefined {
+function storedRefcounts(file: ImageFile, h: Qcow2Header, errors: string[]): (n: number) => number | undefined {
   const cs = h.clusterSize;
   const perBlock = (cs * 8) >> h.refcountOrder;
   const table = file.readMeta(h.refcountTableOffset, h.refcountTableClusters * cs, 'refcount table');
@@ -60,7 +60,6 @@ function storedRefcounts(file: ImageFile, h: Qcow2Header, clusters: number, erro
       blocks.set(bi, block);
     }
     if (block === null) return entryOffset(table, bi * 8) === 0 ? 0 : undefined;
-    void clusters;
     return readRefcount(block, c % perBlock, h.refcountOrder);
   };
 }
@@ -69,7 +68,7 @@ function compare(file: ImageFile, h: Qcow2Header): Comparison {
   const refs = countReferences(file, h);
   const errors = [...refs.corruptions];
   const leaks: number[] = [];
-  const stored = storedRefcounts(file, h, refs.clusters, errors);
+  const stored = storedRefcounts(file, h, errors);
   for (let c = 0; c < refs.clusters; c++) {
     const have = stored(c), want = refs.counts[c]!;
     if (have === undefined) { if (want > 0) errors.push(`cluster ${c} has no readable refcount but ${want} references`); continue; }

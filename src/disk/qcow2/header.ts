@@ -3,7 +3,7 @@
 // Unknown header fields and extensions are kept byte for byte.
 import { ImageError } from '../errors.js';
 import {
-  EXT_BACKING_FORMAT, EXT_END, H, INCOMPAT_COMPRESSION, INCOMPAT_DATA_FILE, INCOMPAT_KNOWN, MAX_BACKING_NAME,
+  EXT_BACKING_FORMAT, EXT_END, H, INCOMPAT_COMPRESSION, INCOMPAT_DATA_FILE, INCOMPAT_EXTL2, INCOMPAT_KNOWN, MAX_BACKING_NAME,
   MAX_CLUSTER_BITS, MAX_L1_BYTES, MAX_REFCOUNT_ORDER, MAX_REFTABLE_BYTES, MAX_SAFE_OFFSET, MAX_SNAPSHOTS,
   MIN_CLUSTER_BITS, QCOW2_MAGIC, V2_HEADER_LENGTH, V3_MIN_HEADER_LENGTH,
 } from './constants.js';
@@ -95,12 +95,11 @@ export function parseHeader(path: string, buf: Buffer, fileLength: number): Qcow
   if (cryptMethod !== 0) fail(path, 'encrypted images are not supported');
 
   const size = u64(path, buf, H.size, 'size');
-  const l2Entries = clusterSize / 8; // extended L2 halves this; checked below with the right divisor
   const l1Size = buf.readUInt32BE(H.l1Size);
   if (l1Size * 8 > MAX_L1_BYTES) fail(path, `L1 table of ${l1Size} entries is larger than the ${MAX_L1_BYTES}-byte limit`);
-  const entryBytes = incompatible & (1 << 4) ? 16 : 8;
+  // Guest bytes one L1 entry covers: a cluster per L2 entry (extended L2 entries are twice as wide).
+  const entryBytes = incompatible & INCOMPAT_EXTL2 ? 16 : 8;
   const bytesPerL1 = clusterSize * (clusterSize / entryBytes);
-  void l2Entries;
   if (size > MAX_SAFE_OFFSET) fail(path, 'virtual size is too large');
   if (l1Size < Math.ceil(size / bytesPerL1)) fail(path, `L1 table of ${l1Size} entries is too small for the virtual size ${size}`);
   const l1TableOffset = u64(path, buf, H.l1TableOffset, 'l1_table_offset');

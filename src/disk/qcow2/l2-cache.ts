@@ -33,8 +33,9 @@ export class L2Cache {
 
   /** Adds a new or copied table that exists only in memory so far. */
   put(offset: number, table: Buffer): void {
-    this.insert(offset, table);
+    // Dirty before inserting, so making room can never evict the table being added.
     this.dirtySet.add(offset);
+    this.insert(offset, table);
   }
 
   markDirty(offset: number): void {
