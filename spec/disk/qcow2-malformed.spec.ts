@@ -98,6 +98,15 @@ describe('qcow2 malformed images give one clear error', function () {
     expect(openError(img).message).to.match(/unaligned offset 328192/);
   });
 
+  it('refuses to write in place through an L2 entry pointing far beyond the end of the file', () => {
+    const l1 = peekU64(img, H.l1TableOffset);
+    const l2 = peekU64(img, l1) % 2 ** 56;
+    pokeU64(img, l2, 0x8000_0100, 0); // COPIED, offset 2^40
+    const size = fs.statSync(img).size;
+    expect(openError(img, false).message).to.match(/points beyond the end of the file/);
+    expect(fs.statSync(img).size).to.equal(size);
+  });
+
   it('refuses a compressed cluster that does not inflate', () => {
     const l1 = peekU64(img, H.l1TableOffset);
     const l2 = peekU64(img, l1) % 2 ** 56;

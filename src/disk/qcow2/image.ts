@@ -213,6 +213,8 @@ export class Qcow2Image implements SyncDisk {
           if (next.kind !== Kind.Data || !isCopied(next) || next.host !== m.host + n) break;
           n += Math.min(cs, len - pos - n);
         }
+        // A lying entry must not make us write far past the image (a huge sparse file) or into metadata.
+        if (m.host + n > this.file.length) throw new ImageError(this.path, `L2 entry for guest offset ${g} points beyond the end of the file`);
         this.file.write(m.host, data, pos, n);
       } else if (inCluster !== 0 || n < cs) {
         this.writeNewPartial(g, data.subarray(pos, pos + n), m);
