@@ -37,6 +37,12 @@ type Disk = Awaited<ReturnType<typeof openDisk>>;
 /** Median ops/s of REPEATS runs of each contender, alternating them so machine noise hits both alike. */
 async function compare(title: string, contenders: Array<[string, () => Promise<Disk>]>, run: (d: Disk) => Promise<Rate>): Promise<number[]> {
   const results: number[][] = contenders.map(() => []);
+  // One untimed pass each first, so JIT warm-up and cold caches do not count against whoever runs first.
+  for (const [, open] of contenders) {
+    const disk = await open();
+    await run(disk);
+    await disk.close();
+  }
   for (let i = 0; i < REPEATS; i++) {
     for (const [j, [, open]] of contenders.entries()) {
       const disk = await open();
