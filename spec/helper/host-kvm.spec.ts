@@ -104,8 +104,10 @@ describe('helper/host-kvm', () => {
     it('MVM_HELPER=always forces the helper even on hardware', () => {
       expect(decideHelper(hardware, 'always', false).useHelper).to.equal(true);
     });
-    it('MVM_HELPER=never on PVM is a clear one-line error', () => {
-      expect(() => decideHelper(pvm, 'never', false)).to.throw(UserError, /PVM.*MVM_HELPER=never/);
+    it('MVM_HELPER=never on PVM runs directly, with a notice saying what that means', () => {
+      const decision = decideHelper(pvm, 'never', false);
+      expect(decision.useHelper).to.equal(false);
+      expect(decision.notice).to.match(/MVM_HELPER=never.*PVM/);
     });
     it('never recurses inside the helper, whatever the policy', () => {
       expect(decideHelper(pvm, 'always', true).useHelper).to.equal(false);

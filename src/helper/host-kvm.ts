@@ -83,7 +83,7 @@ export function detectHostKvm(): HostKvm {
   return classifyHostKvm(readHostKvmFacts());
 }
 
-/** MVM_HELPER: auto (default: use the helper when the host needs it), always, never. */
+/** MVM_HELPER: auto (default: use the helper when the host needs it), always, never (run on this host's KVM whatever it is). */
 export type HelperPolicy = 'auto' | 'always' | 'never';
 
 export function helperPolicy(env: NodeJS.ProcessEnv = process.env): HelperPolicy {
@@ -136,7 +136,11 @@ export function decideHelper(kvm: HostKvm, policy: HelperPolicy, inHelper: boole
   const needed = kvm.kind !== 'hardware';
   if (!needed) return { useHelper: false, notice: '' };
   if (policy === 'never') {
-    throw new UserError(`${shortKindName(kvm.kind)}, and MVM_HELPER=never forbids the helper VM that would run them`, 3);
+    // The user asked to run on this KVM anyway: guests that avoid what it
+    // cannot emulate (mvm's tiny test guests, PVM-aware kernels) work, and a
+    // Linux guest that does not fails with mvm's crash report, not silently.
+    if (kvm.kind === 'absent') throw new UserError(`${shortKindName(kvm.kind)}, and MVM_HELPER=never forbids the helper VM`, 3);
+    return { useHelper: false, notice: `mvm: MVM_HELPER=never: running directly; ${shortKindName(kvm.kind)} unless they avoid what it cannot emulate` };
   }
   return { useHelper: true, notice: `mvm: ${shortKindName(kvm.kind)}; running inside the helper VM` };
 }
