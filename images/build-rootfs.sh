@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds mvm's guest root filesystem: a gzip-compressed newc cpio initramfs
-# holding Debian's static busybox (with a symlink per applet) and the
-# project's init from firmware/init/.
+# holding Debian's static busybox (with a symlink per applet; /sbin/init is
+# busybox init) and the project's init scripts from firmware/init/.
 #
 #   images/build-rootfs.sh OUTPUT        e.g. images/out/initramfs.cpio.gz
 #
@@ -23,7 +23,7 @@ busybox=/bin/busybox
 dpkg-query -W -f='${Status}' busybox-static 2>/dev/null | grep -q 'install ok installed' ||
   die "Debian package busybox-static is not installed (make apt-deps)"
 [[ -x $busybox ]] || die "missing $busybox"
-for f in init mvm-init-lib.sh; do [[ -r $init_dir/$f ]] || die "missing $init_dir/$f"; done
+for f in init session shutdown mvm-init-lib.sh etc/inittab; do [[ -r $init_dir/$f ]] || die "missing $init_dir/$f"; done
 
 # newc header fields (see the kernel's Documentation/driver-api/early-userspace/buffer-format.rst).
 readonly NEWC_MAGIC=070701
@@ -78,6 +78,8 @@ write_archive() {
   write_header dev/console $((S_IFCHR | 0600)) 0 "$CONSOLE_MAJOR" "$CONSOLE_MINOR"
   add_file init "$init_dir/init" 0755
   add_file lib/mvm/init-lib.sh "$init_dir/mvm-init-lib.sh" 0644
+  add_file lib/mvm/session "$init_dir/session" 0755
+  add_file lib/mvm/shutdown "$init_dir/shutdown" 0755
   for f in "$init_dir"/etc/*; do add_file "etc/${f##*/}" "$f" 0644; done
   add_file bin/busybox "$busybox" 0755
   # --list-full names each applet's usual place (bin/ls, usr/sbin/...); skip

@@ -1,6 +1,7 @@
-# Functions of mvm's guest init (firmware/init/init), kept apart so the specs
-# can source them on the host with busybox sh and a stand-in for devmem.
-# POSIX sh as busybox ash runs it; installed at /lib/mvm/init-lib.sh.
+# Functions of mvm's guest init scripts (firmware/init/: init, session,
+# shutdown), kept apart so the specs can source them on the host with busybox
+# sh and stand-ins for devmem and the reset. POSIX sh as busybox ash runs it;
+# installed at /lib/mvm/init-lib.sh.
 
 # The guest-signal MMIO device (src/arch/x86_64/layout.ts, GUEST_SIGNAL_*),
 # reached through /dev/mem with busybox devmem.
@@ -15,16 +16,23 @@ MVM_SIGNAL_EXIT_ADDRESS=0xc0000004
 # command (the value `docker run` uses for the same case).
 MVM_BAD_CMD_STATUS=125
 
-# Writes VALUE of WIDTH bits at physical ADDRESS. MVM_DEVMEM replaces busybox
-# devmem in tests; without it only PID 1 may write, because on a host (where
-# someone sourced this file by hand) devmem would poke real physical memory.
+# True inside an mvm guest: in PID 1 (the /init script) or in a process it
+# started, which inherit MVM_GUEST=1. On a host, where someone sourced this
+# file by hand, devmem would poke real physical memory and a reset would
+# reboot the machine, so both refuse there.
+mvm_in_guest() {
+  [ "$$" = 1 ] || [ "${MVM_GUEST:-}" = 1 ]
+}
+
+# Writes VALUE of WIDTH bits at physical ADDRESS (MVM_DEVMEM replaces busybox
+# devmem in tests).
 mvm_devmem() {
   if [ -n "${MVM_DEVMEM:-}" ]; then
     $MVM_DEVMEM "$@"
-  elif [ "$$" = 1 ]; then
+  elif mvm_in_guest; then
     devmem "$@"
   else
-    echo "mvm-init: not the guest's PID 1, refusing to write physical memory" >&2
+    echo "mvm-init: not in an mvm guest, refusing to write physical memory" >&2
     return 1
   fi
 }
@@ -90,4 +98,30 @@ mvm_decode_cmd() {
 mvm_drain_console() {
   local settings
   settings=$(stty -F /dev/console -g 2>/dev/null) && stty -F /dev/console "$settings" 2>/dev/null
+}
+
+# Resets the machine through the kernel (MVM_RESET replaces it in tests); with
+# `reboot=k` on the command line that is the i8042 reset, which VMMs treat as
+# an exit.
+mvm_reset() {
+  if [ -n "${MVM_RESET:-}" ]; then
+    $MVM_RESET
+  elif mvm_in_guest; then
+    busybox reboot -f
+  else
+    echo "mvm-init: not in an mvm guest, refusing to reset the machine" >&2
+    return 1
+  fi
+}
+
+# Ends the VM with exit status STATUS: flush disks and the console, then ask
+# the VMM. Returns (non-zero) only if neither the VMM nor the reset took it.
+mvm_power_off() {
+  sync
+  mvm_drain_console
+  mvm_request_power_off "$1"
+  # Still running: no VMM exit device (QEMU, say).
+  echo "mvm-init: no power-off device answered (exit status $(mvm_exit_status "$1")); resetting" >&2
+  mvm_reset
+  return 1
 }
