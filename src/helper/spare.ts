@@ -56,7 +56,9 @@ try {
   await import('commander');
   await import(COMMANDS_MODULE);
 } catch (err) {
-  // The real import will report this to the user when a request runs.
+  // A half-written build (tsc running right now) or a broken module: the
+  // daemon starts another spare; one that keeps failing is not retried.
   process.stderr.write(`mvm spare: preloading failed: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
 }
 process.send?.({ type: 'ready' } satisfies SpareMessage);

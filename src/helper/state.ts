@@ -85,15 +85,30 @@ export function removeHelperState(files: HelperFiles): void {
   rmSync(files.pidFile, { force: true });
 }
 
-/** True when a process with this pid exists (signal 0 probes without sending). */
+/** The state letter in /proc/PID/stat (R, S, Z…), or null without /proc. */
+function procState(pid: number): string | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // "pid (comm) S …": comm may hold spaces and parentheses, so look after the last ')'.
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) || null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * True when a process with this pid exists and has not exited. A zombie
+ * (exited, not yet reaped by its parent — QEMU reparented to a container
+ * init that never reaps, say) counts as gone.
+ */
 export function isProcessAlive(pid: number): boolean {
   try {
-    process.kill(pid, 0);
-    return true;
+    process.kill(pid, 0); // signal 0 probes without sending
   } catch (err) {
     // EPERM: it exists but belongs to someone else.
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
   }
+  return procState(pid) !== 'Z';
 }
 
 /**
