@@ -17,6 +17,7 @@ import type { Qcow2OpenOptions } from './layer.js';
 import { Qcow2Layer } from './layer.js';
 import type { Mapping } from './mapping.js';
 import { isCopied, Kind } from './mapping.js';
+import { maxRefcount } from './refcount-width.js';
 
 export type { Qcow2OpenOptions } from './layer.js';
 
@@ -164,6 +165,11 @@ export class Qcow2Image extends Qcow2Layer {
     return { l2, l2off };
   }
 
+  /** A host cluster holding this many compressed clusters cannot take another (narrow refcounts). */
+  private get maxRefcount(): number {
+    return maxRefcount(this.header.refcountOrder);
+  }
+
   /** Where the next compressed cluster's bytes go (compressed clusters are packed byte-wise). */
   private compressCursor = 0;
 
@@ -176,7 +182,8 @@ export class Qcow2Image extends Qcow2Layer {
     const { l2, l2off } = this.writableL2(Math.floor(ci / this.l2Entries));
     let at = this.compressCursor;
     // Pack into the current cluster when it fits (each user adds a reference), else start a new one.
-    if (at % cs === 0 || (at % cs) + deflated.length > cs) at = this.refcounts!.allocate(1) * cs;
+    const full = at % cs === 0 || (at % cs) + deflated.length > cs || this.refcounts!.get(Math.floor(at / cs)) >= this.maxRefcount;
+    if (full) at = this.refcounts!.allocate(1) * cs;
     else this.refcounts!.add(Math.floor(at / cs), 1);
     this.file.write(at, deflated);
     this.compressCursor = at + deflated.length;
