@@ -147,3 +147,27 @@ describe('qcow2 write path (oracle: qemu-io + qemu-img compare/check)', function
     expect(mvmRaw(img).equals(qemuRaw(img))).to.equal(true);
   });
 });
+
+describe('qcow2 snapshots in one session', function () {
+  let dir: string;
+  beforeEach(() => { dir = makeTempDir(); });
+  afterEach(() => removeDir(dir));
+
+  it('reuses clusters freed by deleting a snapshot after its L2 tables were copied', async () => {
+    const { Qcow2Image } = await import('../../src/disk/qcow2/image.js');
+    const { createSnapshot, deleteSnapshot } = await import('../../src/disk/qcow2/snapshot.js');
+    const img = path.join(dir, 's.qcow2');
+    createQcow2(img, { size: 2 * MiB, clusterBits: 12 });
+    const d = Qcow2Image.open(img, { readOnly: false });
+    d.writeSync(0, Buffer.alloc(MiB, 1));
+    createSnapshot(d, 'a');
+    d.writeSync(0, Buffer.alloc(MiB, 2)); // copies every L2 table and data cluster
+    deleteSnapshot(d, 'a'); // frees the old tables and clusters
+    d.writeSync(MiB, Buffer.alloc(MiB, 3)); // must be able to reuse them
+    d.closeSync();
+    expect(qemuCheck(img)).to.equal(0);
+    const expected = Buffer.concat([Buffer.alloc(MiB, 2), Buffer.alloc(MiB, 3)]);
+    expect(mvmRaw(img).equals(expected)).to.equal(true);
+    expect(qemuRaw(img).equals(expected)).to.equal(true);
+  });
+});

@@ -161,7 +161,10 @@ export class Qcow2Image extends Qcow2Layer {
     this.cache.put(l2off, l2);
     writeEntry(this.l1, at, HI_COPIED, l2off);
     this.l1Dirty.add(l1i);
-    if (off !== 0) this.refcounts!.decrementLater(off / this.clusterSize);
+    if (off !== 0) {
+      this.knownL2.delete(off); // no longer ours: once a deleted snapshot frees it, it may be reused
+      this.refcounts!.decrementLater(off / this.clusterSize);
+    }
     return { l2, l2off };
   }
 
