@@ -2,9 +2,9 @@
 import * as fs from 'node:fs';
 import { resolveBackingName } from './backing-name.js';
 import { probeFormat } from './open.js';
-import { COMPAT_LAZY_REFCOUNTS, INCOMPAT_CORRUPT, INCOMPAT_DIRTY, INCOMPAT_EXTL2 } from './qcow2/constants.js';
+import { COMPAT_LAZY_REFCOUNTS, INCOMPAT_CORRUPT, INCOMPAT_DIRTY, INCOMPAT_EXTL2, STAT_BLOCK_BYTES } from './qcow2/constants.js';
 import { Qcow2Image } from './qcow2/image.js';
-import { listSnapshots, } from './qcow2/snapshot.js';
+import { listSnapshots } from './qcow2/snapshot.js';
 import { snapshotDiskSize } from './qcow2/snapshot-table.js';
 import { formatSize } from './size.js';
 
@@ -27,7 +27,7 @@ export interface ImageInfo {
 
 export function imageInfo(path: string): ImageInfo {
   const format = probeFormat(path);
-  const actual = fs.statSync(path).blocks * 512;
+  const actual = fs.statSync(path).blocks * STAT_BLOCK_BYTES;
   if (format === 'raw') return { filename: path, format, 'virtual-size': fs.statSync(path).size, 'actual-size': actual };
   // Read-only, without the backing chain's data: info must work even when the base is missing.
   const image = Qcow2Image.open(path, { readOnly: true, skipBacking: true });
@@ -61,6 +61,15 @@ export function imageInfo(path: string): ImageInfo {
   }
 }
 
+export const SNAPSHOT_HEADING = 'ID        TAG                 DATE';
+
+/** One line of a snapshot listing, in columns like qemu-img's. */
+export function snapshotRow(id: string, name: string, dateSeconds: number): string {
+  const MS_PER_S = 1000;
+  const date = new Date(dateSeconds * MS_PER_S).toISOString().replace('T', ' ').replace(/\.\d+Z$/, '');
+  return `${id.padEnd(10)}${name.padEnd(20)}${date}`;
+}
+
 export function formatInfo(info: ImageInfo): string {
   const lines = [
     `image: ${info.filename}`,
@@ -75,10 +84,8 @@ export function formatInfo(info: ImageInfo): string {
     if (info['backing-filename-format']) lines.push(`backing file format: ${info['backing-filename-format']}`);
   }
   if (info.snapshots) {
-    lines.push('Snapshot list:', 'ID        TAG                 DATE');
-    for (const s of info.snapshots) {
-      lines.push(`${s.id.padEnd(10)}${s.name.padEnd(20)}${new Date(s['date-sec'] * 1000).toISOString().replace('T', ' ').slice(0, 19)}`);
-    }
+    lines.push('Snapshot list:', SNAPSHOT_HEADING);
+    for (const s of info.snapshots) lines.push(snapshotRow(s.id, s.name, s['date-sec']));
   }
   const fs2 = info['format-specific'];
   if (fs2) {

@@ -2,7 +2,7 @@
 // zlib header) and deflating for `convert -c`.
 import * as zlib from 'node:zlib';
 import { ImageError } from '../errors.js';
-import { TWO_32 } from './constants.js';
+import { HI_COMPRESSED, TWO_32 } from './constants.js';
 
 export interface CompressedExtent {
   /** Byte offset of the compressed data in the file. */
@@ -28,7 +28,7 @@ export function encodeCompressed(offset: number, size: number, clusterBits: numb
   const x = 62 - (clusterBits - 8);
   const hiOffsetBits = x - 32;
   const extraSectors = Math.floor((offset + size - 1) / SECTOR) - Math.floor(offset / SECTOR);
-  const hi = (0x40000000 | (extraSectors << hiOffsetBits) | Math.floor(offset / TWO_32)) >>> 0;
+  const hi = (HI_COMPRESSED | (extraSectors << hiOffsetBits) | Math.floor(offset / TWO_32)) >>> 0;
   return { hi, lo: offset % TWO_32 };
 }
 

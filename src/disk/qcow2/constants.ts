@@ -70,3 +70,7 @@ export const MAX_SAFE_OFFSET = 2 ** 53;
 export const MAX_BACKING_DEPTH = 32;
 
 export const TWO_32 = 0x1_0000_0000;
+/** A high u32 at or above this makes a u64 exceed 2^53 (no longer exact in a number). */
+export const HI_SAFE_LIMIT = MAX_SAFE_OFFSET / TWO_32;
+/** stat's st_blocks counts 512-byte units, whatever the filesystem block size. */
+export const STAT_BLOCK_BYTES = 512;

@@ -1,6 +1,6 @@
 // Reading and writing 64-bit big-endian table entries as two u32 halves:
 // BigInt on the hot path costs several times more than two readUInt32BE.
-import { HI_OFFSET_MASK, LO_OFFSET_MASK, TWO_32 } from './constants.js';
+import { HI_OFFSET_MASK, HI_SAFE_LIMIT, LO_OFFSET_MASK, TWO_32 } from './constants.js';
 
 /** The host offset (bits 9..55) of an L1, L2 or refcount-table entry. */
 export function entryOffset(buf: Buffer, at: number): number {
@@ -16,7 +16,7 @@ export function writeEntry(buf: Buffer, at: number, hiFlags: number, offset: num
 /** A whole u64 field, or undefined if it does not fit in 53 bits. */
 export function readU64(buf: Buffer, at: number): number | undefined {
   const hi = buf.readUInt32BE(at);
-  if (hi >= 0x20_0000) return undefined;
+  if (hi >= HI_SAFE_LIMIT) return undefined;
   return hi * TWO_32 + buf.readUInt32BE(at + 4);
 }
 

@@ -2,6 +2,7 @@
 // the structure being read, so a lying offset becomes one clear error.
 import * as fs from 'node:fs';
 import { ImageError } from '../errors.js';
+import { STAT_BLOCK_BYTES } from './constants.js';
 
 export class ImageFile {
   private closed = false;
@@ -59,7 +60,7 @@ export class ImageFile {
 
   /** Bytes the file really occupies on disk (sparse files use less). */
   allocatedBytes(): number {
-    return fs.fstatSync(this.fd).blocks * 512;
+    return fs.fstatSync(this.fd).blocks * STAT_BLOCK_BYTES;
   }
 
   close(): void {

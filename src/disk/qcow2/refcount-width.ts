@@ -1,6 +1,6 @@
 // Reading and writing one refcount of any width (1..64 bits) in a refcount
 // block. Sub-byte widths pack LSB-first; wider ones are big-endian.
-import { MAX_SAFE_OFFSET, TWO_32 } from './constants.js';
+import { HI_SAFE_LIMIT, MAX_SAFE_OFFSET, TWO_32 } from './constants.js';
 
 export function readRefcount(block: Buffer, index: number, order: number): number {
   switch (order) {
@@ -15,7 +15,7 @@ export function readRefcount(block: Buffer, index: number, order: number): numbe
     default: {
       const hi = block.readUInt32BE(index * 8);
       // Counts past 2^53 cannot be real; saturate so they read as "in use".
-      return hi >= 0x20_0000 ? MAX_SAFE_OFFSET : hi * TWO_32 + block.readUInt32BE(index * 8 + 4);
+      return hi >= HI_SAFE_LIMIT ? MAX_SAFE_OFFSET : hi * TWO_32 + block.readUInt32BE(index * 8 + 4);
     }
   }
 }

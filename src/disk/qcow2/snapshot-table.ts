@@ -9,6 +9,8 @@ import type { Qcow2Header } from './header.js';
 /** Fixed part of a snapshot table entry, before extra data, id and name. */
 const ENTRY_FIXED = 40;
 /** v3 extra data: 64-bit vm_state_size, 64-bit virtual disk size. */
+/** The table is read in steps of this size (doubling), never more than its entries need. */
+const READ_STEP = 64 * 1024;
 const V3_EXTRA = 16;
 
 export interface Snapshot {
@@ -35,7 +37,7 @@ export function readSnapshotTable(file: ImageFile, header: Qcow2Header): { snaps
   const start = header.snapshotsOffset;
   const limit = Math.min(MAX_SNAPSHOT_TABLE_BYTES, file.length - start);
   // Read in bounded chunks as entries need them, never more than the limit.
-  let buf = file.readMeta(start, Math.min(limit, 64 * 1024), 'snapshot table');
+  let buf = file.readMeta(start, Math.min(limit, READ_STEP), 'snapshot table');
   const need = (end: number) => {
     if (end > limit) throw new ImageError(path, 'snapshot table runs past the end of the file or its size limit');
     if (end > buf.length) buf = file.readMeta(start, Math.min(limit, Math.max(end, buf.length * 2)), 'snapshot table');

@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { UserError } from '../../errors.js';
 import { ImageError } from '../../../disk/errors.js';
+import { SNAPSHOT_HEADING, snapshotRow } from '../../../disk/info.js';
 import { probeFormat } from '../../../disk/open.js';
 import { Qcow2Image } from '../../../disk/qcow2/image.js';
 import { applySnapshot, createSnapshot, deleteSnapshot, listSnapshots } from '../../../disk/qcow2/snapshot.js';
@@ -21,9 +22,8 @@ export function registerSnapshot(image: Command): void {
       const img = Qcow2Image.open(file, { readOnly: !!o.list, skipBacking: true });
       try {
         if (o.list) {
-          const rows = listSnapshots(img).map((s) =>
-            `${s.id.padEnd(10)}${s.name.padEnd(20)}${new Date(s.dateSeconds * 1000).toISOString().replace('T', ' ').slice(0, 19)}`);
-          process.stdout.write(`Snapshot list:\nID        TAG                 DATE\n${rows.map((r) => `${r}\n`).join('')}`);
+          const rows = listSnapshots(img).map((s) => `${snapshotRow(s.id, s.name, s.dateSeconds)}\n`);
+          process.stdout.write(`Snapshot list:\n${SNAPSHOT_HEADING}\n${rows.join('')}`);
         } else if (o.create !== undefined) {
           if (!o.create) throw new UserError('snapshot name must not be empty');
           createSnapshot(img, o.create);
