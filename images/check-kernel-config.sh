@@ -20,7 +20,8 @@ done
 actual() { grep -E "^(# )?$1[= ]" "$config" || echo absent; }
 
 failures=0
-while IFS= read -r line; do
+# "|| [[ -n $line ]]": a fragment whose last line lacks a newline still counts.
+while IFS= read -r line || [[ -n $line ]]; do
   if [[ $line =~ ^(CONFIG_[A-Za-z0-9_]+)=.*$ ]]; then
     grep -qxF -- "$line" "$config" && continue
   elif [[ $line =~ ^#\ (CONFIG_[A-Za-z0-9_]+)\ is\ not\ set$ ]]; then
