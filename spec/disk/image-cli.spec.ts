@@ -75,6 +75,11 @@ describe('mvm image (CLI, oracle: qemu-img)', function () {
     expect(info['backing-filename']).to.equal('base.qcow2');
     expect(info['backing-filename-format']).to.equal('qcow2');
     expect(qemuCheck(p('ov.qcow2'))).to.equal(0);
+    mvmOk('create', '-b', 'ov.qcow2', p('top.qcow2'));
+    const before = fs.readFileSync(p('base.qcow2'));
+    expect(mvm('create', '-b', 'top.qcow2', p('base.qcow2')).stderr).to.match(/would overwrite .*base.qcow2, which the image reads from/);
+    expect(mvm('convert', p('top.qcow2'), p('ov.qcow2')).stderr).to.match(/would overwrite .*ov.qcow2/);
+    expect(fs.readFileSync(p('base.qcow2')).equals(before)).to.equal(true);
     const missing = mvm('create', '-b', 'nope.qcow2', p('x.qcow2'));
     expect(missing.status).to.equal(1);
     expect(missing.stderr).to.match(/nope.qcow2 does not exist/);

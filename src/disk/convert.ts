@@ -1,10 +1,9 @@
 // `mvm image convert`: copies any image (with its backing chain flattened)
 // into a new raw or qcow2 image, skipping all-zero clusters so the result is
 // sparse, optionally compressing every cluster.
-import * as fs from 'node:fs';
 import { ImageError } from './errors.js';
 import { zeroBytesAt } from './map.js';
-import { openSync } from './open.js';
+import { openSync, refuseOverwritingChain } from './open.js';
 import { deflateCluster } from './qcow2/compressed.js';
 import { createQcow2, createRaw } from './qcow2/create.js';
 import { Qcow2Image } from './qcow2/image.js';
@@ -30,7 +29,7 @@ export function convertImage(src: string, dst: string, opts: ConvertOptions): vo
   if (opts.compress && opts.outFormat !== 'qcow2') throw new ImageError(dst, 'compression (-c) needs qcow2 output');
   const input = openSync(src, { readOnly: true });
   try {
-    if (fs.existsSync(dst) && fs.realpathSync(dst) === fs.realpathSync(src)) throw new ImageError(dst, 'output would overwrite the input');
+    refuseOverwritingChain(dst, input);
     const size = input.size;
     let output: Qcow2Image | RawDisk;
     if (opts.outFormat === 'qcow2') {

@@ -61,6 +61,22 @@ export function openChainMember(path: string, format: string | undefined, chain:
   return raw;
 }
 
+/** Every file a disk reads from: itself, then its backing chain. */
+export function chainFiles(disk: SyncDisk): string[] {
+  const out: string[] = [];
+  for (let d: SyncDisk | undefined = disk; d; d = d instanceof Qcow2Image ? d.backing : undefined) out.push(d.path);
+  return out;
+}
+
+/** Refuses to create or overwrite `target` when it is one of the files `disk` reads from. */
+export function refuseOverwritingChain(target: string, disk: SyncDisk): void {
+  if (!fs.existsSync(target)) return;
+  const real = fs.realpathSync(target);
+  for (const file of chainFiles(disk)) {
+    if (fs.realpathSync(file) === real) throw new ImageError(target, `would overwrite ${file}, which the image reads from`);
+  }
+}
+
 function fdOf(raw: RawDisk): number {
   return raw.fileDescriptor;
 }

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import * as fs from 'node:fs';
 import { UserError } from '../../errors.js';
 import { ChainGuard, resolveBackingName } from '../../../disk/backing-name.js';
-import { openChainMember, probeFormat } from '../../../disk/open.js';
+import { openChainMember, probeFormat, refuseOverwritingChain } from '../../../disk/open.js';
 import { createQcow2, createRaw } from '../../../disk/qcow2/create.js';
 import { parseSize } from '../../../disk/size.js';
 import { clusterBitsOption, collect, formatOption, parseOptionList } from './options.js';
@@ -30,8 +30,12 @@ export function registerCreate(image: Command): void {
         if (!fs.existsSync(target)) throw new UserError(`${file}: backing file ${target} does not exist`);
         backingFormat ??= probeFormat(target);
         const base = openChainMember(target, backingFormat, new ChainGuard(), file);
-        size ??= base.size;
-        base.closeSync();
+        try {
+          refuseOverwritingChain(file, base);
+          size ??= base.size;
+        } finally {
+          base.closeSync();
+        }
       }
       if (size === undefined) throw new UserError('image size is required (e.g. 10G) unless -b BASE is given');
       if (format === 'raw') {
