@@ -31,6 +31,8 @@ const MAX_MESSAGES = 50;
 interface Comparison {
   refs: References;
   leaks: number[];
+  /** Stored refcount of each leaked cluster, for the report. */
+  leakedStored: Map<number, number>;
   errors: string[];
 }
 
@@ -68,19 +70,20 @@ function compare(file: ImageFile, h: Qcow2Header): Comparison {
   const refs = countReferences(file, h);
   const errors = [...refs.corruptions];
   const leaks: number[] = [];
+  const leakedStored = new Map<number, number>();
   const stored = storedRefcounts(file, h, errors);
   for (let c = 0; c < refs.clusters; c++) {
     const have = stored(c), want = refs.counts[c]!;
     if (have === undefined) { if (want > 0) errors.push(`cluster ${c} has no readable refcount but ${want} references`); continue; }
-    if (have < want) errors.push(`cluster ${c} refcount=${have} reference=${want}`);
-    else if (have > want) leaks.push(c);
+    if (have < want) errors.push(`ERROR cluster ${c} refcount=${have} reference=${want}`);
+    else if (have > want) { leaks.push(c); leakedStored.set(c, have); }
   }
   for (const chk of refs.copiedChecks) {
     if (chk.copied !== (refs.counts[chk.target] === 1)) {
       errors.push(`${chk.table === h.l1TableOffset ? 'L1' : 'L2'} entry ${chk.index} of table at ${chk.table}: COPIED flag does not match refcount ${refs.counts[chk.target]}`);
     }
   }
-  return { refs, leaks, errors };
+  return { refs, leaks, leakedStored, errors };
 }
 
 export function checkImage(path: string, repair: RepairMode = 'none'): CheckResult {
@@ -103,7 +106,7 @@ export function checkImage(path: string, repair: RepairMode = 'none'): CheckResu
     const allocated = cmp.refs.counts.reduce((n, v) => n + (v > 0 ? 1 : 0), 0);
     return {
       corruptions: cmp.errors.length, leaks: cmp.leaks.length,
-      messages: [...cmp.errors, ...cmp.leaks.map((c) => `leaked cluster ${c}`)].slice(0, MAX_MESSAGES),
+      messages: [...cmp.errors, ...cmp.leaks.map((c) => `Leaked cluster ${c} refcount=${cmp.leakedStored.get(c)} reference=${cmp.refs.counts[c]}`)].slice(0, MAX_MESSAGES),
       repairedLeaks, repairedCorruptions, allocatedClusters: allocated,
       totalClusters: Math.ceil(h.size / h.clusterSize), imageEndOffset: file.length,
     };
