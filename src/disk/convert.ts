@@ -12,6 +12,8 @@ import type { DiskFormat } from './backend.js';
 
 export interface ConvertOptions {
   outFormat: DiskFormat;
+  /** Source format; probed when absent (give it for guest-writable raw disks). */
+  inFormat?: DiskFormat;
   compress?: boolean;
   clusterBits?: number;
   /** Called with the fraction done, 0..1. */
@@ -27,7 +29,7 @@ const RAW_ZERO_UNIT = 4096;
 
 export function convertImage(src: string, dst: string, opts: ConvertOptions): void {
   if (opts.compress && opts.outFormat !== 'qcow2') throw new ImageError(dst, 'compression (-c) needs qcow2 output');
-  const input = openSync(src, { readOnly: true });
+  const input = openSync(src, { readOnly: true, format: opts.inFormat });
   try {
     refuseOverwritingChain(dst, input);
     const size = input.size;
