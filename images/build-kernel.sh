@@ -8,7 +8,7 @@
 # and next to it bzImage and kernel.config. A build takes minutes, so results
 # are cached under $MVM_CACHE/kernel/<key>/, where <key> hashes everything
 # that decides the result (fragment, source package version, compiler, this
-# script); a cached kernel is only copied. The build runs in a scratch
+# scripts); a cached kernel is only copied. The build runs in a scratch
 # directory under $MVM_CACHE, never inside the clone, and a result enters the
 # cache by one rename, so an interrupted build never leaves half a kernel.
 set -euo pipefail
@@ -27,11 +27,12 @@ cache_root=${MVM_CACHE:-$HOME/.cache/mvm}/kernel
 artefacts=(vmlinux bzImage kernel.config)
 
 [[ -r $fragment ]] || die "missing kernel config fragment $fragment"
+[[ -x $here/check-kernel-config.sh ]] || die "missing $here/check-kernel-config.sh"
 [[ -r $source_tarball ]] || die "missing $source_tarball: install the Debian package $source_package (make apt-deps)"
 
 source_version=$(dpkg-query -W -f='${Version}' "$source_package" 2>/dev/null) ||
   die "Debian package $source_package is not installed (make apt-deps)"
-key=$( { cat "$fragment" "${BASH_SOURCE[0]}"; echo "$source_package $source_version";
+key=$( { cat "$fragment" "${BASH_SOURCE[0]}" "$here/check-kernel-config.sh"; echo "$source_package $source_version";
          gcc --version | head -n 1; } | sha256sum | cut -c1-16)
 entry=$cache_root/$key
 
@@ -76,6 +77,9 @@ fi
 rm -rf "$cache_root"/build.*
 scratch=$(mktemp -d "$cache_root/build.XXXXXX")
 trap 'rm -rf "$scratch"' EXIT
+# bash skips the EXIT trap when a signal kills it; exiting on the signal runs it.
+trap 'exit 130' INT
+trap 'exit 143' TERM HUP
 
 echo "build-kernel: building kernel $key in $scratch (takes minutes)"
 started=$SECONDS
@@ -94,18 +98,8 @@ kmake olddefconfig
 
 # Every line of the fragment must have survived olddefconfig as written: a
 # dropped option (unmet dependency) would otherwise show up only at boot.
-missing=()
-while IFS= read -r line; do
-  if [[ $line =~ ^(CONFIG_[A-Za-z0-9_]+)=(.*)$ ]]; then
-    grep -qxF "$line" "$src/.config" || missing+=("$line (got: $(grep -E "^(# )?${BASH_REMATCH[1]}[= ]" "$src/.config" || echo absent))")
-  elif [[ $line =~ ^#\ (CONFIG_[A-Za-z0-9_]+)\ is\ not\ set$ ]]; then
-    ! grep -qE "^${BASH_REMATCH[1]}=" "$src/.config" || missing+=("$line (got: $(grep -E "^${BASH_REMATCH[1]}=" "$src/.config"))")
-  fi
-done <"$fragment"
-if ((${#missing[@]})); then
-  printf 'build-kernel: option not applied by olddefconfig: %s\n' "${missing[@]}" >&2
-  die "fix $fragment (see dependencies with: make menuconfig, then '/' search)"
-fi
+"$here/check-kernel-config.sh" "$fragment" "$src/.config" >&2 ||
+  die "olddefconfig did not apply $fragment as written (see the lines above; dependencies: make menuconfig, '/' search)"
 
 kmake -j"$(nproc)" vmlinux bzImage
 
