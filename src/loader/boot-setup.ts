@@ -54,7 +54,7 @@ export interface BootSetup {
 /** Checks that `memory` really maps the RAM the e820 map will announce. */
 function checkMemoryMatches(memory: GuestMemory, memorySize: number): void {
   for (const region of guestRamRegions(memorySize)) {
-    if (!memory.isValidRange(region.guestAddress, region.size)) {
+    if (!memory.coversRange(region.guestAddress, region.size)) {
       throw new BootError(
         `guest memory does not map ${hex(region.guestAddress)}+${region.size} bytes, which the memory map announces`,
       );

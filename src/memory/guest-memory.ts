@@ -60,6 +60,23 @@ export class GuestMemory {
     return this.find(address, length) >= 0;
   }
 
+  /**
+   * True when [address, address + length) is RAM, possibly spread over
+   * adjacent regions (large RAM is mapped as several slots). Single accesses
+   * still need isValidRange: they must not straddle two host mappings.
+   */
+  coversRange(address: number, length: number): boolean {
+    if (!Number.isSafeInteger(address) || !Number.isSafeInteger(length) || address < 0 || length < 0) return false;
+    let cursor = address;
+    const end = address + length;
+    for (const r of this.regions) {
+      const regionEnd = r.guestAddress + r.bytes.length;
+      if (cursor >= r.guestAddress && cursor < regionEnd) cursor = regionEnd;
+      if (cursor >= end) return true;
+    }
+    return length === 0;
+  }
+
   /** A view of guest memory that aliases it (writes go to the guest). */
   slice(address: number, length: number): Uint8Array {
     const i = this.locate(address, length);

@@ -33,11 +33,9 @@ const EXIT_SIGNALLED_BASE = 128;
 const DEFAULT_KERNEL = 'images/out/vmlinux';
 const DEFAULT_INITRD = 'images/out/initramfs.cpio.gz';
 
-function readGuestFile(path: string, what: string, hint: string): Uint8Array {
+function checkGuestFile(path: string, what: string, hint: string): void {
   if (!existsSync(path)) throw new UserError(`${what} ${path} does not exist${hint}`);
-  const stat = statSync(path);
-  if (!stat.isFile()) throw new UserError(`${what} ${path} is not a regular file`);
-  return readFileSync(path);
+  if (!statSync(path).isFile()) throw new UserError(`${what} ${path} is not a regular file`);
 }
 
 function parseCpus(text: string): number {
@@ -56,17 +54,34 @@ function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
 
-async function runLocally(command: string[], options: RunOptions): Promise<void> {
-  const actionStart = performance.now();
+/** Everything `mvm run` needs, checked before anything starts (and before forwarding to the helper VM). */
+interface RunPlan {
+  kernelPath: string;
+  initrdPath: string | undefined;
+  memoryBytes: number;
+  cpus: number;
+  cmdline: string;
+}
+
+function planRun(command: readonly string[], options: RunOptions): RunPlan {
   const root = projectRoot();
   const kernelPath = resolve(options.kernel ?? resolve(root, DEFAULT_KERNEL));
   const initrdPath = options.initrd === '' ? undefined : resolve(options.initrd ?? resolve(root, DEFAULT_INITRD));
-  const buildHint = options.kernel ? '' : ' (build it with `make images`, or pass --kernel)';
-  const kernel = readGuestFile(kernelPath, 'kernel', buildHint);
-  const initrd = initrdPath ? readGuestFile(initrdPath, 'initrd', options.initrd ? '' : ' (build it with `make images`, or pass --initrd)') : undefined;
-  const memoryBytes = parseSize(options.memory, 'memory size');
-  const cpus = parseCpus(options.cpus);
+  checkGuestFile(kernelPath, 'kernel', options.kernel ? '' : ' (build it with `make images`, or pass --kernel)');
+  if (initrdPath) checkGuestFile(initrdPath, 'initrd', options.initrd ? '' : ' (build it with `make images`, or pass --initrd)');
+  return {
+    kernelPath,
+    initrdPath,
+    memoryBytes: parseSize(options.memory, 'memory size'),
+    cpus: parseCpus(options.cpus),
+    cmdline: buildCmdline(options, command),
+  };
+}
 
+async function runLocally(plan: RunPlan, command: readonly string[], options: RunOptions): Promise<void> {
+  const actionStart = performance.now();
+  const kernel = readFileSync(plan.kernelPath);
+  const initrd = plan.initrdPath ? readFileSync(plan.initrdPath) : undefined;
   const interactive = process.env['MVM_INTERACTIVE'] === '1' || (process.stdin.isTTY === true && command.length === 0);
   const forwardInput = interactive || options.interactive === true;
   let bootMs: number | undefined;
@@ -94,7 +109,7 @@ async function runLocally(command: string[], options: RunOptions): Promise<void>
   });
 
   machine = Machine.create(
-    { kernel, ...(initrd ? { initrd } : {}), cmdline: buildCmdline(options, command), memoryBytes, cpus },
+    { kernel, ...(initrd ? { initrd } : {}), cmdline: plan.cmdline, memoryBytes: plan.memoryBytes, cpus: plan.cpus },
     {
       consoleOutput: (bytes) => console_.write(bytes),
       bootComplete: () => {
@@ -128,11 +143,12 @@ export function register(program: Command): void {
     .option('-i, --interactive', 'forward stdin to the guest console even when it is not a terminal')
     .option('--timing', 'print boot time and exit counts on stderr when the VM stops')
     .action(async (command: string[], options: RunOptions) => {
+      const plan = planRun(command, options);
       const forwarded = await runViaHelperIfNeeded(process.argv.slice(2));
       if (forwarded !== null) {
         process.exitCode = forwarded;
         return;
       }
-      await runLocally(command, options);
+      await runLocally(plan, command, options);
     });
 }
