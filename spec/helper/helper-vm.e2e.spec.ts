@@ -54,10 +54,15 @@ describe('helper VM (end to end)', function () {
     // cannot disturb a helper other commands on this machine are using.
     env = { ...process.env, MVM_RUN_DIR: runDir, MVM_HELPER_IDLE_SECONDS: '300' };
     delete env.MVM_IN_HELPER;
-    const started = await mvm(['helper', 'start']);
-    expect(started.stderr).to.equal('');
-    expect(started.status, started.stderr).to.equal(0);
-    expect(started.stdout).to.match(/^helper VM ready: pid \d+/);
+    // Two commands racing to start it: the start lock lets one boot it, the other reuses it.
+    const starts = await Promise.all([mvm(['helper', 'start']), mvm(['helper', 'start'])]);
+    const pids = starts.map((started) => {
+      expect(started.stderr).to.equal('');
+      expect(started.status, started.stderr).to.equal(0);
+      return /^helper VM ready: pid (\d+)/.exec(started.stdout)?.[1];
+    });
+    expect(pids[0]).to.match(/^\d+$/);
+    expect(pids[1]).to.equal(pids[0]);
   });
 
   after(async function () {
@@ -136,6 +141,27 @@ describe('helper VM (end to end)', function () {
     ]);
     expect([first.status, second.status]).to.deep.equal([0, 0]);
     expect([first.stdout, second.stdout]).to.deep.equal(['met\n', 'met\n']);
+  });
+
+  it('forwards a signal to the command, and stops waiting for one that ignores it', async () => {
+    const interrupt = async (script: string): Promise<CliResult> => {
+      const child = spawn(process.execPath, [CLI, 'helper', 'exec', '--', 'sh', '-c', script], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      const started = new Promise<void>((resolve) => {
+        child.stdout.on('data', (d: Buffer) => {
+          stdout += d.toString();
+          if (stdout.includes('started')) resolve();
+        });
+      });
+      const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
+      await started;
+      child.kill('SIGTERM');
+      return { status: await closed, stdout, stderr: '' };
+    };
+    // The remote shell dies of the forwarded SIGTERM: 128 + 15.
+    expect((await interrupt('echo started; sleep 60')).status).to.equal(143);
+    // This one ignores SIGTERM; mvm gives up waiting and reports the signal anyway.
+    expect((await interrupt('trap "" TERM; echo started; sleep 60')).status).to.equal(143);
   });
 
   it('refuses a request without the right token', async () => {

@@ -14,7 +14,8 @@ import { RemoteCommand, type RemoteResult } from './connection.js';
 import { decideHelper, detectHostKvm, helperPolicy, insideHelper } from './host-kvm.js';
 import { ensureHelper, stopHelper } from './lifecycle.js';
 import {
-  FORWARDABLE_SIGNALS, PROTOCOL_VERSION, type ExitStatus, type HelperRequest, type RequestKind, type TerminalSize,
+  FORWARDABLE_SIGNALS, PROTOCOL_VERSION, type ExitStatus, type ForwardableSignal, type HelperRequest, type RequestKind,
+  type TerminalSize,
 } from './protocol.js';
 
 export { detectHostKvm, decideHelper, describeKvmKind, helperPolicy, insideHelper } from './host-kvm.js';
@@ -50,8 +51,21 @@ function terminalSize(): TerminalSize | null {
   return process.stdout.isTTY && columns > 0 && rows > 0 ? { cols: columns, rows } : null;
 }
 
+/**
+ * After a signal has been forwarded, the remote command gets this long to
+ * end before mvm stops waiting for it (a second signal stops waiting at once):
+ * a helper too busy to answer must not make mvm itself unkillable.
+ */
+const SIGNAL_GRACE_MS = 3000;
+
+interface StreamOutcome {
+  readonly result: RemoteResult;
+  /** The first signal this process received while streaming, if any. */
+  readonly interruptedBy: ForwardableSignal | null;
+}
+
 /** Streams this process's stdio to a started remote command until it ends. */
-async function streamThrough(remote: RemoteCommand, interactive: boolean): Promise<RemoteResult> {
+async function streamThrough(remote: RemoteCommand, interactive: boolean): Promise<StreamOutcome> {
   const stdin = process.stdin;
   const onData = (chunk: Buffer): void => remote.writeStdin(chunk);
   const onEnd = (): void => remote.endStdin();
@@ -59,8 +73,17 @@ async function streamThrough(remote: RemoteCommand, interactive: boolean): Promi
     const size = terminalSize();
     if (size) remote.resize(size);
   };
+  let interruptedBy: ForwardableSignal | null = null;
   const signalHandlers = FORWARDABLE_SIGNALS.map((signal) => {
-    const handler = (): void => remote.signal(signal);
+    const handler = (): void => {
+      remote.signal(signal);
+      if (interruptedBy !== null) {
+        remote.abort();
+        return;
+      }
+      interruptedBy = signal;
+      setTimeout(() => remote.abort(), SIGNAL_GRACE_MS).unref();
+    };
     process.on(signal, handler);
     return [signal, handler] as const;
   });
@@ -75,7 +98,8 @@ async function streamThrough(remote: RemoteCommand, interactive: boolean): Promi
   stdin.on('end', onEnd);
   process.stdout.on('resize', onResize);
   try {
-    return await remote.done;
+    const result = await remote.done;
+    return { result, interruptedBy };
   } finally {
     restoreTerminal();
     process.off('exit', restoreTerminal);
@@ -97,9 +121,14 @@ function buildRequest(kind: RequestKind, argv: readonly string[], token: string,
 /**
  * Runs `argv` inside the helper VM (kind mvm: as an mvm command; exec: as a
  * program) with this process's stdio, and resolves to its exit status.
+ *
+ * An mvm command on a terminal gets raw mode and MVM_INTERACTIVE=1: it drives
+ * its own console (the guest echoes and edits lines). A plain program keeps
+ * the terminal cooked - local echo, line editing, Ctrl-C becoming SIGINT that
+ * is forwarded - because its stdin inside is a pipe that cannot do any of it.
  */
 export async function runInHelper(kind: 'mvm' | 'exec', argv: readonly string[]): Promise<number> {
-  const interactive = process.stdin.isTTY === true;
+  const interactive = kind === 'mvm' && process.stdin.isTTY === true;
   // A helper can power itself off (idle) between our look and our request;
   // a connection dropped before the command started is then retried once.
   for (let attempt = 0; attempt < 2; attempt++) {
@@ -107,7 +136,10 @@ export async function runInHelper(kind: 'mvm' | 'exec', argv: readonly string[])
     const remote = new RemoteCommand(helper.state.hostPort, buildRequest(kind, argv, helper.token, interactive), {
       stdout: process.stdout, stderr: process.stderr,
     });
-    const result = await streamThrough(remote, interactive);
+    const { result, interruptedBy } = await streamThrough(remote, interactive);
+    if (result.kind === 'dropped' && interruptedBy !== null) {
+      return exitCodeOf({ code: null, signal: interruptedBy });
+    }
     switch (result.kind) {
       case 'exit': return exitCodeOf(result.status);
       case 'refused': throw new UserError(`the helper VM refused the request: ${result.message}`);

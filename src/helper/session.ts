@@ -49,6 +49,11 @@ export class Session {
     if (this.request.kind === 'mvm') {
       const spare = await spares.take();
       if (spare === null) return this.fail('no node process could be started inside the helper VM');
+      if (this.socket.destroyed) {
+        // The client gave up while waiting for the spare: run nothing for nobody.
+        spare.kill('SIGKILL');
+        return this.fail('client gone');
+      }
       const run: SpareMessage = { type: 'run', argv: this.request.argv, cwd: this.request.cwd, env, terminal: this.request.terminal };
       spare.send(run);
       this.attach(spare);

@@ -121,6 +121,7 @@ export class SparePool {
       if (spare.build !== buildStamp() && !lastChance) {
         // Rebuilt since this spare loaded its modules: a fresh one loads the
         // new build (a build still being written may need another round).
+        process.stderr.write('mvm-daemon: mvm was rebuilt; replacing the warm spare\n');
         spare.child.removeAllListeners('exit');
         spare.child.kill('SIGKILL');
         continue;
