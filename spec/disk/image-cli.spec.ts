@@ -232,6 +232,19 @@ describe('mvm image (CLI, oracle: qemu-img)', function () {
     expect(qemuCheck(p('plain.qcow2'))).to.equal(0);
   });
 
+  it('convert keeps data in a last partial cluster or block (sizes that are not multiples of either)', () => {
+    const size = 3 * 65536 + 1234;
+    const data = Buffer.alloc(size, 0x21);
+    fs.writeFileSync(p('odd.raw'), data);
+    mvmOk('convert', '-f', 'raw', '-O', 'qcow2', p('odd.raw'), p('odd.qcow2'));
+    expect(qemuRaw(p('odd.qcow2')).subarray(0, size).equals(data)).to.equal(true);
+    expect(qemuCheck(p('odd.qcow2'))).to.equal(0);
+    mvmOk('convert', '-O', 'raw', p('odd.raw'), p('odd2.raw'));
+    expect(fs.readFileSync(p('odd2.raw')).equals(data)).to.equal(true);
+    mvmOk('convert', '-c', '-O', 'qcow2', p('odd.raw'), p('oddc.qcow2'));
+    expect(qemuRaw(p('oddc.qcow2')).subarray(0, size).equals(data)).to.equal(true);
+  });
+
   it('map prints the same JSON as qemu-img map', () => {
     qemuImg('create', '-q', '-f', 'qcow2', '-o', 'cluster_size=4096', p('base.qcow2'), '1M');
     qemuIo(p('base.qcow2'), ['write -P 1 0 100k', 'write -z 200k 8k']);

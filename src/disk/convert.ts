@@ -74,12 +74,13 @@ export function convertImage(src: string, dst: string, opts: ConvertOptions): vo
 /** Writes each run of units that are not all zero with one call; zero units stay holes. */
 function writeNonZeroRuns(out: Qcow2Image | RawDisk, pos: number, data: Buffer, unit: number, zero: Buffer): void {
   let runStart = -1;
-  for (let off = 0; off <= data.length; off += unit) {
+  // One step past the last (possibly partial) unit closes a run that reaches the end.
+  for (let off = 0; off < data.length + unit; off += unit) {
     const end = Math.min(off + unit, data.length);
     const isZero = off >= data.length || data.subarray(off, end).equals(end - off === unit ? zero : zero.subarray(0, end - off));
     if (!isZero && runStart < 0) runStart = off;
     if (isZero && runStart >= 0) {
-      out.writeSync(pos + runStart, data.subarray(runStart, off));
+      out.writeSync(pos + runStart, data.subarray(runStart, Math.min(off, data.length)));
       runStart = -1;
     }
   }

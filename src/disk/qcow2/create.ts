@@ -21,6 +21,9 @@ export interface CreateOptions {
   backing?: { name: string; format?: string };
 }
 
+/** QEMU counts qcow2 sizes in 512-byte sectors (it drops a partial one), so sizes are rounded up to it. */
+const SECTOR = 512;
+
 export function createQcow2(path: string, opts: CreateOptions): void {
   const clusterBits = opts.clusterBits ?? DEFAULT_CLUSTER_BITS;
   const refcountOrder = opts.refcountOrder ?? DEFAULT_REFCOUNT_ORDER;
@@ -34,7 +37,8 @@ export function createQcow2(path: string, opts: CreateOptions): void {
   if (opts.lazyRefcounts && version === 2) throw new ImageError(path, 'lazy refcounts need a version 3 image');
   if (!Number.isSafeInteger(opts.size) || opts.size < 0 || opts.size >= MAX_SAFE_OFFSET) throw new ImageError(path, 'invalid virtual size');
   const cs = 2 ** clusterBits;
-  const l1Size = Math.ceil(opts.size / (cs * (cs / 8)));
+  const size = Math.ceil(opts.size / SECTOR) * SECTOR;
+  const l1Size = Math.ceil(size / (cs * (cs / 8)));
   if (l1Size * 8 > MAX_L1_BYTES) throw new ImageError(path, 'virtual size is too large for this cluster size');
   const l1Clusters = Math.max(1, Math.ceil((l1Size * 8) / cs));
   const perBlock = (cs * 8) >> refcountOrder;
@@ -55,7 +59,7 @@ export function createQcow2(path: string, opts: CreateOptions): void {
   raw.writeUInt32BE(QCOW2_MAGIC, H.magic);
   raw.writeUInt32BE(version, H.version);
   raw.writeUInt32BE(clusterBits, H.clusterBits);
-  writeU64(raw, H.size, opts.size);
+  writeU64(raw, H.size, size);
   raw.writeUInt32BE(l1Size, H.l1Size);
   writeU64(raw, H.l1TableOffset, l1At * cs);
   writeU64(raw, H.refcountTableOffset, tableAt * cs);
