@@ -1,0 +1,230 @@
+// virtio-blk (VIRTIO 1.2, 5.2) over a DiskBackend (raw or qcow2). Chains are
+// parsed by request.ts into typed requests first; only valid requests reach
+// the disk. The backend is asynchronous: each request completes on its own,
+// writes its status byte, goes to the used ring and may raise an interrupt.
+// Requests still in flight when the driver resets the device are dropped
+// (their buffers belong to a queue that no longer exists).
+import type { DiskBackend } from '../../../disk/backend.js';
+import type { GuestMemory } from '../../../memory/guest-memory.js';
+import { DeviceId, featureBit } from '../../../virtio/constants.js';
+import type { DeviceContext, VirtioDevice } from '../../../virtio/device.js';
+import type { Segment } from '../../../virtio/chain.js';
+import type { Virtqueue } from '../../../virtio/queue.js';
+import { BlkStatus, ID_BYTES, MalformedRequest, SECTOR_SIZE, parseRequest, type BlockLimits, type BlockRequest } from './request.js';
+
+/** Feature bits (5.2.3). */
+export const BlkFeature = {
+  SEG_MAX: 2,
+  RO: 5,
+  BLK_SIZE: 6,
+  FLUSH: 9,
+  DISCARD: 13,
+  WRITE_ZEROES: 14,
+} as const;
+
+/** One request queue of 256 entries, as Firecracker and QEMU use. */
+export const BLOCK_QUEUE_SIZE = 256;
+/** Data segments per request: the queue size less the header and status descriptors. */
+const SEG_MAX = BLOCK_QUEUE_SIZE - 2;
+/** Discard / write-zeroes: one range per request, up to 4 GiB - 512 bytes in sectors (a u32 of sectors, rounded). */
+const MAX_RANGE_SECTORS = 0x7f_ffff;
+const MAX_RANGE_SEGMENTS = 1;
+/** Offsets in struct virtio_blk_config (5.2.4). */
+const Config = {
+  CAPACITY: 0,
+  SEG_MAX: 12,
+  BLK_SIZE: 20,
+  MAX_DISCARD_SECTORS: 36,
+  MAX_DISCARD_SEG: 40,
+  DISCARD_SECTOR_ALIGNMENT: 44,
+  MAX_WRITE_ZEROES_SECTORS: 48,
+  MAX_WRITE_ZEROES_SEG: 52,
+  WRITE_ZEROES_MAY_UNMAP: 56,
+  /** Through the end of unused1[3]. */
+  SIZE: 60,
+} as const;
+
+export interface BlockDeviceStats {
+  reads: number;
+  writes: number;
+  flushes: number;
+  bytesRead: number;
+  bytesWritten: number;
+  /** Requests answered IOERR/UNSUPP, or chains returned unused. */
+  rejected: number;
+  /** Backend failures (host side). */
+  ioErrors: number;
+}
+
+export class VirtioBlock implements VirtioDevice {
+  readonly deviceType = DeviceId.BLOCK;
+  readonly name: string;
+  readonly features: bigint;
+  readonly queueMaxSizes = [BLOCK_QUEUE_SIZE];
+  readonly configSize = Config.SIZE;
+  readonly stats: BlockDeviceStats = { reads: 0, writes: 0, flushes: 0, bytesRead: 0, bytesWritten: 0, rejected: 0, ioErrors: 0 };
+  private readonly config = new Uint8Array(Config.SIZE);
+  private readonly limits: BlockLimits;
+  private context: DeviceContext | undefined;
+  /** Bumped on reset so completions of dropped requests are ignored. */
+  private generation = 0;
+  private inFlight = 0;
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(private readonly disk: DiskBackend, private readonly id: string) {
+    this.name = `virtio-blk (${id})`;
+    const readOnly = disk.readOnly;
+    this.limits = {
+      capacitySectors: Math.floor(disk.size / SECTOR_SIZE),
+      readOnly,
+      maxDiscardSectors: MAX_RANGE_SECTORS,
+      maxDiscardSegments: MAX_RANGE_SEGMENTS,
+      maxWriteZeroesSectors: MAX_RANGE_SECTORS,
+      maxWriteZeroesSegments: MAX_RANGE_SEGMENTS,
+    };
+    let features = featureBit(BlkFeature.SEG_MAX) | featureBit(BlkFeature.BLK_SIZE) | featureBit(BlkFeature.FLUSH);
+    features |= readOnly ? featureBit(BlkFeature.RO) : featureBit(BlkFeature.DISCARD) | featureBit(BlkFeature.WRITE_ZEROES);
+    this.features = features;
+    const view = new DataView(this.config.buffer);
+    view.setBigUint64(Config.CAPACITY, BigInt(this.limits.capacitySectors), true);
+    view.setUint32(Config.SEG_MAX, SEG_MAX, true);
+    view.setUint32(Config.BLK_SIZE, SECTOR_SIZE, true);
+    view.setUint32(Config.MAX_DISCARD_SECTORS, MAX_RANGE_SECTORS, true);
+    view.setUint32(Config.MAX_DISCARD_SEG, MAX_RANGE_SEGMENTS, true);
+    view.setUint32(Config.DISCARD_SECTOR_ALIGNMENT, 1, true);
+    view.setUint32(Config.MAX_WRITE_ZEROES_SECTORS, MAX_RANGE_SECTORS, true);
+    view.setUint32(Config.MAX_WRITE_ZEROES_SEG, MAX_RANGE_SEGMENTS, true);
+    view.setUint8(Config.WRITE_ZEROES_MAY_UNMAP, 1);
+  }
+
+  readConfig(offset: number, data: Uint8Array): void {
+    data.set(this.config.subarray(offset, offset + data.length));
+  }
+
+  writeConfig(): void {
+    // Only the writeback field is writable, and only with CONFIG_WCE, which is not offered.
+  }
+
+  activate(context: DeviceContext): void {
+    this.context = context;
+  }
+
+  reset(): void {
+    this.context = undefined;
+    this.generation++;
+  }
+
+  /** Resolves once no request is in flight (used before closing the disk). */
+  idle(): Promise<void> {
+    return this.inFlight === 0 ? Promise.resolve() : new Promise((r) => this.idleWaiters.push(r));
+  }
+
+  queueNotify(index: number): void {
+    const ctx = this.context;
+    const queue = ctx?.queues[index];
+    if (!ctx || !queue) return;
+    for (;;) {
+      for (let popped = queue.pop(); popped; popped = queue.pop()) {
+        if (popped.kind === 'broken') {
+          ctx.needsReset(popped.reason);
+          return;
+        }
+        if (popped.kind === 'bad-chain') {
+          ctx.errors.warn(`bad descriptor chain ${popped.error.head}: ${popped.error.reason}`);
+          this.stats.rejected++;
+          queue.pushUsed(popped.error.head, 0);
+          ctx.usedBuffersAdded(queue);
+          continue;
+        }
+        const request = parseRequest(ctx.memory, popped.chain, this.limits);
+        const head = popped.chain.head;
+        if (request instanceof MalformedRequest) {
+          ctx.errors.warn(`request ${head}: ${request.reason}`);
+          this.stats.rejected++;
+          queue.pushUsed(head, 0);
+          ctx.usedBuffersAdded(queue);
+        } else if (request.kind === 'rejected') {
+          ctx.errors.warn(`request ${head}: ${request.reason}`);
+          this.stats.rejected++;
+          this.complete(ctx, queue, head, request.status, request.code, 1);
+        } else {
+          this.execute(ctx, queue, head, request);
+        }
+      }
+      if (!queue.armNotification()) return;
+    }
+  }
+
+  private execute(ctx: DeviceContext, queue: Virtqueue, head: number, request: BlockRequest): void {
+    const generation = this.generation;
+    this.inFlight++;
+    this.perform(ctx.memory, request).then(
+      (written) => ({ code: BlkStatus.OK, written }),
+      (err: unknown) => {
+        this.stats.ioErrors++;
+        ctx.errors.warn(`${request.kind} failed on the host: ${err instanceof Error ? err.message : String(err)}`);
+        return { code: BlkStatus.IOERR, written: 0 };
+      },
+    ).then(({ code, written }) => {
+      this.inFlight--;
+      if (generation === this.generation) this.complete(ctx, queue, head, request.status, code, written + 1);
+      if (this.inFlight === 0) for (const wake of this.idleWaiters.splice(0)) wake();
+    });
+  }
+
+  /** Does the I/O; returns the bytes written into the guest's buffers (excluding status). */
+  private async perform(memory: GuestMemory, request: BlockRequest): Promise<number> {
+    switch (request.kind) {
+      case 'read': {
+        let offset = request.offset;
+        for (const s of request.data) {
+          await this.disk.read(offset, memory.slice(s.address, s.length));
+          offset += s.length;
+        }
+        this.stats.reads++;
+        this.stats.bytesRead += request.length;
+        return request.length;
+      }
+      case 'write': {
+        let offset = request.offset;
+        for (const s of request.data) {
+          await this.disk.write(offset, memory.slice(s.address, s.length));
+          offset += s.length;
+        }
+        this.stats.writes++;
+        this.stats.bytesWritten += request.length;
+        return 0;
+      }
+      case 'flush':
+        await this.disk.flush();
+        this.stats.flushes++;
+        return 0;
+      case 'get-id': {
+        const id = new Uint8Array(ID_BYTES);
+        id.set(new TextEncoder().encode(this.id).subarray(0, ID_BYTES));
+        writeSegments(memory, request.data, id.subarray(0, request.length));
+        return request.length;
+      }
+      case 'discard':
+        for (const r of request.ranges) await this.disk.discard(r.offset, r.length);
+        return 0;
+      case 'write-zeroes':
+        for (const r of request.ranges) await this.disk.writeZeroes(r.offset, r.length);
+        return 0;
+    }
+  }
+
+  private complete(ctx: DeviceContext, queue: Virtqueue, head: number, status: Segment, code: number, usedLength: number): void {
+    ctx.memory.writeU8(status.address, code);
+    queue.pushUsed(head, usedLength);
+    ctx.usedBuffersAdded(queue);
+  }
+}
+
+function writeSegments(memory: GuestMemory, segments: readonly Segment[], data: Uint8Array): void {
+  let done = 0;
+  for (const s of segments) {
+    memory.slice(s.address, s.length).set(data.subarray(done, done + s.length));
+    done += s.length;
+  }
+}
