@@ -7,6 +7,23 @@ import { ImageError } from './errors.js';
 /** Linux FALLOC_FL_PUNCH_HOLE is not reachable from Node; zeros are written instead. */
 const ZERO_CHUNK = 1 << 20;
 
+/** sysfs reports block device sizes in 512-byte sectors, whatever the device's block size. */
+const SYSFS_SECTOR = 512;
+
+/**
+ * fstat reports size 0 for block devices and Node has no lseek(SEEK_END), so
+ * the size comes from /sys/dev/block/MAJOR:MINOR/size (Linux dev_t encoding).
+ */
+function blockDeviceSize(path: string, rdev: number): number {
+  const major = Math.floor(rdev / 256) & 0xfff;
+  const minor = (rdev & 0xff) | (Math.floor(rdev / 4096) & 0xfff00);
+  try {
+    return Number(fs.readFileSync(`/sys/dev/block/${major}:${minor}/size`, 'utf8').trim()) * SYSFS_SECTOR;
+  } catch {
+    throw new ImageError(path, 'cannot find the size of this block device (no /sys/dev/block entry)');
+  }
+}
+
 export class RawDisk implements SyncDisk {
   readonly format = 'raw' as const;
   private closed = false;
@@ -19,8 +36,14 @@ export class RawDisk implements SyncDisk {
 
   static open(path: string, readOnly: boolean): RawDisk {
     const fd = fs.openSync(path, readOnly ? 'r' : 'r+');
-    const size = fs.fstatSync(fd).size;
-    return new RawDisk(path, fd, size, readOnly);
+    try {
+      const st = fs.fstatSync(fd);
+      const size = st.isBlockDevice() ? blockDeviceSize(path, st.rdev) : st.size;
+      return new RawDisk(path, fd, size, readOnly);
+    } catch (err) {
+      fs.closeSync(fd);
+      throw err;
+    }
   }
 
   readSync(offset: number, buffer: Uint8Array): void {
