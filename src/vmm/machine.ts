@@ -9,7 +9,11 @@ import { configureLapicLints } from '../arch/x86_64/lapic.js';
 import {
   GUEST_SIGNAL_BASE, GUEST_SIGNAL_SIZE, I8042_COMMAND_PORT, I8042_DATA_PORT, KVM_IDENTITY_MAP_ADDRESS,
   KVM_TSS_ADDRESS, SERIAL_COM1_GSI, SERIAL_COM1_PORT, SERIAL_PORT_COUNT,
+  IOAPIC_PINS, VIRTIO_FIRST_GSI, VIRTIO_MMIO_BASE, VIRTIO_MMIO_MAX_SLOTS, VIRTIO_MMIO_SLOT_SIZE,
 } from '../arch/x86_64/layout.js';
+import { KernelCmdline } from '../loader/cmdline.js';
+import type { VirtioDevice } from '../virtio/device.js';
+import { MmioTransport } from '../virtio/mmio-transport.js';
 import { GuestSignal } from '../devices/legacy/guest-signal.js';
 import { I8042 } from '../devices/legacy/i8042.js';
 import { Serial16550 } from '../devices/legacy/serial.js';
@@ -32,6 +36,8 @@ export interface MachineConfig {
   cmdline: string;
   memoryBytes: number;
   cpus: number;
+  /** virtio devices, one virtio-mmio slot each, in slot order (the guest names disks vda, vdb… in this order). */
+  virtio?: readonly VirtioDevice[];
 }
 
 export interface MachineEvents {
@@ -54,6 +60,8 @@ export class Machine {
   private readonly runners: VcpuRunner[] = [];
   private readonly pio = new Bus('pio');
   private readonly mmio = new Bus('mmio');
+  /** One transport per virtio device, in slot order. */
+  readonly virtio: MmioTransport[] = [];
   /** performance.now() when the vCPU threads were started. */
   startedAt = 0;
 
@@ -78,6 +86,13 @@ export class Machine {
       bootComplete: () => events.bootComplete(),
       powerOff: (status) => events.powerOff(status, 'guest-signal'),
     }));
+    (config.virtio ?? []).forEach((device, slot) => {
+      const gsi = VIRTIO_FIRST_GSI + slot;
+      // Edge-triggered (the MP table announces ISA polarity and trigger): one pulse per interrupt.
+      const transport = new MmioTransport(device, memory, { interrupt: () => vm.pulseIrq(gsi) });
+      this.mmio.register(device.name, virtioSlotBase(slot), VIRTIO_MMIO_SLOT_SIZE, transport);
+      this.virtio.push(transport);
+    });
     this.createVcpus(kvm, config.cpus);
   }
 
@@ -95,7 +110,7 @@ export class Machine {
     const boot = setupBoot(memory, {
       kernel: config.kernel,
       ...(config.initrd ? { initrd: config.initrd } : {}),
-      cmdline: config.cmdline,
+      cmdline: withVirtioDevices(config.cmdline, config.virtio?.length ?? 0),
       memorySize: config.memoryBytes,
       cpus: config.cpus,
     });
@@ -158,6 +173,23 @@ export class Machine {
     }
     this.events.fatal(lines);
   }
+}
+
+function virtioSlotBase(slot: number): number {
+  return VIRTIO_MMIO_BASE + slot * VIRTIO_MMIO_SLOT_SIZE;
+}
+
+/**
+ * Announces each virtio-mmio slot on the command line. The entries go first:
+ * the kernel hands everything after a `--` to init, so appended ones could be lost.
+ */
+function withVirtioDevices(cmdline: string, count: number): string {
+  const slots = Math.min(VIRTIO_MMIO_MAX_SLOTS, IOAPIC_PINS - VIRTIO_FIRST_GSI);
+  if (count > slots) throw new UserError(`${count} virtio devices requested but this machine has ${slots} slots`);
+  if (count === 0) return cmdline;
+  const line = new KernelCmdline();
+  for (let slot = 0; slot < count; slot++) line.addVirtioMmioDevice(virtioSlotBase(slot), VIRTIO_MMIO_SLOT_SIZE, VIRTIO_FIRST_GSI + slot);
+  return `${line.toString()} ${cmdline}`;
 }
 
 /**

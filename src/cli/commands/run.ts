@@ -12,6 +12,8 @@ import { parseSize } from '../../disk/size.js';
 import { CONSOLE_ESCAPE_NAME, ConsoleIo, writeAll } from '../../vmm/console-io.js';
 import { DEFAULT_BOOT_ARGS, commandParameter } from '../../vmm/default-cmdline.js';
 import { Machine } from '../../vmm/machine.js';
+import { VmDrives, parseDriveOption, type DriveSpec } from '../../devices/virtio/block/drives.js';
+import { VirtioRng } from '../../devices/virtio/rng.js';
 import { UserError } from '../errors.js';
 
 interface RunOptions {
@@ -23,6 +25,8 @@ interface RunOptions {
   append?: string[];
   interactive?: boolean;
   timing?: boolean;
+  disk?: string[];
+  rng: boolean;
 }
 
 /** Exit statuses of the VMM itself (the guest's own status passes through otherwise). */
@@ -61,6 +65,7 @@ interface RunPlan {
   memoryBytes: number;
   cpus: number;
   cmdline: string;
+  drives: DriveSpec[];
 }
 
 function planRun(command: readonly string[], options: RunOptions): RunPlan {
@@ -75,6 +80,7 @@ function planRun(command: readonly string[], options: RunOptions): RunPlan {
     memoryBytes: parseSize(options.memory, 'memory size'),
     cpus: parseCpus(options.cpus),
     cmdline: buildCmdline(options, command),
+    drives: (options.disk ?? []).map(parseDriveOption),
   };
 }
 
@@ -89,8 +95,10 @@ async function runLocally(plan: RunPlan, command: readonly string[], options: Ru
 
   // eslint-disable-next-line prefer-const
   let machine: Machine;
+  const drives = VmDrives.open(plan.drives);
   const finish = (status: number, message?: string[]) => {
     console_.release();
+    for (const problem of drives.closeSync()) writeAll(2, Buffer.from(`mvm: ${problem}\n`));
     if (message) writeAll(2, Buffer.from(message.map((l) => `mvm: ${l}`).join('\n') + '\n'));
     if (options.timing) {
       const now = performance.now();
@@ -109,7 +117,8 @@ async function runLocally(plan: RunPlan, command: readonly string[], options: Ru
   });
 
   machine = Machine.create(
-    { kernel, ...(initrd ? { initrd } : {}), cmdline: plan.cmdline, memoryBytes: plan.memoryBytes, cpus: plan.cpus },
+    { kernel, ...(initrd ? { initrd } : {}), cmdline: plan.cmdline, memoryBytes: plan.memoryBytes, cpus: plan.cpus,
+      virtio: [...drives.devices, ...(options.rng ? [new VirtioRng()] : [])] },
     {
       consoleOutput: (bytes) => console_.write(bytes),
       bootComplete: () => {
@@ -141,6 +150,9 @@ export function register(program: Command): void {
     .addOption(new Option('--boot-args <line>', 'replace the default kernel command line').default(undefined, DEFAULT_BOOT_ARGS))
     .option('--append <param>', 'add a kernel command-line parameter (repeatable)', collect)
     .option('-i, --interactive', 'forward stdin to the guest console even when it is not a terminal')
+    .option('--disk <path[,persistent|,ro]>', 'attach a disk image (raw or qcow2) as /dev/vda, vdb…: by default through a throw-away copy-on-write overlay; ",persistent" writes to the image, ",ro" is read-only (repeatable)', collect)
+    // On by default: a guest without an entropy source can stall early in boot waiting for the CRNG, and the device costs nothing until read.
+    .option('--no-rng', 'do not give the guest a virtio-rng entropy device')
     .option('--timing', 'print boot time and exit counts on stderr when the VM stops')
     .action(async (command: string[], options: RunOptions) => {
       const plan = planRun(command, options);

@@ -1,0 +1,104 @@
+// The drives of one microVM, from `--disk PATH[,persistent|,ro]` options:
+//   PATH             a fresh qcow2 copy-on-write overlay of PATH in the VM's
+//                    runtime directory; the guest writes go there and vanish
+//                    with the VM, so many VMs can share one base image.
+//   PATH,persistent  the guest writes to PATH itself.
+//   PATH,ro          read-only (the guest sees VIRTIO_BLK_F_RO).
+// Disks are opened synchronously and closed synchronously at exit, because
+// the VMM process ends with an immediate exit once the guest powers off.
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { UserError } from '../../../cli/errors.js';
+import { asBackend, type SyncDisk } from '../../../disk/backend.js';
+import { openSync, probeFormat } from '../../../disk/open.js';
+import { createQcow2 } from '../../../disk/qcow2/create.js';
+import { ensurePrivateDir, runtimeRoot } from '../../../runtime/paths.js';
+import { VirtioBlock } from './device.js';
+
+export type DriveMode = 'overlay' | 'persistent' | 'ro';
+
+export interface DriveSpec {
+  readonly path: string;
+  readonly mode: DriveMode;
+}
+
+/** Guest drive names follow the slot order: vda, vdb, … (26 is plenty for a microVM). */
+const DRIVE_LETTERS = 'abcdefghijklmnopqrstuvwxyz';
+
+/** Parses one --disk value; the path must exist and be a regular file or block device. */
+export function parseDriveOption(text: string): DriveSpec {
+  const comma = text.lastIndexOf(',');
+  const flag = comma >= 0 ? text.slice(comma + 1) : '';
+  let mode: DriveMode = 'overlay';
+  let path = text;
+  if (flag === 'persistent' || flag === 'ro') {
+    mode = flag;
+    path = text.slice(0, comma);
+  } else if (comma >= 0 && !existsSync(text)) {
+    throw new UserError(`--disk ${text}: unknown option "${flag}" (use PATH, PATH,persistent or PATH,ro)`);
+  }
+  if (path === '') throw new UserError(`--disk ${text}: no image path`);
+  const absolute = resolve(path);
+  if (!existsSync(absolute)) throw new UserError(`--disk ${path}: no such file`);
+  const st = statSync(absolute);
+  if (!st.isFile() && !st.isBlockDevice()) throw new UserError(`--disk ${path}: not a regular file or block device`);
+  return { path: absolute, mode };
+}
+
+export class VmDrives {
+  readonly devices: VirtioBlock[] = [];
+  private readonly disks: SyncDisk[] = [];
+  private scratchDir: string | undefined;
+
+  /** Opens every drive; on any failure, closes what was opened and rethrows. */
+  static open(specs: readonly DriveSpec[]): VmDrives {
+    const drives = new VmDrives();
+    try {
+      specs.forEach((spec, i) => drives.add(spec, i));
+    } catch (err) {
+      drives.closeSync();
+      throw err;
+    }
+    return drives;
+  }
+
+  private add(spec: DriveSpec, index: number): void {
+    const name = `vd${DRIVE_LETTERS[index] ?? index}`;
+    let path = spec.path;
+    if (spec.mode === 'overlay') {
+      this.scratchDir ??= mkdtempSync(join(ensurePrivateDir(runtimeRoot()), 'vm-disks-'));
+      const base = openSync(spec.path, { readOnly: true });
+      const size = base.size;
+      base.closeSync();
+      path = join(this.scratchDir, `${name}.qcow2`);
+      createQcow2(path, { size, backing: { name: spec.path, format: probeFormat(spec.path) } });
+    }
+    let disk: SyncDisk;
+    try {
+      disk = openSync(path, { readOnly: spec.mode === 'ro' });
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EROFS' || code === 'EACCES' || code === 'EPERM') {
+        throw new UserError(`--disk ${spec.path}: cannot open for writing (${code}); use ${spec.path},ro or an overlay${process.env['MVM_IN_HELPER'] ? ' (inside the helper VM only shared directories are writable)' : ''}`);
+      }
+      throw err;
+    }
+    this.disks.push(disk);
+    this.devices.push(new VirtioBlock(asBackend(disk), `mvm-${name}`));
+  }
+
+  /** Closes every disk (making it consistent on the host) and deletes the overlays. Never throws. */
+  closeSync(): string[] {
+    const problems: string[] = [];
+    for (const disk of this.disks.splice(0)) {
+      try {
+        disk.closeSync();
+      } catch (err) {
+        problems.push(`closing ${disk.path}: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
+    if (this.scratchDir) rmSync(this.scratchDir, { recursive: true, force: true });
+    this.scratchDir = undefined;
+    return problems;
+  }
+}
