@@ -14,7 +14,7 @@ APT_PACKAGES := qemu-system-x86 qemu-utils busybox-static cpio xz-utils \
 MVM := node dist/src/cli/index.js
 OUT := images/out
 
-.PHONY: all deps apt-deps build kernel rootfs helper-image images guests test unit demo bench bench-disk clean
+.PHONY: all deps apt-deps build kernel rootfs helper-image images guests test unit demo bench bench-disk bench-boot clean
 
 all: build images
 
@@ -67,12 +67,20 @@ test: deps build images
 demo: deps build images
 	$(MVM) run --memory 256M --timing -- uname -a
 
-bench: deps build images bench-disk
-	$(MVM) bench all
+bench: deps build images bench-disk bench-boot
 
 # qcow2 vs raw I/O and mvm vs qemu-img convert (needs only qemu-utils, no KVM).
 bench-disk: deps build
 	node dist/src/bench/disk/run.js
+
+# VM-exit round trip (mvm's koffi path vs the same loop in C) and boot time
+# (mvm vs QEMU microvm on the same kernel, inside the helper VM on hosts that need it).
+bench-boot: deps build images firmware/out/bench/exit-loop
+	$(MVM) bench boot
+
+firmware/out/bench/exit-loop: firmware/bench/exit-loop.c
+	@mkdir -p $(@D)
+	gcc -O2 -Wall -Wextra -o $@ $<
 
 clean:
 	rm -rf dist $(OUT)

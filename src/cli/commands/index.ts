@@ -4,6 +4,7 @@ import { register as registerImage } from './image.js';
 import { register as registerHelper } from './helper.js';
 import { register as registerDoctor } from './doctor.js';
 import { register as registerRun } from './run.js';
+import { register as registerBench } from './bench.js';
 
 export function registerCommands(program: Command): void {
   void program;
@@ -11,4 +12,5 @@ export function registerCommands(program: Command): void {
   registerHelper(program);
   registerDoctor(program);
   registerRun(program);
+  registerBench(program);
 }

@@ -1,0 +1,59 @@
+// The boot benchmark's measuring side, run where Linux guests can run: on a
+// host with VT-x/AMD-V directly, otherwise inside the helper VM (suite.ts
+// starts it there through `mvm helper exec`). Boots mvm and QEMU microvm
+// alternately, each as a fresh process timed from spawn, and prints the raw
+// samples as one JSON line for the suite to summarize.
+// Usage: node dist/src/bench/boot/measure.js --runs N --kernel PATH --initrd PATH
+import { describeFailure, MVM_CLI, timeProcess, type TimedRun } from '../harness.js';
+import { BENCH_MARKER, mvmRunArgs, parseMvmTiming, qemuMicrovmArgs, type GuestFiles, type MvmTiming } from './contenders.js';
+import { parseMeasureArgs, type BootSamples } from './samples.js';
+
+const QEMU = 'qemu-system-x86_64';
+/** Node start plus loading every mvm module, sampled a few times (it varies little). */
+const CLI_LOAD_RUNS = 3;
+
+function checked(what: string, run: TimedRun): TimedRun & { markerMs: number } {
+  if (run.status !== 0 || run.markerMs === undefined) {
+    throw new Error(describeFailure(`${what}${run.markerMs === undefined ? ' (no marker on its console)' : ''}`, run));
+  }
+  return run as TimedRun & { markerMs: number };
+}
+
+async function bootMvm(files: GuestFiles): Promise<{ wallMs: number; markerMs: number } & MvmTiming> {
+  const run = checked('mvm run', await timeProcess(process.execPath, mvmRunArgs(files), { marker: BENCH_MARKER }));
+  return { wallMs: run.wallMs, markerMs: run.markerMs, ...parseMvmTiming(run.stderr) };
+}
+
+async function bootQemu(files: GuestFiles): Promise<{ wallMs: number; markerMs: number }> {
+  const run = checked('QEMU microvm', await timeProcess(QEMU, qemuMicrovmArgs(files), { marker: BENCH_MARKER }));
+  return { wallMs: run.wallMs, markerMs: run.markerMs };
+}
+
+async function main(): Promise<void> {
+  const { runs, files } = parseMeasureArgs(process.argv.slice(2));
+  const samples: BootSamples = { runs, mvm: [], qemu: [], cliLoadMs: [] };
+  // One untimed boot each: the first read of the kernel and initramfs (over 9p in the helper) is not a VMM cost.
+  await bootMvm(files);
+  await bootQemu(files);
+  for (let i = 0; i < runs; i++) {
+    // Alternate the order so slow phases of a shared machine hit both alike.
+    if (i % 2 === 0) {
+      samples.mvm.push(await bootMvm(files));
+      samples.qemu.push(await bootQemu(files));
+    } else {
+      samples.qemu.push(await bootQemu(files));
+      samples.mvm.push(await bootMvm(files));
+    }
+  }
+  for (let i = 0; i < CLI_LOAD_RUNS; i++) {
+    const run = await timeProcess(process.execPath, [MVM_CLI, '--version']);
+    if (run.status !== 0) throw new Error(describeFailure('mvm --version', run));
+    samples.cliLoadMs.push(run.wallMs);
+  }
+  process.stdout.write(JSON.stringify(samples) + '\n');
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`boot measure: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exitCode = 1;
+});
