@@ -14,7 +14,7 @@ export interface References {
   corruptions: string[];
   /** Active-layer entries whose COPIED flag must be checked once counts are known. */
   copiedChecks: Array<{ table: number; index: number; target: number; copied: boolean }>;
-  /** Active L2 entries pointing outside the file: -r all clears them. */
+  /** Active L1/L2 entries pointing outside the file: -r all clears them (what they pointed at is unreadable). */
   badEntries: Array<{ table: number; index: number }>;
   clusters: number;
   snapshotTableClusters: number;
@@ -47,7 +47,7 @@ export function countReferences(file: ImageFile, h: Qcow2Header, withRefcounts =
       const l2off = entryOffset(l1, i * 8);
       if (l2off === 0) continue;
       if (l2off % cs !== 0) { corruptions.push(`${name} L1 entry ${i} points at unaligned L2 offset ${l2off}`); continue; }
-      if (!ref(l2off, cs, `${name} L2 table`)) continue;
+      if (!ref(l2off, cs, `${name} L2 table`)) { if (active) badEntries.push({ table: l1Offset, index: i }); continue; }
       if (active) copiedChecks.push({ table: l1Offset, index: i, target: l2off / cs, copied: (l1.readUInt32BE(i * 8) & HI_COPIED) !== 0 });
       const l2 = file.readMeta(l2off, cs, 'L2 table');
       for (let j = 0; j < cs / entryBytes; j++) {
