@@ -55,7 +55,10 @@ export function currentHelperFiles(): HelperFiles {
 
 /** The built helper image, or null when images/build-helper.sh has not run. */
 export function findHelperImage(settings: HelperSettings): HelperImage | null {
-  const kernel = join(settings.imageDir, 'vmlinuz');
+  // The uncompressed kernel boots ~3 s faster under emulation (PVH entry, no
+  // firmware, no decompression); vmlinuz is the fallback.
+  const elf = join(settings.imageDir, 'vmlinux');
+  const kernel = existsSync(elf) ? elf : join(settings.imageDir, 'vmlinuz');
   const initrd = join(settings.imageDir, 'initrd.cpio.gz');
   if (!existsSync(kernel) || !existsSync(initrd)) return null;
   let key = 'unknown';
