@@ -93,7 +93,12 @@ async function streamThrough(remote: RemoteCommand, interactive: boolean): Promi
   // 'exit' covers process.exit() anywhere else; the signal handlers above
   // keep a signal from killing us before the remote command has ended.
   process.on('exit', restoreTerminal);
-  if (interactive) stdin.setRawMode(true);
+  // Raw only once the command runs: while the helper is still busy starting
+  // it, Ctrl-C must stay a signal that can end the wait (see SIGNAL_GRACE_MS).
+  let finished = false;
+  void remote.started.then(() => {
+    if (interactive && !finished) stdin.setRawMode(true);
+  });
   stdin.on('data', onData);
   stdin.on('end', onEnd);
   process.stdout.on('resize', onResize);
@@ -101,6 +106,7 @@ async function streamThrough(remote: RemoteCommand, interactive: boolean): Promi
     const result = await remote.done;
     return { result, interruptedBy };
   } finally {
+    finished = true;
     restoreTerminal();
     process.off('exit', restoreTerminal);
     stdin.off('data', onData);

@@ -25,10 +25,14 @@ export interface RemoteOutput {
 
 export class RemoteCommand {
   readonly done: Promise<RemoteResult>;
+  /** Resolves when the daemon has started the command (never, if it does not). */
+  readonly started: Promise<void>;
   private readonly socket: Socket;
   private accepted = false;
+  private markStarted: () => void = () => undefined;
 
   constructor(port: number, request: HelperRequest, output: RemoteOutput | null) {
+    this.started = new Promise<void>((resolve) => { this.markStarted = resolve; });
     this.socket = connect({ host: HELPER_HOST, port });
     this.socket.setNoDelay(true);
     this.socket.write(encodeJsonFrame(FrameType.Request, request));
@@ -47,7 +51,7 @@ export class RemoteCommand {
         try {
           for (const frame of decoder.push(chunk)) {
             switch (frame.type) {
-              case FrameType.Accepted: this.accepted = true; break;
+              case FrameType.Accepted: this.accepted = true; this.markStarted(); break;
               case FrameType.Stdout: if (output) write(output.stdout, frame.payload); break;
               case FrameType.Stderr: if (output) write(output.stderr, frame.payload); break;
               case FrameType.Exit: result = { kind: 'exit', status: parseJsonPayload(frame) as ExitStatus }; break;

@@ -58,6 +58,7 @@ export class Session {
       spare.send(run);
       this.attach(spare);
     } else {
+      if (this.socket.destroyed) return this.fail('client gone');
       const [command, ...args] = this.request.argv;
       this.attach(spawn(command, args, { cwd: this.request.cwd, env, stdio: ['pipe', 'pipe', 'pipe'] }));
     }
