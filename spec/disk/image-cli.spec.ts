@@ -122,6 +122,12 @@ describe('mvm image (CLI, oracle: qemu-img)', function () {
     const all = mvm('check', '-r', 'all', img);
     expect(all.status, all.stdout).to.equal(0);
     expect(qemuCheck(img)).to.equal(0);
+    const l2 = peekU64(img, peekU64(img, H.l1TableOffset)) % 2 ** 56;
+    poke(img, l2 + 7, Buffer.from([0x02 | fs.readFileSync(img)[l2 + 7]!])); // reserved bit 1 of L2 entry 0
+    expect(qemuCheck(img)).to.equal(2);
+    expect(mvm('check', img).stdout).to.match(/reserved bits set/);
+    expect(mvm('check', '-r', 'all', img).status).to.equal(0);
+    expect(qemuCheck(img)).to.equal(0);
     const l1 = peekU64(img, H.l1TableOffset);
     poke(img, l1, Buffer.from([0x80, 0, 1, 0, 0, 0, 0, 0])); // L1 entry 0 → an L2 table 1 TiB past the end
     expect(mvm('check', img).status).to.equal(2);

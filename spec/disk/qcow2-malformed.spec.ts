@@ -74,6 +74,7 @@ describe('qcow2 malformed images give one clear error', function () {
     ['backing name too long', () => { pokeU64(img, H.backingFileOffset, 0, 512); pokeU32(img, H.backingFileSize, 5000); }, /backing file name of 5000 bytes/],
     ['backing name outside the header cluster', () => { pokeU64(img, H.backingFileOffset, 0, CS - 4); pokeU32(img, H.backingFileSize, 100); }, /outside the header cluster/],
     ['extension overrunning the header', () => { pokeU32(img, 112, 0x1234); pokeU32(img, 116, 0xffff0); }, /extension 0x1234 overruns/],
+    ['end marker with a huge length (QEMU refuses it too)', () => { pokeU32(img, 112, 0); pokeU32(img, 116, 0xfff00); }, /extension 0x0 overruns/],
   ];
   for (const [name, damage, message] of headerCases) {
     it(`refuses ${name}`, () => {

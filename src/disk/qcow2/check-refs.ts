@@ -1,7 +1,9 @@
 // Counting every reference in an image the way `qemu-img check` does: header,
 // L1 tables (active and snapshots), L2 tables, data and compressed clusters,
 // refcount table and blocks, snapshot table. Problems are collected, not thrown.
-import { HI_COMPRESSED, HI_COPIED, INCOMPAT_EXTL2 } from './constants.js';
+import {
+  HI_COMPRESSED, HI_COPIED, INCOMPAT_EXTL2, L1_HI_RESERVED, L1_LO_RESERVED, L2_HI_RESERVED, L2_LO_RESERVED,
+} from './constants.js';
 import { decodeCompressed } from './compressed.js';
 import { entryOffset } from './entries.js';
 import type { ImageFile } from './file-io.js';
@@ -14,6 +16,8 @@ export interface References {
   corruptions: string[];
   /** Active-layer entries whose COPIED flag must be checked once counts are known. */
   copiedChecks: Array<{ table: number; index: number; target: number; copied: boolean }>;
+  /** Active entries with reserved bits set (mvm ignores those bits; -r all clears them). */
+  reservedBits: Array<{ at: number; hiMask: number; loMask: number }>;
   /** Active L1/L2 entries pointing outside the file: -r all clears them (what they pointed at is unreadable). */
   badEntries: Array<{ table: number; index: number }>;
   clusters: number;
@@ -28,6 +32,7 @@ export function countReferences(file: ImageFile, h: Qcow2Header, withRefcounts =
   const corruptions: string[] = [];
   const copiedChecks: References['copiedChecks'] = [];
   const badEntries: References['badEntries'] = [];
+  const reservedBits: References['reservedBits'] = [];
   const entryBytes = h.incompatible & INCOMPAT_EXTL2 ? 16 : 8;
 
   const ref = (offset: number, length: number, what: string): boolean => {
@@ -44,6 +49,10 @@ export function countReferences(file: ImageFile, h: Qcow2Header, withRefcounts =
     if (!ref(l1Offset, l1Size * 8, `${name} L1 table`)) return;
     const l1 = file.readMeta(l1Offset, l1Size * 8, `${name} L1 table`);
     for (let i = 0; i < l1Size; i++) {
+      if ((l1.readUInt32BE(i * 8) & L1_HI_RESERVED) || (l1.readUInt32BE(i * 8 + 4) & L1_LO_RESERVED)) {
+        corruptions.push(`${name} L1 entry ${i} has reserved bits set`);
+        if (active) reservedBits.push({ at: l1Offset + i * 8, hiMask: L1_HI_RESERVED, loMask: L1_LO_RESERVED });
+      }
       const l2off = entryOffset(l1, i * 8);
       if (l2off === 0) continue;
       if (l2off % cs !== 0) { corruptions.push(`${name} L1 entry ${i} points at unaligned L2 offset ${l2off}`); continue; }
@@ -58,6 +67,10 @@ export function countReferences(file: ImageFile, h: Qcow2Header, withRefcounts =
           if (!ref(ext.offset, ext.length, `${name} compressed cluster`) && active) badEntries.push({ table: l2off, index: j });
           else if (active && (hi & HI_COPIED)) corruptions.push(`compressed cluster entry at L2 ${l2off} index ${j} has the COPIED flag`);
           continue;
+        }
+        if (entryBytes === 8 && ((hi & L2_HI_RESERVED) || (lo & L2_LO_RESERVED))) {
+          corruptions.push(`${name} L2 entry at ${l2off} index ${j} has reserved bits set`);
+          if (active) reservedBits.push({ at: l2off + at, hiMask: L2_HI_RESERVED, loMask: L2_LO_RESERVED });
         }
         const host = entryOffset(l2, at);
         if (host === 0) continue;
@@ -91,5 +104,5 @@ export function countReferences(file: ImageFile, h: Qcow2Header, withRefcounts =
       ref(off, cs, `refcount block ${i}`);
     }
   }
-  return { counts, corruptions, copiedChecks, badEntries, clusters, snapshotTableClusters };
+  return { counts, corruptions, copiedChecks, badEntries, reservedBits, clusters, snapshotTableClusters };
 }

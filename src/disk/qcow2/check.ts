@@ -136,6 +136,12 @@ function fixLeaks(file: ImageFile, h: Qcow2Header, cmp: Comparison): number {
 /** Clears active entries that point outside the file and sets COPIED flags from real counts. */
 function fixEntries(file: ImageFile, refs: References): void {
   const zero = Buffer.alloc(8);
+  for (const r of refs.reservedBits) {
+    const entry = file.readMeta(r.at, 8, 'table entry');
+    entry.writeUInt32BE((entry.readUInt32BE(0) & ~r.hiMask) >>> 0, 0);
+    entry.writeUInt32BE((entry.readUInt32BE(4) & ~r.loMask) >>> 0, 4);
+    file.write(r.at, entry);
+  }
   for (const bad of refs.badEntries) file.write(bad.table + bad.index * 8, zero);
   for (const chk of refs.copiedChecks) {
     if (chk.copied === (refs.counts[chk.target] === 1)) continue;

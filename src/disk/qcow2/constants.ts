@@ -53,6 +53,11 @@ export const HI_COMPRESSED = 0x40000000;
 /** Offset bits 9..55: the high half keeps bits 32..55, the low half 9..31. */
 export const HI_OFFSET_MASK = 0x00ffffff;
 export const LO_OFFSET_MASK = 0xfffffe00;
+/** Reserved bits that must be zero: L1 entries 56..62 and 0..8, standard L2 entries 56..61 and 1..8. */
+export const L1_HI_RESERVED = 0x7f000000;
+export const L1_LO_RESERVED = 0x1ff;
+export const L2_HI_RESERVED = 0x3f000000;
+export const L2_LO_RESERVED = 0x1fe;
 /** Standard L2 entry bit 0 (v3): the cluster reads as zeros. */
 export const LO_ZERO = 1;
 /** Extended L2: 32 subclusters per cluster. */

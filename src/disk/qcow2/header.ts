@@ -163,9 +163,10 @@ function parseExtensions(path: string, buf: Buffer, start: number, end: number):
   while (at + 8 <= end) {
     const type = buf.readUInt32BE(at);
     const len = buf.readUInt32BE(at + 4);
+    // Like QEMU, the length is checked even on the end marker.
+    if (at + 8 + len > end) fail(path, `header extension 0x${type.toString(16)} overruns the header area`);
     if (type === EXT_END) return out;
     const padded = Math.ceil(len / 8) * 8;
-    if (at + 8 + padded > end) fail(path, `header extension 0x${type.toString(16)} overruns the header area`);
     out.push({ type, data: Buffer.from(buf.subarray(at + 8, at + 8 + len)) });
     at += 8 + padded;
   }
