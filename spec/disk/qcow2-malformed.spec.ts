@@ -99,6 +99,15 @@ describe('qcow2 malformed images give one clear error', function () {
     expect(openError(img).message).to.match(/unaligned offset 328192/);
   });
 
+  it('refuses to write with a refcount table entry beyond any file, and check -r all repairs it', () => {
+    const table = peekU64(img, H.refcountTableOffset);
+    pokeU64(img, table + 8 * 475, 0xff000000, 0);
+    expect(openError(img, false).message).to.match(/refcount table entry 475 is invalid/);
+    const r = spawnSync('node', [CLI, 'image', 'check', '-r', 'all', img], { encoding: 'utf8' });
+    expect(r.status, r.stdout + r.stderr).to.equal(0);
+    expect(spawnSync('qemu-img', ['check', img]).status).to.equal(0);
+  });
+
   it('refuses to write in place through an L2 entry pointing far beyond the end of the file', () => {
     const l1 = peekU64(img, H.l1TableOffset);
     const l2 = peekU64(img, l1) % 2 ** 56;

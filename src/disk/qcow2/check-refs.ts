@@ -3,6 +3,7 @@
 // refcount table and blocks, snapshot table. Problems are collected, not thrown.
 import {
   HI_COMPRESSED, HI_COPIED, INCOMPAT_EXTL2, L1_HI_RESERVED, L1_LO_RESERVED, L2_HI_RESERVED, L2_LO_RESERVED,
+  REFTABLE_HI_INVALID, REFTABLE_LO_RESERVED,
 } from './constants.js';
 import { decodeCompressed } from './compressed.js';
 import { entryOffset } from './entries.js';
@@ -98,6 +99,8 @@ export function countReferences(file: ImageFile, h: Qcow2Header, withRefcounts =
   if (withRefcounts && ref(h.refcountTableOffset, h.refcountTableClusters * cs, 'refcount table')) {
     const table = file.readMeta(h.refcountTableOffset, h.refcountTableClusters * cs, 'refcount table');
     for (let i = 0; i < table.length / 8; i++) {
+      if (table.readUInt32BE(i * 8) & REFTABLE_HI_INVALID) { corruptions.push(`refcount block ${i} is outside the image`); continue; }
+      if (table.readUInt32BE(i * 8 + 4) & REFTABLE_LO_RESERVED) corruptions.push(`refcount table entry ${i} has reserved bits set`);
       const off = entryOffset(table, i * 8);
       if (off === 0) continue;
       if (off % cs !== 0) { corruptions.push(`refcount block ${i} offset ${off} is not cluster aligned`); continue; }

@@ -58,6 +58,9 @@ export const L1_HI_RESERVED = 0x7f000000;
 export const L1_LO_RESERVED = 0x1ff;
 export const L2_HI_RESERVED = 0x3f000000;
 export const L2_LO_RESERVED = 0x1fe;
+/** Refcount table entries: offset in bits 9..63, so bits 56..63 (beyond any file) and 0..8 must be zero. */
+export const REFTABLE_HI_INVALID = 0xff000000;
+export const REFTABLE_LO_RESERVED = 0x1ff;
 /** Standard L2 entry bit 0 (v3): the cluster reads as zeros. */
 export const LO_ZERO = 1;
 /** Extended L2: 32 subclusters per cluster. */

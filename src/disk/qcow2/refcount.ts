@@ -4,7 +4,7 @@
 // reference is durable, so the on-disk refcount never falls below the real
 // number of references — a crash can only leak clusters.
 import { ImageError } from '../errors.js';
-import { MAX_REFTABLE_BYTES } from './constants.js';
+import { MAX_REFTABLE_BYTES, REFTABLE_HI_INVALID, REFTABLE_LO_RESERVED } from './constants.js';
 import { entryOffset, writeEntry } from './entries.js';
 import type { ImageFile } from './file-io.js';
 import { maxRefcount, readRefcount, writeRefcount } from './refcount-width.js';
@@ -42,7 +42,13 @@ export class Refcounts {
     this.tableOffset = geo.tableOffset;
     this.tableClusters = geo.tableClusters;
     const raw = file.readMeta(geo.tableOffset, geo.tableClusters * this.clusterSize, 'refcount table');
-    for (let i = 0; i < raw.length; i += 8) this.table.push(entryOffset(raw, i));
+    for (let i = 0; i < raw.length; i += 8) {
+      // A damaged entry would make its clusters look free; refuse rather than allocate over live data.
+      if ((raw.readUInt32BE(i) & REFTABLE_HI_INVALID) || (raw.readUInt32BE(i + 4) & REFTABLE_LO_RESERVED)) {
+        throw new ImageError(file.path, `refcount table entry ${i / 8} is invalid; repair the image with \`mvm image check -r all\``);
+      }
+      this.table.push(entryOffset(raw, i));
+    }
   }
 
   get blockOffsets(): readonly number[] {
