@@ -15,6 +15,11 @@ MVM_SIGNAL_EXIT_ADDRESS=0xc0000004
 # Exit status when mvm.cmd= cannot be decoded: the runner failed, not the
 # command (the value `docker run` uses for the same case).
 MVM_BAD_CMD_STATUS=125
+# Exit status when the console session itself was killed: 128 + SIGKILL, as
+# a shell reports a child killed that way.
+MVM_SESSION_KILLED_STATUS=137
+# Exists once the console session has started (/run is in the initramfs).
+MVM_SESSION_MARKER=/run/mvm-session-started
 
 # True inside an mvm guest: in PID 1 (the /init script) or in a process it
 # started, which inherit MVM_GUEST=1. On a host, where someone sourced this
@@ -95,8 +100,10 @@ mvm_decode_cmd() {
 # Waits until everything written to the console has left the UART, so the
 # VMM has all of the guest's output before it is told to stop. Re-applying
 # the terminal's own settings does it: busybox stty sets them with TCSADRAIN.
+# Only in a guest: a host's console is none of a test's business.
 mvm_drain_console() {
   local settings
+  mvm_in_guest || return 0
   settings=$(stty -F /dev/console -g 2>/dev/null) && stty -F /dev/console "$settings" 2>/dev/null
 }
 

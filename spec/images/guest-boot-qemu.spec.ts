@@ -44,6 +44,13 @@ describe('guest kernel + initramfs booted under QEMU TCG', function () {
     expect(await guest.exited()).to.equal(0);
   });
 
+  it('still powers off (status 137) when the command kills every other process', async () => {
+    guest = new QemuGuest(KERNEL, initrd, `${BASE_CMDLINE} mvm.cmd=${encode('kill -9 -1; exit 0')}`);
+    await guest.waitFor(fallback(137));
+    expect(guest.console).to.contain('the console session was killed');
+    expect(await guest.exited()).to.equal(0);
+  });
+
   it('gives an interactive shell with job control; Ctrl-C stops a program; exit N powers off with N', async () => {
     guest = new QemuGuest(KERNEL, initrd, BASE_CMDLINE);
     await guest.waitFor(/ends the VM/);
