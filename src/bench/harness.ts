@@ -61,6 +61,14 @@ export function describeFailure(what: string, run: TimedRun): string {
   return `${what} ${how}${tail ? `: ${tail}` : ''}`;
 }
 
+/** The run, if it exited 0 and its console showed the marker; otherwise an error saying which of the two went wrong. */
+export function requireMarker(what: string, run: TimedRun): TimedRun & { markerMs: number } {
+  if (run.status !== 0 || run.markerMs === undefined) {
+    throw new Error(describeFailure(`${what}${run.markerMs === undefined ? ' (its console never showed the marker)' : ''}`, run));
+  }
+  return run as TimedRun & { markerMs: number };
+}
+
 /** Runs a command that prints a JSON result as its last stdout line, and returns that line. */
 export async function runForResult(what: string, command: string, args: readonly string[], limitMs?: number): Promise<string> {
   const run = await timeProcess(command, args, limitMs === undefined ? {} : { limitMs });

@@ -4,7 +4,7 @@
 // alternately, each as a fresh process timed from spawn, and prints the raw
 // samples as one JSON line for the suite to summarize.
 // Usage: node dist/src/bench/boot/measure.js --runs N --kernel PATH --initrd PATH
-import { describeFailure, MVM_CLI, timeProcess, type TimedRun } from '../harness.js';
+import { describeFailure, MVM_CLI, requireMarker, timeProcess } from '../harness.js';
 import { BENCH_MARKER, mvmRunArgs, parseMvmTiming, qemuMicrovmArgs, type GuestFiles, type MvmTiming } from './contenders.js';
 import { parseMeasureArgs, type BootSamples } from './samples.js';
 
@@ -12,20 +12,13 @@ const QEMU = 'qemu-system-x86_64';
 /** Node start plus loading every mvm module, sampled a few times (it varies little). */
 const CLI_LOAD_RUNS = 3;
 
-function checked(what: string, run: TimedRun): TimedRun & { markerMs: number } {
-  if (run.status !== 0 || run.markerMs === undefined) {
-    throw new Error(describeFailure(`${what}${run.markerMs === undefined ? ' (no marker on its console)' : ''}`, run));
-  }
-  return run as TimedRun & { markerMs: number };
-}
-
 async function bootMvm(files: GuestFiles): Promise<{ wallMs: number; markerMs: number } & MvmTiming> {
-  const run = checked('mvm run', await timeProcess(process.execPath, mvmRunArgs(files), { marker: BENCH_MARKER }));
+  const run = requireMarker('mvm run', await timeProcess(process.execPath, mvmRunArgs(files), { marker: BENCH_MARKER }));
   return { wallMs: run.wallMs, markerMs: run.markerMs, ...parseMvmTiming(run.stderr) };
 }
 
 async function bootQemu(files: GuestFiles): Promise<{ wallMs: number; markerMs: number }> {
-  const run = checked('QEMU microvm', await timeProcess(QEMU, qemuMicrovmArgs(files), { marker: BENCH_MARKER }));
+  const run = requireMarker('QEMU microvm', await timeProcess(QEMU, qemuMicrovmArgs(files), { marker: BENCH_MARKER }));
   return { wallMs: run.wallMs, markerMs: run.markerMs };
 }
 

@@ -80,6 +80,7 @@ async function benchBoot(options: BootOptions): Promise<void> {
   });
   const shown = path.relative(process.cwd(), written);
   process.stdout.write(`results: ${shown.startsWith('..') ? written : shown}\n`);
+  if (boot?.mvmFromHostError) throw new UserError(`the boots from this host through the helper failed: ${boot.mvmFromHostError}`, 1);
 }
 
 export function register(program: Command): void {
