@@ -50,8 +50,5 @@ export async function sequential(disk: DiskBackend, bytes: number, block: number
   return rate(bytes / block, bytes, process.hrtime.bigint() - t0);
 }
 
-export function median(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
+/** Shared with the other benchmarks (src/bench/stats.ts). */
+export { median } from '../stats.js';
