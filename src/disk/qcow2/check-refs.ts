@@ -3,7 +3,7 @@
 // refcount table and blocks, snapshot table. Problems are collected, not thrown.
 import {
   HI_COMPRESSED, HI_COPIED, INCOMPAT_EXTL2, L1_HI_RESERVED, L1_LO_RESERVED, L2_HI_RESERVED, L2_LO_RESERVED,
-  REFTABLE_HI_INVALID, REFTABLE_LO_RESERVED,
+  REFTABLE_HI_INVALID, REFTABLE_LO_RESERVED, EXTL2_LO_RESERVED,
 } from './constants.js';
 import { decodeCompressed } from './compressed.js';
 import { entryOffset } from './entries.js';
@@ -55,7 +55,14 @@ export function countReferences(file: ImageFile, h: Qcow2Header, withRefcounts =
         if (active) reservedBits.push({ at: l1Offset + i * 8, hiMask: L1_HI_RESERVED, loMask: L1_LO_RESERVED });
       }
       const l2off = entryOffset(l1, i * 8);
-      if (l2off === 0) continue;
+      if (l2off === 0) {
+        // mvm (and QEMU's read path) see no table here, but qemu-img check reads one at offset 0.
+        if (l1.readUInt32BE(i * 8) !== 0 || l1.readUInt32BE(i * 8 + 4) !== 0) {
+          corruptions.push(`${name} L1 entry ${i} has flags but no L2 table offset`);
+          if (active) badEntries.push({ table: l1Offset, index: i });
+        }
+        continue;
+      }
       if (l2off % cs !== 0) { corruptions.push(`${name} L1 entry ${i} points at unaligned L2 offset ${l2off}`); continue; }
       if (!ref(l2off, cs, `${name} L2 table`)) { if (active) badEntries.push({ table: l1Offset, index: i }); continue; }
       if (active) copiedChecks.push({ table: l1Offset, index: i, target: l2off / cs, copied: (l1.readUInt32BE(i * 8) & HI_COPIED) !== 0 });
@@ -65,15 +72,24 @@ export function countReferences(file: ImageFile, h: Qcow2Header, withRefcounts =
         const hi = l2.readUInt32BE(at), lo = l2.readUInt32BE(at + 4);
         if (hi & HI_COMPRESSED) {
           const ext = decodeCompressed(hi, lo, h.clusterBits);
+          if (hi & HI_COPIED) {
+            corruptions.push(`${name} compressed cluster entry at L2 ${l2off} index ${j} has the COPIED flag`);
+            if (active) reservedBits.push({ at: l2off + at, hiMask: HI_COPIED, loMask: 0 });
+          }
           if (!ref(ext.offset, ext.length, `${name} compressed cluster`) && active) badEntries.push({ table: l2off, index: j });
-          else if (active && (hi & HI_COPIED)) corruptions.push(`compressed cluster entry at L2 ${l2off} index ${j} has the COPIED flag`);
           continue;
         }
-        if (entryBytes === 8 && ((hi & L2_HI_RESERVED) || (lo & L2_LO_RESERVED))) {
+        const loReserved = entryBytes === 8 ? L2_LO_RESERVED : EXTL2_LO_RESERVED;
+        if ((hi & L2_HI_RESERVED) || (lo & loReserved)) {
           corruptions.push(`${name} L2 entry at ${l2off} index ${j} has reserved bits set`);
-          if (active) reservedBits.push({ at: l2off + at, hiMask: L2_HI_RESERVED, loMask: L2_LO_RESERVED });
+          if (active) reservedBits.push({ at: l2off + at, hiMask: L2_HI_RESERVED, loMask: loReserved });
         }
         const host = entryOffset(l2, at);
+        if (entryBytes === 16) {
+          const zeroBits = l2.readUInt32BE(at + 8), allocBits = l2.readUInt32BE(at + 12);
+          if (zeroBits & allocBits) corruptions.push(`${name} extended L2 entry at ${l2off} index ${j} marks subclusters both allocated and zero`);
+          if (host === 0 && allocBits) corruptions.push(`${name} extended L2 entry at ${l2off} index ${j} has allocated subclusters but no cluster`);
+        }
         if (host === 0) continue;
         if (host % cs !== 0) { corruptions.push(`${name} L2 entry at ${l2off} index ${j} points at unaligned offset ${host}`); continue; }
         if (!ref(host, cs, `${name} data cluster`)) { if (active) badEntries.push({ table: l2off, index: j }); continue; }

@@ -58,6 +58,8 @@ export const L1_HI_RESERVED = 0x7f000000;
 export const L1_LO_RESERVED = 0x1ff;
 export const L2_HI_RESERVED = 0x3f000000;
 export const L2_LO_RESERVED = 0x1fe;
+/** Extended L2 entries have no zero flag: bit 0 of their first word is reserved too. */
+export const EXTL2_LO_RESERVED = 0x1ff;
 /** Refcount table entries: offset in bits 9..63, so bits 56..63 (beyond any file) and 0..8 must be zero. */
 export const REFTABLE_HI_INVALID = 0xff000000;
 export const REFTABLE_LO_RESERVED = 0x1ff;

@@ -103,6 +103,8 @@ export function parseHeader(path: string, buf: Buffer, fileLength: number): Qcow
   if (size > MAX_SAFE_OFFSET) fail(path, 'virtual size is too large');
   if (l1Size < Math.ceil(size / bytesPerL1)) fail(path, `L1 table of ${l1Size} entries is too small for the virtual size ${size}`);
   const l1TableOffset = u64(path, buf, H.l1TableOffset, 'l1_table_offset');
+  // Alignment is checked even for empty tables, as QEMU does.
+  if (l1TableOffset % clusterSize !== 0) fail(path, `L1 table offset ${l1TableOffset} is not aligned to a cluster`);
   if (l1Size > 0) checkTable(path, 'L1 table', l1TableOffset, l1Size * 8, clusterSize, fileLength);
 
   const refcountTableOffset = u64(path, buf, H.refcountTableOffset, 'refcount_table_offset');
@@ -116,6 +118,7 @@ export function parseHeader(path: string, buf: Buffer, fileLength: number): Qcow
   const nbSnapshots = buf.readUInt32BE(H.nbSnapshots);
   const snapshotsOffset = u64(path, buf, H.snapshotsOffset, 'snapshots_offset');
   if (nbSnapshots > MAX_SNAPSHOTS) fail(path, `${nbSnapshots} snapshots is more than the limit of ${MAX_SNAPSHOTS}`);
+  if (snapshotsOffset % clusterSize !== 0) fail(path, `snapshot table offset ${snapshotsOffset} is not aligned to a cluster`);
   if (nbSnapshots > 0) checkTable(path, 'snapshot table', snapshotsOffset, 1, clusterSize, fileLength);
 
   if (l1Size > 0 && overlaps(l1TableOffset, l1Size * 8, refcountTableOffset, refcountTableClusters * clusterSize)) {
@@ -160,7 +163,8 @@ export function checkTable(path: string, what: string, offset: number, length: n
 function parseExtensions(path: string, buf: Buffer, start: number, end: number): HeaderExtension[] {
   const out: HeaderExtension[] = [];
   let at = start;
-  while (at + 8 <= end) {
+  while (at < end) {
+    if (at + 8 > end) fail(path, 'header extension overruns the header area');
     const type = buf.readUInt32BE(at);
     const len = buf.readUInt32BE(at + 4);
     // Like QEMU, the length is checked even on the end marker.

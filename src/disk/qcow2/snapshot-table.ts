@@ -55,7 +55,9 @@ export function readSnapshotTable(file: ImageFile, header: Qcow2Header): { snaps
     if (header.version >= 3 && extraLen < V3_EXTRA) throw new ImageError(path, `snapshot ${i} lacks the extra data version 3 requires`);
     const size = ENTRY_FIXED + extraLen + idLen + nameLen;
     need(at + size);
-    if (l1Offset === undefined || l1Offset % header.clusterSize !== 0) throw new ImageError(path, `snapshot ${i} has an invalid L1 table offset`);
+    if (l1Offset === undefined || l1Offset % header.clusterSize !== 0 || (l1Size > 0 && l1Offset < header.clusterSize)) {
+      throw new ImageError(path, `snapshot ${i} has an invalid L1 table offset`);
+    }
     if (l1Size * 8 > MAX_L1_BYTES) throw new ImageError(path, `snapshot ${i} has an L1 table larger than the limit`);
     if (l1Offset + l1Size * 8 > file.length) throw new ImageError(path, `snapshot ${i} L1 table lies beyond the end of the file`);
     const extra = Buffer.from(buf.subarray(at + ENTRY_FIXED, at + ENTRY_FIXED + extraLen));
