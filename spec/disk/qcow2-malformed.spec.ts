@@ -108,6 +108,34 @@ describe('qcow2 malformed images give one clear error', function () {
     expect(spawnSync('qemu-img', ['check', img]).status).to.equal(0);
   });
 
+  // Damage the bit-flip fuzz found where mvm's check first disagreed with qemu-img's.
+  const checkCases: Array<[string, () => void]> = [
+    ['an L1 entry with flags but no offset', () => pokeU64(img, peekU64(img, H.l1TableOffset), 0x8000_0000, 0)],
+    ['reserved bits in an L2 entry', () => {
+      const l2 = peekU64(img, peekU64(img, H.l1TableOffset)) % 2 ** 56;
+      pokeU64(img, l2 + 8 * 100, 0, 0x2e);
+    }],
+    ['a compressed entry with the COPIED flag', () => {
+      const l2 = peekU64(img, peekU64(img, H.l1TableOffset)) % 2 ** 56;
+      const d = Qcow2Image.open(img, { readOnly: false });
+      d.writeCompressedSync(40, Buffer.alloc(200, 0)); // a real compressed entry at index 40 (tiny deflate input is fine)
+      d.closeSync();
+      const at = l2 + 8 * 40;
+      poke(img, at, Buffer.from([fs.readFileSync(img)[at]! | 0x80]));
+    }],
+  ];
+  for (const [name, damage] of checkCases) {
+    it(`check agrees with qemu-img on ${name}, and -r all repairs it`, () => {
+      damage();
+      const theirs = spawnSync('qemu-img', ['check', img]).status;
+      const mine = spawnSync('node', [CLI, 'image', 'check', img], { encoding: 'utf8' });
+      expect(mine.status, mine.stdout).to.equal(theirs);
+      expect(theirs).to.equal(2);
+      expect(spawnSync('node', [CLI, 'image', 'check', '-r', 'all', img]).status).to.equal(0);
+      expect(spawnSync('qemu-img', ['check', img]).status).to.equal(0);
+    });
+  }
+
   it('refuses to write in place through an L2 entry pointing far beyond the end of the file', () => {
     const l1 = peekU64(img, H.l1TableOffset);
     const l2 = peekU64(img, l1) % 2 ** 56;
