@@ -51,7 +51,7 @@ export function parseBootSamples(stdout: string): BootSamples {
   const ok = typeof s === 'object' && s !== null && Number.isInteger(s.runs) &&
     Array.isArray(s.mvm) && s.mvm.length === s.runs && s.mvm.every(isBootRun) &&
     Array.isArray(s.qemu) && s.qemu.length === s.runs && s.qemu.every(isBootRun) &&
-    Array.isArray(s.cliLoadMs) && s.cliLoadMs.every(positive) &&
+    Array.isArray(s.cliLoadMs) && s.cliLoadMs.length > 0 && s.cliLoadMs.every(positive) &&
     s.mvm.every((r) => ['bootToUserspaceMs', 'vmmSetupMs', 'kernelInitMs', 'ranMs'].every((k) => {
       const f = (r as unknown as Record<string, unknown>)[k];
       return f === undefined || positive(f);

@@ -74,6 +74,12 @@ async function benchBoot(options: BootOptions): Promise<void> {
   }
 
   process.stdout.write(`\n${formatTable(rows)}\n\nratios of medians:\n${formatRatios(ratios)}\n`);
+  if (boot?.processStartToFirstKvmRunMs !== undefined) {
+    process.stdout.write(`\nVMM's own share, process start → first KVM_RUN (${boot.location === 'helper' ? 'in helper VM' : 'on host'}): ≈ ${Math.round(boot.processStartToFirstKvmRunMs)} ms (median Node + modules + median VMM setup)\n`);
+  }
+  if (boot?.mvmFromHostForeignRuns) {
+    process.stdout.write(`discarded ${boot.mvmFromHostForeignRuns} from-host run(s) that printed another request's output (helper warm-process hand-out race)\n`);
+  }
   if (boot) process.stdout.write(`\nboth VMMs boot ${path.relative(root, files.kernel)} + ${path.relative(root, files.initrd)}, 1 vCPU, 256 MiB, command line:\n  ${boot.kernelCmdline}\n`);
   const written = writeJsonReport(path.resolve(options.json), {
     benchmark: 'boot', started: started.toISOString(), finished: new Date().toISOString(), exitLoops, boot, ratios,
