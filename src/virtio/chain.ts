@@ -3,9 +3,12 @@
 // saying what the driver got wrong. Everything read here was written by the
 // guest and is treated as hostile:
 //   - every descriptor index is below the queue size (2.7.5.2);
-//   - a chain visits at most `queueSize` descriptors, counting those in an
-//     indirect table, so a loop ends (2.7.5.3.1: "A driver MUST NOT create a
-//     descriptor chain longer than the Queue Size of the device");
+//   - a chain visits at most `queueSize` descriptors of the queue's table
+//     (2.7.5.3.1: "A driver MUST NOT create a descriptor chain longer than the
+//     Queue Size of the device"), and at most as many as an indirect table
+//     holds inside one, so a loop ends; Linux fills an indirect table with up
+//     to seg_max + 2 entries, the queue size here, so the indirect descriptor
+//     itself is not counted against the table's bound (QEMU bounds it alike);
 //   - the total length stays below 2^32 (2.7.5.3.1, as virtio-queue checks);
 //   - every buffer lies inside guest RAM;
 //   - device-writable descriptors come after every device-readable one (2.7.4.2);
@@ -22,6 +25,8 @@ export const DescFlag = {
   WRITE: 2,
   INDIRECT: 4,
 } as const;
+/** An indirect table holds at most this many descriptors (the largest split queue; QEMU's bound too). */
+export const MAX_INDIRECT_DESCRIPTORS = 32768;
 /** The total length of a chain must stay below 2^32. */
 const MAX_CHAIN_BYTES = 0xffff_ffff;
 
@@ -65,7 +70,7 @@ export function walkChain(ctx: ChainContext, head: number): DescriptorChain | Ch
   let inIndirect = false;
   let index = head;
   for (;;) {
-    if (++visited > ctx.queueSize) return new ChainError(head, `chain is longer than the queue size ${ctx.queueSize} (a loop?)`);
+    if (++visited > tableSize) return new ChainError(head, `chain is longer than its table's ${tableSize} descriptors (a loop?)`);
     const at = table + index * DESCRIPTOR_SIZE;
     const address = readAddress(ctx.memory, at);
     const length = ctx.memory.readU32(at + 8);
@@ -77,10 +82,12 @@ export function walkChain(ctx: ChainContext, head: number): DescriptorChain | Ch
       if (flags & DescFlag.NEXT) return new ChainError(head, 'indirect descriptor also has the NEXT flag');
       if (length === 0 || length % DESCRIPTOR_SIZE !== 0) return new ChainError(head, `indirect table length ${length} is not a non-zero multiple of ${DESCRIPTOR_SIZE}`);
       if (address === undefined || !ctx.memory.isValidRange(address, length)) return new ChainError(head, `indirect table at ${hex(address)}+${length} is outside guest memory`);
+      if (length / DESCRIPTOR_SIZE > MAX_INDIRECT_DESCRIPTORS) return new ChainError(head, `indirect table of ${length / DESCRIPTOR_SIZE} descriptors, more than ${MAX_INDIRECT_DESCRIPTORS}`);
       table = address;
       tableSize = length / DESCRIPTOR_SIZE;
       inIndirect = true;
       index = 0;
+      visited = 0;
       continue;
     }
     if (address === undefined) return new ChainError(head, 'buffer address is beyond 2^53');

@@ -236,6 +236,11 @@ export class MmioTransport implements BusDevice {
     this.device.activate(context);
   }
 
+  /** A queue notification that arrived without an MMIO exit (ioeventfd). */
+  queueNotified(index: number): void {
+    this.notify(index);
+  }
+
   private notify(index: number): void {
     if (!this.active) {
       this.errors.warn(`queue ${index} notified before the device was started`);

@@ -14,6 +14,7 @@ import {
 import { KernelCmdline } from '../loader/cmdline.js';
 import type { VirtioDevice } from '../virtio/device.js';
 import { MmioTransport } from '../virtio/mmio-transport.js';
+import { wireSlot } from '../virtio/kvm-slot.js';
 import { GuestSignal } from '../devices/legacy/guest-signal.js';
 import { I8042 } from '../devices/legacy/i8042.js';
 import { Serial16550 } from '../devices/legacy/serial.js';
@@ -87,10 +88,11 @@ export class Machine {
       powerOff: (status) => events.powerOff(status, 'guest-signal'),
     }));
     (config.virtio ?? []).forEach((device, slot) => {
-      const gsi = VIRTIO_FIRST_GSI + slot;
-      // Edge-triggered (the MP table announces ISA polarity and trigger): one pulse per interrupt.
-      const transport = new MmioTransport(device, memory, { interrupt: () => vm.pulseIrq(gsi) });
+      // Edge-triggered (the MP table announces ISA polarity and trigger): irqfd or a KVM_IRQ_LINE pulse.
+      const wiring = wireSlot(kvm, vm, VIRTIO_FIRST_GSI + slot);
+      const transport = new MmioTransport(device, memory, { interrupt: wiring.interrupt });
       this.mmio.register(device.name, virtioSlotBase(slot), VIRTIO_MMIO_SLOT_SIZE, transport);
+      wiring.attachNotifiers(transport, virtioSlotBase(slot));
       this.virtio.push(transport);
     });
     this.createVcpus(kvm, config.cpus);

@@ -96,6 +96,21 @@ describe('virtio-blk', () => {
     expect(block.stats.bytesWritten).to.equal(2 * SECTOR);
   });
 
+  it('serves a Linux-shaped 128 KiB read: an indirect table of 258 entries (header, 256 segments, status) on a 256-entry queue', async () => {
+    const big = new MemoryDisk(1 << 20);
+    big.bytes.fill(0x5a);
+    const memory = smallMemory(4 << 20);
+    const d = new MockDriver(new MmioTransport(new VirtioBlock(big, 'big'), memory, { interrupt: () => {} }), memory);
+    d.init();
+    const buffers = [{ length: 16, data: header(RequestType.IN, 8) }, ...Array.from({ length: 256 }, () => ({ length: SECTOR, write: true })), { length: 1, write: true }];
+    const { head, addresses } = d.addChain(0, buffers, { indirect: true });
+    d.notify(0);
+    await settle();
+    expect(d.takeUsed(0)).to.deep.equal([{ id: head, length: 256 * SECTOR + 1 }]);
+    expect(memory.readU8(addresses[257]!)).to.equal(BlkStatus.OK);
+    expect(memory.readU8(addresses[200]!)).to.equal(0x5a);
+  });
+
   it('flushes the backend', async () => {
     expect((await request(RequestType.FLUSH, 0, {})).status).to.equal(BlkStatus.OK);
     expect(disk.calls).to.deep.equal(['flush']);

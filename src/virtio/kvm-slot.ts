@@ -1,0 +1,67 @@
+// Connects one virtio-mmio transport to KVM's fast paths where the host
+// offers them: an irqfd per device (an interrupt is one eventfd write, no
+// ioctl pair) and an ioeventfd per queue (the guest's QUEUE_NOTIFY write
+// completes inside KVM; the main thread sees the eventfd become readable).
+// Without them, interrupts are KVM_IRQ_LINE pulses and notifications
+// arrive as ordinary MMIO exits through the bus, which always works.
+import { EventNotifier } from '../kvm/event-notifier.js';
+import { Capability } from '../kvm/ioctls.js';
+import type { Kvm } from '../kvm/system.js';
+import type { VmFd } from '../kvm/vm.js';
+import { Reg } from './constants.js';
+import type { MmioTransport } from './mmio-transport.js';
+
+/** QUEUE_NOTIFY is a 32-bit register. */
+const NOTIFY_WIDTH = 4;
+
+export interface SlotWiring {
+  /** How the transport raises its interrupt. */
+  readonly interrupt: () => void;
+  readonly fastInterrupts: boolean;
+  /** Called once the transport exists: attaches the queue notifiers. Returns how many queues got one. */
+  attachNotifiers(transport: MmioTransport, base: number): number;
+  close(): void;
+}
+
+export function wireSlot(kvm: Kvm, vm: VmFd, gsi: number): SlotWiring {
+  const notifiers: EventNotifier[] = [];
+  let interrupt = () => vm.pulseIrq(gsi);
+  let fastInterrupts = false;
+  if (kvm.checkExtension(Capability.IRQFD) > 0) {
+    const irq = EventNotifier.create();
+    try {
+      vm.registerIrqfd(irq.fd, gsi);
+      notifiers.push(irq);
+      interrupt = () => irq.signal();
+      fastInterrupts = true;
+    } catch {
+      irq.close();
+    }
+  }
+  const ioeventfd = kvm.checkExtension(Capability.IOEVENTFD) > 0;
+  return {
+    interrupt: () => interrupt(),
+    fastInterrupts,
+    attachNotifiers(transport, base) {
+      if (!ioeventfd) return 0;
+      let attached = 0;
+      transport.queues.forEach((_, index) => {
+        const notifier = EventNotifier.create();
+        try {
+          // Datamatch on the queue index: each queue has its own eventfd; other values still exit.
+          vm.registerIoeventfd(base + Reg.QUEUE_NOTIFY, NOTIFY_WIDTH, notifier.fd, { datamatch: index });
+        } catch {
+          notifier.close();
+          return;
+        }
+        notifier.watch(() => transport.queueNotified(index));
+        notifiers.push(notifier);
+        attached++;
+      });
+      return attached;
+    },
+    close() {
+      for (const n of notifiers.splice(0)) n.close();
+    },
+  };
+}
