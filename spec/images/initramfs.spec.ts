@@ -13,7 +13,7 @@ import { readNewc, S_IFCHR, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, type CpioEntry } 
 /** Every command the scripts of firmware/init/ run, as busybox applets (init is busybox init). */
 const APPLETS_THE_INIT_RUNS = [
   'sh', 'init', 'mount', 'mkdir', 'hostname', 'devmem', 'cat', 'base64', 'setsid', 'cttyhack',
-  'sync', 'stty', 'reboot', 'sleep', 'poweroff', 'halt',
+  'sync', 'stty', 'reboot', 'sleep', 'poweroff', 'halt', 'ip',
 ];
 /** Scripts busybox init runs from /etc/inittab, with their sources. */
 const INITTAB_SCRIPTS = { 'lib/mvm/session': 'session', 'lib/mvm/shutdown': 'shutdown' };
