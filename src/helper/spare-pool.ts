@@ -113,9 +113,11 @@ export class SparePool {
       }
       const spare = this.spare;
       if (spare === null) return null;
+      // Claim it before waiting: a second request arriving while this spare
+      // warms up must not be handed the same process (their streams would mix).
+      this.spare = null;
       setNice(spare.child.pid, NORMAL_NICE); // a request is waiting for it now
       const ok = await spare.ready;
-      if (this.spare === spare) this.spare = null;
       if (!ok || spare.child.exitCode !== null) continue;
       const lastChance = attempt === MAX_CONSECUTIVE_FAILURES - 1;
       if (spare.build !== buildStamp() && !lastChance) {
