@@ -6,8 +6,9 @@
 #   images/build-rootfs.sh OUTPUT        e.g. images/out/initramfs.cpio.gz
 #
 # The archive is written here, entry by entry, rather than by cpio(1) from a
-# staging directory: that needs no root for /dev/console (the kernel opens it
-# for init before devtmpfs exists), and with fixed owners, times and inode
+# staging directory: that needs no root for the device nodes /dev/console (the
+# kernel opens it for init before devtmpfs exists) and /dev/mem (the init's
+# first command uses it), and with fixed owners, times and inode
 # numbers the same inputs give the same bytes on every machine.
 set -euo pipefail
 
@@ -29,8 +30,9 @@ for f in init session shutdown mvm-init-lib.sh etc/inittab; do [[ -r $init_dir/$
 readonly NEWC_MAGIC=070701
 readonly NEWC_HEADER_SIZE=110
 readonly S_IFDIR=0040000 S_IFREG=0100000 S_IFLNK=0120000 S_IFCHR=0020000
-# /dev/console is character device 5:1.
+# /dev/console is character device 5:1, /dev/mem 1:1.
 readonly CONSOLE_MAJOR=5 CONSOLE_MINOR=1
+readonly MEM_MAJOR=1 MEM_MINOR=1
 # Zero bytes that pad each header+name and each file body to 4 bytes.
 zero_pad=('' '\0' '\0\0' '\0\0\0')
 
@@ -76,6 +78,8 @@ write_archive() {
     add_dir "$dir"
   done
   write_header dev/console $((S_IFCHR | 0600)) 0 "$CONSOLE_MAJOR" "$CONSOLE_MINOR"
+  # So the init's first command can signal boot-complete before devtmpfs is mounted.
+  write_header dev/mem $((S_IFCHR | 0600)) 0 "$MEM_MAJOR" "$MEM_MINOR"
   add_file init "$init_dir/init" 0755
   add_file lib/mvm/init-lib.sh "$init_dir/mvm-init-lib.sh" 0644
   add_file lib/mvm/session "$init_dir/session" 0755

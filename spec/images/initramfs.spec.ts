@@ -19,6 +19,8 @@ const APPLETS_THE_INIT_RUNS = [
 const INITTAB_SCRIPTS = { 'lib/mvm/session': 'session', 'lib/mvm/shutdown': 'shutdown' };
 const CONSOLE_MAJOR = 5;
 const CONSOLE_MINOR = 1;
+const MEM_MAJOR = 1;
+const MEM_MINOR = 1;
 const EXECUTABLE_BY_ALL = 0o111;
 
 function buildRootfs(output: string): Buffer {
@@ -86,10 +88,13 @@ describe('initramfs (images/build-rootfs.sh)', function () {
     }
   });
 
-  it('has /dev/console (char 5:1) and the mount points the init uses', () => {
+  it('has /dev/console (char 5:1), /dev/mem (char 1:1) and the mount points the init uses', () => {
     const console = entry('dev/console');
     expect(console.mode & S_IFMT).to.equal(S_IFCHR);
     expect([console.rdevMajor, console.rdevMinor]).to.deep.equal([CONSOLE_MAJOR, CONSOLE_MINOR]);
+    const mem = entry('dev/mem');
+    expect(mem.mode & S_IFMT).to.equal(S_IFCHR);
+    expect([mem.rdevMajor, mem.rdevMinor]).to.deep.equal([MEM_MAJOR, MEM_MINOR]);
     for (const mountPoint of ['dev', 'proc', 'sys', 'tmp', 'root']) expect(entry(mountPoint).mode & S_IFMT).to.equal(S_IFDIR);
   });
 
