@@ -160,6 +160,7 @@ export class Qcow2Image extends Qcow2Layer {
     this.knownL2.add(l2off);
     this.cache.put(l2off, l2);
     writeEntry(this.l1, at, HI_COPIED, l2off);
+    this.l1Offsets[l1i] = l2off;
     this.l1Dirty.add(l1i);
     if (off !== 0) {
       this.knownL2.delete(off); // no longer ours: once a deleted snapshot frees it, it may be reused

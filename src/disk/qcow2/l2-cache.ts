@@ -9,6 +9,9 @@ export class L2Cache {
   /** Insertion order doubles as LRU order (a hit re-inserts). */
   private readonly tables = new Map<number, Buffer>();
   private readonly dirtySet = new Set<number>();
+  /** The table asked for last: random guest I/O mostly stays within one table. */
+  private lastOffset = -1;
+  private lastTable: Buffer | undefined;
 
   constructor(
     private readonly file: ImageFile,
@@ -18,9 +21,11 @@ export class L2Cache {
   ) {}
 
   get(offset: number): Buffer {
+    if (offset === this.lastOffset) return this.lastTable!;
     const hit = this.tables.get(offset);
     if (hit) {
       if (this.tables.size > 1 && this.maxTables !== Infinity) { this.tables.delete(offset); this.tables.set(offset, hit); }
+      this.remember(offset, hit);
       return hit;
     }
     if (offset % this.clusterSize !== 0 || offset < this.clusterSize) {
@@ -28,6 +33,7 @@ export class L2Cache {
     }
     const table = this.file.readMeta(offset, this.clusterSize, 'L2 table');
     this.insert(offset, table);
+    this.remember(offset, table);
     return table;
   }
 
@@ -36,6 +42,12 @@ export class L2Cache {
     // Dirty before inserting, so making room can never evict the table being added.
     this.dirtySet.add(offset);
     this.insert(offset, table);
+    this.remember(offset, table);
+  }
+
+  private remember(offset: number, table: Buffer): void {
+    this.lastOffset = offset;
+    this.lastTable = table;
   }
 
   markDirty(offset: number): void {
@@ -56,6 +68,8 @@ export class L2Cache {
   clear(): void {
     if (this.dirtySet.size) throw new Error('L2 cache cleared with dirty tables');
     this.tables.clear();
+    this.lastOffset = -1;
+    this.lastTable = undefined;
   }
 
   private insert(offset: number, table: Buffer): void {
@@ -65,6 +79,7 @@ export class L2Cache {
       for (const off of this.tables.keys()) if (!this.dirtySet.has(off)) { victim = off; break; }
       if (victim === undefined) { this.flushOwner(); continue; }
       this.tables.delete(victim);
+      if (victim === this.lastOffset) { this.lastOffset = -1; this.lastTable = undefined; }
     }
   }
 }

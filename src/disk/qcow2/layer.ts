@@ -43,6 +43,8 @@ export abstract class Qcow2Layer implements SyncDisk {
   readonly extendedL2: boolean;
   /** Active L1 table, big-endian as on disk. */
   l1: Buffer;
+  /** The L1 entries' L2 offsets as numbers, for the read hot path; kept in step by setL1Entry/replaceL1. */
+  protected l1Offsets: Float64Array;
   readonly l1Dirty = new Set<number>();
   readonly cache: L2Cache;
   readonly refcounts?: Refcounts;
@@ -59,8 +61,10 @@ export abstract class Qcow2Layer implements SyncDisk {
     this.entryBytes = this.extendedL2 ? 16 : 8;
     this.l2Entries = this.clusterSize / this.entryBytes;
     this.l1 = header.l1Size ? file.readMeta(header.l1TableOffset, header.l1Size * 8, 'L1 table') : Buffer.alloc(0);
+    this.l1Offsets = new Float64Array(header.l1Size);
     for (let i = 0; i < header.l1Size; i++) {
       const off = entryOffset(this.l1, i * 8);
+      this.l1Offsets[i] = off;
       if (off !== 0) this.knownL2.add(off);
     }
     const tables = Math.max(MIN_CACHE_TABLES, opts.l2CacheTables ?? Infinity);
@@ -150,7 +154,7 @@ export abstract class Qcow2Layer implements SyncDisk {
     if (inCluster + len > cs) return -1;
     const l1i = Math.floor(ci / this.l2Entries);
     if (l1i >= this.header.l1Size) return -1;
-    const l2off = entryOffset(this.l1, l1i * 8);
+    const l2off = this.l1Offsets[l1i]!;
     if (l2off === 0) return -1;
     const l2 = this.cache.get(l2off);
     const at = (ci % this.l2Entries) * 8;
@@ -184,8 +188,10 @@ export abstract class Qcow2Layer implements SyncDisk {
     this.l1 = l1;
     this.l1Dirty.clear();
     this.knownL2.clear();
+    this.l1Offsets = new Float64Array(l1.length / 8);
     for (let i = 0; i < l1.length / 8; i++) {
       const off = entryOffset(l1, i * 8);
+      this.l1Offsets[i] = off;
       if (off !== 0) this.knownL2.add(off);
     }
   }
