@@ -26,6 +26,11 @@ export function describeError(err: unknown): { message: string; exitCode: number
     // Node's own messages for ENOENT/EACCES already name the path and the call.
     return { message: err.message, exitCode: 1 };
   }
+  if (err instanceof Error && err.name === 'SyscallError') {
+    // A host system call failed (KVM refused an ioctl, out of memory): the
+    // message names the call and the errno; a stack would add nothing.
+    return { message: err.message, exitCode: 1 };
+  }
   if (err instanceof Error && err.name === 'CommanderError') {
     return { message: err.message, exitCode: 2 };
   }

@@ -1,5 +1,6 @@
 // /dev/kvm itself: API version, capabilities, supported CPUID, and creating VMs.
 import { constants as osConstants } from 'node:os';
+import { UserError } from '../cli/errors.js';
 import * as ffi from './ffi.js';
 import {
   Capability, KVM_API_VERSION, KVM_CHECK_EXTENSION, KVM_CREATE_VM, KVM_GET_API_VERSION,
@@ -10,8 +11,8 @@ import { VmFd } from './vm.js';
 
 export const KVM_DEVICE = '/dev/kvm';
 
-/** Why /dev/kvm could not be used, phrased for the user. */
-export class KvmUnavailableError extends Error {
+/** Why /dev/kvm could not be used, phrased for the user: one line, no stack. */
+export class KvmUnavailableError extends UserError {
   constructor(message: string) {
     super(message);
     this.name = 'KvmUnavailableError';
