@@ -152,7 +152,8 @@ export async function runInHelper(kind: 'mvm' | 'exec', argv: readonly string[])
       case 'pong': throw new UserError('the helper VM answered a command with a ping reply');
       case 'dropped':
         if (result.accepted) throw new UserError(`lost the connection to the helper VM: ${result.reason}`);
-        if (attempt === 0) await stopHelper(helper.files);
+        // Powered off (idle) or wedged: stop that one, the next round starts afresh.
+        if (attempt === 0) await stopHelper(helper.files, helper.state.pid);
     }
   }
   throw new UserError('the helper VM closed the connection before running the command (see mvm helper status)');

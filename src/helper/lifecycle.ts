@@ -207,17 +207,22 @@ export async function ensureHelper(): Promise<RunningHelper> {
     if (started) {
       if ((await pingHelper(started.state.hostPort, started.token)) !== null) return started;
       if (await waitUntilReady(started.state, started.token, files)) return started;
-      await stopHelper(files);
+      await stopHelper(files, started.state.pid);
     }
     return startHelper(files);
   });
 }
 
-/** Stops the helper if it runs; resolves to whether there was one. */
-export async function stopHelper(files: HelperFiles = currentHelperFiles()): Promise<boolean> {
+/**
+ * Stops the helper if it runs; resolves to whether there was one. With
+ * `onlyPid`, stops it only if it is still that QEMU: a command that lost its
+ * helper must not stop the new one another command has just started.
+ */
+export async function stopHelper(files: HelperFiles = currentHelperFiles(), onlyPid?: number): Promise<boolean> {
   const state = readHelperState(files);
+  if (state !== null && onlyPid !== undefined && state.pid !== onlyPid) return false;
   if (state === null || !isHelperProcess(state.pid, files)) {
-    removeHelperState(files);
+    if (state !== null) removeHelperState(files);
     return false;
   }
   // QEMU exits on SIGTERM at once; the writable shares are synchronous 9p

@@ -45,8 +45,13 @@ export function register(program: Command): void {
       } catch (err) {
         blocked = err instanceof UserError ? err.message : String(err);
       }
-      const direct = !needsHelper && blocked === null;
-      out.push(`Linux guests: ${direct ? 'run directly on this host' : blocked ?? 'run inside the helper VM'} (MVM_HELPER=${policy})`);
+      let guests: string;
+      if (blocked !== null) guests = blocked;
+      else if (needsHelper) guests = 'run inside the helper VM';
+      else if (kvm.kind === 'hardware') guests = 'run directly on this host';
+      // MVM_HELPER=never on a KVM that cannot run them: mvm tries anyway.
+      else guests = "run directly on this host's KVM, which fails for unmodified Linux (only guests that avoid what it cannot emulate run)";
+      out.push(`Linux guests: ${guests} (MVM_HELPER=${policy})`);
 
       const qemu = qemuVersion(settings.qemu);
       const image = findHelperImage(settings);
