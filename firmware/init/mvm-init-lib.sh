@@ -3,9 +3,8 @@
 # sh and stand-ins for devmem and the reset. POSIX sh as busybox ash runs it;
 # installed at /lib/mvm/init-lib.sh.
 
-# The guest-signal MMIO device (src/arch/x86_64/layout.ts, GUEST_SIGNAL_*),
-# reached through /dev/mem with busybox devmem.
-MVM_SIGNAL_BASE=0xc0000000
+# The guest-signal MMIO device at 0xc0000000 (src/arch/x86_64/layout.ts,
+# GUEST_SIGNAL_*), reached through /dev/mem with busybox devmem.
 # 8-bit write of MVM_BOOT_MAGIC here: userspace has started.
 MVM_SIGNAL_BOOT_ADDRESS=0xc0000000
 MVM_BOOT_MAGIC=123
