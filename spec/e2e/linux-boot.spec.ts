@@ -41,6 +41,13 @@ describe('Linux guest end to end', function () {
     expect(result.status).to.equal(7);
   });
 
+  it('reports a kernel panic as a crash (status 125) with the panic line, not as a clean exit', async () => {
+    const result = await runMvm(['run', '--append', 'rdinit=/nonexistent', '--', 'true']);
+    expect(result.status).to.equal(125);
+    expect(result.stderr).to.match(/^mvm: the guest kernel panicked$/m);
+    expect(result.stderr).to.match(/\| .*Kernel panic - not syncing/);
+  });
+
   it('runs an interactive shell in a terminal: echo hi, then poweroff exits 0 and restores the terminal', async () => {
     const exitFile = join(tmpdir(), `mvm-e2e-exit-${process.pid}`);
     rmSync(exitFile, { force: true });

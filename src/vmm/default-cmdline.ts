@@ -4,15 +4,14 @@
 /**
  * console=ttyS0: the 16550 at 0x3f8 is the console.
  * reboot=k: reboot through the i8042 reset line, which the VMM turns into an exit.
- * panic=-1: a panicking kernel resets at once instead of hanging the VM.
- * pci=off, nomodule: there is no PCI bus and no module to load.
- * i8042.noaux/nomux/dumbkbd: skip probing for a mouse, a multiplexer and keyboard LEDs.
- * 8250.nr_uarts=1: probe one UART, not four (each probe costs VM exits).
+ * panic=-1: a panicking kernel resets at once instead of hanging the VM
+ *   (mvm reports it as a crash: the kernel's panic line is on the console).
  * tsc=reliable: under nested virtualisation the TSC watchdog would otherwise distrust it.
  * quiet: every console byte is a VM exit; keep boot messages to warnings.
+ * No pci=off, nomodule or i8042.* here: mvm's kernel has neither PCI, modules
+ * nor an i8042 driver, and an unknown parameter is handed to init.
  */
-export const DEFAULT_BOOT_ARGS =
-  'console=ttyS0 reboot=k panic=-1 pci=off nomodule i8042.noaux i8042.nomux i8042.dumbkbd 8250.nr_uarts=1 tsc=reliable quiet';
+export const DEFAULT_BOOT_ARGS = 'console=ttyS0 reboot=k panic=-1 tsc=reliable quiet';
 
 /**
  * The user's command as `mvm.cmd=<base64>`: the kernel's command-line parser

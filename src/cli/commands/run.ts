@@ -33,6 +33,9 @@ interface RunOptions {
 const EXIT_GUEST_CRASHED = 125;
 const EXIT_STOPPED_BY_ESCAPE = 130;
 const EXIT_SIGNALLED_BASE = 128;
+/** What Linux prints when it panics; with panic=-1 the reset follows at once. */
+const KERNEL_PANIC_MARK = 'Kernel panic - not syncing';
+const CRASH_TAIL_LINES = 15;
 
 const DEFAULT_KERNEL = 'images/out/vmlinux';
 const DEFAULT_INITRD = 'images/out/initramfs.cpio.gz';
@@ -124,7 +127,15 @@ async function runLocally(plan: RunPlan, command: readonly string[], options: Ru
       bootComplete: () => {
         bootMs ??= performance.now();
       },
-      powerOff: (status) => finish(status),
+      powerOff: (status, how) => {
+        if (how === 'reset' && machine.consoleTail.lastLines(CRASH_TAIL_LINES).some((l) => l.includes(KERNEL_PANIC_MARK))) {
+          // panic=-1 resets at once; the guest's init never resets on its own
+          // (it powers off through the guest-signal device), so this is a crash.
+          finish(EXIT_GUEST_CRASHED, ['the guest kernel panicked', ...machine.consoleTail.lastLines(CRASH_TAIL_LINES).map((l) => `  | ${l}`)]);
+        } else {
+          finish(status);
+        }
+      },
       fatal: (lines) => finish(EXIT_GUEST_CRASHED, lines),
     },
   );
