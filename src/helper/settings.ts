@@ -3,7 +3,7 @@
 //
 //   MVM_HELPER_IDLE_SECONDS  power off after this long without requests (600; 0 = never)
 //   MVM_HELPER_MEMORY        guest RAM, e.g. 4G or 4096M (4G; QEMU touches it lazily)
-//   MVM_HELPER_CPUS          emulated CPUs (1: measured faster than 2, see DEVELOPERS notes)
+//   MVM_HELPER_CPUS          emulated CPUs (1; see DEFAULT_CPUS for the measurement)
 //   MVM_HELPER_SHARES        colon-separated host directories the helper may write
 //   MVM_HELPER_IMAGE         directory with vmlinuz + initrd.cpio.gz (images/out/helper)
 //   MVM_QEMU                 the QEMU binary (qemu-system-x86_64)
@@ -16,7 +16,15 @@ import { cacheRoot, projectRoot, runtimeRoot } from '../runtime/paths.js';
 export const DEFAULT_IDLE_SECONDS = 600;
 /** Room for several microVMs; QEMU allocates guest RAM only when the guest touches it. */
 export const DEFAULT_MEMORY_MIB = 4096;
-/** One emulated CPU: -smp 2 (multi-threaded TCG) was slower on this 2-core host; see the measurement notes. */
+/**
+ * One emulated CPU. Measured on the 2-core development host (2026-11-23, load
+ * 4.5-6.5 from other work), `mvm run -- uname -r` through the helper, 5 runs
+ * each: -smp 1 booted the guest to userspace in 2.6-4.7 s (median 3.4 s),
+ * -smp 2 (multi-threaded TCG) in 6.4-10.2 s (median 7.9 s); the helper's own
+ * cold start was 11 s against 24 s. Two TCG threads fight over two busy cores.
+ * The cost of one CPU: a guest that hogs it in KVM_RUN starves the other
+ * requests (MVM_HELPER_CPUS raises it for such workloads).
+ */
 export const DEFAULT_CPUS = 1;
 /** The helper's kernel, its page tables and a few node processes need at least this much. */
 const MIN_MEMORY_MIB = 512;
