@@ -53,6 +53,9 @@ export class VmDrives {
   /** Opens every drive; on any failure, closes what was opened and rethrows. */
   static open(specs: readonly DriveSpec[]): VmDrives {
     const drives = new VmDrives();
+    // If the VM never starts (a bad kernel, say), the CLI exits normally: close and delete then too.
+    // A running VM ends with an immediate exit instead, after its caller has called closeSync().
+    process.once('exit', () => drives.closeSync());
     try {
       specs.forEach((spec, i) => drives.add(spec, i));
     } catch (err) {
