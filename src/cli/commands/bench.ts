@@ -25,9 +25,9 @@ interface BootOptions {
 /** On the host the loop is ~10 µs per exit: 100k exits is about a second a round. */
 const HOST_ROUNDS = 3;
 const HOST_PAIRS = 3;
-/** Inside the helper a koffi exit costs ~125 µs: fewer exits keep a round near a second. */
-const HELPER_ROUNDS = 3;
-const HELPER_PAIRS = 2;
+/** Inside the helper a koffi exit costs ~125 µs: fewer exits keep a round near a second; one process pair, since Node starts slowly there. */
+const HELPER_ROUNDS = 5;
+const HELPER_PAIRS = 1;
 
 function wholeNumber(text: string, what: string, min: number): number {
   const n = Number(text);
