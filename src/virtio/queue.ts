@@ -118,6 +118,17 @@ export class Virtqueue {
     this.memory.writeU16(this.usedRing + 2, this.nextUsed);
   }
 
+  /**
+   * Gives a refused chain back to the driver with nothing written, so its
+   * descriptors are not lost. A head that is not a descriptor index at all
+   * is not returned: the driver could only treat it as ring corruption.
+   */
+  returnRefused(head: number): boolean {
+    if (head >= this.size) return false;
+    this.pushUsed(head, 0);
+    return true;
+  }
+
   /** Whether the used entries added since the last call warrant an interrupt (2.7.10). */
   needsInterrupt(): boolean {
     const old = this.signalledUsed;

@@ -44,10 +44,13 @@ describe('virtio-rng', () => {
     expect(driver.takeUsed(0)).to.deep.equal([{ id: head, length: MAX_BYTES_PER_REQUEST }]);
   });
 
-  it('returns a malformed chain with length 0 and goes on', () => {
+  it('returns a malformed chain with length 0 (but never a head that is no descriptor index) and goes on', () => {
     driver.publish(0, 300);
+    const q = driver.queues[0]!;
+    driver.writeDescriptor(q.desc, 7, { address: 1 << 30, length: 16, flags: 2, next: 0 });
+    driver.publish(0, 7);
     const { head } = driver.addChain(0, [{ length: 16, write: true }]);
     driver.notify(0);
-    expect(driver.takeUsed(0)).to.deep.equal([{ id: 300, length: 0 }, { id: head, length: 16 }]);
+    expect(driver.takeUsed(0)).to.deep.equal([{ id: 7, length: 0 }, { id: head, length: 16 }]);
   });
 });

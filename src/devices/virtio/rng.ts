@@ -50,7 +50,7 @@ export class VirtioRng implements VirtioDevice {
         }
         if (popped.kind === 'bad-chain') {
           ctx.errors.warn(`bad descriptor chain ${popped.error.head}: ${popped.error.reason}`);
-          queue.pushUsed(popped.error.head, 0);
+          queue.returnRefused(popped.error.head);
           continue;
         }
         const chain = popped.chain;

@@ -132,7 +132,7 @@ export class VirtioBlock implements VirtioDevice {
         if (popped.kind === 'bad-chain') {
           ctx.errors.warn(`bad descriptor chain ${popped.error.head}: ${popped.error.reason}`);
           this.stats.rejected++;
-          queue.pushUsed(popped.error.head, 0);
+          queue.returnRefused(popped.error.head);
           ctx.usedBuffersAdded(queue);
           continue;
         }
