@@ -10,7 +10,7 @@ import { EFD_CLOEXEC, EFD_NONBLOCK, eventfd } from './ffi.js';
 const COUNTER_BYTES = 8;
 
 export class EventNotifier {
-  private poller: ReturnType<typeof koffi.node.poll> | undefined;
+  private poller: FdWatch | undefined;
   private readonly one = new BigUint64Array([1n]);
   private readonly scratch = new Uint8Array(COUNTER_BYTES);
 
@@ -37,14 +37,9 @@ export class EventNotifier {
 
   /** Calls `callback` on the event loop each time the counter becomes non-zero. */
   watch(callback: () => void): void {
-    // koffi 3.3 calls back with (status, events), not as its typings say; a non-zero status
-    // (the loop closing the handle) carries no readiness.
-    const onReady = ((status: number, events?: { readable: boolean }) => {
-      if (status === 0 && events?.readable && this.drain()) callback();
-    }) as unknown as (events: { readable: boolean; writable: boolean; disconnect: boolean }) => void;
-    this.poller = koffi.node.poll(this.fd, { readable: true }, onReady);
-    // A watcher alone must not keep the VMM process alive.
-    this.poller.unref();
+    this.poller = watchReadable(this.fd, () => {
+      if (this.drain()) callback();
+    });
   }
 
   close(): void {
@@ -52,4 +47,20 @@ export class EventNotifier {
     this.poller = undefined;
     closeSync(this.fd);
   }
+}
+
+export interface FdWatch {
+  close(): void;
+}
+
+/** Calls `callback` on the event loop whenever `fd` is readable. The watch does not keep the process alive. */
+export function watchReadable(fd: number, callback: () => void): FdWatch {
+  // koffi 3.3 calls back with (status, events), not as its typings say; a non-zero status
+  // (the loop closing the handle) carries no readiness.
+  const onReady = ((status: number, events?: { readable: boolean }) => {
+    if (status === 0 && events?.readable) callback();
+  }) as unknown as (events: { readable: boolean; writable: boolean; disconnect: boolean }) => void;
+  const handle = koffi.node.poll(fd, { readable: true }, onReady);
+  handle.unref();
+  return { close: () => handle.close() };
 }

@@ -13,6 +13,8 @@ import type { VirtioDevice } from '../../../src/virtio/device.js';
 import { VirtioBlock } from '../../../src/devices/virtio/block/device.js';
 import { RequestType } from '../../../src/devices/virtio/block/request.js';
 import { VirtioRng } from '../../../src/devices/virtio/rng.js';
+import { VirtioNet } from '../../../src/devices/virtio/net.js';
+import { FakeWire } from './fake-wire.js';
 import { MockDriver } from '../../helpers/mock-driver.js';
 import { captureWarnings } from '../../virtio/fixtures.js';
 import { MemoryDisk } from './memory-disk.js';
@@ -69,7 +71,16 @@ interface Outcome {
   diskRequests: number;
 }
 
-async function fuzz(makeDevice: () => VirtioDevice, seed: number): Promise<Outcome> {
+interface Target {
+  /** The queue the random chains go to. */
+  queue: number;
+  queueCount: number;
+  /** Called every iteration, e.g. to push host-side frames in. */
+  tick?: (device: VirtioDevice, i: number) => void;
+}
+
+async function fuzz(makeDevice: () => VirtioDevice, seed: number, target: Target = { queue: 0, queueCount: 1 }): Promise<Outcome> {
+  const Q = target.queue;
   const random = prng(seed);
   const int = (n: number) => Math.floor(random() * n);
   const warnings: string[] = [];
@@ -79,10 +90,10 @@ async function fuzz(makeDevice: () => VirtioDevice, seed: number): Promise<Outco
   const transport = new MmioTransport(device, memory, { interrupt: () => {} });
   const outcome: Outcome = { outOfBounds: 0, internalErrors: 0, escaped: 0, resets: 0, used: 0, guestErrors: 0, diskRequests: 0 };
   let driver = new MockDriver(transport, memory);
-  driver.init({ queueSize: QUEUE_SIZE });
+  driver.init({ queueSize: QUEUE_SIZE, queueCount: target.queueCount });
   // Buffers live in the upper half; the rings in the lower part the driver allocated.
   const heap = MEMORY_SIZE / 2;
-  const table = () => driver.queues[0]!.desc;
+  const table = () => driver.queues[Q]!.desc;
 
   /** An address: mostly inside RAM, sometimes at its edge, sometimes far outside. */
   const address = (): number => {
@@ -130,24 +141,25 @@ async function fuzz(makeDevice: () => VirtioDevice, seed: number): Promise<Outco
       if (inIndirect) driver.writeDescriptor(table(), head, { address: base, length: random() < 0.9 ? 16 * descriptors : int(200), flags: DescFlag.INDIRECT | (random() < 0.1 ? DescFlag.NEXT : 0), next: 0 });
       if (random() < 0.002) {
         // A wild available index: the ring is broken, the device must ask for a reset.
-        memory.writeU16(driver.queues[0]!.avail + 2, int(65536));
+        memory.writeU16(driver.queues[Q]!.avail + 2, int(65536));
       } else {
-        driver.publish(0, random() < 0.97 ? head : int(65536));
+        driver.publish(Q, random() < 0.97 ? head : int(65536));
       }
       try {
-        driver.notify(0);
+        driver.notify(Q);
+        target.tick?.(device, i);
       } catch {
         outcome.escaped++;
       }
       if (i % SETTLE_EVERY === 0) {
         await new Promise((r) => setImmediate(r));
-        outcome.used += driver.takeUsed(0).length;
+        outcome.used += driver.takeUsed(Q).length;
       }
       if (driver.readReg(Reg.STATUS) & Status.DEVICE_NEEDS_RESET) {
         outcome.resets++;
         await new Promise((r) => setImmediate(r));
         driver = new MockDriver(transport, memory);
-        driver.init({ queueSize: QUEUE_SIZE });
+        driver.init({ queueSize: QUEUE_SIZE, queueCount: target.queueCount });
       }
     }
     await new Promise((r) => setImmediate(r));
@@ -164,13 +176,21 @@ async function fuzz(makeDevice: () => VirtioDevice, seed: number): Promise<Outco
 describe(`virtio fuzz: ${CHAINS_PER_DEVICE} random descriptor chains per device (seed ${SEED})`, function () {
   this.timeout(300_000);
 
-  for (const [name, make] of [
-    ['virtio-blk', () => new VirtioBlock(new MemoryDisk(64 * 512), 'fuzz')],
-    ['virtio-blk read-only', () => new VirtioBlock(new MemoryDisk(64 * 512, true), 'fuzz')],
-    ['virtio-rng', () => new VirtioRng()],
+  for (const [name, make, target] of [
+    ['virtio-blk', () => new VirtioBlock(new MemoryDisk(64 * 512), 'fuzz'), undefined],
+    ['virtio-blk read-only', () => new VirtioBlock(new MemoryDisk(64 * 512, true), 'fuzz'), undefined],
+    ['virtio-rng', () => new VirtioRng(), undefined],
+    ['virtio-net transmit', () => new VirtioNet(new FakeWire(), new Uint8Array(6)), { queue: 1, queueCount: 2 }],
+    ['virtio-net receive', () => new VirtioNet(new FakeWire(), new Uint8Array(6)), {
+      queue: 0, queueCount: 2,
+      // A frame from the host side every other chain, of a random-ish size.
+      tick: (device: VirtioDevice, i: number) => {
+        if (i % 2 === 0) ((device as VirtioNet)['backend'] as FakeWire).receive!(new Uint8Array(14 + ((i * 7919) % 1600)));
+      },
+    }],
   ] as const) {
     it(`${name}: no exception escapes, no access outside guest memory, no internal error`, async () => {
-      const outcome = await fuzz(make, SEED);
+      const outcome = await fuzz(make, SEED, 'queue' in (target ?? {}) ? target : undefined);
       if (process.env['FUZZ_VERBOSE']) console.log(outcome);
       expect(outcome.escaped, 'exceptions out of the transport').to.equal(0);
       expect(outcome.outOfBounds, 'accesses outside guest memory').to.equal(0);
