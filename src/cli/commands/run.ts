@@ -14,6 +14,9 @@ import { DEFAULT_BOOT_ARGS, commandParameter } from '../../vmm/default-cmdline.j
 import { Machine } from '../../vmm/machine.js';
 import { VmDrives, parseDriveOption, type DriveSpec } from '../../devices/virtio/block/drives.js';
 import { VirtioRng } from '../../devices/virtio/rng.js';
+import { VirtioNet } from '../../devices/virtio/net.js';
+import { parseNetOption, type NetOption } from '../../devices/virtio/net-option.js';
+import { TapBackend } from '../../devices/virtio/tap-backend.js';
 import { UserError } from '../errors.js';
 
 interface RunOptions {
@@ -27,6 +30,7 @@ interface RunOptions {
   timing?: boolean;
   disk?: string[];
   rng: boolean;
+  net?: string[];
 }
 
 /** Exit statuses of the VMM itself (the guest's own status passes through otherwise). */
@@ -69,6 +73,7 @@ interface RunPlan {
   cpus: number;
   cmdline: string;
   drives: DriveSpec[];
+  nets: NetOption[];
 }
 
 function planRun(command: readonly string[], options: RunOptions): RunPlan {
@@ -84,6 +89,7 @@ function planRun(command: readonly string[], options: RunOptions): RunPlan {
     cpus: parseCpus(options.cpus),
     cmdline: buildCmdline(options, command),
     drives: (options.disk ?? []).map(parseDriveOption),
+    nets: (options.net ?? []).map(parseNetOption),
   };
 }
 
@@ -121,7 +127,7 @@ async function runLocally(plan: RunPlan, command: readonly string[], options: Ru
 
   machine = Machine.create(
     { kernel, ...(initrd ? { initrd } : {}), cmdline: plan.cmdline, memoryBytes: plan.memoryBytes, cpus: plan.cpus,
-      virtio: [...drives.devices, ...(options.rng ? [new VirtioRng()] : [])] },
+      virtio: [...drives.devices, ...openNets(plan.nets), ...(options.rng ? [new VirtioRng()] : [])] },
     {
       consoleOutput: (bytes) => console_.write(bytes),
       bootComplete: () => {
@@ -149,6 +155,19 @@ async function runLocally(plan: RunPlan, command: readonly string[], options: Ru
   machine.start();
 }
 
+/** One virtio-net device per --net, on its tap interface. */
+function openNets(nets: readonly NetOption[]): VirtioNet[] {
+  return nets.map((net, i) => {
+    let backend: TapBackend;
+    try {
+      backend = new TapBackend(net.tap);
+    } catch (err) {
+      throw new UserError(`--net tap=${net.tap}: cannot open the tap interface (${err instanceof Error ? err.message : String(err)}); create it first (ip tuntap add dev ${net.tap} mode tap) or run with CAP_NET_ADMIN`);
+    }
+    return new VirtioNet(backend, net.mac, `eth${i}`);
+  });
+}
+
 export function register(program: Command): void {
   program
     .command('run')
@@ -163,6 +182,7 @@ export function register(program: Command): void {
     .option('-i, --interactive', 'forward stdin to the guest console even when it is not a terminal')
     .option('--disk <path[,persistent|,ro]>', 'attach a disk image (raw or qcow2) as /dev/vda, vdb…: by default through a throw-away copy-on-write overlay; ",persistent" writes to the image, ",ro" is read-only (repeatable)', collect)
     // On by default: a guest without an entropy source can stall early in boot waiting for the CRNG, and the device costs nothing until read.
+    .option('--net <tap=NAME[,mac=MAC]>', 'attach a virtio-net NIC on a tap interface (repeatable); give the guest its address with --append ip=…', collect)
     .option('--no-rng', 'do not give the guest a virtio-rng entropy device')
     .option('--timing', 'print boot time and exit counts on stderr when the VM stops')
     .action(async (command: string[], options: RunOptions) => {
