@@ -15,12 +15,12 @@ export function registerConvert(image: Command): void {
     .option('-o, --options <list>', 'cluster_size=64K', collect, [])
     .option('-p, --progress', 'show a progress bar (default on a terminal)')
     .option('-q, --quiet', 'no progress bar')
-    .action((src: string, dst: string, o: { outputFormat: string; format?: string; compress?: boolean; options: string[]; progress?: boolean; quiet?: boolean }) => {
+    .action(async (src: string, dst: string, o: { outputFormat: string; format?: string; compress?: boolean; options: string[]; progress?: boolean; quiet?: boolean }) => {
       const opts = parseOptionList(o.options);
       const show = !o.quiet && (o.progress || process.stderr.isTTY === true);
       const bar = show ? new ProgressBar(process.stderr) : undefined;
       try {
-        convertImage(src, dst, {
+        await convertImage(src, dst, {
           outFormat: formatOption(o.outputFormat, 'output format')!, inFormat: formatOption(o.format, 'source format'), compress: o.compress,
           clusterBits: clusterBitsOption(opts.get('cluster_size')), progress: bar ? (f) => bar.update(f) : undefined,
         });
