@@ -10,6 +10,6 @@ const program = new Command('mvm')
   .version('0.1.0')
   .showHelpAfterError('(run with --help for usage)');
 
-registerCommands(program);
+await registerCommands(program);
 
 program.parseAsync(process.argv).catch(exitWithError);
