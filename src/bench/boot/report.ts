@@ -36,7 +36,7 @@ export function bootRows(result: BootResult): ReportRow[] {
   const where = placeName(result.location);
   return [
     ...mvmRows(`mvm run, fresh process (${where})`, result.mvm),
-    { label: `mvm --version, Node + mvm modules (${where})`, unit: 'ms', summary: result.cliLoadMs },
+    { label: `mvm run --help, Node + run's modules (${where})`, unit: 'ms', summary: result.cliLoadMs },
     { label: `QEMU microvm (${where}): spawn → guest marker`, unit: 'ms', summary: result.qemuMicrovm.markerMs },
     { label: `QEMU microvm (${where}): spawn → exit`, unit: 'ms', summary: result.qemuMicrovm.wallMs },
     ...(result.mvmFromHost ? mvmRows('mvm run from host via helper', result.mvmFromHost) : []),

@@ -13,7 +13,7 @@ export interface BootSamples {
   runs: number;
   mvm: Array<BootRun & MvmTiming>;
   qemu: BootRun[];
-  /** Wall time of `mvm --version`: Node start plus loading mvm's modules. */
+  /** Wall time of `mvm run --help`: Node start plus loading the modules `mvm run` uses. */
   cliLoadMs: number[];
 }
 

@@ -12,7 +12,7 @@ import { parseBootSamples, type BootRun } from './samples.js';
 const MEASURE = fileURLToPath(new URL('./measure.js', import.meta.url));
 /** Generous per boot: under the helper's software-emulated CPU, on a shared machine, one boot can take 20 s. */
 const LIMIT_PER_BOOT_MS = 60_000;
-/** Beyond the boots: Node starting inside the helper, `mvm --version` samples. */
+/** Beyond the boots: Node starting inside the helper, `mvm run --help` samples. */
 const MEASURE_OVERHEAD_MS = 120_000;
 
 /** What `mvm helper exec` says when the helper VM went away under it. */
@@ -37,7 +37,7 @@ export interface BootResult {
   /** `mvm run` as a fresh process each time, next to the QEMU boots. */
   mvm: MvmBootSummary;
   qemuMicrovm: { wallMs: Summary; markerMs: Summary };
-  /** `mvm --version`: Node start + loading mvm's modules, the part of a cold `mvm run` before its action starts. */
+  /** `mvm run --help`: Node start + loading run's modules, the part of a cold `mvm run` before its action starts. */
   cliLoadMs: Summary;
   /** Only with the helper: `mvm run` started on this host, served by the helper's already-running mvm process. */
   mvmFromHost?: MvmBootSummary;
@@ -47,7 +47,7 @@ export interface BootResult {
   mvmFromHostError?: string;
   /**
    * The VMM's own share from process start: Node start + module loading
-   * (`mvm --version`, median) plus VMM setup (action start → first KVM_RUN,
+   * (`mvm run --help`, median) plus VMM setup (action start → first KVM_RUN,
    * median). A sum of medians, so an estimate; mvm's --timing starts at its action.
    */
   processStartToFirstKvmRunMs?: number;
