@@ -1,13 +1,16 @@
 // The copy loop of `mvm image convert`: reads the source in large chunks,
 // skips what the source's mapping says is zero without reading it, skips
 // all-zero units it did read, and writes each remaining run with one async
-// write. Writes run on libuv's thread pool while the main thread reads and
-// scans the next chunk, and several chunks are in flight at once, so reading,
-// zero scanning and writing overlap (qemu-img overlaps them the same way,
-// with coroutines and a thread pool).
+// write. Several chunks are in flight at once; reads of plain contiguous data
+// and all writes run on libuv's thread pool while the main thread scans, so
+// reading, zero scanning and writing overlap (qemu-img overlaps them the same
+// way, with coroutines and a thread pool).
 import * as fs from 'node:fs';
 import type { SyncDisk } from './backend.js';
 import { zeroBytesAt } from './map.js';
+import { Qcow2Image } from './qcow2/image.js';
+import { Kind } from './qcow2/mapping.js';
+import { RawDisk } from './raw.js';
 
 /** Where the non-zero data goes: a host offset in `fd` for each run of guest bytes. */
 export interface CopySink {
@@ -18,25 +21,49 @@ export interface CopySink {
   place(guest: number, length: number): number;
 }
 
-/** Bytes read per step: big enough that per-call costs vanish, small enough to stay in the CPU caches' neighbourhood. */
+/** Bytes read per step: big enough that per-call costs vanish. */
 const CHUNK = 4 << 20;
-/** Chunks in flight: one being read and scanned, the rest being written (libuv's pool has 4 threads). */
+/** Chunks in flight: as many as libuv's pool has threads (4 by default). */
 const IN_FLIGHT = 4;
 /** How far ahead one look at the block status may skip. */
 const MAX_SKIP = 1 << 30;
 
-function writeFully(fd: number, data: Buffer, offset: number): Promise<void> {
+/** Runs a positional read or write to completion; a read past the end of the file fills zeros. */
+function ioFully(kind: 'read' | 'write', fd: number, buf: Buffer, offset: number): Promise<void> {
   return new Promise((resolve, reject) => {
     const step = (done: number): void => {
-      if (done === data.length) { resolve(); return; }
-      fs.write(fd, data, done, data.length - done, offset + done, (err, n) => {
+      if (done === buf.length) { resolve(); return; }
+      const next = (err: NodeJS.ErrnoException | null, n: number): void => {
         if (err) reject(err);
-        else if (n <= 0) reject(new Error(`short write at offset ${offset + done}`));
-        else step(done + n);
-      });
+        else if (n > 0) step(done + n);
+        else if (kind === 'read') { buf.fill(0, done); resolve(); }
+        else reject(new Error(`short write at offset ${offset + done}`));
+      };
+      if (kind === 'read') fs.read(fd, buf, done, buf.length - done, offset + done, next);
+      else fs.write(fd, buf, done, buf.length - done, offset + done, next);
     };
     step(0);
   });
+}
+
+/**
+ * Where guest bytes from `pos` (up to `limit` of them) lie as one plain
+ * contiguous range of the top image's file (raw file, or qcow2 data clusters
+ * in order), so they can be read on the thread pool; undefined when the bytes
+ * at `pos` need the image's own read path (backing files, compressed, zeros).
+ */
+function directExtent(input: SyncDisk, pos: number, limit: number): { fd: number; host: number; n: number } | undefined {
+  if (input instanceof RawDisk) return { fd: input.fileDescriptor, host: pos, n: limit };
+  if (!(input instanceof Qcow2Image)) return undefined;
+  const first = input.mapGuest(pos);
+  if (first.kind !== Kind.Data) return undefined;
+  let n = first.avail;
+  while (n < limit) {
+    const m = input.mapGuest(pos + n);
+    if (m.kind !== Kind.Data || m.host !== first.host + n) break;
+    n += m.avail;
+  }
+  return { fd: input.file.fd, host: first.host, n: Math.min(n, limit) };
 }
 
 /** Byte length of the run of non-zero units starting at `from` (0 if the unit there is zero). */
@@ -56,35 +83,59 @@ export async function copyNonZero(input: SyncDisk, sink: CopySink, progress?: (f
   const unit = sink.unit;
   const chunk = Math.max(unit, Math.floor(CHUNK / unit) * unit);
   const zero = Buffer.alloc(unit);
-  const slots = Array.from({ length: IN_FLIGHT }, () => ({ buf: Buffer.allocUnsafe(chunk), pending: Promise.resolve() }));
-  let slot = 0;
-  let failure: unknown;
-  for (let pos = 0; pos < size;) {
-    // Ranges the source reports as zero or unallocated are not read at all: the new image is already zero there.
-    const skip = pos % unit === 0 ? Math.floor(zeroBytesAt(input, pos, MAX_SKIP) / unit) * unit : 0;
-    if (skip > 0) {
-      pos += skip;
-      progress?.(Math.min(1, pos / size));
-      continue;
+  let cursor = 0;
+  let done = 0;
+  // Host space is handed out in guest order whatever order the reads finish in, so the output layout is the same on every run.
+  let placeTurn = Promise.resolve();
+
+  /** The next range that may hold data (unit-aligned unless it ends the disk), or undefined at the end. */
+  const claim = (): { pos: number; n: number; direct?: { fd: number; host: number } } | undefined => {
+    while (cursor < size) {
+      const skip = cursor % unit === 0 ? Math.floor(zeroBytesAt(input, cursor, MAX_SKIP) / unit) * unit : 0;
+      if (skip === 0) break;
+      cursor += skip;
+      done += skip;
     }
-    const s = slots[slot]!;
-    slot = (slot + 1) % IN_FLIGHT;
-    await s.pending; // this buffer's previous writes must be done before it is refilled
-    if (failure) break;
-    const n = Math.min(chunk, size - pos);
-    const data = s.buf.subarray(0, n);
-    input.readSync(pos, data);
-    const writes: Array<Promise<void>> = [];
-    for (let off = 0; off < n;) {
-      const run = nonZeroRun(data, off, unit, zero);
-      if (run === 0) { off += Math.min(unit, n - off); continue; }
-      writes.push(writeFully(sink.fd, data.subarray(off, off + run), sink.place(pos + off, run)));
-      off += run;
+    if (cursor >= size) return undefined;
+    const pos = cursor;
+    const limit = Math.min(chunk, size - pos);
+    const direct = directExtent(input, pos, limit);
+    // A direct extent that ends inside a unit is cut back to a unit boundary (or not used) so the next range starts aligned.
+    const n = direct ? (direct.n === limit ? limit : Math.floor(direct.n / unit) * unit) : limit;
+    cursor += n > 0 ? n : limit;
+    return n > 0 ? { pos, n, direct } : { pos, n: limit };
+  };
+
+  const worker = async (): Promise<void> => {
+    const buf = Buffer.allocUnsafe(chunk);
+    for (let r = claim(); r; r = claim()) {
+      const prevTurn = placeTurn;
+      let release!: () => void;
+      placeTurn = new Promise((resolve) => { release = resolve; });
+      try {
+        const data = buf.subarray(0, r.n);
+        if (r.direct) await ioFully('read', r.direct.fd, data, r.direct.host);
+        else input.readSync(r.pos, data);
+        const runs: Array<[number, number]> = [];
+        for (let off = 0; off < r.n;) {
+          const run = nonZeroRun(data, off, unit, zero);
+          if (run === 0) { off += Math.min(unit, r.n - off); continue; }
+          runs.push([off, run]);
+          off += run;
+        }
+        await prevTurn;
+        const hosts = runs.map(([off, run]) => sink.place(r.pos + off, run));
+        release();
+        await Promise.all(runs.map(([off, run], i) => ioFully('write', sink.fd, data.subarray(off, off + run), hosts[i]!)));
+      } finally {
+        release();
+      }
+      done += r.n;
+      progress?.(Math.min(1, done / size));
     }
-    s.pending = Promise.all(writes).then(() => undefined, (err: unknown) => { failure ??= err; });
-    pos += n;
-    progress?.(Math.min(1, pos / size));
-  }
-  await Promise.all(slots.map((s) => s.pending));
-  if (failure) throw failure;
+  };
+  // Every worker must have stopped before the caller closes (or removes) the output, even when one failed.
+  const results = await Promise.allSettled(Array.from({ length: IN_FLIGHT }, worker));
+  for (const r of results) if (r.status === 'rejected') throw r.reason;
+  progress?.(1);
 }

@@ -49,7 +49,7 @@ export class Qcow2StreamWriter {
   /**
    * Creates `path` through createQcow2 (so sizes and cluster sizes are checked
    * and the header is built exactly as `mvm image create` builds it), keeps
-   * its header, and empties the file for streaming.
+   * its header, and wipes it until finishSync.
    */
   static create(path: string, opts: StreamWriterOptions): Qcow2StreamWriter {
     createQcow2(path, { size: opts.size, clusterBits: opts.clusterBits });
@@ -61,7 +61,9 @@ export class Qcow2StreamWriter {
       fs.readSync(fd, area, 0, area.length, 0);
       const size = readU64(area, H.size) ?? 0;
       const refcountOrder = area.readUInt32BE(H.refcountOrder);
-      fs.ftruncateSync(fd, 0);
+      // Wipe the header rather than truncating to 0: ext4 flushes a file truncated to 0 when it is closed
+      // (auto_da_alloc), which cost ~0.2 s per 512 MiB. Every later cluster is overwritten by data or metadata.
+      fs.writeSync(fd, Buffer.alloc(area.length), 0, area.length, 0);
       return new Qcow2StreamWriter(path, fd, size, clusterBits, refcountOrder, area);
     } catch (err) {
       fs.closeSync(fd);
