@@ -1,24 +1,36 @@
 // The disk benchmark (not a test): qcow2 against raw for 4 KiB random and
 // 1 MiB sequential I/O, and `mvm image convert` against `qemu-img convert` on a
 // 1 GiB image. Prints medians and ratios from one run.
-// Usage: node dist/src/bench/disk/run.js [--quick]
-import { execFileSync, spawnSync } from 'node:child_process';
+// Usage: node dist/src/bench/disk/run.js [--quick] [--only io|convert]
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { asBackend } from '../../disk/backend.js';
 import { openDisk } from '../../disk/open.js';
 import { createQcow2 } from '../../disk/qcow2/create.js';
-import { median, randomOffsets, randomRead, randomWrite, sequential } from './workload.js';
+import { Qcow2Image } from '../../disk/qcow2/image.js';
+import { RawDisk } from '../../disk/raw.js';
+import { benchConvert } from './convert.js';
+import { pairedRandomRead } from './paired.js';
+import { median, randomOffsets, randomWrite, sequential } from './workload.js';
 import type { Rate } from './workload.js';
 
 const MiB = 1 << 20;
 const quick = process.argv.includes('--quick');
+/** `--only io` or `--only convert` runs one half of the benchmark. */
+const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
+const want = (part: 'io' | 'convert'): boolean => only === undefined || only === part;
 /** Data set for the I/O tests: big enough to cover many L2 tables, small enough to stay in the page cache. */
 const DATA_BYTES = (quick ? 64 : 512) * MiB;
 const CONVERT_BYTES = (quick ? 128 : 1024) * MiB;
 const RANDOM_OPS = quick ? 5000 : 40000;
 const REPEATS = quick ? 3 : 5;
+/** Alternating rounds for the paired random-read comparison (each round is short). */
+const PAIRED_ROUNDS = quick ? 5 : 15;
+/** Alternating runs of each convert command per case. */
+const CONVERT_ROUNDS = quick ? 3 : 7;
 const CLI = fileURLToPath(new URL('../../cli/index.js', import.meta.url));
 
 function fillPattern(file: string, bytes: number, dataEvery = 1): void {
@@ -56,35 +68,26 @@ async function compare(title: string, contenders: Array<[string, () => Promise<D
   return medians;
 }
 
-function timeCommand(cmd: string, args: string[]): number {
-  const times: number[] = [];
-  for (let i = 0; i < REPEATS; i++) {
-    const t0 = process.hrtime.bigint();
-    const r = spawnSync(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-    if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.stderr}`);
-    times.push(Number(process.hrtime.bigint() - t0) / 1e6);
-    fs.rmSync(args[args.length - 1]!, { force: true });
-  }
-  return median(times);
-}
-
-async function main(): Promise<void> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mvm-bench-disk-'));
-  try {
-    process.stdout.write(`mvm disk benchmark (${quick ? 'quick' : 'full'}; medians of ${REPEATS} runs; files in the page cache)\n`);
+/** qcow2 against raw through the DiskBackend interface, and the cost of an empty overlay. */
+async function benchIo(dir: string, ratios: Array<[string, number]>): Promise<void> {
     const raw = path.join(dir, 'data.raw');
     const qcow = path.join(dir, 'data.qcow2');
     fillPattern(raw, DATA_BYTES);
     execFileSync('qemu-img', ['convert', '-O', 'qcow2', raw, qcow]);
     const offsets = randomOffsets(RANDOM_OPS, DATA_BYTES, 4096, 1);
-    const ratios: Array<[string, number]> = [];
 
     const ro = (f: string) => () => openDisk(f, { readOnly: true });
     const rwo = (f: string) => () => openDisk(f, { readOnly: false });
     const fresh = path.join(dir, 'fresh.qcow2');
-    const [rr, qr] = await compare('4 KiB random read', [['raw', ro(raw)], ['qcow2 (64 KiB clusters)', ro(qcow)]],
-      (d) => randomRead(d, offsets, 4096));
-    ratios.push(['qcow2/raw 4 KiB random read', qr! / rr!]);
+    const rawDisk = RawDisk.open(raw, true);
+    const qcowImage = Qcow2Image.open(qcow, { readOnly: true });
+    const pr = await pairedRandomRead(asBackend(rawDisk), asBackend(qcowImage), qcowImage, offsets, PAIRED_ROUNDS);
+    rawDisk.closeSync();
+    qcowImage.closeSync();
+    process.stdout.write(`4 KiB random read (both files read through first, disks kept open, ${PAIRED_ROUNDS} alternating rounds of ${RANDOM_OPS}):\n`);
+    process.stdout.write(`  ${'raw'.padEnd(44)} ${pr.rawOps.toFixed(0).padStart(9)} ops/s  (${pr.rawReadNs.toFixed(0)} ns per read)\n`);
+    process.stdout.write(`  ${'qcow2 (64 KiB clusters)'.padEnd(44)} ${pr.qcowOps.toFixed(0).padStart(9)} ops/s  (mapping lookup alone ${pr.lookupNs.toFixed(0)} ns)\n`);
+    ratios.push(['qcow2/raw 4 KiB random read (paired rounds)', pr.ratio]);
     const [rw, qw, fw] = await compare('4 KiB random write (flush at the end)', [
       ['raw', rwo(raw)], ['qcow2, allocated clusters', rwo(qcow)],
       ['qcow2, empty image (every write allocates)', () => { createQcow2(fresh, { size: DATA_BYTES }); return openDisk(fresh, { readOnly: false }); }],
@@ -93,19 +96,6 @@ async function main(): Promise<void> {
     const [rs, qs] = await compare('1 MiB sequential read', [['raw', ro(raw)], ['qcow2', ro(qcow)]], (d) => sequential(d, DATA_BYTES, MiB, false));
     const [rsw, qsw] = await compare('1 MiB sequential write', [['raw', rwo(raw)], ['qcow2', rwo(qcow)]], (d) => sequential(d, DATA_BYTES, MiB, true));
     ratios.push(['qcow2/raw 1 MiB sequential read', qs! / rs!], ['qcow2/raw 1 MiB sequential write', qsw! / rsw!]);
-
-    process.stdout.write(`convert a ${CONVERT_BYTES / MiB} MiB image (half data, half zeros), wall time:\n`);
-    const big = path.join(dir, 'big.raw');
-    const bigq = path.join(dir, 'big.qcow2');
-    fillPattern(big, CONVERT_BYTES, 2);
-    execFileSync('qemu-img', ['convert', '-O', 'qcow2', big, bigq]);
-    for (const [label, src, fmt] of [['qcow2 -> raw', bigq, 'raw'], ['raw -> qcow2', big, 'qcow2'], ['qcow2 -> qcow2', bigq, 'qcow2']] as const) {
-      const out = path.join(dir, `out.${fmt}`);
-      const mine = timeCommand('node', [CLI, 'image', 'convert', '-q', '-O', fmt, src, out]);
-      const theirs = timeCommand('qemu-img', ['convert', '-O', fmt, src, out]);
-      process.stdout.write(`  ${label.padEnd(16)} mvm ${mine.toFixed(0).padStart(6)} ms   qemu-img ${theirs.toFixed(0).padStart(6)} ms\n`);
-      ratios.push([`convert ${label} speed, mvm/qemu-img`, theirs / mine]);
-    }
 
     process.stdout.write('empty overlay of a 64 KiB-cluster 10 GiB base (in-process create):\n');
     const base = path.join(dir, 'base.qcow2');
@@ -118,6 +108,16 @@ async function main(): Promise<void> {
       createTimes.push(Number(process.hrtime.bigint() - t0) / 1e6);
     }
     process.stdout.write(`  created in ${median(createTimes).toFixed(2)} ms (median of 20), ${fs.statSync(overlay).size / 1024} KiB file, ${fs.statSync(overlay).blocks / 2} KiB on disk\n`);
+
+}
+
+async function main(): Promise<void> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mvm-bench-disk-'));
+  try {
+    process.stdout.write(`mvm disk benchmark (${quick ? 'quick' : 'full'}; medians of ${REPEATS} runs; files in the page cache)\n`);
+    const ratios: Array<[string, number]> = [];
+    if (want('io')) await benchIo(dir, ratios);
+    if (want('convert')) for (const r of benchConvert(dir, CLI, CONVERT_BYTES, CONVERT_ROUNDS)) ratios.push([`convert ${r.label}, mvm/qemu-img speed`, r.qemuMs / r.mvmMs]);
 
     process.stdout.write('ratios (>1 means mvm/qcow2 is faster; goals: random read >= 0.9, convert >= 1.0):\n');
     for (const [name, r] of ratios) process.stdout.write(`  ${name.padEnd(44)} ${r.toFixed(2)}\n`);
