@@ -1,7 +1,7 @@
 // The disk benchmark (not a test): qcow2 against raw for 4 KiB random and
 // 1 MiB sequential I/O, and `mvm image convert` against `qemu-img convert` on a
 // 1 GiB image. Prints medians and ratios from one run.
-// Usage: node dist/src/bench/disk/run.js [--quick] [--only io|convert]
+// Usage: node dist/src/bench/disk/run.js [--quick] [--only io|convert] [--cli PATH/dist/src/cli/index.js]
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -31,7 +31,8 @@ const REPEATS = quick ? 3 : 5;
 const PAIRED_ROUNDS = quick ? 5 : 15;
 /** Alternating runs of each convert command per case. */
 const CONVERT_ROUNDS = quick ? 3 : 7;
-const CLI = fileURLToPath(new URL('../../cli/index.js', import.meta.url));
+/** `--cli PATH` times another build's CLI (e.g. an older commit's, for before/after numbers). */
+const CLI = process.argv.includes('--cli') ? path.resolve(process.argv[process.argv.indexOf('--cli') + 1]!) : fileURLToPath(new URL('../../cli/index.js', import.meta.url));
 
 function fillPattern(file: string, bytes: number, dataEvery = 1): void {
   const fd = fs.openSync(file, 'w');
@@ -120,7 +121,7 @@ async function main(): Promise<void> {
     if (want('convert')) for (const r of benchConvert(dir, CLI, CONVERT_BYTES, CONVERT_ROUNDS)) ratios.push([`convert ${r.label}, mvm/qemu-img speed`, r.qemuMs / r.mvmMs]);
 
     process.stdout.write('ratios (>1 means mvm/qcow2 is faster; goals: random read >= 0.9, convert >= 1.0):\n');
-    for (const [name, r] of ratios) process.stdout.write(`  ${name.padEnd(44)} ${r.toFixed(2)}\n`);
+    for (const [name, r] of ratios) process.stdout.write(`  ${name.padEnd(54)} ${r.toFixed(2)}\n`);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
