@@ -25,7 +25,8 @@ set -euo pipefail
 #   9p, 9pnet_virtio    the host's filesystem over virtio-9p
 #   virtio_pci          the transport every virtio device here sits on
 #   virtio_net          user-mode networking: mvm's requests arrive over TCP
-WANTED_MODULES=(kvm_amd 9p 9pnet_virtio virtio_pci virtio_net)
+#   tun                 tap devices for guests' virtio-net (mvm run --net tap=…)
+WANTED_MODULES=(kvm_amd 9p 9pnet_virtio virtio_pci virtio_net tun)
 
 # Reads lines "module dep1 dep2 …" and prints every module once, each after
 # all of its dependencies (tsort fails loudly on a cycle).
