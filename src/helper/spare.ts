@@ -54,7 +54,8 @@ process.on('message', (raw: unknown) => {
 // imports then come from the module cache.
 try {
   await import('commander');
-  await import(COMMANDS_MODULE);
+  const commands = (await import(COMMANDS_MODULE)) as { loadAllCommandModules(): Promise<void> };
+  await commands.loadAllCommandModules();
 } catch (err) {
   // A half-written build (tsc running right now) or a broken module: the
   // daemon starts another spare; one that keeps failing is not retried.

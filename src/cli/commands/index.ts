@@ -20,3 +20,12 @@ export async function registerCommands(program: Command, argv: string[] = proces
   const modules = await Promise.all(named.map((name) => COMMANDS[name]!()));
   for (const m of modules) m.register(program);
 }
+
+/**
+ * Loads every command module without registering anything: the helper VM's
+ * warm spare calls this so that a request pays no module loading (seconds
+ * under software emulation).
+ */
+export async function loadAllCommandModules(): Promise<void> {
+  await Promise.all(Object.values(COMMANDS).map((load) => load()));
+}
