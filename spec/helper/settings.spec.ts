@@ -81,7 +81,10 @@ describe('helper/settings and QEMU command', () => {
     expect(runtimeRoot({ MVM_RUN_DIR: '/x/run', XDG_RUNTIME_DIR: '/run/user/7' }, 7)).to.equal('/x/run');
     expect(runtimeRoot({ XDG_RUNTIME_DIR: '/run/user/7' }, 7)).to.equal('/run/user/7/mvm');
     expect(runtimeRoot({}, 7)).to.equal('/tmp/mvm-7');
-    expect(helperStateDir({ MVM_RUN_DIR: '/x/run' })).to.equal('/x/run/helper');
+    expect(helperStateDir({ MVM_RUN_DIR: '/x/run' }, '/src/mvm')).to.match(/^\/x\/run\/helper-[0-9a-f]{8}$/);
+    // Two trees never share a helper: each runs its own code.
+    expect(helperStateDir({ MVM_RUN_DIR: '/x/run' }, '/src/mvm')).to.not.equal(helperStateDir({ MVM_RUN_DIR: '/x/run' }, '/ci/mvm'));
+    expect(helperStateDir({ MVM_RUN_DIR: '/x/run' }, '/src/mvm')).to.equal(helperStateDir({ MVM_RUN_DIR: '/x/run' }, '/src/mvm'));
     expect(cacheRoot({ MVM_CACHE: '/c' })).to.equal('/c');
     expect(cacheRoot({ HOME: '/home/u' })).to.equal('/home/u/.cache/mvm');
   });

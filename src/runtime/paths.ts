@@ -35,9 +35,29 @@ export function runtimeRoot(env: PathEnv = process.env, uid: number = currentUid
   return `/tmp/mvm-${uid}`;
 }
 
-/** The helper VM's state directory inside the runtime root. */
-export function helperStateDir(env: PathEnv = process.env): string {
-  return join(runtimeRoot(env), 'helper');
+/**
+ * The helper VM's state directory inside the runtime root, one per mvm
+ * installation: a helper runs the daemon and CLI of the tree that started it,
+ * so a second clone (a CI checkout beside a working tree, say) must get its
+ * own helper rather than have its commands run by another tree's code.
+ */
+export function helperStateDir(env: PathEnv = process.env, root: string = projectRoot()): string {
+  return join(runtimeRoot(env), `helper-${treeHash(root)}`);
+}
+
+/**
+ * FNV-1a over the path, 32 bits as 8 hex digits: plenty to keep a user's few
+ * clones apart, and cheap to load (node:crypto costs start-up time inside the
+ * emulated helper, where the daemon also resolves these paths).
+ */
+function treeHash(path: string): string {
+  const FNV_OFFSET_BASIS = 0x811c9dc5;
+  const FNV_PRIME = 0x01000193;
+  let hash = FNV_OFFSET_BASIS;
+  for (const byte of Buffer.from(path, 'utf8')) {
+    hash = Math.imul(hash ^ byte, FNV_PRIME) >>> 0;
+  }
+  return hash.toString(16).padStart(8, '0');
 }
 
 /** The build cache ($MVM_CACHE, else ~/.cache/mvm). */
