@@ -14,7 +14,7 @@ APT_PACKAGES := qemu-system-x86 qemu-utils busybox-static cpio xz-utils \
 MVM := node dist/src/cli/index.js
 OUT := images/out
 
-.PHONY: all deps apt-deps build kernel rootfs helper-image images guests test unit demo bench bench-disk bench-boot clean
+.PHONY: all deps apt-deps build kernel rootfs rootdisk helper-image images guests test unit demo bench bench-disk bench-boot clean
 
 all: build images
 
@@ -42,10 +42,15 @@ kernel: apt-deps
 rootfs: apt-deps
 	images/build-rootfs.sh $(OUT)/initramfs.cpio.gz
 
+# The same files as an ext4 root disk, stored as qcow2 by mvm's own writer
+# (so it needs the compiled CLI): mvm run --initrd '' --disk $(OUT)/rootfs.qcow2 ...
+rootdisk: apt-deps build
+	images/build-rootdisk.sh $(OUT)/rootfs.qcow2
+
 helper-image: apt-deps
 	images/build-helper.sh $(OUT)/helper
 
-images: kernel rootfs helper-image guests
+images: kernel rootfs rootdisk helper-image guests
 
 # Tiny test guests (firmware/guests/*.S): 64-bit ELF "kernels" that boot the
 # way Linux does under mvm and exercise exits, interrupts and SMP in

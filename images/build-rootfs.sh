@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds mvm's guest root filesystem: a gzip-compressed newc cpio initramfs
 # holding Debian's static busybox (with a symlink per applet; /sbin/init is
-# busybox init) and the project's init scripts from firmware/init/.
+# busybox init) and the project's init scripts from firmware/init/; the file
+# list is images/rootfs-contents.sh, shared with the root disk.
 #
 #   images/build-rootfs.sh OUTPUT        e.g. images/out/initramfs.cpio.gz
 #
@@ -25,14 +26,13 @@ dpkg-query -W -f='${Status}' busybox-static 2>/dev/null | grep -q 'install ok in
   die "Debian package busybox-static is not installed (make apt-deps)"
 [[ -x $busybox ]] || die "missing $busybox"
 for f in init session shutdown mvm-init-lib.sh etc/inittab; do [[ -r $init_dir/$f ]] || die "missing $init_dir/$f"; done
+# shellcheck source=rootfs-contents.sh
+. "$here/rootfs-contents.sh"
 
 # newc header fields (see the kernel's Documentation/driver-api/early-userspace/buffer-format.rst).
 readonly NEWC_MAGIC=070701
 readonly NEWC_HEADER_SIZE=110
 readonly S_IFDIR=0040000 S_IFREG=0100000 S_IFLNK=0120000 S_IFCHR=0020000
-# /dev/console is character device 5:1, /dev/mem 1:1.
-readonly CONSOLE_MAJOR=5 CONSOLE_MINOR=1
-readonly MEM_MAJOR=1 MEM_MINOR=1
 # Zero bytes that pad each header+name and each file body to 4 bytes.
 zero_pad=('' '\0' '\0\0' '\0\0\0')
 
@@ -72,26 +72,11 @@ add_symlink() {
   pad_to_4 "${#2}"
 }
 
+# add_char_device ARCHIVE_NAME PERMISSIONS MAJOR MINOR
+add_char_device() { write_header "$1" $((S_IFCHR | $2)) 0 "$3" "$4"; }
+
 write_archive() {
-  local dir applet
-  for dir in bin sbin usr usr/bin usr/sbin dev etc lib lib/mvm proc sys tmp root run mnt; do
-    add_dir "$dir"
-  done
-  write_header dev/console $((S_IFCHR | 0600)) 0 "$CONSOLE_MAJOR" "$CONSOLE_MINOR"
-  # So the init's first command can signal boot-complete before devtmpfs is mounted.
-  write_header dev/mem $((S_IFCHR | 0600)) 0 "$MEM_MAJOR" "$MEM_MINOR"
-  add_file init "$init_dir/init" 0755
-  add_file lib/mvm/init-lib.sh "$init_dir/mvm-init-lib.sh" 0644
-  add_file lib/mvm/session "$init_dir/session" 0755
-  add_file lib/mvm/shutdown "$init_dir/shutdown" 0755
-  for f in "$init_dir"/etc/*; do add_file "etc/${f##*/}" "$f" 0644; done
-  add_file bin/busybox "$busybox" 0755
-  # --list-full names each applet's usual place (bin/ls, usr/sbin/...); skip
-  # busybox itself and linuxrc (this initramfs boots through /init).
-  while IFS= read -r applet; do
-    case $applet in bin/busybox | linuxrc) continue ;; esac
-    add_symlink "$applet" /bin/busybox
-  done < <("$busybox" --list-full | LC_ALL=C sort)
+  rootfs_contents
   write_header 'TRAILER!!!' 0 0
 }
 
