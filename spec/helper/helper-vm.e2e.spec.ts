@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { RemoteCommand } from '../../src/helper/connection.js';
 import { PROTOCOL_VERSION } from '../../src/helper/protocol.js';
 import { helperFiles, isProcessAlive, readHelperState } from '../../src/helper/state.js';
-import { projectRoot } from '../../src/runtime/paths.js';
+import { helperStateDir, projectRoot } from '../../src/runtime/paths.js';
 
 const ROOT = projectRoot();
 const CLI = join(ROOT, 'dist', 'src', 'cli', 'index.js');
@@ -73,7 +73,7 @@ describe('helper VM (end to end)', function () {
   });
 
   it('records a running QEMU and reports it in mvm helper status', async () => {
-    const state = readHelperState(helperFiles(join(runDir, 'helper')));
+    const state = readHelperState(helperFiles(helperStateDir({ MVM_RUN_DIR: runDir })));
     expect(state).to.not.equal(null);
     expect(isProcessAlive(state!.pid)).to.equal(true);
     const status = await mvm(['helper', 'status']);
@@ -165,7 +165,7 @@ describe('helper VM (end to end)', function () {
   });
 
   it('refuses a request without the right token', async () => {
-    const state = readHelperState(helperFiles(join(runDir, 'helper')))!;
+    const state = readHelperState(helperFiles(helperStateDir({ MVM_RUN_DIR: runDir })))!;
     const remote = new RemoteCommand(state.hostPort, {
       version: PROTOCOL_VERSION, token: 'not-the-token', kind: 'exec', argv: ['true'], cwd: '/', env: {}, interactive: false, terminal: null,
     }, null);
@@ -175,7 +175,7 @@ describe('helper VM (end to end)', function () {
 
   it('stops, leaving no QEMU behind', async function () {
     this.timeout(START_TIMEOUT_MS);
-    const state = readHelperState(helperFiles(join(runDir, 'helper')))!;
+    const state = readHelperState(helperFiles(helperStateDir({ MVM_RUN_DIR: runDir })))!;
     const stopped = await mvm(['helper', 'stop']);
     expect(stopped.stdout).to.equal('helper VM stopped\n');
     expect(isProcessAlive(state.pid)).to.equal(false);
