@@ -16,6 +16,9 @@ import { VmDrives, parseDriveOption, type DriveSpec } from '../../devices/virtio
 import { VirtioRng } from '../../devices/virtio/rng.js';
 import { VirtioNet } from '../../devices/virtio/net.js';
 import { parseNetOption, type NetOption } from '../../devices/virtio/net-option.js';
+import { VirtioVsock } from '../../devices/virtio/vsock/device.js';
+import { UnixSocketBackend } from '../../devices/virtio/vsock/unix-backend.js';
+import { parseVsockOption, type VsockOption } from '../../devices/virtio/vsock/option.js';
 import { TapBackend } from '../../devices/virtio/tap-backend.js';
 import { UserError } from '../errors.js';
 
@@ -31,6 +34,7 @@ interface RunOptions {
   disk?: string[];
   rng: boolean;
   net?: string[];
+  vsock?: string;
 }
 
 /** Exit statuses of the VMM itself (the guest's own status passes through otherwise). */
@@ -74,6 +78,7 @@ interface RunPlan {
   cmdline: string;
   drives: DriveSpec[];
   nets: NetOption[];
+  vsock: VsockOption | undefined;
 }
 
 function planRun(command: readonly string[], options: RunOptions): RunPlan {
@@ -90,6 +95,7 @@ function planRun(command: readonly string[], options: RunOptions): RunPlan {
     cmdline: buildCmdline(options, command),
     drives: (options.disk ?? []).map(parseDriveOption),
     nets: (options.net ?? []).map(parseNetOption),
+    vsock: options.vsock === undefined ? undefined : parseVsockOption(options.vsock),
   };
 }
 
@@ -105,8 +111,10 @@ async function runLocally(plan: RunPlan, command: readonly string[], options: Ru
   // eslint-disable-next-line prefer-const
   let machine: Machine;
   const drives = VmDrives.open(plan.drives);
+  const vsock = plan.vsock ? openVsock(plan.vsock) : undefined;
   const finish = (status: number, message?: string[]) => {
     console_.release();
+    vsock?.backend.close();
     for (const problem of drives.closeSync()) writeAll(2, Buffer.from(`mvm: ${problem}\n`));
     if (message) writeAll(2, Buffer.from(message.map((l) => `mvm: ${l}`).join('\n') + '\n'));
     if (options.timing) {
@@ -127,7 +135,7 @@ async function runLocally(plan: RunPlan, command: readonly string[], options: Ru
 
   machine = Machine.create(
     { kernel, ...(initrd ? { initrd } : {}), cmdline: plan.cmdline, memoryBytes: plan.memoryBytes, cpus: plan.cpus,
-      virtio: [...drives.devices, ...openNets(plan.nets), ...(options.rng ? [new VirtioRng()] : [])] },
+      virtio: [...drives.devices, ...openNets(plan.nets), ...(options.rng ? [new VirtioRng()] : []), ...(vsock ? [vsock.device] : [])] },
     {
       consoleOutput: (bytes) => console_.write(bytes),
       bootComplete: () => {
@@ -168,6 +176,17 @@ function openNets(nets: readonly NetOption[]): VirtioNet[] {
   });
 }
 
+/** The --vsock device and its unix-socket host side (removed again when the VM stops). */
+function openVsock(option: VsockOption): { device: VirtioVsock; backend: UnixSocketBackend } {
+  let backend: UnixSocketBackend;
+  try {
+    backend = new UnixSocketBackend(option.uds, (message) => writeAll(2, Buffer.from(`mvm: ${message}\n`)));
+  } catch (err) {
+    throw new UserError(`--vsock: cannot listen on ${option.uds} (${err instanceof Error ? err.message : String(err)})`);
+  }
+  return { device: new VirtioVsock(option.cid, backend), backend };
+}
+
 export function register(program: Command): void {
   program
     .command('run')
@@ -183,6 +202,7 @@ export function register(program: Command): void {
     .option('--disk <path[,persistent|,ro]>', 'attach a disk image (raw or qcow2) as /dev/vda, vdb…: by default through a throw-away copy-on-write overlay; ",persistent" writes to the image, ",ro" is read-only (repeatable)', collect)
     // On by default: a guest without an entropy source can stall early in boot waiting for the CRNG, and the device costs nothing until read.
     .option('--net <tap=NAME[,mac=MAC]>', 'attach a virtio-net NIC on a tap interface (repeatable); give the guest its address with --append ip=…', collect)
+    .option('--vsock <cid=N[,uds=PATH]>', 'attach a virtio-vsock device with guest CID N (3 or more); host programs connect to the unix socket PATH and write "CONNECT <port>\\n", guest connections to host port P reach PATH_P (default PATH: ./mvm-<pid>.vsock)')
     .option('--no-rng', 'do not give the guest a virtio-rng entropy device')
     .option('--timing', 'print boot time and exit counts on stderr when the VM stops')
     .action(async (command: string[], options: RunOptions) => {
