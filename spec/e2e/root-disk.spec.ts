@@ -4,7 +4,7 @@
 // own helper VM, so no other command's helper is disturbed (or disturbs it).
 import { expect } from 'chai';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -12,6 +12,7 @@ import { PROJECT_ROOT, runMvm } from '../helpers/mvm-cli.js';
 
 const KERNEL = resolve(PROJECT_ROOT, 'images/out/vmlinux');
 const ROOT_DISK = resolve(PROJECT_ROOT, 'images/out/rootfs.qcow2');
+const INITRD = resolve(PROJECT_ROOT, 'images/out/initramfs.cpio.gz');
 /** The kernel parameters that boot mvm's init from the disk (see images/build-rootdisk.sh). */
 const ROOT_DISK_PARAMETERS = ['root=/dev/vda', 'rw', 'init=/init', 'devtmpfs.mount=0'];
 /** A status no success path produces, so seeing it proves the guest's own status came back. */
@@ -28,7 +29,7 @@ describe('booting from the ext4 root disk (end to end)', function () {
   let env: Record<string, string>;
 
   before(function () {
-    for (const file of [KERNEL, ROOT_DISK]) {
+    for (const file of [KERNEL, ROOT_DISK, INITRD]) {
       if (!existsSync(file)) throw new Error(`${file} is missing: \`make test\` builds it (make images)`);
     }
     dir = mkdtempSync(join(tmpdir(), 'mvm-rootdisk-e2e-'));
@@ -44,6 +45,27 @@ describe('booting from the ext4 root disk (end to end)', function () {
     const check = spawnSync('qemu-img', ['check', ROOT_DISK], { encoding: 'utf8' });
     expect(check.error, 'qemu-img (qemu-utils) must be installed').to.equal(undefined);
     expect(check.status, check.stdout + check.stderr).to.equal(0);
+  });
+
+  it('holds the same files as the initramfs (read by qemu-img and debugfs, not by mvm)', () => {
+    const raw = join(dir, 'rootfs.raw');
+    const converted = spawnSync('qemu-img', ['convert', '-O', 'raw', ROOT_DISK, raw], { encoding: 'utf8' });
+    expect(converted.status, converted.stderr).to.equal(0);
+    const tree = join(dir, 'tree');
+    mkdirSync(tree);
+    // rdump copies directories, files and symbolic links; device nodes are checked with ls below.
+    const dumped = spawnSync('debugfs', ['-R', `rdump / ${tree}`, raw], { encoding: 'utf8' });
+    expect(dumped.error, 'debugfs (e2fsprogs) must be installed').to.equal(undefined);
+    const onDisk = (readdirSync(tree, { recursive: true }) as string[]).filter((name) => name !== 'lost+found');
+    const devices = spawnSync('debugfs', ['-R', 'ls -l /dev', raw], { encoding: 'utf8' }).stdout;
+    expect(devices).to.match(/\s20600\s.*\sconsole\s*$/m);
+    expect(devices).to.match(/\s20600\s.*\smem\s*$/m);
+    const listed = spawnSync('sh', ['-c', `gunzip -c ${INITRD} | cpio -it --quiet`], { encoding: 'utf8' });
+    expect(listed.status, listed.stderr).to.equal(0);
+    const inInitramfs = listed.stdout.split('\n').filter((name) => name !== '' && name !== 'dev/console' && name !== 'dev/mem');
+    expect([...onDisk].sort()).to.deep.equal([...inInitramfs].sort());
+    expect(sha256(join(tree, 'init'))).to.equal(sha256(resolve(PROJECT_ROOT, 'firmware/init/init')));
+    expect(sha256(join(tree, 'bin/busybox'))).to.equal(sha256('/bin/busybox'));
   });
 
   it('boots without an initramfs, writes to / on the throw-away overlay, passes the exit status back; the image is unchanged', async () => {
