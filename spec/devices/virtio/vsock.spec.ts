@@ -171,13 +171,15 @@ describe('virtio-vsock device', () => {
     expect(vsock.connectionCount).to.equal(0);
   });
 
-  it('host end: the pending data first, then SHUTDOWN; host close: RST', () => {
+  it('host half-close: the pending data first, then SHUTDOWN SEND, and the guest may still send; host close: RST', () => {
     guest.postRx(8);
     const stream = guestConnects();
     stream.events!.data(bytes(5, 1));
     stream.events!.ended();
     const packets = guest.receive();
-    expect(packets.map((p) => [p.header.op, p.header.flags])).to.deep.equal([[Op.RW, 0], [Op.SHUTDOWN, SHUTDOWN_RCV | SHUTDOWN_SEND]]);
+    expect(packets.map((p) => [p.header.op, p.header.flags])).to.deep.equal([[Op.RW, 0], [Op.SHUTDOWN, SHUTDOWN_SEND]]);
+    guest.send({ op: Op.RW }, bytes(2, 8));
+    expect(stream.written).to.deep.equal([8, 8]);
     stream.events!.closed();
     expect(guest.receive().map((p) => p.header.op)).to.deep.equal([Op.RST]);
   });
@@ -211,6 +213,20 @@ describe('virtio-vsock device', () => {
     guest.send({ op: Op.RST, srcPort: 52, dstPort: request!.header.srcPort });
     expect(stream.destroyed).to.equal(true);
     expect(stream.accepted).to.equal(undefined);
+  });
+
+  it('host-initiated, guest never answers: the host program is disconnected and the guest gets an RST', async () => {
+    const quick = new VirtioVsock(GUEST_CID, host, 5);
+    const memory = smallMemory(1 << 20);
+    const quickDriver = new MockDriver(new MmioTransport(quick, memory, { interrupt: () => {} }), memory);
+    quickDriver.init({ queueCount: 3 });
+    const quickGuest = new VsockGuest(quickDriver);
+    quickGuest.postRx(4);
+    const stream = host.hostConnects(52);
+    while (!stream.destroyed) await new Promise((r) => setTimeout(r, 5));
+    expect(quickGuest.receive().map((p) => p.header.op)).to.deep.equal([Op.REQUEST, Op.RST]);
+    expect(stream.accepted).to.equal(undefined);
+    expect(quick.connectionCount).to.equal(0);
   });
 
   describe('hostile packets: counted warning and RST, the device goes on', () => {

@@ -41,6 +41,8 @@ export class Connection {
   hostEnded = false;
   /** Host-initiated: tells the host program the guest accepted. */
   accepted: ((hostPort: number) => void) | undefined;
+  /** Host-initiated: gives up on a guest that never answers the REQUEST. */
+  acceptTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly pending: Uint8Array[] = [];
   private pendingBytes = 0;
   private paused = false;

@@ -25,6 +25,12 @@ const CONFIG_SIZE = 8;
 export const MAX_CONNECTIONS = 1024;
 /** Control packets (RST, RESPONSE, credit…) waiting for rx buffers; beyond this the oldest are dropped. */
 export const MAX_PENDING_CONTROL = 4096;
+/**
+ * How long a host program's CONNECT waits for the guest to accept (Firecracker
+ * also gives up after a couple of seconds): a guest with no listener on the
+ * port may never answer at all.
+ */
+export const DEFAULT_ACCEPT_TIMEOUT_MS = 2000;
 /** Host ports for host-initiated connections start here (Firecracker uses 2^30 alike), clear of well-known ports. */
 const FIRST_EPHEMERAL_PORT = 0x4000_0000;
 
@@ -58,7 +64,7 @@ export class VirtioVsock implements VirtioDevice {
   private readonly control: ControlPacket[] = [];
   private nextHostPort = FIRST_EPHEMERAL_PORT;
 
-  constructor(guestCid: number, private readonly backend: VsockBackend) {
+  constructor(guestCid: number, private readonly backend: VsockBackend, private readonly acceptTimeoutMs = DEFAULT_ACCEPT_TIMEOUT_MS) {
     if (!Number.isInteger(guestCid) || guestCid < MIN_GUEST_CID || guestCid > MAX_GUEST_CID) throw new RangeError(`guest CID ${guestCid} is not in ${MIN_GUEST_CID}..${MAX_GUEST_CID}`);
     this.guestCid = BigInt(guestCid);
     this.name = `virtio-vsock (cid ${guestCid})`;
@@ -107,6 +113,11 @@ export class VirtioVsock implements VirtioDevice {
     const conn = new Connection(port, hostPort, stream, 'awaiting-guest');
     conn.accepted = accepted;
     this.open(conn);
+    conn.acceptTimer = setTimeout(() => {
+      if (conn.state === 'awaiting-guest') this.reset_(conn);
+    }, this.acceptTimeoutMs);
+    // A pending CONNECT must not keep the VMM process alive by itself.
+    conn.acceptTimer.unref();
     this.queueControl({ op: Op.REQUEST, flags: 0, hostPort, guestPort: port });
   }
 
@@ -151,6 +162,7 @@ export class VirtioVsock implements VirtioDevice {
   }
 
   private close(conn: Connection): void {
+    clearTimeout(conn.acceptTimer);
     conn.state = 'closed';
     conn.dropPending();
     this.connections.delete(conn.key);
@@ -222,6 +234,7 @@ export class VirtioVsock implements VirtioDevice {
       case Op.RESPONSE:
         if (conn.state !== 'awaiting-guest') return this.violation(ctx, conn, 'RESPONSE on a connection that was not requested by the host');
         conn.state = 'established';
+        clearTimeout(conn.acceptTimer);
         conn.accepted?.(conn.hostPort);
         break;
       case Op.RW: {
@@ -328,9 +341,11 @@ export class VirtioVsock implements VirtioDevice {
       const conn = this.connections.get(connectionKey(work.guestPort, work.hostPort));
       header = this.hostHeader(work.op, work.flags, work.hostPort, work.guestPort, conn);
     } else if (work.pendingLength === 0) {
-      // The host program ended and everything it sent is delivered: it will neither send nor receive more.
+      // The host program ended its write side and everything it sent is delivered. It may still
+      // read (a half-close, as `socat` does after its input), so only SEND is announced; its
+      // socket closing later resets the connection.
       work.hostEnded = false;
-      header = this.hostHeader(Op.SHUTDOWN, SHUTDOWN_RCV | SHUTDOWN_SEND, work.hostPort, work.guestPort, work);
+      header = this.hostHeader(Op.SHUTDOWN, SHUTDOWN_SEND, work.hostPort, work.guestPort, work);
     } else {
       payload = work.takeForGuest(Math.min(chain.writableLength - HEADER_SIZE, MAX_PAYLOAD));
       header = this.hostHeader(Op.RW, 0, work.hostPort, work.guestPort, work);
