@@ -23,9 +23,17 @@ describe('Linux guest end to end', function () {
   });
 
   it('boots one vCPU to the init marker and runs a command', async () => {
-    const result = await runMvm(['run', '--timing', '--', 'uname', '-a']);
+    const result = await runMvm(['run', '--timing', '--', 'sh', '-c', 'uname -a; cat /sys/class/tty/console/active']);
     expect(result.stdout).to.match(/^Linux mvm 6\.1\.\d+ .* x86_64/m);
+    // The session runs on the virtio console by default.
+    expect(result.stdout).to.match(/^hvc0\s*$/m);
     expect(result.stderr).to.match(/boot to userspace \d+ ms \(VMM setup \d+ ms, kernel \+ init \d+ ms\)/);
+    expect(result.status).to.equal(0);
+  });
+
+  it('keeps the console on the 16550 UART with --console serial', async () => {
+    const result = await runMvm(['run', '--console', 'serial', '--', 'sh', '-c', 'cat /sys/class/tty/console/active; echo done']);
+    expect(result.stdout).to.match(/^ttyS0\s*\ndone\s*$/m);
     expect(result.status).to.equal(0);
   });
 

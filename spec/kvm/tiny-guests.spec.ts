@@ -17,8 +17,9 @@ function guest(name: string): string {
 }
 
 function boot(name: string, extra: string[] = [], input?: string) {
-  // --no-rng: the tiny guests drive no virtio device, and the hello guest echoes its exact command line.
-  return runMvm(['run', '--kernel', guest(name), '--initrd', '', '--no-rng', ...extra], {
+  // No virtio devices (--no-rng, --console serial): the tiny guests drive the
+  // UART only, and the hello guest echoes its exact command line.
+  return runMvm(['run', '--kernel', guest(name), '--initrd', '', '--no-rng', '--console', 'serial', ...extra], {
     env: direct,
     ...(input !== undefined ? { input, inputDelayMs: 200 } : {}),
   });

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
-import { DEFAULT_BOOT_ARGS, commandParameter, shellQuote } from '../../src/vmm/default-cmdline.js';
+import { DEFAULT_BOOT_ARGS, commandParameter, defaultBootArgs, shellQuote } from '../../src/vmm/default-cmdline.js';
 
 describe('guest command line', () => {
   it('encodes the command as one base64 word with no space or quote in it', () => {
@@ -24,5 +24,10 @@ describe('guest command line', () => {
   it('puts the console on the 16550 and resets through the i8042', () => {
     expect(DEFAULT_BOOT_ARGS).to.include('console=ttyS0');
     expect(DEFAULT_BOOT_ARGS).to.include('reboot=k');
+  });
+
+  it('puts the console on hvc0 for the virtio console and on ttyS0 for the UART, nothing else changed', () => {
+    expect(defaultBootArgs('virtio')).to.equal(DEFAULT_BOOT_ARGS.replace('console=ttyS0', 'console=hvc0'));
+    expect(defaultBootArgs('serial')).to.equal(DEFAULT_BOOT_ARGS);
   });
 });

@@ -65,6 +65,7 @@ export const Feature = {
 export const DeviceId = {
   NET: 1,
   BLOCK: 2,
+  CONSOLE: 3,
   ENTROPY: 4,
   VSOCK: 19,
 } as const;

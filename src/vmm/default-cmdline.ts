@@ -13,6 +13,16 @@
  */
 export const DEFAULT_BOOT_ARGS = 'console=ttyS0 reboot=k panic=-1 tsc=reliable quiet';
 
+/** Where the guest's console lives: the virtio console (hvc0, the default) or the 16550 UART (ttyS0). */
+export type ConsoleDevice = 'virtio' | 'serial';
+export const CONSOLE_DEVICES: readonly ConsoleDevice[] = ['virtio', 'serial'];
+const CONSOLE_PARAMETER: Record<ConsoleDevice, string> = { serial: 'console=ttyS0', virtio: 'console=hvc0' };
+
+/** The default command line with the console on `device`. */
+export function defaultBootArgs(device: ConsoleDevice): string {
+  return DEFAULT_BOOT_ARGS.replace(CONSOLE_PARAMETER.serial, CONSOLE_PARAMETER[device]);
+}
+
 /**
  * The user's command as `mvm.cmd=<base64>`: the kernel's command-line parser
  * splits on spaces and eats quotes, so the command is encoded whole and the

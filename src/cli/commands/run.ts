@@ -10,7 +10,8 @@ import { exitImmediately } from '../../kvm/ffi.js';
 import { projectRoot } from '../../runtime/paths.js';
 import { parseSize } from '../../disk/size.js';
 import { CONSOLE_ESCAPE_NAME, ConsoleIo, writeAll } from '../../vmm/console-io.js';
-import { DEFAULT_BOOT_ARGS, commandParameter } from '../../vmm/default-cmdline.js';
+import { CONSOLE_DEVICES, DEFAULT_BOOT_ARGS, commandParameter, defaultBootArgs, type ConsoleDevice } from '../../vmm/default-cmdline.js';
+import { VirtioConsole } from '../../devices/virtio/console.js';
 import { Machine } from '../../vmm/machine.js';
 import { VmDrives, parseDriveOption, type DriveSpec } from '../../devices/virtio/block/drives.js';
 import { VirtioRng } from '../../devices/virtio/rng.js';
@@ -35,6 +36,7 @@ interface RunOptions {
   rng: boolean;
   net?: string[];
   vsock?: string;
+  console: string;
 }
 
 /** Exit statuses of the VMM itself (the guest's own status passes through otherwise). */
@@ -59,8 +61,14 @@ function parseCpus(text: string): number {
   return cpus;
 }
 
+function parseConsole(text: string): ConsoleDevice {
+  const device = CONSOLE_DEVICES.find((d) => d === text);
+  if (!device) throw new UserError(`--console must be ${CONSOLE_DEVICES.join(' or ')}, not "${text}"`);
+  return device;
+}
+
 function buildCmdline(options: RunOptions, command: readonly string[]): string {
-  const words = [options.bootArgs ?? DEFAULT_BOOT_ARGS, ...(options.append ?? [])];
+  const words = [options.bootArgs ?? defaultBootArgs(parseConsole(options.console)), ...(options.append ?? [])];
   if (command.length > 0) words.push(commandParameter(command));
   return words.filter((w) => w.length > 0).join(' ');
 }
@@ -71,6 +79,7 @@ function collect(value: string, previous: string[] = []): string[] {
 
 /** Everything `mvm run` needs, checked before anything starts (and before forwarding to the helper VM). */
 interface RunPlan {
+  console: ConsoleDevice;
   kernelPath: string;
   initrdPath: string | undefined;
   memoryBytes: number;
@@ -93,6 +102,7 @@ function planRun(command: readonly string[], options: RunOptions): RunPlan {
     memoryBytes: parseSize(options.memory, 'memory size'),
     cpus: parseCpus(options.cpus),
     cmdline: buildCmdline(options, command),
+    console: parseConsole(options.console),
     drives: (options.disk ?? []).map(parseDriveOption),
     nets: (options.net ?? []).map(parseNetOption),
     vsock: options.vsock === undefined ? undefined : parseVsockOption(options.vsock),
@@ -126,16 +136,21 @@ async function runLocally(plan: RunPlan, command: readonly string[], options: Ru
     exitImmediately(status);
   };
 
+  // The virtio console carries the session once the guest's driver is up;
+  // the UART stays for anything printed to ttyS0 (early boot, --console serial).
+  const virtioConsole = plan.console === 'virtio'
+    ? new VirtioConsole({ output: (bytes) => { machine.consoleTail.push(bytes); console_.write(bytes); } })
+    : undefined;
   const console_ = new ConsoleIo({
     forwardInput,
     interactive,
-    onInput: (bytes) => machine.serial.receive(bytes),
+    onInput: (bytes) => (virtioConsole ? virtioConsole.receive(bytes) : machine.serial.receive(bytes)),
     onEscape: () => finish(EXIT_STOPPED_BY_ESCAPE, [`stopped the VM (${CONSOLE_ESCAPE_NAME} pressed)`]),
   });
 
   machine = Machine.create(
     { kernel, ...(initrd ? { initrd } : {}), cmdline: plan.cmdline, memoryBytes: plan.memoryBytes, cpus: plan.cpus,
-      virtio: [...drives.devices, ...openNets(plan.nets), ...(options.rng ? [new VirtioRng()] : []), ...(vsock ? [vsock.device] : [])] },
+      virtio: [...drives.devices, ...openNets(plan.nets), ...(options.rng ? [new VirtioRng()] : []), ...(vsock ? [vsock.device] : []), ...(virtioConsole ? [virtioConsole] : [])] },
     {
       consoleOutput: (bytes) => console_.write(bytes),
       bootComplete: () => {
@@ -196,7 +211,8 @@ export function register(program: Command): void {
     .option('--initrd <path>', `initramfs (default ${DEFAULT_INITRD}; "" for none)`)
     .option('-c, --cpus <n>', 'number of vCPUs', '1')
     .option('-m, --memory <size>', 'guest RAM, e.g. 256M or 2G', '256M')
-    .addOption(new Option('--boot-args <line>', 'replace the default kernel command line').default(undefined, DEFAULT_BOOT_ARGS))
+    .option('--console <device>', 'the guest console: virtio (hvc0: a whole write per queue notification) or serial (ttyS0: a VM exit per byte)', 'virtio')
+    .addOption(new Option('--boot-args <line>', 'replace the default kernel command line').default(undefined, DEFAULT_BOOT_ARGS.replace('console=ttyS0', 'console=hvc0|ttyS0')))
     .option('--append <param>', 'add a kernel command-line parameter (repeatable)', collect)
     .option('-i, --interactive', 'forward stdin to the guest console even when it is not a terminal')
     .option('--disk <path[,persistent|,ro]>', 'attach a disk image (raw or qcow2) as /dev/vda, vdb…: by default through a throw-away copy-on-write overlay; ",persistent" writes to the image, ",ro" is read-only (repeatable)', collect)
