@@ -6,6 +6,7 @@
 // one queue notification, which KVM turns into an eventfd without an exit.
 import { DeviceId } from '../../virtio/constants.js';
 import type { DeviceContext, VirtioDevice } from '../../virtio/device.js';
+import { drainQueue } from '../../virtio/drain.js';
 
 const RECEIVE_QUEUE = 0;
 const TRANSMIT_QUEUE = 1;
@@ -70,34 +71,20 @@ export class VirtioConsole implements VirtioDevice {
     const ctx = this.context;
     const queue = ctx?.queues[TRANSMIT_QUEUE];
     if (!ctx || !queue) return;
-    for (;;) {
-      for (let popped = queue.pop(); popped; popped = queue.pop()) {
-        if (popped.kind === 'broken') {
-          ctx.needsReset(popped.reason);
-          return;
-        }
-        if (popped.kind === 'bad-chain') {
-          ctx.errors.warn(`bad descriptor chain ${popped.error.head}: ${popped.error.reason}`);
-          queue.returnRefused(popped.error.head);
-          continue;
-        }
-        const chain = popped.chain;
-        let budget = MAX_OUTPUT_PER_CHAIN;
-        for (const s of chain.readable) {
-          if (budget === 0) break;
-          const n = Math.min(s.length, budget);
-          this.sinks.output(ctx.memory.slice(s.address, n));
-          this.transmitted += n;
-          budget -= n;
-        }
-        if (budget === 0 && chain.readableLength > MAX_OUTPUT_PER_CHAIN) {
-          ctx.errors.warn(`transmit chain ${chain.head} holds more than ${MAX_OUTPUT_PER_CHAIN} bytes; the rest is dropped`);
-        }
-        queue.pushUsed(chain.head, 0);
+    drainQueue(ctx, queue, { what: 'transmit' }, (chain) => {
+      let budget = MAX_OUTPUT_PER_CHAIN;
+      for (const s of chain.readable) {
+        if (budget === 0) break;
+        const n = Math.min(s.length, budget);
+        this.sinks.output(ctx.memory.slice(s.address, n));
+        this.transmitted += n;
+        budget -= n;
       }
-      ctx.usedBuffersAdded(queue);
-      if (!queue.armNotification()) return;
-    }
+      if (chain.readableLength > MAX_OUTPUT_PER_CHAIN) {
+        ctx.errors.warn(`transmit chain ${chain.head} holds more than ${MAX_OUTPUT_PER_CHAIN} bytes; the rest is dropped`);
+      }
+      queue.pushUsed(chain.head, 0);
+    });
   }
 
   private deliverInput(): void {

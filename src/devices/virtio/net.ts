@@ -6,6 +6,7 @@
 // buffers; transmit never blocks the vCPU threads: the main thread sends.
 import { DeviceId, featureBit } from '../../virtio/constants.js';
 import type { DeviceContext, VirtioDevice } from '../../virtio/device.js';
+import { drainQueue } from '../../virtio/drain.js';
 import { gather } from '../../virtio/segments.js';
 import type { Virtqueue } from '../../virtio/queue.js';
 
@@ -139,22 +140,7 @@ export class VirtioNet implements VirtioDevice {
     const ctx = this.context;
     const queue = ctx?.queues[TX_QUEUE];
     if (!ctx || !queue) return;
-    for (;;) {
-      for (let popped = queue.pop(); popped; popped = queue.pop()) {
-        if (popped.kind === 'broken') {
-          ctx.needsReset(popped.reason);
-          return;
-        }
-        if (popped.kind === 'bad-chain') {
-          ctx.errors.warn(`bad transmit chain ${popped.error.head}: ${popped.error.reason}`);
-          queue.returnRefused(popped.error.head);
-          continue;
-        }
-        this.sendChain(ctx, queue, popped.chain.head, popped.chain.readable, popped.chain.readableLength);
-      }
-      ctx.usedBuffersAdded(queue);
-      if (!queue.armNotification()) return;
-    }
+    drainQueue(ctx, queue, { what: 'transmit' }, (chain) => this.sendChain(ctx, queue, chain.head, chain.readable, chain.readableLength));
   }
 
   private sendChain(ctx: DeviceContext, queue: Virtqueue, head: number, readable: Parameters<typeof gather>[1], length: number): void {

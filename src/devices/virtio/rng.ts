@@ -4,6 +4,7 @@
 import { randomFillSync } from 'node:crypto';
 import { DeviceId } from '../../virtio/constants.js';
 import type { DeviceContext, VirtioDevice } from '../../virtio/device.js';
+import { drainQueue } from '../../virtio/drain.js';
 
 /** One request queue; 256 entries like the block device. */
 export const RNG_QUEUE_SIZE = 256;
@@ -42,33 +43,19 @@ export class VirtioRng implements VirtioDevice {
     const ctx = this.context;
     const queue = ctx?.queues[index];
     if (!ctx || !queue) return;
-    for (;;) {
-      for (let popped = queue.pop(); popped; popped = queue.pop()) {
-        if (popped.kind === 'broken') {
-          ctx.needsReset(popped.reason);
-          return;
-        }
-        if (popped.kind === 'bad-chain') {
-          ctx.errors.warn(`bad descriptor chain ${popped.error.head}: ${popped.error.reason}`);
-          queue.returnRefused(popped.error.head);
-          continue;
-        }
-        const chain = popped.chain;
-        if (chain.readableLength > 0) ctx.errors.warn(`request ${chain.head} has device-readable buffers; they are ignored`);
-        let budget = MAX_BYTES_PER_REQUEST;
-        let written = 0;
-        for (const s of chain.writable) {
-          if (budget === 0) break;
-          const n = Math.min(s.length, budget);
-          randomFillSync(ctx.memory.slice(s.address, n));
-          budget -= n;
-          written += n;
-        }
-        this.bytesServed += written;
-        queue.pushUsed(chain.head, written);
-      }
-      ctx.usedBuffersAdded(queue);
-      if (!queue.armNotification()) return;
+    drainQueue(ctx, queue, { what: 'descriptor' }, (chain) => {
+    if (chain.readableLength > 0) ctx.errors.warn(`request ${chain.head} has device-readable buffers; they are ignored`);
+    let budget = MAX_BYTES_PER_REQUEST;
+    let written = 0;
+    for (const s of chain.writable) {
+      if (budget === 0) break;
+      const n = Math.min(s.length, budget);
+      randomFillSync(ctx.memory.slice(s.address, n));
+      budget -= n;
+      written += n;
     }
+    this.bytesServed += written;
+    queue.pushUsed(chain.head, written);
+    });
   }
 }

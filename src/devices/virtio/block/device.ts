@@ -8,6 +8,7 @@ import type { DiskBackend } from '../../../disk/backend.js';
 import type { GuestMemory } from '../../../memory/guest-memory.js';
 import { DeviceId, featureBit } from '../../../virtio/constants.js';
 import type { DeviceContext, VirtioDevice } from '../../../virtio/device.js';
+import { drainQueue } from '../../../virtio/drain.js';
 import type { Segment } from '../../../virtio/chain.js';
 import type { Virtqueue } from '../../../virtio/queue.js';
 import { BlkStatus, ID_BYTES, MalformedRequest, SECTOR_SIZE, parseRequest, type BlockLimits, type BlockRequest } from './request.js';
@@ -123,36 +124,23 @@ export class VirtioBlock implements VirtioDevice {
     const ctx = this.context;
     const queue = ctx?.queues[index];
     if (!ctx || !queue) return;
-    for (;;) {
-      for (let popped = queue.pop(); popped; popped = queue.pop()) {
-        if (popped.kind === 'broken') {
-          ctx.needsReset(popped.reason);
-          return;
-        }
-        if (popped.kind === 'bad-chain') {
-          ctx.errors.warn(`bad descriptor chain ${popped.error.head}: ${popped.error.reason}`);
-          this.stats.rejected++;
-          queue.returnRefused(popped.error.head);
-          ctx.usedBuffersAdded(queue);
-          continue;
-        }
-        const request = parseRequest(ctx.memory, popped.chain, this.limits);
-        const head = popped.chain.head;
-        if (request instanceof MalformedRequest) {
-          ctx.errors.warn(`request ${head}: ${request.reason}`);
-          this.stats.rejected++;
-          queue.pushUsed(head, 0);
-          ctx.usedBuffersAdded(queue);
-        } else if (request.kind === 'rejected') {
-          ctx.errors.warn(`request ${head}: ${request.reason}`);
-          this.stats.rejected++;
-          this.complete(ctx, queue, head, request.status, request.code, 1);
-        } else {
-          this.execute(ctx, queue, head, request);
-        }
+    // Refused and malformed requests are answered at once; the interrupt for
+    // them comes when the drain ends. I/O completes later, each with its own.
+    drainQueue(ctx, queue, { what: 'descriptor', onRefused: () => this.stats.rejected++ }, (chain) => {
+      const request = parseRequest(ctx.memory, chain, this.limits);
+      const head = chain.head;
+      if (request instanceof MalformedRequest) {
+        ctx.errors.warn(`request ${head}: ${request.reason}`);
+        this.stats.rejected++;
+        queue.pushUsed(head, 0);
+      } else if (request.kind === 'rejected') {
+        ctx.errors.warn(`request ${head}: ${request.reason}`);
+        this.stats.rejected++;
+        this.complete(ctx, queue, head, request.status, request.code, 1);
+      } else {
+        this.execute(ctx, queue, head, request);
       }
-      if (!queue.armNotification()) return;
-    }
+    });
   }
 
   private execute(ctx: DeviceContext, queue: Virtqueue, head: number, request: BlockRequest): void {

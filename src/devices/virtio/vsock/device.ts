@@ -6,6 +6,7 @@
 // nothing the guest writes makes the device throw.
 import { DeviceId } from '../../../virtio/constants.js';
 import type { DeviceContext, VirtioDevice } from '../../../virtio/device.js';
+import { drainQueue } from '../../../virtio/drain.js';
 import type { DescriptorChain } from '../../../virtio/chain.js';
 import { gather, scatter } from '../../../virtio/segments.js';
 import { Connection, HOST_BUF_ALLOC, connectionKey } from './connection.js';
@@ -187,24 +188,11 @@ export class VirtioVsock implements VirtioDevice {
     const ctx = this.context;
     const queue = ctx?.queues[TX_QUEUE];
     if (!ctx || !queue) return;
-    for (;;) {
-      for (let popped = queue.pop(); popped; popped = queue.pop()) {
-        if (popped.kind === 'broken') {
-          ctx.needsReset(popped.reason);
-          return;
-        }
-        if (popped.kind === 'bad-chain') {
-          ctx.errors.warn(`bad transmit chain ${popped.error.head}: ${popped.error.reason}`);
-          queue.returnRefused(popped.error.head);
-          continue;
-        }
-        this.handleGuestPacket(ctx, popped.chain);
-        queue.pushUsed(popped.chain.head, 0);
-      }
-      ctx.usedBuffersAdded(queue);
-      if (!queue.armNotification()) break;
-    }
-    this.deliver();
+    const intact = drainQueue(ctx, queue, { what: 'transmit' }, (chain) => {
+      this.handleGuestPacket(ctx, chain);
+      queue.pushUsed(chain.head, 0);
+    });
+    if (intact) this.deliver();
   }
 
   private handleGuestPacket(ctx: DeviceContext, chain: DescriptorChain): void {
