@@ -36,3 +36,28 @@ export function drainQueue(ctx: DeviceContext, queue: Virtqueue, options: DrainO
     if (!queue.armNotification()) return true;
   }
 }
+
+/**
+ * For queues the device fills only when it has something to give (receive
+ * queues): the next usable chain; 'none' when the driver has posted no
+ * buffer, in which case notifications are armed first, so the driver's next
+ * buffer wakes the device; 'broken' when the ring is corrupt (the device is
+ * now NEEDS_RESET). Malformed chains are refused on the way, as drainQueue does.
+ */
+export function nextReceiveChain(ctx: DeviceContext, queue: Virtqueue, options: DrainOptions): DescriptorChain | 'none' | 'broken' {
+  for (;;) {
+    const popped = queue.pop();
+    if (!popped) {
+      if (queue.armNotification()) continue; // a buffer arrived while arming
+      return 'none';
+    }
+    if (popped.kind === 'broken') {
+      ctx.needsReset(popped.reason);
+      return 'broken';
+    }
+    if (popped.kind === 'chain') return popped.chain;
+    ctx.errors.warn(`bad ${options.what} chain ${popped.error.head}: ${popped.error.reason}`);
+    options.onRefused?.();
+    if (queue.returnRefused(popped.error.head)) ctx.usedBuffersAdded(queue);
+  }
+}

@@ -57,6 +57,15 @@ describe('virtio-console', () => {
     expect(Buffer.from(driver.memory.read(b.addresses[0]!, 2)).toString()).to.equal('ef');
   });
 
+  it('asks to be notified of new receive buffers when input is waiting for them', () => {
+    const a = driver.addChain(0, [{ length: 2, write: true }]);
+    driver.notify(0);
+    console_.receive(Buffer.from('abcd'));
+    expect(driver.takeUsed(0)).to.deep.equal([{ id: a.head, length: 2 }]);
+    // Out of buffers with input left: avail_event now names the next buffer the driver adds.
+    expect(driver.availEvent(0)).to.equal(1);
+  });
+
   it('delivers input at once into buffers already posted', () => {
     const a = driver.addChain(0, [{ length: 16, write: true }]);
     driver.notify(0);

@@ -6,7 +6,7 @@
 // one queue notification, which KVM turns into an eventfd without an exit.
 import { DeviceId } from '../../virtio/constants.js';
 import type { DeviceContext, VirtioDevice } from '../../virtio/device.js';
-import { drainQueue } from '../../virtio/drain.js';
+import { drainQueue, nextReceiveChain } from '../../virtio/drain.js';
 
 const RECEIVE_QUEUE = 0;
 const TRANSMIT_QUEUE = 1;
@@ -93,19 +93,11 @@ export class VirtioConsole implements VirtioDevice {
     if (!ctx || !queue || this.pendingBytes === 0) return;
     let delivered = false;
     while (this.pendingBytes > 0) {
-      const popped = queue.pop();
-      if (!popped) break;
-      if (popped.kind === 'broken') {
-        ctx.needsReset(popped.reason);
-        return;
-      }
-      if (popped.kind === 'bad-chain') {
-        ctx.errors.warn(`bad descriptor chain ${popped.error.head}: ${popped.error.reason}`);
-        queue.returnRefused(popped.error.head);
-        continue;
-      }
-      const written = this.fill(ctx, popped.chain.writable);
-      queue.pushUsed(popped.chain.head, written);
+      // 'none' arms notifications, so input waiting for buffers moves on when the driver posts some.
+      const chain = nextReceiveChain(ctx, queue, { what: 'receive' });
+      if (chain === 'broken') return;
+      if (chain === 'none') break;
+      queue.pushUsed(chain.head, this.fill(ctx, chain.writable));
       delivered = true;
     }
     if (delivered) ctx.usedBuffersAdded(queue);

@@ -6,7 +6,7 @@
 // buffers; transmit never blocks the vCPU threads: the main thread sends.
 import { DeviceId, featureBit } from '../../virtio/constants.js';
 import type { DeviceContext, VirtioDevice } from '../../virtio/device.js';
-import { drainQueue } from '../../virtio/drain.js';
+import { drainQueue, nextReceiveChain } from '../../virtio/drain.js';
 import { gather } from '../../virtio/segments.js';
 import type { Virtqueue } from '../../virtio/queue.js';
 
@@ -95,22 +95,9 @@ export class VirtioNet implements VirtioDevice {
     if (!ctx || !queue?.ready) return;
     let added = false;
     while (this.pending.length > 0) {
-      const popped = queue.pop();
-      if (!popped) {
-        // Out of buffers: ask to be notified when the driver adds some; go on if it already did.
-        if (queue.armNotification()) continue;
-        break;
-      }
-      if (popped.kind === 'broken') {
-        ctx.needsReset(popped.reason);
-        return;
-      }
-      if (popped.kind === 'bad-chain') {
-        ctx.errors.warn(`bad receive chain ${popped.error.head}: ${popped.error.reason}`);
-        added = queue.returnRefused(popped.error.head) || added;
-        continue;
-      }
-      const chain = popped.chain;
+      const chain = nextReceiveChain(ctx, queue, { what: 'receive' });
+      if (chain === 'broken') return;
+      if (chain === 'none') break;
       const frame = this.pending.shift()!;
       if (chain.readableLength > 0 || chain.writableLength < NET_HDR_SIZE + frame.length) {
         ctx.errors.warn(`receive chain ${chain.head} cannot take a ${frame.length}-byte frame (${chain.writableLength} writable bytes${chain.readableLength ? ', and readable ones' : ''})`);

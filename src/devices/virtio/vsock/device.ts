@@ -6,7 +6,7 @@
 // nothing the guest writes makes the device throw.
 import { DeviceId } from '../../../virtio/constants.js';
 import type { DeviceContext, VirtioDevice } from '../../../virtio/device.js';
-import { drainQueue } from '../../../virtio/drain.js';
+import { drainQueue, nextReceiveChain } from '../../../virtio/drain.js';
 import type { DescriptorChain } from '../../../virtio/chain.js';
 import { gather, scatter } from '../../../virtio/segments.js';
 import { Connection, HOST_BUF_ALLOC, connectionKey } from './connection.js';
@@ -282,21 +282,9 @@ export class VirtioVsock implements VirtioDevice {
     for (;;) {
       const work = this.nextRxWork();
       if (!work) break;
-      const popped = queue.pop();
-      if (!popped) {
-        if (queue.armNotification()) continue;
-        break;
-      }
-      if (popped.kind === 'broken') {
-        ctx.needsReset(popped.reason);
-        return;
-      }
-      if (popped.kind === 'bad-chain') {
-        ctx.errors.warn(`bad receive chain ${popped.error.head}: ${popped.error.reason}`);
-        added = queue.returnRefused(popped.error.head) || added;
-        continue;
-      }
-      const chain = popped.chain;
+      const chain = nextReceiveChain(ctx, queue, { what: 'receive' });
+      if (chain === 'broken') return;
+      if (chain === 'none') break;
       if (chain.writableLength < HEADER_SIZE) {
         ctx.errors.warn(`receive chain ${chain.head} has ${chain.writableLength} writable bytes, less than a ${HEADER_SIZE}-byte header`);
         queue.pushUsed(chain.head, 0);
