@@ -20,12 +20,21 @@ MVM_SESSION_KILLED_STATUS=137
 # Exists once the console session has started (/run is in the initramfs).
 MVM_SESSION_MARKER=/run/mvm-session-started
 
+# True when a container runtime, not a kernel, started the init: OCI
+# runtimes set `container` in PID 1's environment (systemd's container
+# interface; mvm's benchmark bundles set container=mvm). There is no VMM to
+# signal, the runtime has mounted /proc, /dev and /sys and owns the host name
+# and network, and PID 1 exiting is how a container stops with a status.
+mvm_in_container() {
+  [ -n "${container:-}" ]
+}
+
 # True inside an mvm guest: in PID 1 (the /init script) or in a process it
 # started, which inherit MVM_GUEST=1. On a host, where someone sourced this
 # file by hand, devmem would poke real physical memory and a reset would
 # reboot the machine, so both refuse there.
 mvm_in_guest() {
-  [ "$$" = 1 ] || [ "${MVM_GUEST:-}" = 1 ]
+  ! mvm_in_container && { [ "$$" = 1 ] || [ "${MVM_GUEST:-}" = 1 ]; }
 }
 
 # Writes VALUE of WIDTH bits at physical ADDRESS (MVM_DEVMEM replaces busybox
@@ -120,9 +129,22 @@ mvm_reset() {
   fi
 }
 
+# Prints the base64 command the session runs: in a container the runtime's
+# MVM_CMD variable (there is no kernel command line of its own), in a VM the
+# last mvm.cmd= word of /proc/cmdline; fails when there is none.
+mvm_encoded_cmd() {
+  if mvm_in_container; then
+    [ -n "${MVM_CMD:-}" ] && printf '%s\n' "$MVM_CMD"
+  else
+    mvm_cmd_from_cmdline "$(cat /proc/cmdline)"
+  fi
+}
+
 # Ends the VM with exit status STATUS: flush disks and the console, then ask
 # the VMM. Returns (non-zero) only if neither the VMM nor the reset took it.
+# In a container the shell exits with STATUS instead: the container's end.
 mvm_power_off() {
+  mvm_in_container && exit "$(mvm_exit_status "$1")"
   sync
   mvm_drain_console
   mvm_request_power_off "$1"

@@ -6,8 +6,13 @@ import { MVM_CLI } from '../harness.js';
 
 /** What the guest prints once its init has run the command: the "guest reached userspace" event both VMMs are timed to. */
 export const BENCH_MARKER = 'mvm-bench-marker';
-const GUEST_COMMAND = ['echo', BENCH_MARKER] as const;
-const GUEST_MEMORY_MIB = 256;
+/** The boot benchmark's guest command: the marker, then the instance stops. */
+export const MARKER_COMMAND: readonly string[] = ['echo', BENCH_MARKER];
+/** An idle instance's sleep: far longer than any benchmark keeps one. */
+const IDLE_SECONDS = 86_400;
+/** An idle instance (memory, density): the marker, then nothing but a sleep. */
+export const IDLE_COMMAND: readonly string[] = ['sh', '-c', `echo ${BENCH_MARKER}; exec sleep ${IDLE_SECONDS}`];
+export const GUEST_MEMORY_MIB = 256;
 const GUEST_CPUS = 1;
 
 /**
@@ -29,24 +34,24 @@ export interface GuestFiles {
 }
 
 /** `node mvm run …` as a user types it, with --timing for mvm's own breakdown. */
-export function mvmRunArgs(files: GuestFiles): string[] {
+export function mvmRunArgs(files: GuestFiles, command: readonly string[] = MARKER_COMMAND): string[] {
   return [
     MVM_CLI, 'run', '--timing', '--kernel', files.kernel, '--initrd', files.initrd,
-    '--memory', `${GUEST_MEMORY_MIB}M`, '--cpus', String(GUEST_CPUS), '--boot-args', BENCH_BOOT_ARGS, '--', ...GUEST_COMMAND,
+    '--memory', `${GUEST_MEMORY_MIB}M`, '--cpus', String(GUEST_CPUS), '--boot-args', BENCH_BOOT_ARGS, '--', ...command,
   ];
 }
 
 /** The full kernel command line mvm builds from mvmRunArgs (the same words, the command encoded last). */
-export function benchCmdline(): string {
-  return `${BENCH_BOOT_ARGS} ${commandParameter(GUEST_COMMAND)}`;
+export function benchCmdline(command: readonly string[] = MARKER_COMMAND): string {
+  return `${BENCH_BOOT_ARGS} ${commandParameter(command)}`;
 }
 
 /** qemu-system-x86_64 -M microvm on KVM, serial console on stdout, exiting at the guest's reset. */
-export function qemuMicrovmArgs(files: GuestFiles): string[] {
+export function qemuMicrovmArgs(files: GuestFiles, command: readonly string[] = MARKER_COMMAND): string[] {
   return [
     '-M', 'microvm,acpi=off', '-accel', 'kvm', '-cpu', 'host', '-smp', String(GUEST_CPUS), '-m', String(GUEST_MEMORY_MIB),
     '-nodefaults', '-no-user-config', '-display', 'none', '-monitor', 'none', '-serial', 'stdio', '-no-reboot',
-    '-kernel', files.kernel, '-initrd', files.initrd, '-append', benchCmdline(),
+    '-kernel', files.kernel, '-initrd', files.initrd, '-append', benchCmdline(command),
   ];
 }
 
