@@ -11,6 +11,7 @@ import { linuxGuestLocation } from '../../bench/harness.js';
 import { formatRatios, formatTable, writeJsonReport, type ReportRow } from '../../bench/harness-report.js';
 import { projectRoot } from '../../runtime/paths.js';
 import { UserError } from '../errors.js';
+import { register as registerDisk } from './bench/disk.js';
 
 interface BootOptions {
   runs: string;
@@ -112,4 +113,5 @@ export function register(program: Command): void {
         throw new UserError(`benchmark failed: ${err instanceof Error ? err.message : String(err)}`, 1);
       }
     });
+  registerDisk(bench);
 }
