@@ -12,6 +12,14 @@ const COMMANDS: Record<string, Registrar> = {
   doctor: () => import('./doctor.js'),
   run: () => import('./run.js'),
   bench: () => import('./bench.js'),
+  top: () => import('./top.js'),
+  ps: () => import('./ps.js'),
+  stop: () => import('./stop.js'),
+  kill: () => import('./kill.js'),
+  rm: () => import('./rm.js'),
+  logs: () => import('./logs.js'),
+  console: () => import('./console.js'),
+  inspect: () => import('./inspect.js'),
 };
 
 /** Registers the command `argv` names, or every command (for help, version and unknown names). */
