@@ -1,0 +1,176 @@
+// `mvm top`'s screen: a StatsSource feeds three panels (the VM table, the
+// selected VM's history, the status line), keys act on the selected VM. Its
+// one promise: however it ends — q, Ctrl-C, a signal, an unexpected error —
+// the terminal is handed back as it was found (screen.destroy leaves the
+// alternate screen, shows the cursor and turns raw mode off).
+import { constants as osConstants } from 'node:os';
+import blessed from 'blessed';
+import type { Widgets } from 'blessed';
+import { describeError } from '../cli/errors.js';
+import { HISTORY_PANEL_HEIGHT, HistoryPanel } from './history-panel.js';
+import { StatsSource, type VmView } from './stats-source.js';
+import { StatusLine } from './status-line.js';
+import { VmTablePanel } from './vm-table.js';
+
+/** Signals that end the dashboard; each exits with 128 + its number, as a shell reports it. */
+const ENDING_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'] as const;
+/** While a console is attached these belong to it: the terminal sends them to the whole foreground group. */
+const CONSOLE_SIGNALS: ReadonlySet<string> = new Set(['SIGINT', 'SIGQUIT']);
+const STATUS_LINE_HEIGHT = 1;
+const EXIT_SIGNALLED_BASE = 128;
+const EXIT_INTERNAL_ERROR = 70;
+
+export interface DashboardOptions {
+  readonly source: StatsSource;
+  /** The mvm CLI entry (dist/src/cli/index.js): `c` runs `mvm console NAME` with it. */
+  readonly cliPath: string;
+}
+
+const LIVE_STATES: ReadonlySet<string> = new Set(['starting', 'running', 'stopping']);
+
+export class Dashboard {
+  private readonly screen: Widgets.Screen;
+  private readonly table: VmTablePanel;
+  private readonly history: HistoryPanel;
+  private readonly status: StatusLine;
+  private views: readonly VmView[] = [];
+  private selected = 0;
+  /** The selection follows the VM, not the row, when VMs come and go. */
+  private selectedName: string | null = null;
+  private consoleAttached = false;
+  private closed = false;
+  private finish: (status: number) => void = () => {};
+  private readonly signalHandlers = new Map<string, () => void>();
+  private readonly onUncaught = (err: unknown): void => this.fail(err);
+
+  constructor(private readonly options: DashboardOptions) {
+    this.screen = blessed.screen({
+      smartCSR: true, title: 'mvm top', warnings: false, autoPadding: true, fullUnicode: true,
+      // The sparklines' block characters are UTF-8: without this, terminfo entries that do not declare
+      // U8 (screen, tmux) would get them replaced by ASCII look-alikes.
+      forceUnicode: true,
+    });
+    this.table = new VmTablePanel(this.screen, { top: 0, bottom: HISTORY_PANEL_HEIGHT + STATUS_LINE_HEIGHT });
+    this.history = new HistoryPanel(this.screen, { bottom: STATUS_LINE_HEIGHT });
+    this.status = new StatusLine(this.screen);
+    this.status.show(`polling every ${options.source.intervalMs / 1000} s`);
+  }
+
+  /** Shows the dashboard until the user quits; resolves with the exit status for the process. */
+  run(): Promise<number> {
+    const done = new Promise<number>((resolve) => (this.finish = resolve));
+    this.installExitHandlers();
+    this.bindKeys();
+    this.screen.on('resize', () => this.render());
+    this.render();
+    this.options.source.start(
+      (views) => this.update(views),
+      (err) => this.report(`cannot list VMs: ${describeError(err).message}`),
+    );
+    return done;
+  }
+
+  private bindKeys(): void {
+    this.screen.key(['up', 'k'], () => this.move(-1));
+    this.screen.key(['down', 'j'], () => this.move(1));
+    this.screen.key(['s'], () => this.stopSelected());
+    this.screen.key(['c'], () => this.attachConsole());
+    this.screen.key(['q', 'C-c'], () => this.close(0));
+  }
+
+  private installExitHandlers(): void {
+    for (const signal of ENDING_SIGNALS) {
+      const handler = (): void => {
+        if (this.consoleAttached && CONSOLE_SIGNALS.has(signal)) return;
+        this.close(EXIT_SIGNALLED_BASE + osConstants.signals[signal]);
+      };
+      this.signalHandlers.set(signal, handler);
+      process.on(signal, handler);
+    }
+    process.on('uncaughtException', this.onUncaught);
+    process.on('unhandledRejection', this.onUncaught);
+  }
+
+  private update(views: readonly VmView[]): void {
+    this.views = views;
+    const byName = this.selectedName === null ? -1 : views.findIndex((v) => v.name === this.selectedName);
+    this.selected = byName >= 0 ? byName : Math.min(this.selected, Math.max(0, views.length - 1));
+    this.selectedName = views[this.selected]?.name ?? null;
+    this.render();
+  }
+
+  private selectedView(): VmView | undefined {
+    return this.views[this.selected];
+  }
+
+  private move(delta: number): void {
+    if (this.views.length === 0) return;
+    this.selected = Math.max(0, Math.min(this.views.length - 1, this.selected + delta));
+    this.selectedName = this.views[this.selected]!.name;
+    this.render();
+  }
+
+  private stopSelected(): void {
+    const view = this.selectedView();
+    if (!view) return this.report('no VM selected');
+    this.report(`asking ${view.name} to stop…`);
+    this.options.source.requestStop(view.name).then((message) => {
+      // Show the stop at once rather than at the next poll.
+      this.views = this.views.map((v) => (v.name === view.name && message.startsWith('stopping') ? { ...v, stopRequested: true } : v));
+      this.report(message);
+    }, (err) => this.report(`stop ${view.name}: ${describeError(err).message}`));
+  }
+
+  /**
+   * Runs `mvm console NAME` as a child on this terminal: blessed's spawn
+   * leaves the alternate screen and raw mode for it and restores both when
+   * it exits. A child (not an in-process attach) keeps the console's own raw
+   * mode and Ctrl-] escape exactly as `mvm console` has them.
+   */
+  private attachConsole(): void {
+    const view = this.selectedView();
+    if (!view) return this.report('no VM selected');
+    if (!LIVE_STATES.has(view.state)) return this.report(`${view.name} is ${view.state}: no console to attach`);
+    this.consoleAttached = true;
+    const child = this.screen.spawn(process.execPath, [this.options.cliPath, 'console', view.name], {});
+    let reported = false;
+    const back = (message: string): void => {
+      if (reported) return;
+      reported = true;
+      this.consoleAttached = false;
+      this.report(message);
+    };
+    child.on('exit', (code, signal) => back(code === 0 ? `detached from ${view.name}` : `console ${view.name} ended (${signal ?? `exit status ${code}`})`));
+    child.on('error', (err) => back(`console ${view.name}: ${err.message}`));
+  }
+
+  private report(message: string): void {
+    this.status.show(message);
+    this.render();
+  }
+
+  private render(): void {
+    if (this.closed || this.consoleAttached) return;
+    this.table.update(this.views, this.selected);
+    this.history.update(this.selectedView());
+    this.status.redraw();
+    this.screen.render();
+  }
+
+  private fail(err: unknown): void {
+    this.close(EXIT_INTERNAL_ERROR);
+    process.stderr.write(`mvm: ${describeError(err).message}\n`);
+  }
+
+  /** Idempotent: stops polling, gives the terminal back, removes the process handlers. */
+  close(status: number): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.options.source.stop();
+    this.screen.destroy();
+    for (const [signal, handler] of this.signalHandlers) process.removeListener(signal, handler);
+    process.removeListener('uncaughtException', this.onUncaught);
+    process.removeListener('unhandledRejection', this.onUncaught);
+    this.finish(status);
+  }
+}

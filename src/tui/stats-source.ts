@@ -1,0 +1,192 @@
+// The dashboard's one source of data: every interval it lists the VM
+// directories (registry.ts), asks each VM's API socket for GET /vm and
+// GET /stats, turns successive samples into rates (rates.ts) and keeps a
+// bounded history per VM. Panels only ever read the VmView list it hands out.
+// A VM that does not answer is shown as dead, never an exception: one wedged
+// or vanished VMM must not take the dashboard (or the other rows) down.
+import { join } from 'node:path';
+import { apiCall, ApiUnreachable } from '../api/client.js';
+import { API_PATHS, type StopAccepted, type VmInfo, type VmStats } from '../api/schema.js';
+import { listVms, type VmEntry } from '../fleet/registry.js';
+import { VM_FILES, vmsRoot } from '../fleet/vm-dir.js';
+import type { VmShownState } from '../fleet/vm-status.js';
+import type { PathEnv } from '../runtime/paths.js';
+import { computeRates, type VmRates } from './rates.js';
+import { BoundedSeries } from './series.js';
+import { isVmInfo, isVmStats } from './stats-shape.js';
+
+/** Like top: once a second is lively without loading the VMMs (two small requests each). */
+export const DEFAULT_POLL_INTERVAL_MS = 1000;
+/** Samples kept per VM: 5 minutes at the default interval, more than any terminal is wide. */
+export const HISTORY_LENGTH = 300;
+
+export interface VmView {
+  readonly name: string;
+  readonly state: VmShownState;
+  /** Why a VM is dead, failed or exited (its socket's error, the VMM's exit reason or status); null otherwise. */
+  readonly reason: string | null;
+  /** True once this dashboard asked the VM to stop (shown as stopping before the VMM says so). */
+  readonly stopRequested: boolean;
+  readonly info: VmInfo | null;
+  readonly stats: VmStats | null;
+  /** null until two samples of the same VMM have been taken. */
+  readonly rates: VmRates | null;
+  readonly cpuHistory: readonly number[];
+  readonly exitsHistory: readonly number[];
+}
+
+export interface StatsSourceOptions {
+  readonly env?: PathEnv;
+  readonly intervalMs?: number;
+  /** How long one request may take; a VM slower than this counts as not answering. */
+  readonly requestTimeoutMs?: number;
+  readonly historyLength?: number;
+}
+
+/** What the source remembers about one VM between polls. */
+class VmTracker {
+  previous: VmStats | null = null;
+  rates: VmRates | null = null;
+  stopRequested = false;
+  readonly cpu: BoundedSeries;
+  readonly exits: BoundedSeries;
+
+  constructor(historyLength: number) {
+    this.cpu = new BoundedSeries(historyLength);
+    this.exits = new BoundedSeries(historyLength);
+  }
+
+  addSample(stats: VmStats): void {
+    this.rates = this.previous ? computeRates(this.previous, stats) : null;
+    this.previous = stats;
+    if (this.rates) {
+      this.cpu.push(this.rates.cpuPercent);
+      this.exits.push(this.rates.exitsPerSecond);
+    }
+  }
+
+  /** The socket stopped answering: no rates from a sample taken before the gap. */
+  lose(): void {
+    this.previous = null;
+    this.rates = null;
+  }
+}
+
+function describeUnreachable(err: unknown): string {
+  if (err instanceof ApiUnreachable) return `API socket does not answer: ${err.reason}`;
+  return `API socket does not answer: ${err instanceof Error ? err.message : String(err)}`;
+}
+
+export class StatsSource {
+  private readonly trackers = new Map<string, VmTracker>();
+  private timer: NodeJS.Timeout | null = null;
+  private running = false;
+  private latest: VmView[] = [];
+  readonly intervalMs: number;
+  private readonly requestTimeoutMs: number;
+  private readonly historyLength: number;
+  private readonly env: PathEnv;
+
+  constructor(options: StatsSourceOptions = {}) {
+    this.env = options.env ?? process.env;
+    this.intervalMs = options.intervalMs ?? DEFAULT_POLL_INTERVAL_MS;
+    this.requestTimeoutMs = options.requestTimeoutMs ?? this.intervalMs;
+    this.historyLength = options.historyLength ?? HISTORY_LENGTH;
+  }
+
+  /** Polls now and then every interval (a round never overlaps the previous one); `onUpdate` gets each round's views. */
+  start(onUpdate: (views: readonly VmView[]) => void, onError: (err: unknown) => void): void {
+    this.running = true;
+    const round = (): void => {
+      this.poll().then(onUpdate, onError).finally(() => {
+        if (this.running) this.timer = setTimeout(round, this.intervalMs);
+      });
+    };
+    round();
+  }
+
+  stop(): void {
+    this.running = false;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  views(): readonly VmView[] {
+    return this.latest;
+  }
+
+  /** One round: every VM in the registry, asked in parallel. */
+  async poll(): Promise<VmView[]> {
+    const entries = listVms(this.env);
+    for (const name of this.trackers.keys()) {
+      if (!entries.some((e) => e.name === name)) this.trackers.delete(name); // removed (mvm rm)
+    }
+    this.latest = await Promise.all(entries.map((entry) => this.pollOne(entry)));
+    return this.latest;
+  }
+
+  /** POST /stop to the VM; resolves with a sentence for the status line. */
+  async requestStop(name: string): Promise<string> {
+    const entry = this.latest.find((v) => v.name === name);
+    if (!entry || entry.state === 'exited' || entry.state === 'failed' || entry.state === 'dead') {
+      return `${name} is not running${entry ? ` (${entry.state})` : ''}`;
+    }
+    try {
+      const answer = await apiCall<StopAccepted | { error?: string }>(this.socketOf(name), 'POST', API_PATHS.stop, {}, this.requestTimeoutMs);
+      if (answer.status !== 202 && answer.status !== 200) {
+        const error = (answer.body as { error?: unknown } | null)?.error;
+        return `stop ${name}: the VM answered ${answer.status}${typeof error === 'string' ? ` (${error})` : ''}`;
+      }
+      this.tracker(name).stopRequested = true;
+      return `stopping ${name}`;
+    } catch (err) {
+      return `stop ${name}: ${describeUnreachable(err)}`;
+    }
+  }
+
+  private socketOf(name: string): string {
+    return join(vmsRoot(this.env), name, VM_FILES.api);
+  }
+
+  private tracker(name: string): VmTracker {
+    let tracker = this.trackers.get(name);
+    if (!tracker) {
+      tracker = new VmTracker(this.historyLength);
+      this.trackers.set(name, tracker);
+    }
+    return tracker;
+  }
+
+  private async pollOne(entry: VmEntry): Promise<VmView> {
+    const tracker = this.tracker(entry.name);
+    const view = (state: VmShownState, reason: string | null, info: VmInfo | null, stats: VmStats | null): VmView => ({
+      name: entry.name, state, reason, stopRequested: tracker.stopRequested, info, stats, rates: tracker.rates,
+      cpuHistory: tracker.cpu.latest(), exitsHistory: tracker.exits.latest(),
+    });
+    const status = entry.status;
+    // A VMM that wrote its final state has closed its socket: nothing to ask.
+    if (status && (status.state === 'exited' || status.state === 'failed')) {
+      tracker.lose();
+      const reason = status.exitReason ?? (status.exitStatus !== null ? `exit status ${status.exitStatus}` : null);
+      return view(status.state, reason, null, null);
+    }
+    const socket = join(entry.dir, VM_FILES.api);
+    try {
+      const [info, stats] = await Promise.all([
+        apiCall<unknown>(socket, 'GET', API_PATHS.vm, undefined, this.requestTimeoutMs),
+        apiCall<unknown>(socket, 'GET', API_PATHS.stats, undefined, this.requestTimeoutMs),
+      ]);
+      if (info.status !== 200 || !isVmInfo(info.body) || stats.status !== 200 || !isVmStats(stats.body)) {
+        tracker.lose();
+        return view('dead', `API socket answers, but not with mvm's /vm and /stats (HTTP ${info.status}/${stats.status})`, null, null);
+      }
+      tracker.addSample(stats.body);
+      return view(info.body.state, null, info.body, stats.body);
+    } catch (err) {
+      tracker.lose();
+      // Claimed by `mvm run -d` but no VMM yet: starting, not dead.
+      if (status === null) return view('starting', 'waiting for the VMM process', null, null);
+      return view('dead', describeUnreachable(err), null, null);
+    }
+  }
+}
