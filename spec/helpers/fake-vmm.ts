@@ -56,6 +56,8 @@ export const FAKE_EXITS_TOTAL = 4242;
 export class FakeVmm {
   readonly requests: string[] = [];
   readonly consoleInput: Buffer[] = [];
+  /** The JSON bodies of POST /stop requests. */
+  readonly stopBodies: unknown[] = [];
   private server: Server | null = null;
   private readonly consoleSockets = new Set<Socket>();
   private status: VmStatus;
@@ -144,11 +146,14 @@ export class FakeVmm {
       res.writeHead(status, { 'content-type': 'application/json' });
       res.end(JSON.stringify(body));
     };
-    req.resume();
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
     req.on('end', () => {
       if (req.method === 'GET' && req.url === API_PATHS.vm) return send(200, this.info());
       if (req.method === 'GET' && req.url === API_PATHS.stats) return send(200, this.stats());
       if (req.method === 'POST' && req.url === API_PATHS.stop) {
+        const text = Buffer.concat(chunks).toString('utf8');
+        this.stopBodies.push(text === '' ? null : JSON.parse(text));
         this.setState('stopping');
         send(202, { state: 'stopping', timeoutMs: 10_000 });
         setTimeout(() => void this.finish('exited', 0, null), this.options.stopDelayMs ?? 300);
