@@ -2,6 +2,7 @@
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
 import { MVM_BIN, runMvm } from '../helpers/mvm-cli.js';
+import { TmuxSession } from '../helpers/tmux.js';
 import { FAKE_EXITS_TOTAL, FakeRunDir, deadPid } from '../helpers/fake-vmm.js';
 import type { VmInspection } from '../../src/fleet/inspect.js';
 
@@ -76,6 +77,27 @@ describe('mvm logs / console / inspect (fake VMMs)', function () {
     expect(result.stderr).to.contain('detached from shell (it keeps running)');
     expect(vm.currentStatus.state).to.equal('running');
     expect(vm.requests).to.not.include('POST /stop');
+  });
+
+  it('console in a real terminal: raw while attached, Ctrl-] detaches, the terminal is restored (tmux)', async () => {
+    const vm = await run.add({ name: 'tty' }).listen();
+    // After mvm exits, stty prints the terminal's modes: canonical input and echo must be back.
+    const command = `env MVM_RUN_DIR='${run.root}' '${process.execPath}' '${MVM_BIN}' console tty; echo "status=$?"; stty -a; sleep 30`;
+    const tmux = TmuxSession.start(`mvm-verbs-console-${process.pid}`, command);
+    try {
+      await tmux.waitFor(/guest\$ /, 20_000);
+      tmux.type('ls', false);
+      // Raw mode: each key goes out as typed, without waiting for Enter.
+      await until(() => Buffer.concat(vm.consoleInput).toString('utf8') === 'ls', 'the keys without Enter');
+      tmux.type(ESCAPE, false);
+      const screen = await tmux.waitFor(/status=0[\s\S]*icanon/, 20_000);
+      expect(screen).to.contain('detached from tty (it keeps running)');
+      expect(screen).to.match(/(^|\s)icanon(\s|$)/m);
+      expect(screen).to.match(/(^|\s)echo(\s|$)/m);
+      expect(vm.currentStatus.state).to.equal('running');
+    } finally {
+      tmux.kill();
+    }
   });
 
   it('console ends when the VM stops while attached', async () => {
