@@ -9,7 +9,7 @@ export MVM_CACHE
 
 # Debian packages the build, the tests and the helper VM need.
 APT_PACKAGES := qemu-system-x86 qemu-utils busybox-static cpio xz-utils \
-  linux-source-6.1 flex bison bc libelf-dev libssl-dev gcc make tmux runc kmod e2fsprogs iproute2
+  linux-source-6.1 flex bison bc libelf-dev libssl-dev gcc make tmux runc kmod e2fsprogs iproute2 curl
 
 MVM := node dist/src/cli/index.js
 OUT := images/out
