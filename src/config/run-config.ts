@@ -88,16 +88,17 @@ class SectionReader {
     }
   }
 
-  /** A path relative to the ini file's folder; it must name an existing regular file. */
+  /** A path as written in the file: relative ones start from the file's folder. */
+  relativeToFile(value: string): string {
+    return resolve(dirname(this.file.absolutePath), value);
+  }
+
+  /** Like relativeToFile, and it must name an existing regular file (a kernel, an initramfs). */
   existingFile(key: string, value: string): string {
-    const path = resolve(dirname(this.file.absolutePath), value);
+    const path = this.relativeToFile(value);
     if (!existsSync(path)) throw this.fail(key, `${path} does not exist`);
     if (!statSync(path).isFile()) throw this.fail(key, `${path} is not a regular file`);
     return path;
-  }
-
-  relativeToFile(value: string): string {
-    return resolve(dirname(this.file.absolutePath), value);
   }
 }
 
