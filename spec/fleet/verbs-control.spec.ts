@@ -2,7 +2,7 @@
 // API, that they wait for the final state, the fallbacks to signals, rm's
 // refusal of a running VM, and that a persistent disk is never deleted.
 import { expect } from 'chai';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FakeRunDir, deadPid, fakeVmmProcess } from '../helpers/fake-vmm.js';
 import { runMvm } from '../helpers/mvm-cli.js';
@@ -143,6 +143,19 @@ describe('mvm stop / kill / rm (fake VMMs)', function () {
     expect(existsSync(mine)).to.equal(true);
     expect(existsSync(join(odd.dir, VM_FILES.status)), 'the rest of its directory is gone').to.equal(false);
     expect((await runMvm(['ps', '-a', '--json'], { env: run.env })).stdout).to.not.match(/"stopped"|"dead"/);
+  });
+
+  it('rm touches nothing outside the VM directory, whatever vm.json says, and never follows a symbolic link', async () => {
+    const outside = join(run.root, 'important.txt');
+    writeFileSync(outside, 'keep me');
+    const vm = run.add({ name: 'tampered', state: 'exited', exitStatus: 0, drives: [{ path: outside, mode: 'overlay', overlay: outside }] });
+    symlinkSync(run.root, join(run.root, 'vms', 'link'));
+    const result = await runMvm(['rm', 'tampered', 'link'], { env: run.env });
+    expect(result.status).to.equal(1);
+    expect(result.stdout).to.equal('tampered\n');
+    expect(result.stderr).to.equal('mvm: no VM named link\n');
+    expect(existsSync(vm.dir)).to.equal(false);
+    expect(readFileSync(outside, 'utf8')).to.equal('keep me');
   });
 
   it('rm ends a leftover relay of a helper VM (relay.pid)', async () => {

@@ -1,7 +1,7 @@
 // Finding the VMs a verb names, and running a verb over several names the way
 // docker does: each name on its own, a failure reported on one line and the
 // rest still done, a non-zero exit if any failed.
-import { statSync } from 'node:fs';
+import { lstatSync } from 'node:fs';
 import { describeError, UserError } from '../cli/errors.js';
 import type { PathEnv } from '../runtime/paths.js';
 import { readVm, type VmEntry } from './registry.js';
@@ -12,7 +12,8 @@ export function findVm(name: string, env: PathEnv = process.env): VmEntry {
   checkVmName(name);
   let isDirectory = false;
   try {
-    isDirectory = statSync(vmDir(name, env)).isDirectory();
+    // lstat: a symbolic link is no VM directory (listVms skips them too), so rm never follows one.
+    isDirectory = lstatSync(vmDir(name, env)).isDirectory();
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }

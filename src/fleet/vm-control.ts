@@ -11,7 +11,7 @@ import type { PathEnv } from '../runtime/paths.js';
 import { apiSocketPath, isFinalShownState, processExists, shownState, type ShownState } from './liveness.js';
 import { readVm, type VmEntry } from './registry.js';
 import { VM_FILES } from './vm-dir.js';
-import type { VmStatus } from './vm-status.js';
+import type { VmDriveRecord, VmStatus } from './vm-status.js';
 
 /** How often the waits below re-read state.json (and probe the VMM). */
 export const STATE_POLL_MS = 200;
@@ -139,19 +139,25 @@ function realOrResolved(path: string): string {
   }
 }
 
+/** vm.json's drives, skipping any entry that is not shaped like one (the file may have been edited or damaged). */
+function wellFormedDrives(entry: VmEntry): VmDriveRecord[] {
+  const drives: unknown = entry.record?.drives;
+  if (!Array.isArray(drives)) return [];
+  return drives.filter((d): d is VmDriveRecord => typeof d === 'object' && d !== null && typeof d.path === 'string'
+    && (d.overlay === undefined || typeof d.overlay === 'string'));
+}
+
 /**
- * Deletes the VM's directory and its throw-away overlays. A disk the user
- * attached persistent or read-only is never deleted, even if it lies inside
- * the directory (then that file and the directory stay, and are returned).
+ * Deletes the VM's directory, and with it the throw-away overlays `mvm run -d`
+ * creates there. Nothing outside the directory is touched, whatever vm.json
+ * says (so a damaged vm.json cannot make rm delete other files). A disk the
+ * user attached persistent or read-only is never deleted, even if it lies
+ * inside the directory (then that file and the directory stay, and are returned).
  */
 export function removeVmFiles(entry: VmEntry): string[] {
-  const drives = entry.record?.drives ?? [];
+  const drives = wellFormedDrives(entry);
+  // Any mode but overlay (persistent, ro, or one this version does not know) is the user's disk.
   const kept = new Set(drives.filter((d) => d.mode !== 'overlay').map((d) => realOrResolved(d.path)));
-  for (const drive of drives) {
-    if (drive.mode === 'overlay' && drive.overlay && !kept.has(realOrResolved(drive.overlay))) {
-      rmSync(drive.overlay, { force: true });
-    }
-  }
   const left: string[] = [];
   let names: string[] = [];
   try {
@@ -162,7 +168,8 @@ export function removeVmFiles(entry: VmEntry): string[] {
   }
   for (const name of names) {
     const path = join(entry.dir, name);
-    if (kept.has(realOrResolved(path))) left.push(path);
+    const real = realOrResolved(path);
+    if ([...kept].some((disk) => disk === real || disk.startsWith(`${real}/`))) left.push(path);
     // rmSync removes a symbolic link itself, never what it points to.
     else rmSync(path, { recursive: true, force: true });
   }
