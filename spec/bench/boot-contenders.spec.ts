@@ -1,9 +1,9 @@
 // The boot benchmark compares like with like: mvm and QEMU microvm get the
-// same kernel, initramfs, memory, vCPUs and kernel command line; and the
-// results crossing the helper-VM boundary are validated.
+// same kernel, initramfs, memory, vCPUs, kernel command line and guest command.
 import { expect } from 'chai';
-import { BENCH_BOOT_ARGS, BENCH_MARKER, benchCmdline, mvmRunArgs, parseMvmTiming, qemuMicrovmArgs } from '../../src/bench/boot/contenders.js';
-import { parseBootSamples, parseMeasureArgs } from '../../src/bench/boot/samples.js';
+import {
+  BENCH_BOOT_ARGS, BENCH_MARKER, IDLE_COMMAND, MARKER_COMMAND, benchCmdline, mvmRunArgs, parseMvmTiming, qemuMicrovmArgs,
+} from '../../src/bench/boot/contenders.js';
 import { DEFAULT_BOOT_ARGS, commandParameter } from '../../src/vmm/default-cmdline.js';
 
 const files = { kernel: '/k/vmlinux', initrd: '/k/initrd.gz' };
@@ -43,18 +43,11 @@ describe('boot benchmark contenders', () => {
     expect(parseMvmTiming('')).to.deep.equal({});
   });
 
-  it('accepts a well-formed samples line and refuses counts, fields or JSON that do not add up', () => {
-    const good = { runs: 1, mvm: [{ wallMs: 3, markerMs: 2, vmmSetupMs: 1 }], qemu: [{ wallMs: 4, markerMs: 3 }], cliLoadMs: [1] };
-    expect(parseBootSamples(`progress\n${JSON.stringify(good)}\n`)).to.deep.equal(good);
-    expect(() => parseBootSamples(JSON.stringify({ ...good, runs: 2 }))).to.throw(/malformed/);
-    expect(() => parseBootSamples(JSON.stringify({ ...good, qemu: [{ wallMs: -1, markerMs: 3 }] }))).to.throw(/malformed/);
-    expect(() => parseBootSamples(JSON.stringify({ ...good, mvm: [{ wallMs: 3, markerMs: 2, vmmSetupMs: 'x' }] }))).to.throw(/malformed/);
-    expect(() => parseBootSamples('Error: something broke')).to.throw(/no result line/);
-  });
-
-  it('parses the measuring script arguments and refuses a bad run count', () => {
-    expect(parseMeasureArgs(['--runs', '10', '--kernel', 'k', '--initrd', 'i'])).to.deep.equal({ runs: 10, files: { kernel: 'k', initrd: 'i' } });
-    expect(() => parseMeasureArgs(['--runs', '0', '--kernel', 'k', '--initrd', 'i'])).to.throw(/--runs/);
-    expect(() => parseMeasureArgs(['--runs', '3', '--kernel', 'k'])).to.throw(/--initrd/);
+  it('gives idle instances the same command on both VMMs: the marker, then a sleep', () => {
+    const mvm = mvmRunArgs(files, IDLE_COMMAND);
+    expect(mvm.slice(mvm.indexOf('--') + 1)).to.deep.equal([...IDLE_COMMAND]);
+    expect(IDLE_COMMAND.join(' ')).to.include(BENCH_MARKER).and.to.match(/sleep \d+/);
+    expect(after(qemuMicrovmArgs(files, IDLE_COMMAND), '-append')).to.equal(benchCmdline(IDLE_COMMAND));
+    expect(benchCmdline(IDLE_COMMAND)).to.not.equal(benchCmdline(MARKER_COMMAND));
   });
 });

@@ -17,9 +17,18 @@ describe('bench statistics', () => {
     expect(percentile([1, 2, 3, 4, 5, 6, 7, 8, 9], 90)).to.equal(9);
   });
 
-  it('summarizes count, median, p90, min and max, and divides medians for ratios', () => {
+  it('gives p99 as the 99th of 100 samples and the largest of fewer, always ordered p50 ≤ p90 ≤ p99', () => {
+    const hundred = Array.from({ length: 100 }, (_, i) => 100 - i);
+    expect(summarize(hundred)).to.include({ median: 50.5, p90: 90, p99: 99, max: 100 });
+    const s = summarize([5, 1, 4, 2, 3]);
+    expect(s.p99).to.equal(5);
+    expect(s.median).to.be.at.most(s.p90);
+    expect(s.p90).to.be.at.most(s.p99);
+  });
+
+  it('summarizes count, median, p90, p99, min and max, and divides medians for ratios', () => {
     const s = summarize([3, 1, 2, 10]);
-    expect(s).to.deep.equal({ n: 4, median: 2.5, p90: 10, min: 1, max: 10 });
+    expect(s).to.deep.equal({ n: 4, median: 2.5, p90: 10, p99: 10, min: 1, max: 10 });
     expect(ratioOfMedians(summarize([2, 4, 6]), summarize([1, 2, 3]))).to.equal(2);
   });
 

@@ -7,6 +7,8 @@ export interface Summary {
   median: number;
   /** 90th percentile (nearest rank). */
   p90: number;
+  /** 99th percentile (nearest rank): the largest sample below 100 samples, so a tail figure, not a stable one. */
+  p99: number;
   min: number;
   max: number;
 }
@@ -32,7 +34,7 @@ export function percentile(values: readonly number[], p: number): number {
 
 export function summarize(values: readonly number[]): Summary {
   const s = sorted(values);
-  return { n: s.length, median: median(s), p90: percentile(s, 90), min: s[0]!, max: s[s.length - 1]! };
+  return { n: s.length, median: median(s), p90: percentile(s, 90), p99: percentile(s, 99), min: s[0]!, max: s[s.length - 1]! };
 }
 
 /** a / b of two medians, the form every ratio in the reports takes. */

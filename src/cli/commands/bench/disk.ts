@@ -13,6 +13,7 @@ import { runDiskSuite } from '../../../bench/disk-footprint/suite.js';
 import { diskTable, formatBytes } from '../../../bench/disk-footprint/table.js';
 import { projectRoot } from '../../../runtime/paths.js';
 import { UserError } from '../../errors.js';
+import { asBenchAction, shownPath, wholeNumber } from './common.js';
 
 interface DiskOptions {
   count: string;
@@ -26,32 +27,24 @@ interface DiskOptions {
 const MiB = 1024 * 1024;
 /** Beyond this the guest-write mode alone takes many minutes (a boot per VM instance). */
 const MAX_COUNT = 1000;
-
-function wholeNumber(text: string, what: string, min: number, max: number): number {
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < min || n > max) throw new UserError(`${what} must be a whole number from ${min} to ${max}, not "${text}"`, 2);
-  return n;
-}
+/** A bigger write says nothing more and fills the 64 MiB root disk. */
+const MAX_WRITE_MIB = 32;
 
 async function benchDisk(options: DiskOptions): Promise<void> {
   const root = projectRoot();
   const count = wholeNumber(options.count, '--count', 1, MAX_COUNT);
-  const writeMib = wholeNumber(options.writeMib, '--write-mib', 1, 1024);
+  const writeMib = wholeNumber(options.writeMib, '--write-mib', 1, MAX_WRITE_MIB);
   if (options.writeVia !== 'guest' && options.writeVia !== 'backend') throw new UserError(`--write-via must be guest or backend, not "${options.writeVia}"`, 2);
   const writeVia: WriteVia = options.writeVia;
   const baseQcow2 = path.resolve(options.base ?? path.join(root, 'images/out/rootfs.qcow2'));
   const kernel = path.resolve(options.kernel ?? path.join(root, 'images/out/vmlinux'));
   const say = (line: string) => process.stderr.write(`mvm bench disk: ${line}\n`);
   say(`${count} instance(s) of each kind from ${path.relative(process.cwd(), baseQcow2) || baseQcow2}; each then writes ${writeMib} MiB (${writeVia === 'guest' ? 'a booted guest writes a file: one boot per VM instance' : 'through mvm\'s disk layer, no boot'})`);
-  const result = await runDiskSuite({ count, writeBytes: writeMib * MiB, writeVia, baseQcow2, kernel, progress: say }).catch((err: unknown) => {
-    throw new UserError(`disk benchmark failed: ${err instanceof Error ? err.message : String(err)}`, 1);
-  });
+  const result = await runDiskSuite({ count, writeBytes: writeMib * MiB, writeVia, baseQcow2, kernel, progress: say });
   process.stdout.write(`\n${diskTable(result)}\n\n`);
   process.stdout.write(`base: ${formatBytes(result.base.virtualBytes)} virtual disk; qcow2 ${formatBytes(result.base.qcow2Allocated)} on disk, raw ${formatBytes(result.base.rawAllocated)} (holes kept), unpacked rootfs ${formatBytes(result.base.treeAllocated)}\n`);
   process.stdout.write(`bytes are allocated blocks (st_blocks × 512) on the filesystem of ${os.tmpdir()}, not apparent sizes; writes of ${writeMib} MiB in units of ${WRITE_UNIT_BYTES / 1024} KiB\n`);
-  const written = writeJsonReport(path.resolve(options.json), result);
-  const shown = path.relative(process.cwd(), written);
-  process.stdout.write(`results: ${shown.startsWith('..') ? written : shown}\n`);
+  process.stdout.write(`results: ${shownPath(writeJsonReport(path.resolve(options.json), result))}\n`);
 }
 
 export function register(bench: Command): void {
@@ -64,5 +57,5 @@ export function register(bench: Command): void {
     .option('--base <path>', 'base qcow2 image (default images/out/rootfs.qcow2)')
     .option('--kernel <path>', 'kernel for the guest writes (default images/out/vmlinux)')
     .option('--json <path>', 'where to write the results', 'images/out/bench/disk.json')
-    .action(benchDisk);
+    .action((options: DiskOptions) => asBenchAction(() => benchDisk(options)));
 }

@@ -1,0 +1,77 @@
+// The four results the report is made of, read from the JSON files the
+// benchmarks write (images/out/bench/{boot,memory,disk,density}.json). A file
+// that is absent, unreadable or of another shape is not fatal: the report is
+// written with what exists and names what is missing and why.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { BootSidesResult } from '../boot/side-summary.js';
+import type { DensityResult } from '../density/suite.js';
+import type { DiskResult } from '../disk-footprint/suite.js';
+import type { MemoryResult } from '../memory/summary.js';
+
+export type BenchmarkName = 'boot' | 'memory' | 'disk' | 'density';
+export const BENCHMARKS: readonly BenchmarkName[] = ['boot', 'memory', 'disk', 'density'];
+
+interface Dated {
+  started: string;
+  finished: string;
+}
+
+/** `mvm bench boot`'s file: the side-by-side boots are under `boot`. */
+export interface BootFile extends Dated {
+  benchmark: 'boot';
+  boot?: BootSidesResult;
+}
+export type MemoryFile = MemoryResult & Dated & { benchmark: 'memory' };
+export type DiskFile = DiskResult;
+export type DensityFile = DensityResult;
+
+export interface ReportInputs {
+  boot?: BootFile & { boot: BootSidesResult };
+  memory?: MemoryFile;
+  disk?: DiskFile;
+  density?: DensityFile;
+  /** The files read, by benchmark. */
+  files: Partial<Record<BenchmarkName, string>>;
+  missing: Array<{ benchmark: BenchmarkName; file: string; why: string }>;
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Why VALUE is not a result of BENCHMARK that the report can use, or null when it is. */
+export function shapeProblem(benchmark: BenchmarkName, value: unknown): string | null {
+  if (!isObject(value)) return 'not a JSON object';
+  if (value['benchmark'] !== benchmark) return `its "benchmark" is ${JSON.stringify(value['benchmark'])}, not "${benchmark}"`;
+  if (typeof value['started'] !== 'string') return 'it has no start time';
+  const holder = benchmark === 'boot' ? value['boot'] : value;
+  if (!isObject(holder) || !Array.isArray(holder['sides'])) {
+    return benchmark === 'boot' ? 'it has no side-by-side boots (run without --skip-boot)' : 'it has no "sides" list';
+  }
+  if (!holder['sides'].every((s) => isObject(s) && (typeof s['label'] === 'string'))) return 'a side has no label';
+  return null;
+}
+
+/** Reads DIR/<name>.json for every benchmark. */
+export function readInputs(dir: string): ReportInputs {
+  const inputs: ReportInputs = { files: {}, missing: [] };
+  for (const benchmark of BENCHMARKS) {
+    const file = path.join(dir, `${benchmark}.json`);
+    let value: unknown;
+    try {
+      value = JSON.parse(fs.readFileSync(file, 'utf8'));
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      inputs.missing.push({ benchmark, file, why: code === 'ENOENT' ? `not run yet (\`mvm bench ${benchmark}\`)` : `unreadable: ${(err as Error).message}` });
+      continue;
+    }
+    const problem = shapeProblem(benchmark, value);
+    if (problem !== null) {
+      inputs.missing.push({ benchmark, file, why: problem });
+      continue;
+    }
+    inputs.files[benchmark] = file;
+    // Shape checked above for what every reader relies on; the rest is the benchmarks' own output.
+    (inputs as unknown as Record<string, unknown>)[benchmark] = value;
+  }
+  return inputs;
+}
