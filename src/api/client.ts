@@ -25,6 +25,11 @@ export function apiCall<T>(
     const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
     const req = request({
       socketPath, method, path,
+      // A fresh connection per call: a pooled keep-alive socket to a VMM that has
+      // since exited (or been replaced under the same name) would fail the next
+      // call with EPIPE/ECONNRESET, and idle pooled sockets linger in long-lived
+      // callers such as mvm top.
+      agent: false,
       headers: payload ? { 'content-type': 'application/json', 'content-length': payload.length } : {},
       timeout: timeoutMs,
     }, (res) => {
