@@ -3,11 +3,13 @@
 // into a runtime root and serves the API (src/api/schema.ts) on a unix
 // socket with counters that grow with wall time, so rates come out non-zero
 // and predictable. Records every request, so a spec can check that a stop
-// reached the VM it meant.
+// reached the VM it meant. GET /console upgrades to a console that greets
+// with "console of NAME" and echoes what is typed as "typed: …".
 import { mkdirSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { join } from 'node:path';
-import { API_PATHS, DEFAULT_STOP_TIMEOUT_MS, type VmInfo, type VmStats } from '../../src/api/schema.js';
+import type { Socket } from 'node:net';
+import { API_PATHS, CONSOLE_UPGRADE_PROTOCOL, DEFAULT_STOP_TIMEOUT_MS, type VmInfo, type VmStats } from '../../src/api/schema.js';
 import { VM_FILES } from '../../src/fleet/vm-dir.js';
 import { writeJsonAtomic, type VmLifeState, type VmRecord, type VmStatus } from '../../src/fleet/vm-status.js';
 
@@ -23,6 +25,8 @@ export interface FakeVmOptions {
   readonly guestTouchedBytes?: number;
   readonly vmmBytes?: number;
   readonly bootMs?: number;
+  /** The pid state.json names (default: this process, alive); a gone pid makes a dead VMM once the socket closes. */
+  readonly pid?: number;
 }
 
 export interface RecordedRequest {
@@ -35,6 +39,9 @@ const MIB = 1024 * 1024;
 
 export class FakeVmApi {
   readonly requests: RecordedRequest[] = [];
+  /** Everything typed into attached consoles. */
+  consoleInput = '';
+  private readonly consoleSockets = new Set<Socket>();
   private state: VmLifeState = 'running';
   private readonly startedAt = Date.now();
   private readonly record: VmRecord;
@@ -67,6 +74,7 @@ export class FakeVmApi {
     writeJsonAtomic(join(fake.dir, VM_FILES.record), fake.record);
     fake.writeStatus();
     server.on('request', (req, res) => fake.handle(req, res));
+    server.on('upgrade', (req: IncomingMessage, socket: Socket) => fake.attachConsole(req, socket));
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(fake.socketPath, () => resolve());
@@ -99,6 +107,7 @@ export class FakeVmApi {
   private async closeServer(): Promise<void> {
     if (!this.server.listening) return;
     this.server.closeAllConnections();
+    for (const socket of this.consoleSockets) socket.destroy(); // upgraded: no longer the server's
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
     rmSync(this.socketPath, { force: true });
   }
@@ -106,7 +115,7 @@ export class FakeVmApi {
   private writeStatus(exitStatus: number | null = null): void {
     const final = this.state === 'exited' || this.state === 'failed';
     const status: VmStatus = {
-      name: this.options.name, state: this.state, pid: process.pid, where: 'host', apiListen: this.socketPath,
+      name: this.options.name, state: this.state, pid: this.options.pid ?? process.pid, where: 'host', apiListen: this.socketPath,
       startedAt: new Date(this.startedAt).toISOString(), bootMs: this.options.bootMs ?? 1234,
       exitedAt: final ? new Date().toISOString() : null, exitStatus, exitReason: null,
     };
@@ -130,6 +139,24 @@ export class FakeVmApi {
     });
   }
 
+  private attachConsole(req: IncomingMessage, socket: Socket): void {
+    this.requests.push({ method: req.method ?? '', path: req.url ?? '', body: '' });
+    if (req.url !== API_PATHS.console || req.headers.upgrade !== CONSOLE_UPGRADE_PROTOCOL) {
+      socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+      return;
+    }
+    socket.write(`HTTP/1.1 101 Switching Protocols\r\nconnection: Upgrade\r\nupgrade: ${CONSOLE_UPGRADE_PROTOCOL}\r\n\r\n`);
+    this.consoleSockets.add(socket);
+    socket.on('close', () => this.consoleSockets.delete(socket));
+    socket.write(`console of ${this.options.name}\r\n`);
+    socket.on('data', (chunk: Buffer) => {
+      const text = chunk.toString('utf8');
+      this.consoleInput += text;
+      socket.write(`typed: ${JSON.stringify(text)}\r\n`);
+    });
+    socket.on('error', () => socket.destroy());
+  }
+
   private reply(res: ServerResponse, status: number, value: unknown): void {
     const text = JSON.stringify(value);
     res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
@@ -138,7 +165,7 @@ export class FakeVmApi {
 
   private info(): VmInfo {
     return {
-      ...this.record, state: this.state, pid: process.pid, startedAt: new Date(this.startedAt).toISOString(),
+      ...this.record, state: this.state, pid: this.options.pid ?? process.pid, startedAt: new Date(this.startedAt).toISOString(),
       uptimeMs: Date.now() - this.startedAt, bootMs: this.options.bootMs ?? 1234,
     };
   }

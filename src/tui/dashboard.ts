@@ -7,6 +7,7 @@ import { constants as osConstants } from 'node:os';
 import blessed from 'blessed';
 import type { Widgets } from 'blessed';
 import { describeError } from '../cli/errors.js';
+import { isFinalShownState } from '../fleet/liveness.js';
 import { HISTORY_PANEL_HEIGHT, HistoryPanel } from './history-panel.js';
 import { StatsSource, type VmView } from './stats-source.js';
 import { StatusLine } from './status-line.js';
@@ -25,8 +26,6 @@ export interface DashboardOptions {
   /** The mvm CLI entry (dist/src/cli/index.js): `c` runs `mvm console NAME` with it. */
   readonly cliPath: string;
 }
-
-const LIVE_STATES: ReadonlySet<string> = new Set(['starting', 'running', 'stopping']);
 
 export class Dashboard {
   private readonly screen: Widgets.Screen;
@@ -130,7 +129,7 @@ export class Dashboard {
   private attachConsole(): void {
     const view = this.selectedView();
     if (!view) return this.report('no VM selected');
-    if (!LIVE_STATES.has(view.state)) return this.report(`${view.name} is ${view.state}: no console to attach`);
+    if (isFinalShownState(view.state)) return this.report(`${view.name} is ${view.state}: no console to attach`);
     this.consoleAttached = true;
     const child = this.screen.spawn(process.execPath, [this.options.cliPath, 'console', view.name], {});
     let reported = false;

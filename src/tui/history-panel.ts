@@ -26,7 +26,7 @@ function seriesLine(label: string, values: readonly number[], width: number, for
 }
 
 function factsLine(view: VmView): string {
-  if (view.state === 'dead' || view.state === 'exited' || view.state === 'failed' || view.info === null) {
+  if (view.info === null) {
     return `${view.state}${view.reason ? `: ${view.reason}` : ''}`;
   }
   const info = view.info;

@@ -7,6 +7,7 @@
 import { join } from 'node:path';
 import { apiCall, ApiUnreachable } from '../api/client.js';
 import { API_PATHS, type StopAccepted, type VmInfo, type VmStats } from '../api/schema.js';
+import { apiSocketPath, isFinalShownState, isLiveState, shownState } from '../fleet/liveness.js';
 import { listVms, type VmEntry } from '../fleet/registry.js';
 import { VM_FILES, vmsRoot } from '../fleet/vm-dir.js';
 import type { VmShownState } from '../fleet/vm-status.js';
@@ -25,6 +26,8 @@ export interface VmView {
   readonly state: VmShownState;
   /** Why a VM is dead, failed or exited (its socket's error, the VMM's exit reason or status); null otherwise. */
   readonly reason: string | null;
+  /** Why the API did not answer a VMM whose process is still there (wedged, or its relay gone); null when it answered. */
+  readonly apiError: string | null;
   /** True once this dashboard asked the VM to stop (shown as stopping before the VMM says so). */
   readonly stopRequested: boolean;
   readonly info: VmInfo | null;
@@ -128,7 +131,7 @@ export class StatsSource {
   /** POST /stop to the VM; resolves with a sentence for the status line. */
   async requestStop(name: string): Promise<string> {
     const entry = this.latest.find((v) => v.name === name);
-    if (!entry || entry.state === 'exited' || entry.state === 'failed' || entry.state === 'dead') {
+    if (!entry || isFinalShownState(entry.state)) {
       return `${name} is not running${entry ? ` (${entry.state})` : ''}`;
     }
     try {
@@ -159,34 +162,38 @@ export class StatsSource {
 
   private async pollOne(entry: VmEntry): Promise<VmView> {
     const tracker = this.tracker(entry.name);
-    const view = (state: VmShownState, reason: string | null, info: VmInfo | null, stats: VmStats | null): VmView => ({
-      name: entry.name, state, reason, stopRequested: tracker.stopRequested, info, stats, rates: tracker.rates,
+    const view = (state: VmShownState, reason: string | null, info: VmInfo | null, stats: VmStats | null, apiError: string | null = null): VmView => ({
+      name: entry.name, state, reason, apiError, stopRequested: tracker.stopRequested, info, stats, rates: tracker.rates,
       cpuHistory: tracker.cpu.latest(), exitsHistory: tracker.exits.latest(),
     });
     const status = entry.status;
-    // A VMM that wrote its final state has closed its socket: nothing to ask.
-    if (status && (status.state === 'exited' || status.state === 'failed')) {
-      tracker.lose();
-      const reason = status.exitReason ?? (status.exitStatus !== null ? `exit status ${status.exitStatus}` : null);
-      return view(status.state, reason, null, null);
-    }
-    const socket = join(entry.dir, VM_FILES.api);
-    try {
-      const [info, stats] = await Promise.all([
-        apiCall<unknown>(socket, 'GET', API_PATHS.vm, undefined, this.requestTimeoutMs),
-        apiCall<unknown>(socket, 'GET', API_PATHS.stats, undefined, this.requestTimeoutMs),
-      ]);
-      if (info.status !== 200 || !isVmInfo(info.body) || stats.status !== 200 || !isVmStats(stats.body)) {
+    if (status && isLiveState(status.state)) {
+      try {
+        const [info, stats] = await Promise.all([
+          apiCall<unknown>(apiSocketPath(entry), 'GET', API_PATHS.vm, undefined, this.requestTimeoutMs),
+          apiCall<unknown>(apiSocketPath(entry), 'GET', API_PATHS.stats, undefined, this.requestTimeoutMs),
+        ]);
+        if (info.status === 200 && isVmInfo(info.body) && stats.status === 200 && isVmStats(stats.body)) {
+          tracker.addSample(stats.body);
+          return view(info.body.state, null, info.body, stats.body);
+        }
         tracker.lose();
-        return view('dead', `API socket answers, but not with mvm's /vm and /stats (HTTP ${info.status}/${stats.status})`, null, null);
+        const error = `API socket answers, but not with mvm's /vm and /stats (HTTP ${info.status}/${stats.status})`;
+        return view(status.state, error, null, null, error);
+      } catch (err) {
+        tracker.lose();
+        // Not answering: the same liveness rules as mvm ps decide between dead and
+        // not-yet-listening (a VM in the helper VM has no relay socket until it has booted).
+        const shown = await shownState(entry);
+        if (shown.state === 'dead') return view('dead', shown.reason ?? describeUnreachable(err), null, null);
+        const error = describeUnreachable(err);
+        return view(shown.state, error, null, null, error);
       }
-      tracker.addSample(stats.body);
-      return view(info.body.state, null, info.body, stats.body);
-    } catch (err) {
-      tracker.lose();
-      // Claimed by `mvm run -d` but no VMM yet: starting, not dead.
-      if (status === null) return view('starting', 'waiting for the VMM process', null, null);
-      return view('dead', describeUnreachable(err), null, null);
     }
+    // Final or not yet started: nothing to ask the API.
+    tracker.lose();
+    const shown = await shownState(entry);
+    const reason = shown.reason ?? (status?.exitStatus != null ? `exit status ${status.exitStatus}` : null);
+    return view(shown.state, reason, null, null);
   }
 }

@@ -16,8 +16,12 @@ interface Column {
   readonly cell: (view: VmView) => string;
 }
 
+/** Shown for a VMM whose process is there but whose API does not answer. */
+export const UNREACHABLE_LABEL = 'unreachable';
+
 /** What the STATE column says: the dashboard's own stop request shows at once. */
 export function stateLabel(view: VmView): string {
+  if (view.apiError !== null && view.state !== 'starting') return UNREACHABLE_LABEL;
   if (view.stopRequested && (view.state === 'running' || view.state === 'starting')) return 'stopping';
   return view.state;
 }
@@ -29,7 +33,7 @@ function memoryCell(view: VmView): string {
 }
 
 const COLUMNS: readonly Column[] = [
-  { title: 'STATE', width: 8, align: 'left', priority: 9, cell: stateLabel },
+  { title: 'STATE', width: UNREACHABLE_LABEL.length, align: 'left', priority: 9, cell: stateLabel },
   { title: 'CPU%', width: 6, align: 'right', priority: 8, cell: (v) => formatPercent(v.rates?.cpuPercent) },
   { title: 'MEM', width: 11, align: 'right', priority: 7, cell: memoryCell },
   { title: 'EXITS/s', width: 7, align: 'right', priority: 6, cell: (v) => formatCount(v.rates?.exitsPerSecond) },
@@ -89,6 +93,7 @@ export function tableLayout(views: readonly VmView[], selected: number, width: n
 /** blessed colour tags per state: trouble stands out, finished VMs fade. */
 const STATE_STYLE: Readonly<Record<string, string>> = {
   running: 'green-fg', starting: 'cyan-fg', stopping: 'yellow-fg', dead: 'red-fg', failed: 'red-fg', exited: 'gray-fg',
+  [UNREACHABLE_LABEL]: 'magenta-fg',
 };
 
 export class VmTablePanel {
