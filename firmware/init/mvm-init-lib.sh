@@ -10,6 +10,11 @@ MVM_SIGNAL_BOOT_ADDRESS=0xc0000000
 MVM_BOOT_MAGIC=123
 # 32-bit write of N here: power off; the VMM exits with status N.
 MVM_SIGNAL_EXIT_ADDRESS=0xc0000004
+# 32-bit read here: 1 once the host asked for a graceful stop (mvm stop).
+MVM_SIGNAL_STOP_ADDRESS=0xc0000008
+# Seconds between two looks at the stop register: each look is one MMIO exit
+# and two short-lived processes, and a stop waiting a second is no harm.
+MVM_STOP_POLL_SECONDS=1
 
 # Exit status when mvm.cmd= cannot be decoded: the runner failed, not the
 # command (the value `docker run` uses for the same case).
@@ -152,4 +157,39 @@ mvm_power_off() {
   echo "mvm-init: no power-off device answered (exit status $(mvm_exit_status "$1")); resetting" >&2
   mvm_reset
   return 1
+}
+
+# True when the VMM has asked the guest to shut down (the stop register reads
+# 1). Anything else read - 0, a missing device's all-ones, garbage - is no.
+mvm_stop_requested() {
+  local value
+  value=$(mvm_devmem "$MVM_SIGNAL_STOP_ADDRESS" 32) || return 1
+  case "$value" in
+    0x00000001 | 0x1 | 1) return 0 ;;
+  esac
+  return 1
+}
+
+# Shuts the guest down the way `poweroff` typed at the console does: busybox
+# init runs its shutdown action (/lib/mvm/shutdown), which powers off with
+# status 0. MVM_POWEROFF replaces it in tests.
+mvm_request_shutdown() {
+  if [ -n "${MVM_POWEROFF:-}" ]; then
+    $MVM_POWEROFF
+  elif mvm_in_guest; then
+    poweroff
+  else
+    echo "mvm-init: not in an mvm guest, refusing to power the machine off" >&2
+    return 1
+  fi
+}
+
+# Started in the background by /init: polls the stop register and shuts the
+# guest down once the host asks (POST /stop on the VM's API, mvm stop).
+mvm_watch_stop_requests() {
+  while ! mvm_stop_requested; do
+    sleep "$MVM_STOP_POLL_SECONDS"
+  done
+  echo "mvm-init: the host asked the VM to stop; powering off"
+  mvm_request_shutdown
 }

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { GUEST_SIGNAL_BOOT_MAGIC, GUEST_SIGNAL_EXIT_OFFSET } from '../../src/arch/x86_64/layout.js';
+import { GUEST_SIGNAL_BOOT_MAGIC, GUEST_SIGNAL_EXIT_OFFSET, GUEST_SIGNAL_STOP_OFFSET } from '../../src/arch/x86_64/layout.js';
 import { GuestSignal } from '../../src/devices/legacy/guest-signal.js';
 import { I8042 } from '../../src/devices/legacy/i8042.js';
 
@@ -66,5 +66,24 @@ describe('guest-signal device', () => {
     const data = Uint8Array.of(1, 2, 3, 4);
     dev.read(0, data);
     expect([...data]).to.deep.equal([0, 0, 0, 0]);
+  });
+
+  it('reads 1 in the stop register once a stop was requested, and only there', () => {
+    const { dev, events } = device();
+    const read = (offset: number, width = 4) => {
+      const data = new Uint8Array(width).fill(0xff);
+      dev.read(offset, data);
+      return [...data];
+    };
+    expect(read(GUEST_SIGNAL_STOP_OFFSET)).to.deep.equal([0, 0, 0, 0]);
+    dev.requestStop();
+    expect(read(GUEST_SIGNAL_STOP_OFFSET)).to.deep.equal([1, 0, 0, 0]);
+    expect(read(GUEST_SIGNAL_STOP_OFFSET, 1)).to.deep.equal([1]);
+    expect(read(0)).to.deep.equal([0, 0, 0, 0]);
+    expect(read(GUEST_SIGNAL_EXIT_OFFSET)).to.deep.equal([0, 0, 0, 0]);
+    // Writing the stop register does nothing (the guest cannot clear or fake it).
+    dev.write(GUEST_SIGNAL_STOP_OFFSET, Uint8Array.of(0, 0, 0, 0));
+    expect(read(GUEST_SIGNAL_STOP_OFFSET)).to.deep.equal([1, 0, 0, 0]);
+    expect(events).to.deep.equal([]);
   });
 });

@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import {
-  GUEST_SIGNAL_BASE, GUEST_SIGNAL_BOOT_MAGIC, GUEST_SIGNAL_BOOT_OFFSET, GUEST_SIGNAL_EXIT_OFFSET,
+  GUEST_SIGNAL_BASE, GUEST_SIGNAL_BOOT_MAGIC, GUEST_SIGNAL_BOOT_OFFSET, GUEST_SIGNAL_EXIT_OFFSET, GUEST_SIGNAL_STOP_OFFSET,
 } from '../../src/arch/x86_64/layout.js';
 import { INIT_DIR } from './paths.js';
 
@@ -88,11 +88,12 @@ describe('guest init library (firmware/init/mvm-init-lib.sh)', function () {
 
   describe('the guest-signal device', () => {
     it('uses the addresses and magic value of src/arch/x86_64/layout.ts', () => {
-      const r = run('echo "$MVM_SIGNAL_BOOT_ADDRESS $MVM_BOOT_MAGIC $MVM_SIGNAL_EXIT_ADDRESS"');
-      const [boot, magic, exit] = r.stdout.trim().split(' ').map(Number);
+      const r = run('echo "$MVM_SIGNAL_BOOT_ADDRESS $MVM_BOOT_MAGIC $MVM_SIGNAL_EXIT_ADDRESS $MVM_SIGNAL_STOP_ADDRESS"');
+      const [boot, magic, exit, stop] = r.stdout.trim().split(' ').map(Number);
       expect(boot).to.equal(GUEST_SIGNAL_BASE + GUEST_SIGNAL_BOOT_OFFSET);
       expect(magic).to.equal(GUEST_SIGNAL_BOOT_MAGIC);
       expect(exit).to.equal(GUEST_SIGNAL_BASE + GUEST_SIGNAL_EXIT_OFFSET);
+      expect(stop).to.equal(GUEST_SIGNAL_BASE + GUEST_SIGNAL_STOP_OFFSET);
     });
 
     it('signals boot complete with an 8-bit write of the magic value', () => {
@@ -114,6 +115,57 @@ describe('guest init library (firmware/init/mvm-init-lib.sh)', function () {
     it('uses devmem inside a guest, where MVM_GUEST=1 is inherited from /init', () => {
       const r = run(`devmem() { echo "devmem $*"; }\nmvm_signal_boot_complete`, { MVM_GUEST: '1' });
       expect(r.stdout).to.equal('devmem 0xc0000000 8 123\n');
+    });
+  });
+
+  describe('the stop watcher', () => {
+    /**
+     * A stand-in devmem that answers reads of the stop register from a list of
+     * values, one per call (the last repeats), logging each read; writes are echoed.
+     */
+    const stateDirs: string[] = [];
+    after(() => stateDirs.forEach((dir) => fs.rmSync(dir, { recursive: true, force: true })));
+
+    function standIns(values: string[]): Record<string, string> {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mvm-stop-'));
+      stateDirs.push(dir);
+      const script = path.join(dir, 'devmem');
+      fs.writeFileSync(script, [
+        '#!/bin/busybox sh',
+        `echo "$*" >> '${dir}/calls'`,
+        `n=$(cat '${dir}/count' 2>/dev/null || echo 0); echo $((n + 1)) > '${dir}/count'`,
+        `set -- ${values.map((v) => `'${v}'`).join(' ')}`,
+        'i=0; for v; do i=$((i + 1)); last=$v; [ $i -gt $n ] && break; done',
+        'echo "$last"',
+      ].join('\n'), { mode: 0o755 });
+      return { MVM_DEVMEM: script, MVM_POWEROFF: 'echo POWEROFF', STATE_DIR: dir };
+    }
+
+    it('reads the stop register with a 32-bit devmem read', () => {
+      const env = standIns(['0x00000000']);
+      expect(run('mvm_stop_requested; echo "status $?"', env).stdout).to.equal('status 1\n');
+      expect(fs.readFileSync(path.join(env.STATE_DIR!, 'calls'), 'utf8')).to.equal('0xc0000008 32\n');
+    });
+
+    for (const [value, requested] of [['0x00000001', true], ['0x00000000', false], ['0xFFFFFFFF', false], ['garbage; rm -rf /', false], ['', false]] as const) {
+      it(`takes ${JSON.stringify(value)} as ${requested ? 'a stop request' : 'no stop request'}`, () => {
+        const env = standIns([value]);
+        expect(run('mvm_stop_requested && echo yes || echo no', env).stdout).to.equal(requested ? 'yes\n' : 'no\n');
+      });
+    }
+
+    it('polls until the register reads 1, then says so on the console and shuts down the normal way', () => {
+      const env = standIns(['0x00000000', '0x00000000', '0x00000000', '0x00000001']);
+      // No pause between looks here; the guest's is MVM_STOP_POLL_SECONDS.
+      const r = run('MVM_STOP_POLL_SECONDS=0; mvm_watch_stop_requests; echo "returned $?"', env);
+      expect(r.stdout).to.equal('mvm-init: the host asked the VM to stop; powering off\nPOWEROFF\nreturned 0\n');
+      expect(fs.readFileSync(path.join(env.STATE_DIR!, 'count'), 'utf8').trim()).to.equal('4');
+    });
+
+    it('refuses to power off a machine that is not an mvm guest', () => {
+      const r = run(`poweroff() { echo "REAL POWEROFF"; }\nmvm_request_shutdown; echo "returned $?"`, {});
+      expect(r.stdout).to.equal('returned 1\n');
+      expect(r.stderr).to.contain('refusing to power the machine off');
     });
   });
 

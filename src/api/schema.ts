@@ -20,6 +20,8 @@ export const API_PATHS = {
 export const CONSOLE_UPGRADE_PROTOCOL = 'mvm-console';
 /** How long a graceful stop waits for the guest before forcing it, unless the request says. */
 export const DEFAULT_STOP_TIMEOUT_MS = 10_000;
+/** Longest stop timeout a request may ask for: an hour is more than any guest needs to shut down. */
+export const MAX_STOP_TIMEOUT_MS = 3_600_000;
 
 export interface VmInfo extends VmRecord {
   readonly state: VmLifeState;

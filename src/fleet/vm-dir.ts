@@ -7,6 +7,8 @@
 //   vms/<name>/console.log   everything the guest wrote to its console
 //   vms/<name>/api.sock      HTTP+JSON API (docs/api.md), mode 0600
 //   vms/<name>/relay.pid     host-side relay of api.sock when the VMM runs in the helper VM
+//   vms/<name>/vmm.log       the VMM process's own messages (start, stop, crash reports)
+//   vms/<name>/relay.log     the relay process's messages
 //   vms/<name>/overlay-N.qcow2  throw-away copy-on-write overlays of its disks
 //
 // A name is claimed by creating its directory (mkdir is atomic), so two
@@ -21,6 +23,8 @@ export const VM_FILES = {
   console: 'console.log',
   api: 'api.sock',
   relayPid: 'relay.pid',
+  vmmLog: 'vmm.log',
+  relayLog: 'relay.log',
 } as const;
 
 /** Like Docker's container names: a letter or digit, then letters, digits, `_`, `.`, `-`. */

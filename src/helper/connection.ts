@@ -4,7 +4,7 @@
 import { connect, type Socket } from 'node:net';
 import type { Writable } from 'node:stream';
 import {
-  encodeChunked, encodeFrame, encodeJsonFrame, FrameDecoder, FrameType, parseJsonPayload,
+  encodeChunked, encodeFrame, encodeJsonFrame, FrameDecoder, FrameType, parseJsonPayload, PROTOCOL_VERSION,
   type ExitStatus, type ForwardableSignal, type HelperRequest, type PingReply, type TerminalSize,
 } from './protocol.js';
 
@@ -94,4 +94,66 @@ export class RemoteCommand {
   abort(): void {
     this.socket.destroy();
   }
+}
+
+/** How long the daemon gets to answer a connect request. */
+const CONNECT_ANSWER_TIMEOUT_MS = 10_000;
+
+/**
+ * A stream joined to the unix socket `path` inside the helper VM (the
+ * daemon's 'connect' request): once this resolves, the socket carries raw
+ * bytes both ways. Rejects with the daemon's reason when it refuses.
+ */
+export function openHelperStream(port: number, token: string, path: string, env: Readonly<Record<string, string>> = {}): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: HELPER_HOST, port, allowHalfOpen: true });
+    socket.setNoDelay(true);
+    const request: HelperRequest = {
+      version: PROTOCOL_VERSION, token, kind: 'connect', argv: [path], cwd: '/', env, interactive: false, terminal: null,
+    };
+    socket.write(encodeJsonFrame(FrameType.Request, request));
+    const decoder = new FrameDecoder();
+    const fail = (message: string): void => {
+      socket.destroy();
+      reject(new Error(message));
+    };
+    const timer = setTimeout(() => fail(`the helper VM did not answer within ${CONNECT_ANSWER_TIMEOUT_MS} ms`), CONNECT_ANSWER_TIMEOUT_MS);
+    const onData = (chunk: Buffer): void => {
+      let frame;
+      try {
+        [frame] = decoder.push(chunk, 1);
+      } catch (err) {
+        clearTimeout(timer);
+        fail(err instanceof Error ? err.message : String(err));
+        return;
+      }
+      if (!frame) return;
+      clearTimeout(timer);
+      socket.off('data', onData);
+      socket.off('error', onError);
+      socket.off('close', onClose);
+      if (frame.type === FrameType.Accepted) {
+        socket.pause();
+        const rest = decoder.takeRemainder();
+        if (rest.length > 0) socket.unshift(rest);
+        resolve(socket);
+      } else if (frame.type === FrameType.Error) {
+        const { message } = parseJsonPayload(frame) as { message?: unknown };
+        fail(`the helper VM refused: ${typeof message === 'string' ? message : 'no reason given'}`);
+      } else {
+        fail(`unexpected frame type ${frame.type} from the helper`);
+      }
+    };
+    const onError = (err: Error): void => {
+      clearTimeout(timer);
+      fail(`cannot reach the helper VM: ${err.message}`);
+    };
+    const onClose = (): void => {
+      clearTimeout(timer);
+      fail('the helper VM closed the connection');
+    };
+    socket.on('data', onData);
+    socket.on('error', onError);
+    socket.on('close', onClose);
+  });
 }

@@ -2,8 +2,10 @@
 // images/build-helper.sh). It accepts requests from mvm on the host, each on
 // its own TCP connection, and runs them against the helper's hardware-style
 // /dev/kvm: mvm commands in a warm spare node process, other commands
-// directly. When nothing has been asked of it for the idle period it exits
-// with status 0, and init powers the VM off, so no helper is left burning CPU.
+// directly, and 'connect' requests join a host stream to a detached VM's
+// socket. When nothing has been asked of it for the idle period and no
+// detached VM runs in it, it exits with status 0, and init powers the VM
+// off, so no helper is left burning CPU.
 import { readFileSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import { release } from 'node:os';
@@ -12,8 +14,10 @@ import {
   encodeJsonFrame, FrameDecoder, FrameType, parseJsonPayload, parseRequest, ProtocolError,
   PROTOCOL_VERSION, type PingReply,
 } from './protocol.js';
+import { connectClientToSocket } from './connect-request.js';
 import { Session } from './session.js';
 import { SparePool } from './spare-pool.js';
+import { countLiveVmms } from './vmm-activity.js';
 
 /** A client that has not sent its REQUEST frame by then is dropped. */
 const REQUEST_TIMEOUT_MS = 10_000;
@@ -74,35 +78,45 @@ function handleConnection(socket: Socket): void {
   const timer = setTimeout(() => refuse('no request received'), REQUEST_TIMEOUT_MS);
   socket.on('error', () => socket.destroy());
   socket.on('close', () => clearTimeout(timer));
-  socket.on('data', (chunk: Buffer) => {
+  const onData = (chunk: Buffer): void => {
     try {
-      for (const frame of decoder.push(chunk)) {
-        if (session) {
-          session.onFrame(frame);
-          continue;
-        }
-        if (frame.type !== FrameType.Request) throw new ProtocolError('the first frame must be a request');
-        clearTimeout(timer);
-        const request = parseRequest(parseJsonPayload(frame));
-        if (!tokensEqual(request.token, token)) throw new ProtocolError('wrong token');
-        // A ping (mvm doctor, mvm helper status) is not use: it must not keep the helper up.
-        if (request.kind === 'ping') {
-          socket.end(encodeJsonFrame(FrameType.Pong, pingReply()));
-          return;
-        }
-        lastActivity = Date.now();
-        activeRequests += 1;
-        session = new Session(socket, request, baseEnv, () => {
-          activeRequests -= 1;
-          lastActivity = Date.now();
-        });
-        session.start(spares).catch((err: unknown) => refuse(`cannot start the command: ${String(err)}`));
+      if (session) {
+        for (const frame of decoder.push(chunk)) session.onFrame(frame);
+        return;
       }
+      // Only the first frame now: after a connect request the stream is raw bytes.
+      const [frame] = decoder.push(chunk, 1);
+      if (!frame) return;
+      if (frame.type !== FrameType.Request) throw new ProtocolError('the first frame must be a request');
+      clearTimeout(timer);
+      const request = parseRequest(parseJsonPayload(frame));
+      if (!tokensEqual(request.token, token)) throw new ProtocolError('wrong token');
+      // A ping (mvm doctor, mvm helper status) is not use: it must not keep the helper up.
+      if (request.kind === 'ping') {
+        socket.end(encodeJsonFrame(FrameType.Pong, pingReply()));
+        return;
+      }
+      const done = (): void => {
+        activeRequests -= 1;
+        lastActivity = Date.now();
+      };
+      lastActivity = Date.now();
+      activeRequests += 1;
+      if (request.kind === 'connect') {
+        socket.off('data', onData);
+        connectClientToSocket(socket, request.argv[0]!, decoder.takeRemainder(), done);
+        return;
+      }
+      session = new Session(socket, request, baseEnv, done);
+      session.start(spares).catch((err: unknown) => refuse(`cannot start the command: ${String(err)}`));
+      // Frames that came in the same chunk as the request.
+      for (const next of decoder.push(Buffer.alloc(0))) session.onFrame(next);
     } catch (err) {
       refuse(err instanceof ProtocolError ? err.message : `internal error: ${String(err)}`);
       socket.removeAllListeners('data');
     }
-  });
+  };
+  socket.on('data', onData);
 }
 
 const server = createServer(handleConnection);
@@ -115,6 +129,8 @@ server.listen(params.port, GUEST_ADDRESS, () => {
 
 if (params.idleSeconds > 0) {
   setInterval(() => {
+    // Detached VMs running in here count as use: powering off would kill them.
+    if (countLiveVmms() > 0) lastActivity = Date.now();
     if (activeRequests === 0 && Date.now() - lastActivity >= params.idleSeconds * 1000) {
       log(`idle for ${params.idleSeconds} s; powering the helper VM off`);
       spares.close();

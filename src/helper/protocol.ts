@@ -56,11 +56,14 @@ export interface TerminalSize {
 }
 
 /**
- * mvm     run the mvm CLI with argv (in the warm spare node process)
- * exec    run argv[0] with arguments argv[1..] (tests, benchmarks)
- * ping    report the daemon's state (stopping is QEMU's SIGTERM, from the host)
+ * mvm      run the mvm CLI with argv (in the warm spare node process)
+ * exec     run argv[0] with arguments argv[1..] (tests, benchmarks)
+ * ping     report the daemon's state (stopping is QEMU's SIGTERM, from the host)
+ * connect  connect this stream to the unix socket argv[0] inside the helper
+ *          (only below /run/mvm/: detached VMs' API and vsock sockets); after
+ *          ACCEPTED the connection carries raw bytes both ways, no more frames
  */
-export type RequestKind = 'mvm' | 'exec' | 'ping';
+export type RequestKind = 'mvm' | 'exec' | 'ping' | 'connect';
 
 export interface HelperRequest {
   readonly version: number;
@@ -118,10 +121,11 @@ export class ProtocolError extends Error {
 export class FrameDecoder {
   private pending: Buffer = Buffer.alloc(0);
 
-  push(chunk: Buffer): Frame[] {
+  /** The whole frames decoded so far, at most `limit` (the rest stays buffered for the next call or takeRemainder). */
+  push(chunk: Buffer, limit = Infinity): Frame[] {
     this.pending = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
     const frames: Frame[] = [];
-    while (this.pending.length >= HEADER_BYTES) {
+    while (this.pending.length >= HEADER_BYTES && frames.length < limit) {
       const type = this.pending.readUInt8(0);
       const length = this.pending.readUInt32BE(1);
       if (!KNOWN_TYPES.has(type)) throw new ProtocolError(`unknown frame type ${type}`);
@@ -131,6 +135,13 @@ export class FrameDecoder {
       this.pending = this.pending.subarray(HEADER_BYTES + length);
     }
     return frames;
+  }
+
+  /** Hands over the bytes after the last whole frame (a stream switching to raw bytes after a frame). */
+  takeRemainder(): Buffer {
+    const rest = this.pending;
+    this.pending = Buffer.alloc(0);
+    return rest;
   }
 
   /** Bytes of an unfinished frame; non-zero at end of stream means truncation. */
@@ -162,11 +173,12 @@ export function parseRequest(value: unknown): HelperRequest {
   const r = value as Record<string, unknown>;
   if (r.version !== PROTOCOL_VERSION) throw new ProtocolError(`protocol version ${String(r.version)} is not ${PROTOCOL_VERSION}; restart the helper (mvm helper stop)`);
   if (typeof r.token !== 'string') throw new ProtocolError('request has no token');
-  if (r.kind !== 'mvm' && r.kind !== 'exec' && r.kind !== 'ping') {
+  if (r.kind !== 'mvm' && r.kind !== 'exec' && r.kind !== 'ping' && r.kind !== 'connect') {
     throw new ProtocolError(`unknown request kind ${String(r.kind)}`);
   }
   if (!isStringArray(r.argv)) throw new ProtocolError('request argv must be an array of strings');
   if (r.kind === 'exec' && r.argv.length === 0) throw new ProtocolError('exec request has an empty argv');
+  if (r.kind === 'connect' && r.argv.length !== 1) throw new ProtocolError('connect request must name exactly one socket path');
   if (typeof r.cwd !== 'string' || !r.cwd.startsWith('/')) throw new ProtocolError('request cwd must be an absolute path');
   if (typeof r.env !== 'object' || r.env === null || Array.isArray(r.env)) throw new ProtocolError('request env must be an object');
   const env: Record<string, string> = {};

@@ -55,8 +55,15 @@ export interface MachineEvents {
 /** Console lines included in a crash report. */
 const CRASH_REPORT_LINES = 15;
 
+/** Where one piece of guest RAM lives in this process's address space (for /proc/self/smaps). */
+export interface HostRange {
+  readonly hostAddress: bigint;
+  readonly size: number;
+}
+
 export class Machine {
   readonly serial: Serial16550;
+  private readonly guestSignal: GuestSignal;
   readonly consoleTail = new ConsoleTail();
   private readonly runners: VcpuRunner[] = [];
   private readonly pio = new Bus('pio');
@@ -69,6 +76,8 @@ export class Machine {
   private constructor(
     private readonly vm: VmFd,
     readonly memory: GuestMemory,
+    /** The guest RAM mappings, so the VMM can tell guest pages from its own in its memory map. */
+    readonly guestRamHostRanges: readonly HostRange[],
     readonly boot: BootSetup,
     private readonly events: MachineEvents,
     kvm: Kvm,
@@ -83,10 +92,11 @@ export class Machine {
     });
     this.pio.register('serial (COM1)', SERIAL_COM1_PORT, SERIAL_PORT_COUNT, this.serial);
     this.pio.register('i8042', I8042_DATA_PORT, I8042_COMMAND_PORT - I8042_DATA_PORT + 1, new I8042(() => events.powerOff(0, 'reset')));
-    this.mmio.register('guest-signal', GUEST_SIGNAL_BASE, GUEST_SIGNAL_SIZE, new GuestSignal({
+    this.guestSignal = new GuestSignal({
       bootComplete: () => events.bootComplete(),
       powerOff: (status) => events.powerOff(status, 'guest-signal'),
-    }));
+    });
+    this.mmio.register('guest-signal', GUEST_SIGNAL_BASE, GUEST_SIGNAL_SIZE, this.guestSignal);
     (config.virtio ?? []).forEach((device, slot) => {
       // Edge-triggered (the MP table announces ISA polarity and trigger): irqfd or a KVM_IRQ_LINE pulse.
       const wiring = wireSlot(kvm, vm, VIRTIO_FIRST_GSI + slot);
@@ -108,7 +118,7 @@ export class Machine {
     vm.setIdentityMapAddress(KVM_IDENTITY_MAP_ADDRESS);
     vm.createIrqchip();
     vm.createPit();
-    const memory = mapGuestMemory(vm, config.memoryBytes);
+    const { memory, hostRanges } = mapGuestMemory(vm, config.memoryBytes);
     const boot = setupBoot(memory, {
       kernel: config.kernel,
       ...(config.initrd ? { initrd: config.initrd } : {}),
@@ -116,13 +126,18 @@ export class Machine {
       memorySize: config.memoryBytes,
       cpus: config.cpus,
     });
-    return new Machine(vm, memory, boot, events, kvm, config);
+    return new Machine(vm, memory, hostRanges, boot, events, kvm, config);
   }
 
   /** Starts every vCPU thread; the boot vCPU runs, the others wait for the kernel's SIPI. */
   start(): void {
     this.startedAt = performance.now();
     for (const runner of this.runners) runner.start();
+  }
+
+  /** Asks the guest to shut down: its init polls the guest-signal stop register and powers off. */
+  requestGuestStop(): void {
+    this.guestSignal.requestStop();
   }
 
   exitCounts(): VcpuExitCounts[] {
@@ -198,14 +213,16 @@ function withVirtioDevices(cmdline: string, count: number): string {
  * Maps the RAM regions the e820 map announces. Each KVM slot is at most
  * MAX_MAPPING_BYTES so every slot is addressable from JavaScript.
  */
-function mapGuestMemory(vm: VmFd, memoryBytes: number): GuestMemory {
+function mapGuestMemory(vm: VmFd, memoryBytes: number): { memory: GuestMemory; hostRanges: HostRange[] } {
   const regions: MemoryRegion[] = [];
+  const hostRanges: HostRange[] = [];
   try {
     for (const ram of guestRamRegions(memoryBytes)) {
       for (let offset = 0; offset < ram.size; offset += MAX_MAPPING_BYTES) {
         const size = Math.min(MAX_MAPPING_BYTES, ram.size - offset);
         const mapping = vm.addAnonymousMemory(ram.guestAddress + offset, size);
         regions.push({ guestAddress: ram.guestAddress + offset, bytes: new Uint8Array(mapping.buffer) });
+        hostRanges.push({ hostAddress: mapping.address, size });
       }
     }
   } catch (err) {
@@ -214,5 +231,5 @@ function mapGuestMemory(vm: VmFd, memoryBytes: number): GuestMemory {
     }
     throw err;
   }
-  return new GuestMemory(regions);
+  return { memory: new GuestMemory(regions), hostRanges };
 }

@@ -39,6 +39,7 @@ describe('virtio-net', () => {
     expect(wire.sent.map((f) => [...f])).to.deep.equal([[...frame(60, 0xab)]]);
     expect(driver.takeUsed(1)).to.deep.equal([{ id: head, length: 0 }]);
     expect(net.stats.txFrames).to.equal(1);
+    expect(net.stats.txBytes).to.equal(60);
   });
 
   it('drops a transmit chain too short to hold a frame, and goes on', () => {
@@ -46,6 +47,7 @@ describe('virtio-net', () => {
     driver.notify(1);
     expect(wire.sent).to.deep.equal([]);
     expect(net.stats.txDropped).to.equal(1);
+    expect(net.stats.txBytes).to.equal(0);
     expect(driver.takeUsed(1)).to.have.length(1);
   });
 
@@ -71,6 +73,8 @@ describe('virtio-net', () => {
     expect(used[0]!.length).to.equal(0);
     expect(used[1]).to.deep.equal({ id: head, length: NET_HDR_SIZE + 20 });
     expect(net.stats.rxDropped).to.equal(1);
+    // Only the delivered frame's bytes count.
+    expect(net.stats).to.include({ rxFrames: 1, rxBytes: 20 });
   });
 
   it('forgets waiting frames on reset', () => {

@@ -53,7 +53,10 @@ export const MMIO_GAP_SIZE = MMIO_GAP_END - MMIO_GAP_START;
  * mvm's guest-signal device (4 KiB of MMIO). The guest's init reaches it with
  * busybox `devmem`, so no custom guest binary is needed:
  *   offset 0, 8-bit write of 123  -> userspace has started (boot complete);
- *   offset 4, 32-bit write of N   -> power off; the VMM exits with status N.
+ *   offset 4, 32-bit write of N   -> power off; the VMM exits with status N;
+ *   offset 8, 32-bit read         -> 1 once the host asked for a graceful stop
+ *                                    (mvm stop, POST /stop), else 0: the init
+ *                                    polls it and powers off the normal way.
  * 123 is the value Firecracker's boot timer uses for the same event.
  */
 export const GUEST_SIGNAL_BASE = 0xc000_0000;
@@ -61,6 +64,7 @@ export const GUEST_SIGNAL_SIZE = 0x1000;
 export const GUEST_SIGNAL_BOOT_OFFSET = 0;
 export const GUEST_SIGNAL_BOOT_MAGIC = 123;
 export const GUEST_SIGNAL_EXIT_OFFSET = 4;
+export const GUEST_SIGNAL_STOP_OFFSET = 8;
 
 /** virtio-mmio devices: one 4 KiB slot each, the n-th at BASE + n * SIZE. */
 export const VIRTIO_MMIO_BASE = 0xd000_0000;

@@ -11,6 +11,9 @@ const COMMANDS: Record<string, Registrar> = {
   helper: () => import('./helper.js'),
   doctor: () => import('./doctor.js'),
   run: () => import('./run.js'),
+  // Hidden: the processes `mvm run -d` starts (a detached VM's VMM, its host-side API relay).
+  __vmm: () => import('./vmm.js'),
+  __relay: () => import('./relay.js'),
   bench: () => import('./bench.js'),
   top: () => import('./top.js'),
   ps: () => import('./ps.js'),

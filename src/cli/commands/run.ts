@@ -2,7 +2,7 @@
 // terminal, like `docker run -it` (or `docker run IMAGE CMD` with a command).
 // On hosts whose KVM cannot run Linux guests the same command runs inside the
 // helper VM (src/helper), transparently apart from a one-line notice.
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { runViaHelperIfNeeded } from '../../helper/client.js';
@@ -11,16 +11,11 @@ import { projectRoot } from '../../runtime/paths.js';
 import { parseSize } from '../../disk/size.js';
 import { CONSOLE_ESCAPE_NAME, ConsoleIo, writeAll } from '../../vmm/console-io.js';
 import { CONSOLE_DEVICES, DEFAULT_BOOT_ARGS, commandParameter, defaultBootArgs, type ConsoleDevice } from '../../vmm/default-cmdline.js';
-import { VirtioConsole } from '../../devices/virtio/console.js';
-import { Machine } from '../../vmm/machine.js';
-import { VmDrives, parseDriveOption, type DriveSpec } from '../../devices/virtio/block/drives.js';
-import { VirtioRng } from '../../devices/virtio/rng.js';
-import { VirtioNet } from '../../devices/virtio/net.js';
-import { parseNetOption, type NetOption } from '../../devices/virtio/net-option.js';
-import { VirtioVsock } from '../../devices/virtio/vsock/device.js';
-import { UnixSocketBackend } from '../../devices/virtio/vsock/unix-backend.js';
-import { parseVsockOption, type VsockOption } from '../../devices/virtio/vsock/option.js';
-import { TapBackend } from '../../devices/virtio/tap-backend.js';
+import { assembleVm, type AssembledVm, type VmPlan } from '../../vmm/vm-assembly.js';
+import { parseDriveOption } from '../../devices/virtio/block/drives.js';
+import { parseNetOption } from '../../devices/virtio/net-option.js';
+import { parseVsockOption } from '../../devices/virtio/vsock/option.js';
+import { runDetached } from '../../fleet/detach.js';
 import { UserError } from '../errors.js';
 
 interface RunOptions {
@@ -37,15 +32,14 @@ interface RunOptions {
   net?: string[];
   vsock?: string;
   console: string;
+  detach?: boolean;
+  name?: string;
 }
 
 /** Exit statuses of the VMM itself (the guest's own status passes through otherwise). */
 const EXIT_GUEST_CRASHED = 125;
 const EXIT_STOPPED_BY_ESCAPE = 130;
 const EXIT_SIGNALLED_BASE = 128;
-/** What Linux prints when it panics; with panic=-1 the reset follows at once. */
-const KERNEL_PANIC_MARK = 'Kernel panic - not syncing';
-const CRASH_TAIL_LINES = 15;
 
 const DEFAULT_KERNEL = 'images/out/vmlinux';
 const DEFAULT_INITRD = 'images/out/initramfs.cpio.gz';
@@ -77,20 +71,7 @@ function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
 
-/** Everything `mvm run` needs, checked before anything starts (and before forwarding to the helper VM). */
-interface RunPlan {
-  console: ConsoleDevice;
-  kernelPath: string;
-  initrdPath: string | undefined;
-  memoryBytes: number;
-  cpus: number;
-  cmdline: string;
-  drives: DriveSpec[];
-  nets: NetOption[];
-  vsock: VsockOption | undefined;
-}
-
-function planRun(command: readonly string[], options: RunOptions): RunPlan {
+function planRun(command: readonly string[], options: RunOptions): VmPlan {
   const root = projectRoot();
   const kernelPath = resolve(options.kernel ?? resolve(root, DEFAULT_KERNEL));
   const initrdPath = options.initrd === '' ? undefined : resolve(options.initrd ?? resolve(root, DEFAULT_INITRD));
@@ -106,68 +87,49 @@ function planRun(command: readonly string[], options: RunOptions): RunPlan {
     drives: (options.disk ?? []).map(parseDriveOption),
     nets: (options.net ?? []).map(parseNetOption),
     vsock: options.vsock === undefined ? undefined : parseVsockOption(options.vsock),
+    rng: options.rng,
   };
 }
 
-async function runLocally(plan: RunPlan, command: readonly string[], options: RunOptions): Promise<void> {
+async function runLocally(plan: VmPlan, command: readonly string[], options: RunOptions): Promise<void> {
   const actionStart = performance.now();
-  const kernel = readFileSync(plan.kernelPath);
-  const initrd = plan.initrdPath ? readFileSync(plan.initrdPath) : undefined;
   const interactive = process.env['MVM_INTERACTIVE'] === '1' || (process.stdin.isTTY === true && command.length === 0);
   const forwardInput = interactive || options.interactive === true;
   let bootMs: number | undefined;
   let firstRunMs = 0;
 
   // eslint-disable-next-line prefer-const
-  let machine: Machine;
-  const drives = VmDrives.open(plan.drives);
-  const vsock = plan.vsock ? openVsock(plan.vsock) : undefined;
+  let vm: AssembledVm;
   const finish = (status: number, message?: string[]) => {
     console_.release();
-    vsock?.backend.close();
-    for (const problem of drives.closeSync()) writeAll(2, Buffer.from(`mvm: ${problem}\n`));
+    for (const problem of vm.close()) writeAll(2, Buffer.from(`mvm: ${problem}\n`));
     if (message) writeAll(2, Buffer.from(message.map((l) => `mvm: ${l}`).join('\n') + '\n'));
     if (options.timing) {
       const now = performance.now();
-      const exits = machine.exitCounts().reduce((sum, c) => sum + c.io + c.mmio, 0);
+      const exits = vm.machine.exitCounts().reduce((sum, c) => sum + c.io + c.mmio, 0);
       const boot = bootMs === undefined ? 'never signalled boot-complete' : `boot to userspace ${Math.round(bootMs - actionStart)} ms (VMM setup ${Math.round(firstRunMs - actionStart)} ms, kernel + init ${Math.round(bootMs - firstRunMs)} ms)`;
       writeAll(2, Buffer.from(`mvm: ${boot}; ran ${Math.round(now - actionStart)} ms; ${exits} I/O exits\n`));
     }
     exitImmediately(status);
   };
 
-  // The virtio console carries the session once the guest's driver is up;
-  // the UART stays for anything printed to ttyS0 (early boot, --console serial).
-  const virtioConsole = plan.console === 'virtio'
-    ? new VirtioConsole({ output: (bytes) => { machine.consoleTail.push(bytes); console_.write(bytes); } })
-    : undefined;
   const console_ = new ConsoleIo({
     forwardInput,
     interactive,
-    onInput: (bytes) => (virtioConsole ? virtioConsole.receive(bytes) : machine.serial.receive(bytes)),
+    onInput: (bytes) => vm.consoleInput(bytes),
     onEscape: () => finish(EXIT_STOPPED_BY_ESCAPE, [`stopped the VM (${CONSOLE_ESCAPE_NAME} pressed)`]),
   });
 
-  machine = Machine.create(
-    { kernel, ...(initrd ? { initrd } : {}), cmdline: plan.cmdline, memoryBytes: plan.memoryBytes, cpus: plan.cpus,
-      virtio: [...drives.devices, ...openNets(plan.nets), ...(options.rng ? [new VirtioRng()] : []), ...(vsock ? [vsock.device] : []), ...(virtioConsole ? [virtioConsole] : [])] },
-    {
-      consoleOutput: (bytes) => console_.write(bytes),
-      bootComplete: () => {
-        bootMs ??= performance.now();
-      },
-      powerOff: (status, how) => {
-        if (how === 'reset' && machine.consoleTail.lastLines(CRASH_TAIL_LINES).some((l) => l.includes(KERNEL_PANIC_MARK))) {
-          // panic=-1 resets at once; the guest's init never resets on its own
-          // (it powers off through the guest-signal device), so this is a crash.
-          finish(EXIT_GUEST_CRASHED, ['the guest kernel panicked', ...machine.consoleTail.lastLines(CRASH_TAIL_LINES).map((l) => `  | ${l}`)]);
-        } else {
-          finish(status);
-        }
-      },
-      fatal: (lines) => finish(EXIT_GUEST_CRASHED, lines),
+  vm = assembleVm(plan, {
+    consoleOutput: (bytes) => console_.write(bytes),
+    bootComplete: () => {
+      bootMs ??= performance.now();
     },
-  );
+    powerOff: (status) => finish(status),
+    panic: (lines) => finish(EXIT_GUEST_CRASHED, lines),
+    fatal: (lines) => finish(EXIT_GUEST_CRASHED, lines),
+    warn: (message) => writeAll(2, Buffer.from(`mvm: ${message}\n`)),
+  });
 
   for (const [signal, number] of [['SIGINT', 2], ['SIGTERM', 15], ['SIGHUP', 1]] as const) {
     process.on(signal, () => finish(EXIT_SIGNALLED_BASE + number, [`stopped the VM (${signal})`]));
@@ -175,31 +137,17 @@ async function runLocally(plan: RunPlan, command: readonly string[], options: Ru
   if (interactive) writeAll(2, Buffer.from(`mvm: console attached; ${CONSOLE_ESCAPE_NAME} stops the VM\n`));
   console_.attach();
   firstRunMs = performance.now();
-  machine.start();
+  vm.machine.start();
 }
 
-/** One virtio-net device per --net, on its tap interface. */
-function openNets(nets: readonly NetOption[]): VirtioNet[] {
-  return nets.map((net, i) => {
-    let backend: TapBackend;
-    try {
-      backend = new TapBackend(net.tap);
-    } catch (err) {
-      throw new UserError(`--net tap=${net.tap}: cannot open the tap interface (${err instanceof Error ? err.message : String(err)}); create it first (ip tuntap add dev ${net.tap} mode tap) or run with CAP_NET_ADMIN`);
-    }
-    return new VirtioNet(backend, net.mac, `eth${i}`);
-  });
-}
-
-/** The --vsock device and its unix-socket host side (removed again when the VM stops). */
-function openVsock(option: VsockOption): { device: VirtioVsock; backend: UnixSocketBackend } {
-  let backend: UnixSocketBackend;
-  try {
-    backend = new UnixSocketBackend(option.uds, (message) => writeAll(2, Buffer.from(`mvm: ${message}\n`)));
-  } catch (err) {
-    throw new UserError(`--vsock: cannot listen on ${option.uds} (${err instanceof Error ? err.message : String(err)})`);
+/** -d/--name combinations that make no sense, refused before anything starts. */
+function checkDetachOptions(options: RunOptions): void {
+  if (!options.detach) {
+    if (options.name !== undefined) throw new UserError('--name names a detached VM: use it with -d', 2);
+    return;
   }
-  return { device: new VirtioVsock(option.cid, backend), backend };
+  if (options.interactive) throw new UserError('-i cannot be used with -d (attach to the console later: mvm console NAME)', 2);
+  if (options.timing) throw new UserError('--timing cannot be used with -d (the boot time is in mvm ps and the API)', 2);
 }
 
 export function register(program: Command): void {
@@ -221,8 +169,15 @@ export function register(program: Command): void {
     .option('--vsock <cid=N[,uds=PATH]>', 'attach a virtio-vsock device with guest CID N (3 or more); host programs connect to the unix socket PATH and write "CONNECT <port>\\n", guest connections to host port P reach PATH_P (default PATH: ./mvm-<pid>.vsock)')
     .option('--no-rng', 'do not give the guest a virtio-rng entropy device')
     .option('--timing', 'print boot time and exit counts on stderr when the VM stops')
+    .option('-d, --detach', 'start the VM in the background and print its name once it has booted (see mvm ps, mvm stop)')
+    .option('--name <name>', 'the detached VM\'s name (default: generated, like swift-heron-4821)')
     .action(async (command: string[], options: RunOptions) => {
+      checkDetachOptions(options);
       const plan = planRun(command, options);
+      if (options.detach) {
+        await runDetached(plan, { ...(options.name !== undefined ? { name: options.name } : {}) }, process.argv.slice(2));
+        return;
+      }
       const forwarded = await runViaHelperIfNeeded(process.argv.slice(2));
       if (forwarded !== null) {
         process.exitCode = forwarded;

@@ -1,10 +1,13 @@
 // mvm's guest-signal device: one MMIO page through which the guest's init
 // tells the VMM that userspace has started (boot complete) and asks it to
-// power the VM off with an exit status. Linux without ACPI cannot power a
-// machine off by itself, and measuring boot time needs an event the guest
-// raises at a known point; this device gives both without a custom driver
-// (init writes it with busybox `devmem`). Offsets: see layout.ts.
-import { GUEST_SIGNAL_BOOT_MAGIC, GUEST_SIGNAL_BOOT_OFFSET, GUEST_SIGNAL_EXIT_OFFSET } from '../../arch/x86_64/layout.js';
+// power the VM off with an exit status, and through which the VMM asks the
+// guest to shut down (a register the init polls). Linux without ACPI cannot
+// power a machine off by itself, and measuring boot time needs an event the
+// guest raises at a known point; this device gives both without a custom
+// driver (init uses busybox `devmem`). Offsets: see layout.ts.
+import {
+  GUEST_SIGNAL_BOOT_MAGIC, GUEST_SIGNAL_BOOT_OFFSET, GUEST_SIGNAL_EXIT_OFFSET, GUEST_SIGNAL_STOP_OFFSET,
+} from '../../arch/x86_64/layout.js';
 import type { BusDevice } from '../../vmm/bus.js';
 
 export interface GuestSignalHandlers {
@@ -15,11 +18,19 @@ export interface GuestSignalHandlers {
 export class GuestSignal implements BusDevice {
   /** Writes that matched nothing (wrong offset, width or value): counted, never fatal. */
   ignoredWrites = 0;
+  private stopRequested = false;
 
   constructor(private readonly handlers: GuestSignalHandlers) {}
 
-  read(_offset: number, data: Uint8Array): void {
+  /** From now on the stop register reads 1; the guest's init powers off when it sees it. */
+  requestStop(): void {
+    this.stopRequested = true;
+  }
+
+  read(offset: number, data: Uint8Array): void {
     data.fill(0);
+    // Little-endian: the flag is the low byte whatever width the guest reads with.
+    if (offset === GUEST_SIGNAL_STOP_OFFSET && this.stopRequested && data.length > 0) data[0] = 1;
   }
 
   write(offset: number, data: Uint8Array): void {

@@ -35,6 +35,9 @@ const MAC_BYTES = 6;
 export interface NetStats {
   rxFrames: number;
   txFrames: number;
+  /** Ethernet frame bytes delivered to / sent for the guest (virtio headers not counted). */
+  rxBytes: number;
+  txBytes: number;
   rxDropped: number;
   txDropped: number;
 }
@@ -45,7 +48,7 @@ export class VirtioNet implements VirtioDevice {
   readonly features = featureBit(NET_F_MAC);
   readonly queueMaxSizes = [NET_QUEUE_SIZE, NET_QUEUE_SIZE];
   readonly configSize = MAC_BYTES;
-  readonly stats: NetStats = { rxFrames: 0, txFrames: 0, rxDropped: 0, txDropped: 0 };
+  readonly stats: NetStats = { rxFrames: 0, txFrames: 0, rxBytes: 0, txBytes: 0, rxDropped: 0, txDropped: 0 };
   private context: DeviceContext | undefined;
   private readonly pending: Uint8Array[] = [];
 
@@ -118,6 +121,7 @@ export class VirtioNet implements VirtioDevice {
       }
       queue.pushUsed(chain.head, packet.length);
       this.stats.rxFrames++;
+      this.stats.rxBytes += frame.length;
       added = true;
     }
     if (added) ctx.usedBuffersAdded(queue);
@@ -137,6 +141,7 @@ export class VirtioNet implements VirtioDevice {
       this.stats.txDropped++;
     } else if (this.backend.send(gather(ctx.memory, readable, NET_HDR_SIZE, frameLength))) {
       this.stats.txFrames++;
+      this.stats.txBytes += frameLength;
     } else {
       this.stats.txDropped++;
     }

@@ -1,0 +1,127 @@
+// The VMM process of one detached microVM (`mvm __vmm NAME`, started by
+// `mvm run -d`): boots the machine described by vms/NAME/vm.json with the same
+// assembly as foreground `mvm run`, keeps state.json current, appends the
+// console to console.log, serves the API socket, and ends after writing the
+// final state. Its stdout and stderr are vms/NAME/vmm.log.
+import { mkdirSync, rmSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { createApiServer, listenApi, type VmController } from '../api/server.js';
+import { DEFAULT_STOP_TIMEOUT_MS, type VmInfo } from '../api/schema.js';
+import { describeError } from '../cli/errors.js';
+import { insideHelper } from '../helper/host-kvm.js';
+import { helperVmmDir } from '../helper/vmm-activity.js';
+import { exitImmediately } from '../kvm/ffi.js';
+import { assembleVm, type AssembledVm } from '../vmm/vm-assembly.js';
+import { ConsoleHub } from './console-hub.js';
+import { VmLifecycle, type VmIdentity } from './vm-lifecycle.js';
+import { checkVmRecord, planFromRecord } from './vm-record.js';
+import { VM_FILES, vmFile } from './vm-dir.js';
+import { readJsonFile, writeJsonAtomic, type VmRecord } from './vm-status.js';
+import { collectStats } from './vmm-stats.js';
+
+/** Process exit statuses of the VMM itself (its VM's fate is in state.json). */
+const EXIT_OK = 0;
+const EXIT_FAILED = 1;
+/** Guest drive names in slot order, as the guest sees them. */
+const DRIVE_LETTERS = 'abcdefghijklmnopqrstuvwxyz';
+
+function log(message: string): void {
+  process.stderr.write(`${new Date().toISOString()} mvm vmm: ${message}\n`);
+}
+
+/** Where the API listens: the VM directory, or inside the helper VM a local directory (9p cannot hold sockets). */
+function apiListenPath(name: string): string {
+  return insideHelper() ? `${helperVmmDir(name, process.pid)}/${VM_FILES.api}` : vmFile(name, 'api');
+}
+
+export async function runVmm(name: string): Promise<void> {
+  const startedAtMs = Date.now();
+  const identity: VmIdentity = {
+    name, pid: process.pid, where: insideHelper() ? 'helper' : 'host', apiListen: apiListenPath(name), startedAt: new Date(startedAtMs).toISOString(),
+  };
+  let record: VmRecord | undefined;
+  let vm: AssembledVm | undefined;
+  let hub: ConsoleHub | undefined;
+  let ended = false;
+  const server = createApiServer(controller());
+  const lifecycle = new VmLifecycle(identity, {
+    writeStatus: (status) => writeJsonAtomic(vmFile(name, 'status'), status),
+    requestGuestStop: () => vm?.machine.requestGuestStop(),
+    // Deferred one turn: the API answer that caused it (POST /kill) goes out first.
+    terminate: () => setImmediate(end),
+  });
+  log(`starting VM ${name} (pid ${process.pid}, API on ${identity.apiListen})`);
+
+  function end(): never {
+    if (!ended) {
+      ended = true;
+      const status = lifecycle.status;
+      log(`VM ${status.state}${status.exitStatus !== null ? ` with status ${status.exitStatus}` : ''}${status.exitReason ? `: ${status.exitReason}` : ''}`);
+      hub?.close();
+      for (const problem of vm?.close() ?? []) log(problem);
+      server.close();
+      rmSync(identity.apiListen, { force: true });
+      if (identity.where === 'helper') rmSync(dirname(identity.apiListen), { recursive: true, force: true });
+    }
+    // The vCPU threads may sit in KVM_RUN: only an immediate exit ends them.
+    exitImmediately(lifecycle.status.state === 'failed' ? EXIT_FAILED : EXIT_OK);
+  }
+
+  function controller(): VmController {
+    return {
+      info: (): VmInfo => {
+        const status = lifecycle.status;
+        return { ...record!, state: status.state, pid: status.pid, startedAt: status.startedAt, uptimeMs: Date.now() - startedAtMs, bootMs: status.bootMs };
+      },
+      stats: () => collectStats({
+        uptimeMs: () => Date.now() - startedAtMs,
+        bootMs: () => lifecycle.status.bootMs,
+        exitCounts: () => vm?.machine.exitCounts() ?? [],
+        disks: () => (vm?.blocks ?? []).map((b, i) => ({ name: `vd${DRIVE_LETTERS[i] ?? i}`, stats: b.stats })),
+        nets: () => (vm?.nets ?? []).map((n, i) => ({ name: `eth${i}`, stats: n.stats })),
+        guestRamHostRanges: () => vm?.machine.guestRamHostRanges ?? [],
+      }),
+      stop: (timeoutMs) => lifecycle.stop(timeoutMs),
+      kill: () => lifecycle.kill('killed (POST /kill)'),
+      attachConsole: (socket, head) => (hub ? hub.attach(socket, head) : socket.destroy()),
+    };
+  }
+
+  process.on('uncaughtException', (err) => {
+    log(`internal error: ${err.stack ?? err.message}`);
+    lifecycle.failed(`VMM internal error: ${err.message}`);
+  });
+  process.on('SIGTERM', () => lifecycle.stop(DEFAULT_STOP_TIMEOUT_MS));
+  process.on('SIGINT', () => lifecycle.stop(DEFAULT_STOP_TIMEOUT_MS));
+  // Detached: no terminal can hang up on it.
+  process.on('SIGHUP', () => undefined);
+
+  try {
+    record = checkVmRecord(readJsonFile<unknown>(vmFile(name, 'record')), name);
+    hub = new ConsoleHub(vmFile(name, 'console'), (bytes) => vm?.consoleInput(bytes));
+    vm = assembleVm(planFromRecord(record), {
+      consoleOutput: (bytes) => hub!.output(bytes),
+      // performance.now() counts from this process's start: the boot time includes the VMM's own start-up.
+      bootComplete: () => lifecycle.booted(performance.now()),
+      powerOff: (status) => lifecycle.guestPoweredOff(status),
+      panic: (lines) => {
+        for (const line of lines) log(line);
+        lifecycle.failed(lines[0]!);
+      },
+      fatal: (lines) => {
+        for (const line of lines) log(line);
+        lifecycle.failed(lines[0]!);
+      },
+      warn: (message) => log(message),
+    });
+    if (identity.where === 'helper') mkdirSync(dirname(identity.apiListen), { recursive: true, mode: 0o700 });
+    await listenApi(server, identity.apiListen);
+  } catch (err) {
+    const { message } = describeError(err);
+    log(`cannot start: ${message}`);
+    lifecycle.failed(message);
+    return;
+  }
+  lifecycle.announce();
+  vm.machine.start();
+}

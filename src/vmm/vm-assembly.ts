@@ -1,0 +1,141 @@
+// Builds one microVM from a checked plan: opens its disks, tap interfaces and
+// vsock socket, creates the Machine with every virtio device in slot order,
+// and turns the Machine's raw events into what a VMM acts on (a guest power-off
+// with its status, a kernel panic, a crash). Shared by foreground `mvm run`
+// (src/cli/commands/run.ts) and the detached VMM process (src/fleet/vmm-process.ts),
+// so both boot exactly the same machine.
+import { readFileSync } from 'node:fs';
+import { UserError } from '../cli/errors.js';
+import { VmDrives, type DriveSpec } from '../devices/virtio/block/drives.js';
+import type { VirtioBlock } from '../devices/virtio/block/device.js';
+import { VirtioConsole } from '../devices/virtio/console.js';
+import { VirtioNet } from '../devices/virtio/net.js';
+import type { NetOption } from '../devices/virtio/net-option.js';
+import { VirtioRng } from '../devices/virtio/rng.js';
+import { TapBackend } from '../devices/virtio/tap-backend.js';
+import { VirtioVsock } from '../devices/virtio/vsock/device.js';
+import type { VsockOption } from '../devices/virtio/vsock/option.js';
+import { UnixSocketBackend } from '../devices/virtio/vsock/unix-backend.js';
+import type { ConsoleDevice } from './default-cmdline.js';
+import { Machine } from './machine.js';
+
+/** Everything a microVM is built from, checked before anything starts (and before forwarding to the helper VM). */
+export interface VmPlan {
+  readonly console: ConsoleDevice;
+  readonly kernelPath: string;
+  readonly initrdPath: string | undefined;
+  readonly memoryBytes: number;
+  readonly cpus: number;
+  readonly cmdline: string;
+  readonly drives: readonly DriveSpec[];
+  readonly nets: readonly NetOption[];
+  readonly vsock: VsockOption | undefined;
+  readonly rng: boolean;
+}
+
+export interface AssemblyEvents {
+  /** Every byte the guest wrote to a console (the UART and the virtio console). */
+  consoleOutput(bytes: Uint8Array): void;
+  bootComplete(): void;
+  /** The guest ended the VM: through the guest-signal device with its status, or a plain reset (status 0). */
+  powerOff(status: number, how: 'guest-signal' | 'reset'): void;
+  /** The guest kernel panicked; `lines` say so and show its last console lines. */
+  panic(lines: string[]): void;
+  /** A vCPU stopped for a reason the VMM cannot continue from. */
+  fatal(lines: string[]): void;
+  /** Something worth a line on the VMM's stderr that does not stop the VM (a vsock host-side problem). */
+  warn(message: string): void;
+}
+
+export interface AssembledVm {
+  readonly machine: Machine;
+  readonly blocks: readonly VirtioBlock[];
+  readonly nets: readonly VirtioNet[];
+  /** Sends host input to the guest console (the virtio console when there is one, else the UART). */
+  consoleInput(bytes: Uint8Array): void;
+  /** Closes the disks (consistent on the host, overlays deleted) and the vsock socket. Never throws; returns problems. */
+  close(): string[];
+}
+
+/** What Linux prints when it panics; with panic=-1 the reset follows at once. */
+const KERNEL_PANIC_MARK = 'Kernel panic - not syncing';
+/** Console lines shown with a panic. */
+const CRASH_TAIL_LINES = 15;
+
+export function assembleVm(plan: VmPlan, events: AssemblyEvents): AssembledVm {
+  const kernel = readFileSync(plan.kernelPath);
+  const initrd = plan.initrdPath ? readFileSync(plan.initrdPath) : undefined;
+  const drives = VmDrives.open(plan.drives);
+  let vsock: { device: VirtioVsock; backend: UnixSocketBackend } | undefined;
+  try {
+    vsock = plan.vsock ? openVsock(plan.vsock, events.warn) : undefined;
+    const nets = openNets(plan.nets);
+    // eslint-disable-next-line prefer-const
+    let machine: Machine;
+    // The virtio console carries the session once the guest's driver is up;
+    // the UART stays for anything printed to ttyS0 (early boot, --console serial).
+    const virtioConsole = plan.console === 'virtio'
+      ? new VirtioConsole({ output: (bytes) => { machine.consoleTail.push(bytes); events.consoleOutput(bytes); } })
+      : undefined;
+    machine = Machine.create(
+      {
+        kernel, ...(initrd ? { initrd } : {}), cmdline: plan.cmdline, memoryBytes: plan.memoryBytes, cpus: plan.cpus,
+        virtio: [...drives.devices, ...nets, ...(plan.rng ? [new VirtioRng()] : []), ...(vsock ? [vsock.device] : []), ...(virtioConsole ? [virtioConsole] : [])],
+      },
+      {
+        consoleOutput: (bytes) => events.consoleOutput(bytes),
+        bootComplete: () => events.bootComplete(),
+        powerOff: (status, how) => {
+          const tail = machine.consoleTail.lastLines(CRASH_TAIL_LINES);
+          // panic=-1 resets at once; the guest's init never resets on its own
+          // (it powers off through the guest-signal device), so this is a crash.
+          if (how === 'reset' && tail.some((l) => l.includes(KERNEL_PANIC_MARK))) {
+            events.panic(['the guest kernel panicked', ...tail.map((l) => `  | ${l}`)]);
+          } else {
+            events.powerOff(status, how);
+          }
+        },
+        fatal: (lines) => events.fatal(lines),
+      },
+    );
+    const openVsockBackend = vsock?.backend;
+    return {
+      machine,
+      blocks: drives.devices,
+      nets,
+      consoleInput: (bytes) => (virtioConsole ? virtioConsole.receive(bytes) : machine.serial.receive(bytes)),
+      close: () => {
+        openVsockBackend?.close();
+        return drives.closeSync();
+      },
+    };
+  } catch (err) {
+    vsock?.backend.close();
+    drives.closeSync();
+    throw err;
+  }
+}
+
+/** One virtio-net device per --net, on its tap interface. */
+function openNets(nets: readonly NetOption[]): VirtioNet[] {
+  return nets.map((net, i) => {
+    let backend: TapBackend;
+    try {
+      backend = new TapBackend(net.tap);
+    } catch (err) {
+      throw new UserError(`--net tap=${net.tap}: cannot open the tap interface (${err instanceof Error ? err.message : String(err)}); create it first (ip tuntap add dev ${net.tap} mode tap) or run with CAP_NET_ADMIN`);
+    }
+    return new VirtioNet(backend, net.mac, `eth${i}`);
+  });
+}
+
+/** The --vsock device and its unix-socket host side (removed again when the VM stops). */
+function openVsock(option: VsockOption, warn: (message: string) => void): { device: VirtioVsock; backend: UnixSocketBackend } {
+  let backend: UnixSocketBackend;
+  try {
+    backend = new UnixSocketBackend(option.uds, warn);
+  } catch (err) {
+    throw new UserError(`--vsock: cannot listen on ${option.uds} (${err instanceof Error ? err.message : String(err)})`);
+  }
+  return { device: new VirtioVsock(option.cid, backend), backend };
+}
