@@ -93,8 +93,9 @@ export interface Scale {
   log: boolean;
 }
 
-export function linearScale(min: number, max: number, from: number, to: number, tickCount = 5): Scale {
-  const ticks = niceTicks(min, max, tickCount);
+/** INTEGERS: only whole-number ticks (counts of instances). */
+export function linearScale(min: number, max: number, from: number, to: number, tickCount = 5, integers = false): Scale {
+  const ticks = integers ? niceTicks(min, max, tickCount).filter(Number.isInteger) : niceTicks(min, max, tickCount);
   const lo = Math.min(min, ticks[0]!);
   const hi = Math.max(max, ticks.at(-1)!);
   const scale = ((v: number) => from + ((v - lo) / (hi - lo || 1)) * (to - from)) as Scale;
@@ -113,14 +114,40 @@ export function logScale(min: number, max: number, from: number, to: number): Sc
   return scale;
 }
 
-/** A legend row of colour swatches and names starting at (x, y). */
-export function legend(x: number, y: number, names: readonly string[]): string[] {
+/** Vertical distance between legend rows. */
+export const LEGEND_ROW_HEIGHT = 16;
+
+function legendItemWidth(name: string): number {
+  return 14 + name.length * CHAR_WIDTH + 18;
+}
+
+/** How many rows a legend of NAMES needs between x and maxX. */
+export function legendRows(x: number, maxX: number, names: readonly string[]): number {
+  let rows = 1;
+  let at = x;
+  for (const name of names) {
+    if (at > x && at + legendItemWidth(name) > maxX) {
+      rows++;
+      at = x;
+    }
+    at += legendItemWidth(name);
+  }
+  return rows;
+}
+
+/** Colour swatches and names from (x, y), wrapped into rows before maxX (as legendRows counts them). */
+export function legend(x: number, y: number, names: readonly string[], maxX: number): string[] {
   const out: string[] = [];
   let at = x;
+  let row = y;
   names.forEach((name, i) => {
-    out.push(el('rect', { x: at, y: y - 9, width: 10, height: 10, fill: PALETTE[i % PALETTE.length] }));
-    out.push(text(at + 14, y, name));
-    at += 14 + name.length * CHAR_WIDTH + 18;
+    if (at > x && at + legendItemWidth(name) > maxX) {
+      row += LEGEND_ROW_HEIGHT;
+      at = x;
+    }
+    out.push(el('rect', { x: at, y: row - 9, width: 10, height: 10, fill: PALETTE[i % PALETTE.length] }));
+    out.push(text(at + 14, row, name));
+    at += legendItemWidth(name);
   });
   return [el('g', { class: 'legend' }, out)];
 }

@@ -1,7 +1,7 @@
 // A line chart: one polyline with point markers per series over a shared x
 // axis (instance count) — disk used against the number of instances, or boot
 // time against instances already running.
-import { PALETTE, el, formatValue, legend, linearScale, logScale, svgDocument, text } from './svg-base.js';
+import { LEGEND_ROW_HEIGHT, PALETTE, el, formatValue, legend, legendRows, linearScale, logScale, svgDocument, text } from './svg-base.js';
 
 export interface LineChart {
   title: string;
@@ -13,10 +13,11 @@ export interface LineChart {
 }
 
 const WIDTH = 760;
-const HEIGHT = 420;
+const PLOT_HEIGHT = 310;
 const LEFT = 70;
 const RIGHT = 30;
-const TOP = 56;
+/** Below the title, above the legend. */
+const LEGEND_TOP = 40;
 const BOTTOM = 56;
 
 export function lineSvg(chart: LineChart): string {
@@ -28,12 +29,15 @@ export function lineSvg(chart: LineChart): string {
   }
   const xs = points.map((p) => p[0]);
   const ys = points.map((p) => p[1]);
-  const x = linearScale(Math.min(0, ...xs), Math.max(...xs), LEFT, WIDTH - RIGHT);
-  const bottom = HEIGHT - BOTTOM;
-  const y = chart.logY ? logScale(Math.min(...ys), Math.max(...ys), bottom, TOP) : linearScale(0, Math.max(...ys), bottom, TOP);
-  const body: string[] = [...legend(LEFT, 40, series.map((s) => s.name))];
+  const names = series.map((s) => s.name);
+  const plotTop = LEGEND_TOP + legendRows(LEFT, WIDTH - RIGHT, names) * LEGEND_ROW_HEIGHT;
+  const bottom = plotTop + PLOT_HEIGHT;
+  const height = bottom + BOTTOM;
+  const x = linearScale(Math.min(0, ...xs), Math.max(...xs), LEFT, WIDTH - RIGHT, 5, xs.every(Number.isInteger));
+  const y = chart.logY ? logScale(Math.min(...ys), Math.max(...ys), bottom, plotTop) : linearScale(0, Math.max(...ys), bottom, plotTop);
+  const body: string[] = [...legend(LEFT, LEGEND_TOP, names, WIDTH - RIGHT)];
   for (const t of x.ticks) {
-    body.push(el('line', { x1: x(t), x2: x(t), y1: TOP, y2: bottom, stroke: '#eeeeee' }));
+    body.push(el('line', { x1: x(t), x2: x(t), y1: plotTop, y2: bottom, stroke: '#eeeeee' }));
     body.push(text(x(t), bottom + 16, formatValue(t), { 'text-anchor': 'middle' }));
   }
   for (const t of y.ticks) {
@@ -41,12 +45,12 @@ export function lineSvg(chart: LineChart): string {
     body.push(text(LEFT - 6, y(t) + 4, formatValue(t), { 'text-anchor': 'end' }));
   }
   body.push(text((LEFT + WIDTH - RIGHT) / 2, bottom + 38, chart.xAxis, { 'text-anchor': 'middle' }));
-  body.push(text(16, (TOP + bottom) / 2, `${chart.yAxis}${y.log ? ' (log scale)' : ''}`, { 'text-anchor': 'middle', transform: `rotate(-90 16 ${(TOP + bottom) / 2})` }));
+  body.push(text(16, (plotTop + bottom) / 2, `${chart.yAxis}${y.log ? ' (log scale)' : ''}`, { 'text-anchor': 'middle', transform: `rotate(-90 16 ${(plotTop + bottom) / 2})` }));
   series.forEach((s, i) => {
     const colour = PALETTE[i % PALETTE.length]!;
     const parts = [el('polyline', { class: 'series', points: s.points.map(([px, py]) => `${x(px).toFixed(1)},${y(py).toFixed(1)}`).join(' '), fill: 'none', stroke: colour, 'stroke-width': 2 })];
     for (const [px, py] of s.points) parts.push(el('circle', { cx: x(px), cy: y(py), r: 3, fill: colour }));
     body.push(el('g', { class: 'line' }, parts));
   });
-  return svgDocument(WIDTH, HEIGHT, chart.title, body);
+  return svgDocument(WIDTH, height, chart.title, body);
 }

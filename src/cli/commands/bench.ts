@@ -7,6 +7,7 @@ import { register as registerBoot } from './bench/boot.js';
 import { register as registerMemory } from './bench/memory.js';
 import { register as registerDisk } from './bench/disk.js';
 import { register as registerDensity } from './bench/density.js';
+import { register as registerReport } from './bench/report.js';
 
 export function register(program: Command): void {
   const bench = program
@@ -16,4 +17,5 @@ export function register(program: Command): void {
   registerMemory(bench);
   registerDisk(bench);
   registerDensity(bench);
+  registerReport(bench);
 }
