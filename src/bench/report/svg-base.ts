@@ -7,7 +7,7 @@
 export const PALETTE = ['#0072B2', '#E69F00', '#009E73', '#CC79A7', '#56B4E9', '#D55E00', '#F0E442', '#000000'] as const;
 export const FONT_SIZE = 12;
 /** Roughly how wide a character of the chart font is, for laying out labels (no text measuring in a string). */
-export const CHAR_WIDTH = 6.6;
+export const CHAR_WIDTH = 7.5;
 
 const XML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' };
 

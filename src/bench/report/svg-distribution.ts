@@ -40,7 +40,8 @@ export function distributionSvg(chart: DistributionChart): string {
   const all = rows.flatMap((r) => [...r.samples]);
   const min = Math.min(...all);
   const max = Math.max(...all);
-  const left = Math.max(...rows.map((r) => r.label.length)) * CHAR_WIDTH + 24;
+  // Room for the label or the median line under it, whichever is longer.
+  const left = Math.max(...rows.map((r) => Math.max(r.label.length, 24 * 0.8))) * CHAR_WIDTH + 24;
   const height = TOP + rows.length * ROW_HEIGHT + BOTTOM;
   const plotBottom = TOP + rows.length * ROW_HEIGHT;
   const useLog = min > 0 && max / min > LOG_SPAN;
@@ -67,7 +68,7 @@ export function distributionSvg(chart: DistributionChart): string {
       // p90's label left of its tick, p99's right of its: close percentiles keep readable labels.
       parts.push(text(x(v) + (p === 90 ? -2 : 2), mid - 17, name, { 'text-anchor': p === 90 ? 'end' : 'start', 'font-size': 9, fill: '#333333' }));
     }
-    parts.push(text(WIDTH - RIGHT, mid + 24, `median ${formatValue(q2)}, n=${row.samples.length}`, { 'text-anchor': 'end', 'font-size': 10, fill: '#555555' }));
+    parts.push(text(left - 10, mid + 17, `median ${formatValue(q2)}, n=${row.samples.length}`, { 'text-anchor': 'end', 'font-size': 10, fill: '#555555' }));
     body.push(el('g', { class: 'row' }, parts));
   });
   return svgDocument(WIDTH, height, chart.title, body);

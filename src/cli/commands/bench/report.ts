@@ -19,7 +19,7 @@ interface ReportOptions {
 async function benchReport(options: ReportOptions): Promise<void> {
   const out = path.resolve(options.out);
   if (path.extname(out) !== '.md') throw new UserError(`--out must name a Markdown file (.md), not ${options.out}`, 2);
-  const inputs = readInputs(path.resolve(options.results));
+  const inputs = readInputs(options.results);
   if (inputs.missing.length === 4) {
     throw new UserError(`no benchmark results in ${options.results} (run mvm bench boot, memory, disk and density first): ${inputs.missing.map((m) => `${m.benchmark}: ${m.why}`).join('; ')}`, 1);
   }
