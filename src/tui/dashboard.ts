@@ -11,6 +11,7 @@ import { isFinalShownState } from '../fleet/liveness.js';
 import { HISTORY_PANEL_HEIGHT, HistoryPanel } from './history-panel.js';
 import { StatsSource, type VmView } from './stats-source.js';
 import { StatusLine } from './status-line.js';
+import { lendTerminal } from './terminal-handover.js';
 import { VmTablePanel } from './vm-table.js';
 
 /** Signals that end the dashboard; each exits with 128 + its number, as a shell reports it. */
@@ -121,26 +122,21 @@ export class Dashboard {
   }
 
   /**
-   * Runs `mvm console NAME` as a child on this terminal: blessed's spawn
-   * leaves the alternate screen and raw mode for it and restores both when
-   * it exits. A child (not an in-process attach) keeps the console's own raw
-   * mode and Ctrl-] escape exactly as `mvm console` has them.
+   * Runs `mvm console NAME` as a child on this terminal (terminal-handover.ts).
+   * A child rather than an in-process attach keeps the console's raw mode and
+   * Ctrl-] escape exactly as `mvm console` has them.
    */
   private attachConsole(): void {
     const view = this.selectedView();
     if (!view) return this.report('no VM selected');
     if (isFinalShownState(view.state)) return this.report(`${view.name} is ${view.state}: no console to attach`);
     this.consoleAttached = true;
-    const child = this.screen.spawn(process.execPath, [this.options.cliPath, 'console', view.name], {});
-    let reported = false;
-    const back = (message: string): void => {
-      if (reported) return;
-      reported = true;
+    lendTerminal(this.screen, process.execPath, [this.options.cliPath, 'console', view.name], (end) => {
       this.consoleAttached = false;
-      this.report(message);
-    };
-    child.on('exit', (code, signal) => back(code === 0 ? `detached from ${view.name}` : `console ${view.name} ended (${signal ?? `exit status ${code}`})`));
-    child.on('error', (err) => back(`console ${view.name}: ${err.message}`));
+      if (end.error) this.report(`console ${view.name}: ${end.error.message}`);
+      else if (end.code === 0) this.report(`detached from ${view.name}`);
+      else this.report(`console ${view.name} ended (${end.signal ?? `exit status ${end.code}`}); see mvm logs ${view.name}`);
+    });
   }
 
   private report(message: string): void {
