@@ -9,12 +9,13 @@ export MVM_CACHE
 
 # Debian packages the build, the tests and the helper VM need.
 APT_PACKAGES := qemu-system-x86 qemu-utils busybox-static cpio xz-utils \
-  linux-source-6.1 flex bison bc libelf-dev libssl-dev gcc make tmux runc kmod e2fsprogs iproute2 curl
+  linux-source-6.1 flex bison bc libelf-dev libssl-dev gcc make tmux runc kmod e2fsprogs iproute2 \
+  musl-tools curl
 
 MVM := node dist/src/cli/index.js
 OUT := images/out
 
-.PHONY: all deps apt-deps build kernel rootfs rootdisk helper-image images guests test unit demo bench bench-disk bench-boot clean
+.PHONY: all deps apt-deps build kernel rootfs rootdisk helper-image images guests test unit demo bench bench-disk bench-boot guest-tools clean
 
 all: build images
 
@@ -39,12 +40,12 @@ build: node_modules/.package-lock.json
 kernel: apt-deps
 	images/build-kernel.sh $(OUT)/vmlinux
 
-rootfs: apt-deps
+rootfs: apt-deps guest-tools
 	images/build-rootfs.sh $(OUT)/initramfs.cpio.gz
 
 # The same files as an ext4 root disk, stored as qcow2 by mvm's own writer
 # (so it needs the compiled CLI): mvm run --initrd '' --disk $(OUT)/rootfs.qcow2 ...
-rootdisk: apt-deps build
+rootdisk: apt-deps build guest-tools
 	images/build-rootdisk.sh $(OUT)/rootfs.qcow2
 
 helper-image: apt-deps
@@ -64,6 +65,19 @@ guests: $(GUESTS)
 firmware/out/guests/%.elf: firmware/guests/%.S $(GUEST_COMMON)
 	@mkdir -p $(@D)
 	gcc -nostdlib -static -no-pie -Wl,-T,firmware/guests/guest.ld -Wl,--build-id=none -I firmware/guests -o $@ $<
+
+# Static guest programs busybox lacks (firmware/guest-tools/*.c), put into the
+# initramfs and the root disk by images/rootfs-contents.sh: mvm-vsock (vsock
+# listen/connect) and mvm-diskbench (timed O_DIRECT I/O). musl, because a
+# static glibc program is ~700 KB and every boot unpacks the initramfs; -s and
+# no build ID keep the images byte-for-byte reproducible.
+GUEST_TOOLS := $(patsubst firmware/guest-tools/%.c,firmware/out/guest-tools/%,$(wildcard firmware/guest-tools/*.c))
+
+guest-tools: apt-deps $(GUEST_TOOLS)
+
+firmware/out/guest-tools/%: firmware/guest-tools/%.c
+	@mkdir -p $(@D)
+	musl-gcc -static -Os -s -Wall -Wextra -Werror -Wl,--build-id=none -o $@ $<
 
 test: deps build images
 	npx mocha

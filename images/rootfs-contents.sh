@@ -9,7 +9,14 @@
 #   add_symlink NAME TARGET                   symbolic link
 #
 # NAMEs are relative to the root, without a leading slash, parents first.
-# Needs $init_dir (firmware/init) and $busybox (Debian's static busybox).
+# Needs $init_dir (firmware/init) and $busybox (Debian's static busybox);
+# the guest tools (firmware/guest-tools, built by `make guest-tools`) are
+# found next to this file.
+
+# Static programs busybox lacks: vsock listen/connect, timed disk I/O.
+rootfs_guest_tools_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/firmware/out/guest-tools
+readonly rootfs_guest_tools_dir
+readonly ROOTFS_GUEST_TOOLS='mvm-vsock mvm-diskbench'
 
 # /dev/console is character device 5:1, /dev/mem 1:1.
 readonly ROOTFS_CONSOLE_MAJOR=5 ROOTFS_CONSOLE_MINOR=1
@@ -30,6 +37,13 @@ rootfs_contents() {
   add_file lib/mvm/shutdown "$init_dir/shutdown" 0755
   for f in "$init_dir"/etc/*; do add_file "etc/${f##*/}" "$f" 0644; done
   add_file bin/busybox "$busybox" 0755
+  for f in $ROOTFS_GUEST_TOOLS; do
+    if [[ ! -x $rootfs_guest_tools_dir/$f ]]; then
+      echo "rootfs: missing $rootfs_guest_tools_dir/$f (make guest-tools)" >&2
+      return 1
+    fi
+    add_file "usr/bin/$f" "$rootfs_guest_tools_dir/$f" 0755
+  done
   # --list-full names each applet's usual place (bin/ls, usr/sbin/...); skip
   # busybox itself and linuxrc (both images boot through /init).
   while IFS= read -r applet; do
