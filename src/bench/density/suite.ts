@@ -27,6 +27,8 @@ export interface DensityPlan {
   /** Per side. */
   budgetMs: number;
   progress?: (event: DensityProgress) => void;
+  /** The pauses after the last start and between sides (default SETTLE_MS, BETWEEN_SIDES_MS); specs with fake sides use 0. */
+  settleMs?: number;
 }
 
 /** 'up': one more instance is running; 'done': a side stopped early, `skipped` steps of the cap were never taken; 'note': a line to show. */
@@ -135,7 +137,7 @@ async function fillWith(side: BenchSide, plan: DensityPlan): Promise<DensitySide
       }) ?? undefined;
     }
     plan.progress?.({ kind: 'done', text: `${side.label}: ${running.length} up, stopped: ${stop?.detail ?? '?'}`, skipped: plan.maxInstances - running.length });
-    await sleep(SETTLE_MS);
+    await sleep(plan.settleMs ?? SETTLE_MS);
     const after = readMemInfo();
     const reached = running.length;
     const taken = before.availableBytes - after.availableBytes;
@@ -169,7 +171,7 @@ export async function runDensitySuite(plan: DensityPlan, environment: BenchEnvir
       sides.push({ side: side.name, label: side.label, unavailable, reached: 0, samples: [] });
       continue;
     }
-    if (measuredOne) await sleep(BETWEEN_SIDES_MS);
+    if (measuredOne) await sleep(plan.settleMs ?? BETWEEN_SIDES_MS);
     measuredOne = true;
     sides.push(await fillWith(side, plan));
   }
