@@ -97,6 +97,20 @@ bench-disk: deps build
 bench-boot: deps build images firmware/out/bench/exit-loop
 	$(MVM) bench boot
 
+# Issue #6, mvm against QEMU microvm and runc containers on the same rootfs:
+# boot, memory, disk footprint and density (~15-20 min inside the helper VM on
+# a PVM host), each writing images/out/bench/<name>.json; bench-report then
+# writes docs/benchmarks.md and its charts (docs/benchmarks/*.svg) from them.
+.PHONY: bench-compare bench-report
+bench-compare: deps build images firmware/out/bench/exit-loop
+	$(MVM) bench boot
+	$(MVM) bench memory
+	$(MVM) bench disk
+	$(MVM) bench density
+
+bench-report: bench-compare
+	$(MVM) bench report --out docs/benchmarks.md
+
 firmware/out/bench/exit-loop: firmware/bench/exit-loop.c
 	@mkdir -p $(@D)
 	gcc -O2 -Wall -Wextra -o $@ $<
