@@ -7,6 +7,9 @@
 // Repeatable flags add to the file rather than replace it: the file's disks
 // come first (vda, vdb, …) and --disk's after them, NICs likewise, and
 // --append's parameters follow the file's (a later kernel parameter wins).
+//
+// [vm] name names the VM of `mvm run -d` only; in the foreground (where
+// --name is refused) it is ignored, so one file serves both ways.
 import type { Command } from 'commander';
 import { loadRunConfig, type RunConfigValues } from './run-config.js';
 
@@ -17,6 +20,9 @@ const CONFIG_SOURCE = 'config';
 /** Sources the user chose on purpose, which a config file never overrides. */
 const EXPLICIT_SOURCES: ReadonlySet<string | undefined> = new Set(['cli', 'env']);
 const REPEATABLE: ReadonlySet<keyof RunConfigValues> = new Set(['append', 'disk', 'net']);
+/** Values that only mean something to a detached VM (-d). */
+const DETACHED_ONLY: ReadonlySet<keyof RunConfigValues> = new Set(['name']);
+const DETACH_OPTION = 'detach';
 
 /**
  * Reads the file named by --config, if any, into `command`'s options (the
@@ -29,6 +35,7 @@ export function applyConfigFile(command: Command): string | null {
   const config = loadRunConfig(file);
   for (const [key, fileValue] of Object.entries(config.values) as [keyof RunConfigValues, unknown][]) {
     const source = command.getOptionValueSource(key);
+    if (DETACHED_ONLY.has(key) && command.getOptionValue(DETACH_OPTION) !== true) continue;
     if (REPEATABLE.has(key)) {
       const flagValues = (EXPLICIT_SOURCES.has(source) ? command.getOptionValue(key) : undefined) as string[] | undefined;
       command.setOptionValueWithSource(key, [...(fileValue as string[]), ...(flagValues ?? [])], flagValues ? source : CONFIG_SOURCE);

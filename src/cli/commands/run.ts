@@ -16,6 +16,7 @@ import { parseDriveOption } from '../../devices/virtio/block/drives.js';
 import { parseNetOption } from '../../devices/virtio/net-option.js';
 import { parseVsockOption } from '../../devices/virtio/vsock/option.js';
 import { runDetached } from '../../fleet/detach.js';
+import { applyConfigFile } from '../../config/apply.js';
 import { UserError } from '../errors.js';
 
 interface RunOptions {
@@ -171,11 +172,13 @@ export function register(program: Command): void {
     .option('--timing', 'print boot time and exit counts on stderr when the VM stops')
     .option('-d, --detach', 'start the VM in the background and print its name once it has booted (see mvm ps, mvm stop)')
     .option('--name <name>', 'the detached VM\'s name (default: generated, like swift-heron-4821)')
-    .action(async (command: string[], options: RunOptions) => {
+    .option('--config <file>', 'read the VM from an ini file ([machine], [kernel], [drive.NAME]…: see examples/*.ini); flags given here override it, --disk/--net/--append add to it')
+    .action(async (command: string[], options: RunOptions, self: Command) => {
+      const config = applyConfigFile(self); // fills `options` from --config FILE, below the flags given
       checkDetachOptions(options);
       const plan = planRun(command, options);
       if (options.detach) {
-        await runDetached(plan, { ...(options.name !== undefined ? { name: options.name } : {}) }, process.argv.slice(2));
+        await runDetached(plan, { ...(options.name !== undefined ? { name: options.name } : {}), config }, process.argv.slice(2));
         return;
       }
       const forwarded = await runViaHelperIfNeeded(process.argv.slice(2));
