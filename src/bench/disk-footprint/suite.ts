@@ -23,7 +23,8 @@ export interface DiskPlan {
   kernel: string;
   /** Only these kinds (all when absent). */
   only?: readonly CloneKind[];
-  progress?: (line: string) => void;
+  /** 'instance': one more instance measured; 'skipped': a kind that cannot be made here (its COUNT steps never come). */
+  progress?: (event: { kind: 'instance' | 'skipped'; text: string }) => void;
 }
 
 export interface DiskInstanceSample {
@@ -77,7 +78,7 @@ async function measureSide(strategy: CloneStrategy, plan: DiskPlan, base: Awaite
   };
   const why = strategy.unavailable(base, scratch);
   if (why !== null) {
-    plan.progress?.(`${strategy.label}: skipped (${why})`);
+    plan.progress?.({ kind: 'skipped', text: `${strategy.label}: skipped (${why})` });
     return { ...side, unavailable: why };
   }
   const made: CloneInstance[] = [];
@@ -94,7 +95,7 @@ async function measureSide(strategy: CloneStrategy, plan: DiskPlan, base: Awaite
       await writeInstance(strategy, instance, plan);
       const writeMs = performance.now() - w0;
       side.instances.push({ cloneMs, before, after: footprintOf(instance.owned), writeMs });
-      plan.progress?.(`${strategy.label}: ${i}/${plan.count}`);
+      plan.progress?.({ kind: 'instance', text: `${strategy.label}: ${i}/${plan.count}` });
     }
   } finally {
     for (const instance of made) instance.dispose();

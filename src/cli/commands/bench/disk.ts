@@ -9,7 +9,9 @@ import * as path from 'node:path';
 import type { Command } from 'commander';
 import { writeJsonReport } from '../../../bench/harness-report.js';
 import { WRITE_UNIT_BYTES, type WriteVia } from '../../../bench/disk-footprint/instance-write.js';
+import { CLONE_STRATEGIES } from '../../../bench/disk-footprint/clones.js';
 import { runDiskSuite } from '../../../bench/disk-footprint/suite.js';
+import { Progress, progressWanted } from '../../../bench/progress.js';
 import { diskTable, formatBytes } from '../../../bench/disk-footprint/table.js';
 import { projectRoot } from '../../../runtime/paths.js';
 import { UserError } from '../../errors.js';
@@ -40,7 +42,15 @@ async function benchDisk(options: DiskOptions): Promise<void> {
   const kernel = path.resolve(options.kernel ?? path.join(root, 'images/out/vmlinux'));
   const say = (line: string) => process.stderr.write(`mvm bench disk: ${line}\n`);
   say(`${count} instance(s) of each kind from ${path.relative(process.cwd(), baseQcow2) || baseQcow2}; each then writes ${writeMib} MiB (${writeVia === 'guest' ? 'a booted guest writes a file: one boot per VM instance' : 'through mvm\'s disk layer, no boot'})`);
-  const result = await runDiskSuite({ count, writeBytes: writeMib * MiB, writeVia, baseQcow2, kernel, progress: say });
+  const bar = progressWanted() ? new Progress(count * CLONE_STRATEGIES.length) : undefined;
+  const result = await runDiskSuite({
+    count, writeBytes: writeMib * MiB, writeVia, baseQcow2, kernel,
+    progress: (event) => {
+      if (!bar) say(event.text);
+      else if (event.kind === 'instance') bar.step(event.text);
+      else bar.step(event.text, count);
+    },
+  }).finally(() => bar?.clear());
   process.stdout.write(`\n${diskTable(result)}\n\n`);
   process.stdout.write(`base: ${formatBytes(result.base.virtualBytes)} virtual disk; qcow2 ${formatBytes(result.base.qcow2Allocated)} on disk, raw ${formatBytes(result.base.rawAllocated)} (holes kept), unpacked rootfs ${formatBytes(result.base.treeAllocated)}\n`);
   process.stdout.write(`bytes are allocated blocks (st_blocks × 512) on the filesystem of ${os.tmpdir()}, not apparent sizes; writes of ${writeMib} MiB in units of ${WRITE_UNIT_BYTES / 1024} KiB\n`);
