@@ -34,7 +34,8 @@ describe('tui: formatting', () => {
     expect([0, 12.4, 999, 1530, 20_000, 2.5e6].map(formatCount)).to.deep.equal(['0', '12', '999', '1.5k', '20k', '2.5M']);
     expect(formatPercent(12.345)).to.equal('12.3');
     expect([0, 42_500, 187_000, 7_500_000, 3 * 86_400_000 + 4 * 3_600_000].map(formatUptime)).to.deep.equal(['0s', '42s', '3m07s', '2h05m', '3d04h']);
-    expect(formatBootMs(2326.4)).to.equal('2326ms');
+    expect(formatBootMs(2326.4)).to.equal('2326 ms');
+    expect(formatBootMs(44_247)).to.equal('44.2 s');
   });
 
   it('prints "-" for missing or nonsensical values instead of NaN', () => {
@@ -73,7 +74,7 @@ describe('tui: VM table layout', () => {
   it('lays out every column with the rates, memory as guest+VMM, boot and uptime', () => {
     const layout = tableLayout([view('web-1', busy)], 0, 120, 10);
     expect(layout.header.split(/\s+/).filter(Boolean)).to.deep.equal(['NAME', 'STATE', 'CPU%', 'MEM', 'EXITS/s', 'DISK', 'R/W', 'NET', 'RX/TX', 'BOOT', 'UPTIME']);
-    expect(layout.rows[0]!.split(/\s+/).filter(Boolean)).to.deep.equal(['web-1', 'running', '12.3', '212M+38M', '1.5k', '1.5K/0', '2M/100', '2326ms', '1h02m']);
+    expect(layout.rows[0]!.split(/\s+/).filter(Boolean)).to.deep.equal(['web-1', 'running', '12.3', '212M+38M', '1.5k', '1.5K/0', '2M/100', '2326', 'ms', '1h02m']);
     expect(layout.rows[0]!.length).to.equal(120);
   });
 

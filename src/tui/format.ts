@@ -2,6 +2,7 @@
 // binary units with at most three significant digits (like top and ctop),
 // durations as the two largest units. Every function returns a short plain
 // string; a missing value is "-".
+import { formatBoot } from '../fleet/ps-table.js';
 
 export const MISSING = '-';
 
@@ -68,10 +69,10 @@ export function formatUptime(ms: number | null | undefined): string {
   return `${Math.floor(s / DAY_S)}d${two(Math.floor((s % DAY_S) / HOUR_S))}h`;
 }
 
-/** Boot time in milliseconds, as `mvm run` and `mvm ps` print it: "2326ms". */
+/** Boot time as `mvm ps` prints it: "2326 ms", "44.2 s". */
 export function formatBootMs(ms: number | null | undefined): string {
   if (ms === null || ms === undefined || !Number.isFinite(ms) || ms < 0) return MISSING;
-  return `${Math.round(ms)}ms`;
+  return formatBoot(ms);
 }
 
 /** Cuts `text` to `width` columns with "…" when too long, pads it with spaces when short. */

@@ -31,7 +31,7 @@ function factsLine(view: VmView): string {
   }
   const info = view.info;
   const facts = [`vcpus ${info.cpus}`, `memory ${formatBytes(info.memoryBytes)}`, `pid ${info.pid}`];
-  const byReason = Object.entries(view.stats?.exits.byReason ?? {}).sort((a, b) => b[1] - a[1]);
+  const byReason = Object.entries(view.stats?.exits.byReason ?? {}).filter(([, n]) => n > 0).sort((a, b) => b[1] - a[1]);
   const total = byReason.reduce((sum, [, n]) => sum + n, 0);
   if (total > 0) {
     const shares = byReason.slice(0, TOP_EXIT_REASONS).map(([reason, n]) => `${reason} ${Math.round((n / total) * PERCENT)}%`);

@@ -7,7 +7,7 @@
 import { join } from 'node:path';
 import { apiCall, ApiUnreachable } from '../api/client.js';
 import { API_PATHS, type StopAccepted, type VmInfo, type VmStats } from '../api/schema.js';
-import { apiSocketPath, isFinalShownState, isLiveState, shownState } from '../fleet/liveness.js';
+import { apiSocketPath, isFinalShownState, isLiveState, LIVENESS_PROBE_TIMEOUT_MS, shownState } from '../fleet/liveness.js';
 import { listVms, type VmEntry } from '../fleet/registry.js';
 import { VM_FILES, vmsRoot } from '../fleet/vm-dir.js';
 import type { VmShownState } from '../fleet/vm-status.js';
@@ -41,7 +41,7 @@ export interface VmView {
 export interface StatsSourceOptions {
   readonly env?: PathEnv;
   readonly intervalMs?: number;
-  /** How long one request may take; a VM slower than this counts as not answering. */
+  /** How long one request may take; a VM slower than this counts as not answering this round (default: as mvm ps waits). */
   readonly requestTimeoutMs?: number;
   readonly historyLength?: number;
 }
@@ -68,9 +68,13 @@ class VmTracker {
     }
   }
 
-  /** The socket stopped answering: no rates from a sample taken before the gap. */
-  lose(): void {
-    this.previous = null;
+  /**
+   * No sample this round (a slow answer through the helper VM, a VMM that is
+   * gone): nothing to show now, but the last sample stays the baseline — the
+   * counters are cumulative, so the next answer gives the rate over the gap,
+   * and a new VMM behind the name is caught as a counter reset.
+   */
+  miss(): void {
     this.rates = null;
   }
 }
@@ -93,7 +97,7 @@ export class StatsSource {
   constructor(options: StatsSourceOptions = {}) {
     this.env = options.env ?? process.env;
     this.intervalMs = options.intervalMs ?? DEFAULT_POLL_INTERVAL_MS;
-    this.requestTimeoutMs = options.requestTimeoutMs ?? this.intervalMs;
+    this.requestTimeoutMs = options.requestTimeoutMs ?? LIVENESS_PROBE_TIMEOUT_MS;
     this.historyLength = options.historyLength ?? HISTORY_LENGTH;
   }
 
@@ -177,11 +181,11 @@ export class StatsSource {
           tracker.addSample(stats.body);
           return view(info.body.state, null, info.body, stats.body);
         }
-        tracker.lose();
+        tracker.miss();
         const error = `API socket answers, but not with mvm's /vm and /stats (HTTP ${info.status}/${stats.status})`;
         return view(status.state, error, null, null, error);
       } catch (err) {
-        tracker.lose();
+        tracker.miss();
         // Not answering: the same liveness rules as mvm ps decide between dead and
         // not-yet-listening (a VM in the helper VM has no relay socket until it has booted).
         const shown = await shownState(entry);
@@ -191,7 +195,7 @@ export class StatsSource {
       }
     }
     // Final or not yet started: nothing to ask the API.
-    tracker.lose();
+    tracker.miss();
     const shown = await shownState(entry);
     const reason = shown.reason ?? (status?.exitStatus != null ? `exit status ${status.exitStatus}` : null);
     return view(shown.state, reason, null, null);

@@ -39,7 +39,7 @@ const COLUMNS: readonly Column[] = [
   { title: 'EXITS/s', width: 7, align: 'right', priority: 6, cell: (v) => formatCount(v.rates?.exitsPerSecond) },
   { title: 'DISK R/W', width: 11, align: 'right', priority: 4, cell: (v) => formatPair(formatBytes(v.rates?.diskReadBytesPerSecond), formatBytes(v.rates?.diskWriteBytesPerSecond)) },
   { title: 'NET RX/TX', width: 11, align: 'right', priority: 3, cell: (v) => formatPair(formatBytes(v.rates?.netRxBytesPerSecond), formatBytes(v.rates?.netTxBytesPerSecond)) },
-  { title: 'BOOT', width: 7, align: 'right', priority: 2, cell: (v) => formatBootMs(v.info?.bootMs ?? v.stats?.bootMs) },
+  { title: 'BOOT', width: 8, align: 'right', priority: 2, cell: (v) => formatBootMs(v.info?.bootMs ?? v.stats?.bootMs) },
   { title: 'UPTIME', width: 7, align: 'right', priority: 5, cell: (v) => formatUptime(v.stats?.uptimeMs ?? v.info?.uptimeMs) },
 ];
 
