@@ -136,10 +136,10 @@ describe('tui: stats source', function () {
     const gone = await fake({ name: 'gone', pid: gonePid() });
     await gone.die();
     await source.poll();
-    expect(await source.requestStop('web-1')).to.equal('stopping web-1');
+    expect(await source.requestStop('web-1')).to.deep.equal({ sent: true, message: 'stopping web-1' });
     expect(web.requests.filter((r) => r.method === 'POST').map((r) => r.path)).to.deep.equal([API_PATHS.stop]);
     expect(db.stopRequests()).to.equal(0);
-    expect(await source.requestStop('gone')).to.equal('gone is not running (dead)');
+    expect(await source.requestStop('gone')).to.deep.equal({ sent: false, message: 'gone is not running (dead)' });
     const views = await source.poll();
     expect(byName(views, 'web-1')).to.include({ state: 'stopping', stopRequested: true });
     expect(byName(views, 'db-2').stopRequested).to.equal(false);

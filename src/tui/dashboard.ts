@@ -3,6 +3,7 @@
 // one promise: however it ends — q, Ctrl-C, a signal, an unexpected error —
 // the terminal is handed back as it was found (screen.destroy leaves the
 // alternate screen, shows the cursor and turns raw mode off).
+import type { ChildProcess } from 'node:child_process';
 import { constants as osConstants } from 'node:os';
 import blessed from 'blessed';
 import type { Widgets } from 'blessed';
@@ -21,6 +22,7 @@ const CONSOLE_SIGNALS: ReadonlySet<string> = new Set(['SIGINT', 'SIGQUIT']);
 const STATUS_LINE_HEIGHT = 1;
 const EXIT_SIGNALLED_BASE = 128;
 const EXIT_INTERNAL_ERROR = 70;
+const MS_PER_SECOND = 1000;
 
 export interface DashboardOptions {
   readonly source: StatsSource;
@@ -37,7 +39,8 @@ export class Dashboard {
   private selected = 0;
   /** The selection follows the VM, not the row, when VMs come and go. */
   private selectedName: string | null = null;
-  private consoleAttached = false;
+  /** The `mvm console` child while one has the terminal. */
+  private consoleChild: ChildProcess | null = null;
   private closed = false;
   private finish: (status: number) => void = () => {};
   private readonly signalHandlers = new Map<string, () => void>();
@@ -53,7 +56,7 @@ export class Dashboard {
     this.table = new VmTablePanel(this.screen, { top: 0, bottom: HISTORY_PANEL_HEIGHT + STATUS_LINE_HEIGHT });
     this.history = new HistoryPanel(this.screen, { bottom: STATUS_LINE_HEIGHT });
     this.status = new StatusLine(this.screen);
-    this.status.show(`polling every ${options.source.intervalMs / 1000} s`);
+    this.status.show(`polling every ${options.source.intervalMs / MS_PER_SECOND} s`);
   }
 
   /** Shows the dashboard until the user quits; resolves with the exit status for the process. */
@@ -81,7 +84,7 @@ export class Dashboard {
   private installExitHandlers(): void {
     for (const signal of ENDING_SIGNALS) {
       const handler = (): void => {
-        if (this.consoleAttached && CONSOLE_SIGNALS.has(signal)) return;
+        if (this.consoleChild !== null && CONSOLE_SIGNALS.has(signal)) return;
         this.close(EXIT_SIGNALLED_BASE + osConstants.signals[signal]);
       };
       this.signalHandlers.set(signal, handler);
@@ -114,9 +117,9 @@ export class Dashboard {
     const view = this.selectedView();
     if (!view) return this.report('no VM selected');
     this.report(`asking ${view.name} to stop…`);
-    this.options.source.requestStop(view.name).then((message) => {
+    this.options.source.requestStop(view.name).then(({ sent, message }) => {
       // Show the stop at once rather than at the next poll.
-      this.views = this.views.map((v) => (v.name === view.name && message.startsWith('stopping') ? { ...v, stopRequested: true } : v));
+      if (sent) this.views = this.views.map((v) => (v.name === view.name ? { ...v, stopRequested: true } : v));
       this.report(message);
     }, (err) => this.report(`stop ${view.name}: ${describeError(err).message}`));
   }
@@ -130,9 +133,8 @@ export class Dashboard {
     const view = this.selectedView();
     if (!view) return this.report('no VM selected');
     if (isFinalShownState(view.state)) return this.report(`${view.name} is ${view.state}: no console to attach`);
-    this.consoleAttached = true;
-    lendTerminal(this.screen, process.execPath, [this.options.cliPath, 'console', view.name], (end) => {
-      this.consoleAttached = false;
+    this.consoleChild = lendTerminal(this.screen, process.execPath, [this.options.cliPath, 'console', view.name], (end) => {
+      this.consoleChild = null;
       if (end.error) this.report(`console ${view.name}: ${end.error.message}`);
       else if (end.code === 0) this.report(`detached from ${view.name}`);
       else this.report(`console ${view.name} ended (${end.signal ?? `exit status ${end.code}`}); see mvm logs ${view.name}`);
@@ -145,7 +147,7 @@ export class Dashboard {
   }
 
   private render(): void {
-    if (this.closed || this.consoleAttached) return;
+    if (this.closed || this.consoleChild !== null) return;
     this.table.update(this.views, this.selected);
     this.history.update(this.selectedView());
     this.status.redraw();
@@ -162,6 +164,8 @@ export class Dashboard {
     if (this.closed) return;
     this.closed = true;
     this.options.source.stop();
+    // A console still attached (we were signalled) restores its own terminal settings on SIGTERM.
+    this.consoleChild?.kill('SIGTERM');
     this.screen.destroy();
     for (const [signal, handler] of this.signalHandlers) process.removeListener(signal, handler);
     process.removeListener('uncaughtException', this.onUncaught);

@@ -132,22 +132,22 @@ export class StatsSource {
     return this.latest;
   }
 
-  /** POST /stop to the VM; resolves with a sentence for the status line. */
-  async requestStop(name: string): Promise<string> {
+  /** POST /stop to the VM; `message` is a sentence for the status line, `sent` whether the VM accepted. */
+  async requestStop(name: string): Promise<{ sent: boolean; message: string }> {
     const entry = this.latest.find((v) => v.name === name);
     if (!entry || isFinalShownState(entry.state)) {
-      return `${name} is not running${entry ? ` (${entry.state})` : ''}`;
+      return { sent: false, message: `${name} is not running${entry ? ` (${entry.state})` : ''}` };
     }
     try {
       const answer = await apiCall<StopAccepted | { error?: string }>(this.socketOf(name), 'POST', API_PATHS.stop, {}, this.requestTimeoutMs);
       if (answer.status !== 202 && answer.status !== 200) {
         const error = (answer.body as { error?: unknown } | null)?.error;
-        return `stop ${name}: the VM answered ${answer.status}${typeof error === 'string' ? ` (${error})` : ''}`;
+        return { sent: false, message: `stop ${name}: the VM answered ${answer.status}${typeof error === 'string' ? ` (${error})` : ''}` };
       }
       this.tracker(name).stopRequested = true;
-      return `stopping ${name}`;
+      return { sent: true, message: `stopping ${name}` };
     } catch (err) {
-      return `stop ${name}: ${describeUnreachable(err)}`;
+      return { sent: false, message: `stop ${name}: ${describeUnreachable(err)}` };
     }
   }
 

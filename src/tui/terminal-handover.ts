@@ -4,7 +4,7 @@
 // alternate screen, raw mode and a full redraw. blessed's own screen.spawn
 // does nearly this but silences output before its buffered "leave the
 // alternate screen" is flushed, so the child would draw over the dashboard.
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import type { ReadStream } from 'node:tty';
 import type { Widgets } from 'blessed';
 
@@ -15,7 +15,7 @@ export interface HandoverEnd {
 }
 
 /** Runs `file args` on this terminal; `onBack` is called once the dashboard has the terminal again. */
-export function lendTerminal(screen: Widgets.Screen, file: string, args: readonly string[], onBack: (end: HandoverEnd) => void): void {
+export function lendTerminal(screen: Widgets.Screen, file: string, args: readonly string[], onBack: (end: HandoverEnd) => void): ChildProcess {
   const program = screen.program;
   const input = program.input as unknown as ReadStream;
   program.normalBuffer();
@@ -40,4 +40,5 @@ export function lendTerminal(screen: Widgets.Screen, file: string, args: readonl
   const child = spawn(file, [...args], { stdio: 'inherit' });
   child.on('exit', (code, signal) => takeBack({ code, signal, error: null }));
   child.on('error', (error) => takeBack({ code: null, signal: null, error }));
+  return child;
 }
