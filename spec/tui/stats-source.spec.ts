@@ -13,6 +13,11 @@ import { StatsSource, type VmView } from '../../src/tui/stats-source.js';
 import { stateLabel } from '../../src/tui/vm-table.js';
 import { FakeVmApi } from '../helpers/fake-api.js';
 
+/** A round waits this long for every fake: these specs check what a round yields, not how fast. */
+const ROUND_WAIT_MS = 15_000;
+/** Rounds that end before the wedged VM could ever answer; enough of them for the healthy one to, even on a loaded machine. */
+const SHORT_ROUND_MS = 100;
+const SHORT_ROUNDS = 100;
 /** Enough wall time between two polls for the fakes' counters to move by whole units. */
 const BETWEEN_POLLS_MS = 200;
 
@@ -22,6 +27,7 @@ function gonePid(): number {
 }
 
 describe('tui: stats source', function () {
+  this.timeout(ROUND_WAIT_MS + SHORT_ROUND_MS * SHORT_ROUNDS);
   let runDir: string;
   let fakes: FakeVmApi[];
   let source: StatsSource;
@@ -46,19 +52,19 @@ describe('tui: stats source', function () {
   const byName = (views: readonly VmView[], name: string): VmView => views.find((v) => v.name === name)!;
 
   it('shows no VMs when the runtime root has none', async () => {
-    expect(await source.poll()).to.deep.equal([]);
+    expect(await source.poll(ROUND_WAIT_MS)).to.deep.equal([]);
   });
 
   it('computes every VM\'s rates from two polls and keeps their history', async () => {
     await fake({ name: 'web-1', cpuFraction: 0.25, exitsPerSecond: 5000 });
     await fake({ name: 'db-2', cpuFraction: 0.5, exitsPerSecond: 100 });
-    const first = await source.poll();
+    const first = await source.poll(ROUND_WAIT_MS);
     expect(first.map((v) => [v.name, v.state, v.rates])).to.deep.equal([['db-2', 'running', null], ['web-1', 'running', null]]);
     expect(byName(first, 'web-1').stats!.memory.guestTouchedBytes).to.be.greaterThan(0);
     await sleep(BETWEEN_POLLS_MS);
-    await source.poll();
+    await source.poll(ROUND_WAIT_MS);
     await sleep(BETWEEN_POLLS_MS);
-    const third = await source.poll();
+    const third = await source.poll(ROUND_WAIT_MS);
     const web = byName(third, 'web-1');
     const db = byName(third, 'db-2');
     expect(web.rates!.cpuPercent).to.be.closeTo(25, 1);
@@ -76,7 +82,7 @@ describe('tui: stats source', function () {
     const small = new StatsSource({ env: { MVM_RUN_DIR: runDir }, historyLength: 2 });
     await fake({ name: 'web-1' });
     for (let i = 0; i < 5; i++) {
-      await small.poll();
+      await small.poll(ROUND_WAIT_MS);
       await sleep(20);
     }
     expect(small.views()[0]!.cpuHistory).to.have.length(2);
@@ -85,10 +91,10 @@ describe('tui: stats source', function () {
   it('shows a VMM whose process is gone as dead, and one whose socket is silent as unreachable', async () => {
     const gone = await fake({ name: 'gone', pid: gonePid() });
     const silent = await fake({ name: 'silent' }); // pid: this process, alive
-    await source.poll();
+    await source.poll(ROUND_WAIT_MS);
     await gone.die();
     await silent.die();
-    const views = await source.poll();
+    const views = await source.poll(ROUND_WAIT_MS);
     expect(byName(views, 'gone')).to.include({ state: 'dead', reason: 'VMM process gone', stats: null, rates: null });
     const wedged = byName(views, 'silent');
     expect(wedged.state).to.equal('running');
@@ -99,7 +105,7 @@ describe('tui: stats source', function () {
   it('shows an exited VM with its status without asking its (closed) API', async () => {
     const done = await fake({ name: 'done' });
     await done.exit(3);
-    const views = await source.poll();
+    const views = await source.poll(ROUND_WAIT_MS);
     expect(views[0]).to.include({ name: 'done', state: 'exited', reason: 'exit status 3', stats: null });
   });
 
@@ -109,7 +115,7 @@ describe('tui: stats source', function () {
     const server = createServer((_req, res) => res.end('{"hello": 1}'));
     await new Promise<void>((resolve) => server.listen(weird.socketPath, resolve));
     try {
-      const view = (await source.poll())[0]!;
+      const view = (await source.poll(ROUND_WAIT_MS))[0]!;
       expect(view.stats).to.equal(null);
       expect(view.apiError).to.match(/not with mvm's \/vm and \/stats/);
     } finally {
@@ -119,15 +125,15 @@ describe('tui: stats source', function () {
 
   it('starts the rates over when a new VMM takes the name (counters reset)', async () => {
     const old = await fake({ name: 'web-1' });
-    await source.poll();
+    await source.poll(ROUND_WAIT_MS);
     await sleep(BETWEEN_POLLS_MS);
-    expect((await source.poll())[0]!.rates).not.to.equal(null);
+    expect((await source.poll(ROUND_WAIT_MS))[0]!.rates).not.to.equal(null);
     await old.remove();
     fakes.splice(fakes.indexOf(old), 1);
     await fake({ name: 'web-1' });
-    expect((await source.poll())[0]!.rates).to.equal(null);
+    expect((await source.poll(ROUND_WAIT_MS))[0]!.rates).to.equal(null);
     await sleep(BETWEEN_POLLS_MS);
-    expect((await source.poll())[0]!.rates).not.to.equal(null);
+    expect((await source.poll(ROUND_WAIT_MS))[0]!.rates).not.to.equal(null);
   });
 
   it('sends a stop to the VM asked for only, and refuses one that is not running', async () => {
@@ -135,13 +141,32 @@ describe('tui: stats source', function () {
     const db = await fake({ name: 'db-2' });
     const gone = await fake({ name: 'gone', pid: gonePid() });
     await gone.die();
-    await source.poll();
+    await source.poll(ROUND_WAIT_MS);
     expect(await source.requestStop('web-1')).to.deep.equal({ sent: true, message: 'stopping web-1' });
     expect(web.requests.filter((r) => r.method === 'POST').map((r) => r.path)).to.deep.equal([API_PATHS.stop]);
     expect(db.stopRequests()).to.equal(0);
     expect(await source.requestStop('gone')).to.deep.equal({ sent: false, message: 'gone is not running (dead)' });
-    const views = await source.poll();
+    const views = await source.poll(ROUND_WAIT_MS);
     expect(byName(views, 'web-1')).to.include({ state: 'stopping', stopRequested: true });
     expect(byName(views, 'db-2').stopRequested).to.equal(false);
+  });
+
+  it('does not hold the other rows hostage to a VMM that accepts but never answers', async () => {
+    await fake({ name: 'web-1' });
+    const wedged = await fake({ name: 'wedged' });
+    await wedged.die();
+    const silentServer = createServer(() => { /* never answers */ });
+    await new Promise<void>((resolve) => silentServer.listen(wedged.socketPath, resolve));
+    const patient = new StatsSource({ env: { MVM_RUN_DIR: runDir }, requestTimeoutMs: 600_000 });
+    try {
+      // Only the healthy VM can end this round early; the wedged one's request runs on.
+      let views = await patient.poll(SHORT_ROUND_MS);
+      for (let i = 0; i < SHORT_ROUNDS && byName(views, 'web-1').stats === null; i++) views = await patient.poll(SHORT_ROUND_MS);
+      expect(byName(views, 'web-1').stats).not.to.equal(null);
+      expect(byName(views, 'wedged')).to.include({ state: 'running', reason: 'waiting for the API to answer', stats: null });
+    } finally {
+      silentServer.closeAllConnections();
+      silentServer.close();
+    }
   });
 });

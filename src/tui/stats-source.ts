@@ -86,6 +86,9 @@ function describeUnreachable(err: unknown): string {
 
 export class StatsSource {
   private readonly trackers = new Map<string, VmTracker>();
+  /** Each VM's newest view, kept while a new request for it is still under way. */
+  private readonly lastViews = new Map<string, VmView>();
+  private readonly inFlight = new Map<string, Promise<void>>();
   private timer: NodeJS.Timeout | null = null;
   private running = false;
   private latest: VmView[] = [];
@@ -122,14 +125,45 @@ export class StatsSource {
     return this.latest;
   }
 
-  /** One round: every VM in the registry, asked in parallel. */
-  async poll(): Promise<VmView[]> {
+  /**
+   * One round: every VM in the registry, asked in parallel. A round waits at
+   * most one interval (or `waitMs`): a VM still not answered by then keeps
+   * its previous view and its request runs on (one at a time per VM), so a
+   * wedged VMM never freezes the other rows.
+   */
+  async poll(waitMs: number = this.intervalMs): Promise<VmView[]> {
     const entries = listVms(this.env);
-    for (const name of this.trackers.keys()) {
-      if (!entries.some((e) => e.name === name)) this.trackers.delete(name); // removed (mvm rm)
+    const names = new Set(entries.map((e) => e.name));
+    for (const map of [this.trackers, this.lastViews]) {
+      for (const name of map.keys()) if (!names.has(name)) map.delete(name); // removed (mvm rm)
     }
-    this.latest = await Promise.all(entries.map((entry) => this.pollOne(entry)));
+    const answers = entries.map((entry) => {
+      let inFlight = this.inFlight.get(entry.name);
+      if (!inFlight) {
+        inFlight = this.pollOne(entry)
+          .then((view) => void this.lastViews.set(entry.name, view))
+          .finally(() => this.inFlight.delete(entry.name));
+        this.inFlight.set(entry.name, inFlight);
+      }
+      return inFlight;
+    });
+    let timer: NodeJS.Timeout | undefined;
+    const roundEnd = new Promise<void>((resolve) => (timer = setTimeout(resolve, waitMs)));
+    try {
+      await Promise.race([Promise.all(answers), roundEnd]);
+    } finally {
+      clearTimeout(timer);
+    }
+    this.latest = entries.map((entry) => this.lastViews.get(entry.name) ?? this.waitingView(entry));
     return this.latest;
+  }
+
+  /** A VM seen for the first time whose API has not answered yet. */
+  private waitingView(entry: VmEntry): VmView {
+    return {
+      name: entry.name, state: entry.status?.state ?? 'starting', reason: 'waiting for the API to answer', apiError: null,
+      stopRequested: false, info: null, stats: null, rates: null, cpuHistory: [], exitsHistory: [],
+    };
   }
 
   /** POST /stop to the VM; `message` is a sentence for the status line, `sent` whether the VM accepted. */
