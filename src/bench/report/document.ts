@@ -40,6 +40,15 @@ function emulated(inputs: ReportInputs): boolean {
   return environments.some((e) => e?.where === 'helper');
 }
 
+/** ", measured in this run: a VM exit costs … inside the helper against … on this host's own KVM" when the boot benchmark timed both. */
+function exitCost(inputs: ReportInputs): string {
+  const loops = inputs.boot?.exitLoops;
+  const host = loops?.find((l) => l.where === 'host');
+  const helper = loops?.find((l) => l.where === 'helper');
+  if (!host || !helper) return '';
+  return ` (measured in the same boot run: a VM-exit round trip of a C loop takes ${helper.c.median.toFixed(0)} µs inside the helper VM against ${host.c.median.toFixed(1)} µs on this host's own KVM)`;
+}
+
 function whereSection(o: DocumentOptions): string[] {
   const { inputs, host } = o;
   const ranWhere = (name: BenchmarkName, started: string | undefined, where: string | undefined): string[] =>
@@ -54,7 +63,7 @@ function whereSection(o: DocumentOptions): string[] {
     ...ranWhere('density', inputs.density?.started, inputs.density?.environment.description),
   ];
   if (emulated(inputs)) {
-    lines.push('', "**What the environment does to the numbers.** This host's KVM is PVM, which cannot run unmodified Linux guests, so the VMs and the containers all ran inside mvm's helper VM: QEMU with software-emulated CPUs (TCG) and nested AMD-V. Every VM number is slowed by that emulation — a VM exit costs tens of microseconds instead of a few, a guest kernel boots in seconds instead of a hundred-odd milliseconds — and the containers, in the same emulated machine, are slowed too, though less. Compare the sides with each other, within this run; do not read the absolute times as what mvm or runc take on hardware.");
+    lines.push('', `**What the environment does to the numbers.** This host's KVM is PVM, which cannot run unmodified Linux guests, so the VMs and the containers all ran inside mvm's helper VM: QEMU with software-emulated CPUs (TCG) and nested AMD-V. Every VM number is slowed by that emulation${exitCost(inputs)}, and a guest kernel boots in seconds instead of a hundred-odd milliseconds; the containers, in the same emulated machine, are slowed too, though less (they boot no kernel). Compare the sides with each other, within this run; do not read the absolute times as what mvm or runc take on hardware.`);
   }
   return [...lines, ''];
 }

@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { BootSidesResult } from '../boot/side-summary.js';
 import type { DensityResult } from '../density/suite.js';
+import type { ExitLoopResult } from '../exit-loop/suite.js';
 import type { DiskResult } from '../disk-footprint/suite.js';
 import type { MemoryResult } from '../memory/summary.js';
 
@@ -21,6 +22,8 @@ interface Dated {
 export interface BootFile extends Dated {
   benchmark: 'boot';
   boot?: BootSidesResult;
+  /** The VM-exit round trip on this host's KVM and inside the helper VM (absent with --skip-exit-loop). */
+  exitLoops?: ExitLoopResult[];
 }
 export type MemoryFile = MemoryResult & Dated & { benchmark: 'memory' };
 export type DiskFile = DiskResult;
