@@ -57,7 +57,7 @@ export function diskFixture(): DiskFile {
     };
   };
   return {
-    benchmark: 'disk', started: STARTED, finished: FINISHED, hostname: 'test-host', count: 2, writeBytes: 4 * MiB, writeVia: 'backend',
+    benchmark: 'disk', started: STARTED, finished: FINISHED, hostname: 'test-host', filesystem: 'ext4', count: 2, writeBytes: 4 * MiB, writeVia: 'backend',
     base: { qcow2: '/images/rootfs.qcow2', virtualBytes: 64 * MiB, qcow2Allocated: 3 * MiB, rawAllocated: 2.3 * MiB, rawApparent: 64 * MiB, treeAllocated: 2 * MiB },
     sides: [
       kind('qcow2-overlay', 192 * 1024, 4.7 * MiB, 3 * MiB, 'vm'), kind('full-copy', 64 * MiB, 64 * MiB, 0, 'vm'),

@@ -41,3 +41,14 @@ export function footprintOf(targets: readonly string[]): Footprint {
     { allocatedBytes: 0, apparentBytes: 0 },
   );
 }
+
+/** statfs f_type magic numbers of the filesystems a scratch directory is likely on (linux/magic.h). */
+const FILESYSTEM_MAGIC: ReadonlyMap<number, string> = new Map([
+  [0xef53, 'ext4'], [0x58465342, 'xfs'], [0x9123683e, 'btrfs'], [0x01021994, 'tmpfs'], [0x794c7630, 'overlayfs'], [0x01021997, '9p'], [0x2fc12fc1, 'zfs'],
+]);
+
+/** The name of the filesystem DIR is on, for reports (allocation rules differ between them). */
+export function filesystemName(dir: string): string {
+  const type = fs.statfsSync(dir).type;
+  return FILESYSTEM_MAGIC.get(type) ?? `filesystem type 0x${type.toString(16)}`;
+}

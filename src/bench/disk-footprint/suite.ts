@@ -8,7 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { summarize, type Summary } from '../stats.js';
-import { footprintOf, type Footprint } from './allocated.js';
+import { filesystemName, footprintOf, type Footprint } from './allocated.js';
 import { prepareBase } from './base.js';
 import { CLONE_STRATEGIES, type CloneInstance, type CloneKind, type CloneStrategy } from './clones.js';
 import { WRITE_UNIT_BYTES, writeInContainer, writeInGuest, writeThroughBackend, type WriteVia } from './instance-write.js';
@@ -57,6 +57,8 @@ export interface DiskResult {
   finished: string;
   /** Where it ran (the guest writes run wherever `mvm run` runs Linux guests). */
   hostname: string;
+  /** The filesystem the instances were made on (where the bytes were counted). */
+  filesystem: string;
   count: number;
   writeBytes: number;
   writeVia: WriteVia;
@@ -125,7 +127,7 @@ export async function runDiskSuite(plan: DiskPlan): Promise<DiskResult> {
     }
     return {
       benchmark: 'disk', started: started.toISOString(), finished: new Date().toISOString(), hostname: os.hostname(),
-      count: plan.count, writeBytes: plan.writeBytes, writeVia: plan.writeVia,
+      filesystem: filesystemName(scratch), count: plan.count, writeBytes: plan.writeBytes, writeVia: plan.writeVia,
       base: {
         qcow2: plan.baseQcow2, virtualBytes: base.virtualBytes, qcow2Allocated: base.footprints.qcow2.allocatedBytes,
         rawAllocated: base.footprints.raw.allocatedBytes, rawApparent: base.footprints.raw.apparentBytes, treeAllocated: base.footprints.tree.allocatedBytes,

@@ -59,7 +59,7 @@ function whereSection(o: DocumentOptions): string[] {
     `- Host: ${host.hostname}, Linux ${host.kernel}, ${host.cpus} × ${host.cpuModel}, ${(host.memoryBytes / 1024 ** 3).toFixed(1)} GiB; its /dev/kvm: ${describeKvmKind(host.kvm)}.`,
     ...ranWhere('boot', inputs.boot?.started, inputs.boot?.boot.environment.description),
     ...ranWhere('memory', inputs.memory?.started, inputs.memory?.environment.description),
-    ...ranWhere('disk', inputs.disk?.started, inputs.disk && `on the host (${inputs.disk.hostname}) itself: files on its ext4, overlayfs mounted natively as root${inputs.disk.writeVia === 'guest' ? '; the guests that wrote into the VM disks were booted by `mvm run`, which on this host runs them inside the helper VM' : ''}`),
+    ...ranWhere('disk', inputs.disk?.started, inputs.disk && `on the host (${inputs.disk.hostname}) itself: files on its ${inputs.disk.filesystem ?? 'local filesystem'}, overlayfs mounted natively as root${inputs.disk.writeVia === 'guest' ? '; the guests that wrote into the VM disks were booted by `mvm run`, which on this host runs them inside the helper VM' : ''}`),
     ...ranWhere('density', inputs.density?.started, inputs.density?.environment.description),
   ];
   if (emulated(inputs)) {

@@ -70,7 +70,7 @@ export function diskSection(inputs: ReportInputs, chart: Chart | undefined, fold
   const out = [
     '## Disk per instance',
     '',
-    `${disk.count} instances of each kind from one base, the ext4 root disk (${bytes(disk.base.virtualBytes)} virtual; ${bytes(disk.base.qcow2Allocated)} as qcow2, ${bytes(disk.base.rawAllocated)} as a sparse raw file, ${bytes(disk.base.treeAllocated)} unpacked). Bytes are allocated blocks (st_blocks × 512), not apparent sizes, on the host's ext4. After being made, ${how}; the container's instance wrote the same file into its merged overlayfs root. The last column adds the shared base once.`,
+    `${disk.count} instances of each kind from one base, the ext4 root disk (${bytes(disk.base.virtualBytes)} virtual; ${bytes(disk.base.qcow2Allocated)} as qcow2, ${bytes(disk.base.rawAllocated)} as a sparse raw file, ${bytes(disk.base.treeAllocated)} unpacked). Bytes are allocated blocks (st_blocks × 512), not apparent sizes, on the host's ${disk.filesystem ?? 'local filesystem'}. After being made, ${how}; the container's instance wrote the same file into its merged overlayfs root. The last column adds the shared base once.`,
     '',
     table(['kind', 'make one (median)', 'on disk, new', 'after the write', `${disk.count} instances + base`, 'how'], rows, 'lrrrrl'),
   ];

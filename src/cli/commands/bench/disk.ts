@@ -53,7 +53,7 @@ async function benchDisk(options: DiskOptions): Promise<void> {
   }).finally(() => bar?.clear());
   process.stdout.write(`\n${diskTable(result)}\n\n`);
   process.stdout.write(`base: ${formatBytes(result.base.virtualBytes)} virtual disk; qcow2 ${formatBytes(result.base.qcow2Allocated)} on disk, raw ${formatBytes(result.base.rawAllocated)} (holes kept), unpacked rootfs ${formatBytes(result.base.treeAllocated)}\n`);
-  process.stdout.write(`bytes are allocated blocks (st_blocks × 512) on the filesystem of ${os.tmpdir()}, not apparent sizes; writes of ${writeMib} MiB in units of ${WRITE_UNIT_BYTES / 1024} KiB\n`);
+  process.stdout.write(`bytes are allocated blocks (st_blocks × 512) on ${result.filesystem} (${os.tmpdir()}), not apparent sizes; writes of ${writeMib} MiB in units of ${WRITE_UNIT_BYTES / 1024} KiB\n`);
   process.stdout.write(`results: ${shownPath(writeJsonReport(path.resolve(options.json), result))}\n`);
 }
 
