@@ -24,6 +24,49 @@ export function defaultBootArgs(device: ConsoleDevice): string {
 }
 
 /**
+ * What booting from a disk without an initramfs needs (mvm's root disk,
+ * images/build-rootdisk.sh):
+ * root=/dev/vda: the first --disk is the root filesystem;
+ * rw: the session writes /run, a guest may write anywhere (by default on the
+ *   VM's throw-away overlay);
+ * init=/init: mvm's init, not /sbin/init (busybox init, which would skip it);
+ * devtmpfs.mount=0: the kernel would mount devtmpfs on /dev itself for a disk
+ *   root, and the init's own mount of it would then fail.
+ */
+export const ROOT_DISK_PARAMETERS: readonly string[] = ['root=/dev/vda', 'rw', 'init=/init', 'devtmpfs.mount=0'];
+
+/** Parameters that say the same thing: a user's `ro` replaces the default `rw`. */
+const SAME_SETTING: Record<string, string> = { ro: 'rw' };
+const settingOf = (word: string) => {
+  const key = word.split('=', 1)[0]!;
+  return SAME_SETTING[key] ?? key;
+};
+
+export interface RootDiskChoice {
+  /** An initramfs is loaded (its /init runs; no root= needed). */
+  readonly initrd: boolean;
+  readonly disks: number;
+  /** The user replaced the whole command line (--boot-args): nothing is added to it. */
+  readonly replacedCommandLine: boolean;
+  /** The parameters the user added (--append). */
+  readonly appended: readonly string[];
+}
+
+/**
+ * The root-disk parameters `mvm run --initrd '' --disk X` adds on its own:
+ * all of ROOT_DISK_PARAMETERS when there is no initramfs, a disk, no
+ * --boot-args and no root= of the user's, less any setting the user already
+ * chose (an appended init=/bin/sh stays the only init=).
+ */
+export function rootDiskParameters(choice: RootDiskChoice): string[] {
+  if (choice.initrd || choice.disks === 0 || choice.replacedCommandLine) return [];
+  // One --append may carry several words ("root=/dev/vdb ro").
+  const chosen = new Set(choice.appended.flatMap((p) => p.split(/\s+/)).filter((w) => w !== '').map(settingOf));
+  if (chosen.has('root')) return [];
+  return ROOT_DISK_PARAMETERS.filter((word) => !chosen.has(settingOf(word)));
+}
+
+/**
  * The user's command as `mvm.cmd=<base64>`: the kernel's command-line parser
  * splits on spaces and eats quotes, so the command is encoded whole and the
  * guest's init decodes it (firmware/init) and runs it with /bin/sh -c. Each

@@ -10,7 +10,7 @@ import { exitImmediately } from '../../kvm/ffi.js';
 import { projectRoot } from '../../runtime/paths.js';
 import { parseSize } from '../../disk/size.js';
 import { CONSOLE_ESCAPE_NAME, ConsoleIo, writeAll } from '../../vmm/console-io.js';
-import { CONSOLE_DEVICES, DEFAULT_BOOT_ARGS, commandParameter, defaultBootArgs, type ConsoleDevice } from '../../vmm/default-cmdline.js';
+import { CONSOLE_DEVICES, DEFAULT_BOOT_ARGS, commandParameter, defaultBootArgs, rootDiskParameters, type ConsoleDevice } from '../../vmm/default-cmdline.js';
 import { assembleVm, type AssembledVm, type VmPlan } from '../../vmm/vm-assembly.js';
 import { parseDriveOption } from '../../devices/virtio/block/drives.js';
 import { parseNetOption } from '../../devices/virtio/net-option.js';
@@ -64,6 +64,8 @@ function parseConsole(text: string): ConsoleDevice {
 
 function buildCmdline(options: RunOptions, command: readonly string[]): string {
   const words = [options.bootArgs ?? defaultBootArgs(parseConsole(options.console)), ...(options.append ?? [])];
+  // --initrd '' with a disk boots that disk: root=/dev/vda and friends unless the user chose otherwise.
+  words.push(...rootDiskParameters({ initrd: options.initrd !== '', disks: options.disk?.length ?? 0, replacedCommandLine: options.bootArgs !== undefined, appended: options.append ?? [] }));
   if (command.length > 0) words.push(commandParameter(command));
   return words.filter((w) => w.length > 0).join(' ');
 }
