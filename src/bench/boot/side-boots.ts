@@ -20,6 +20,8 @@ export interface SideBootPlan {
   sides: readonly BenchSide[];
   runs: number;
   parallel: number;
+  /** Untimed boots per side first (default 1): the first read of the kernel, initramfs and runc's root (over 9p in the helper) is no side's cost. */
+  warmups?: number;
   progress?: Progress;
 }
 
@@ -32,11 +34,13 @@ export interface SideBootSamples {
 /** Node start plus module loading is sampled every this many batches (it costs a Node start: seconds in the helper). */
 const CLI_LOAD_EVERY = 2;
 
-/** Total progress steps for a plan: one untimed boot per side, the timed ones, and the CLI load samples. */
-export function plannedSteps(plan: Pick<SideBootPlan, 'sides' | 'runs' | 'parallel'>): number {
+const DEFAULT_WARMUPS = 1;
+
+/** Total progress steps for a plan: the untimed boots, the timed ones, and the CLI load samples. */
+export function plannedSteps(plan: Pick<SideBootPlan, 'sides' | 'runs' | 'parallel' | 'warmups'>): number {
   const batches = Math.ceil(plan.runs / plan.parallel);
   const cliLoads = plan.sides.some((s) => s.name === 'mvm') ? Math.ceil(batches / CLI_LOAD_EVERY) : 0;
-  return plan.sides.length * (1 + plan.runs) + cliLoads;
+  return plan.sides.length * ((plan.warmups ?? DEFAULT_WARMUPS) + plan.runs) + cliLoads;
 }
 
 /** Starts COUNT instances of SIDE at once and waits for all; throws with the first failure. */
@@ -69,11 +73,12 @@ export async function runSideBoots(plan: SideBootPlan): Promise<SideBootSamples>
   const samples: SideBootSamples = { boots: {}, cliLoadMs: [] };
   const tag = `${process.pid}`;
   try {
-    // One untimed boot per side: the first read of the kernel, initramfs and runc's root (over 9p in the helper) is no side's cost.
-    for (const side of plan.sides) {
-      plan.progress?.show(`${side.label}: warm-up`);
-      await bootBatch(side, 1, `warm-${side.name}-${tag}`, registry);
-      plan.progress?.step(`${side.label}: warm-up`);
+    for (let w = 0; w < (plan.warmups ?? DEFAULT_WARMUPS); w++) {
+      for (const side of plan.sides) {
+        plan.progress?.show(`${side.label}: warm-up`);
+        await bootBatch(side, 1, `warm-${side.name}-${tag}-${w}`, registry);
+        plan.progress?.step(`${side.label}: warm-up`);
+      }
     }
     const batches = Math.ceil(plan.runs / plan.parallel);
     for (let b = 0; b < batches; b++) {

@@ -38,7 +38,7 @@ export function memAvailableKiB(meminfo: string = fs.readFileSync('/proc/meminfo
 
 export interface Mapping {
   sizeKiB: number;
-  /** Anonymous: no backing file (inode 0), also the kernel's [anon:…] / [heap] names. */
+  /** Anonymous: no backing file (inode 0; unnamed, or a kernel name such as [heap] or [anon:…]). */
   anonymous: boolean;
   writable: boolean;
   rssKiB: number;
@@ -61,7 +61,7 @@ export function parseSmaps(text: string): Mapping[] {
       const path = header[5]!;
       current = {
         sizeKiB: Number((end - start) / BigInt(PAGE_BYTES_PER_KiB)),
-        anonymous: header[4] === '0' && (path === '' || path.startsWith('[anon')),
+        anonymous: header[4] === '0' && (path === '' || path.startsWith('[')),
         writable: header[3]![1] === 'w',
         rssKiB: 0,
         pssKiB: 0,

@@ -25,6 +25,7 @@ import {
 interface BootOptions {
   runs: string;
   parallel: string;
+  warmup: string;
   exits: string;
   helperExits: string;
   kernel?: string;
@@ -79,12 +80,12 @@ function readForwardedBoot(file: string): BootSidesResult {
   return report.boot;
 }
 
-async function measureSidesHere(runs: number, parallel: number, options: BootOptions): Promise<BootSidesResult> {
+async function measureSidesHere(runs: number, parallel: number, warmups: number, options: BootOptions): Promise<BootSidesResult> {
   const files = guestFiles(options);
   const sides = allSides(files);
   const { ready, skipped } = await readySides(sides);
-  say(`boot: ${runs} instance(s) of each of ${ready.map((s) => s.label).join(', ')}, ${parallel} at a time (plus one warm-up each)`);
-  const plan = { sides: ready, runs, parallel };
+  say(`boot: ${runs} instance(s) of each of ${ready.map((s) => s.label).join(', ')}, ${parallel} at a time (after ${warmups} untimed each)`);
+  const plan = { sides: ready, runs, parallel, warmups };
   const samples = await runSideBoots({ ...plan, progress: new Progress(plannedSteps(plan)) });
   return summarizeSideBoots({
     environment: benchEnvironment(), kernelCmdline: benchCmdline(), runs, parallel,
@@ -95,6 +96,7 @@ async function measureSidesHere(runs: number, parallel: number, options: BootOpt
 async function benchBoot(options: BootOptions): Promise<void> {
   const runs = wholeNumber(options.runs, '--runs', 1, MAX_RUNS);
   const parallel = wholeNumber(options.parallel, '--parallel', 1, MAX_PARALLEL);
+  const warmups = wholeNumber(options.warmup, '--warmup', 0, MAX_RUNS);
   const exits = wholeNumber(options.exits, '--exits', 1);
   const helperExits = wholeNumber(options.helperExits, '--helper-exits', 0);
   const json = path.resolve(options.json);
@@ -106,11 +108,11 @@ async function benchBoot(options: BootOptions): Promise<void> {
   if (!options.skipBoot) {
     const files = guestFiles(options);
     const forwarded = await benchInHelperIfNeeded([
-      'bench', 'boot', '--skip-exit-loop', '--runs', String(runs), '--parallel', String(parallel),
+      'bench', 'boot', '--skip-exit-loop', '--runs', String(runs), '--parallel', String(parallel), '--warmup', String(warmups),
       '--kernel', files.kernel, '--initrd', files.initrd, '--json', json,
     ]);
     if (forwarded === null) {
-      boot = await measureSidesHere(runs, parallel, options);
+      boot = await measureSidesHere(runs, parallel, warmups, options);
       process.stdout.write(`\n${formatBootSides(boot)}\n`);
     } else if (forwarded !== 0) {
       throw new UserError(`the boot benchmark inside the helper VM failed (exit status ${forwarded})`, forwarded);
@@ -139,6 +141,7 @@ export function register(bench: Command): void {
     .description('boot time of mvm, QEMU microvm and runc on the same rootfs (spawn → marker, spawn → exit; p50/p90/p99, ratios), and the VM-exit round trip (koffi vs C)')
     .option('--runs <n>', 'timed instances per side', '10')
     .option('--parallel <p>', 'instances of a side started at once', '1')
+    .option('--warmup <n>', 'untimed instances per side first (the first read of the guest files is no side\'s cost)', '1')
     .option('--exits <n>', 'exits per round of the loop on this host', '100000')
     .option('--helper-exits <n>', 'exits per round of the loop inside the helper VM (0: skip it)', '10000')
     .option('--kernel <path>', 'guest kernel (default images/out/vmlinux)')
