@@ -15,7 +15,7 @@ APT_PACKAGES := qemu-system-x86 qemu-utils busybox-static cpio xz-utils \
 MVM := node dist/src/cli/index.js
 OUT := images/out
 
-.PHONY: all deps apt-deps build kernel rootfs rootdisk helper-image images guests test unit demo bench bench-disk bench-boot guest-tools clean
+.PHONY: all deps apt-deps build kernel rootfs rootdisk helper-image images guests test unit demo bench bench-disk bench-boot bench-disk-guest guest-tools clean
 
 all: build images
 
@@ -86,7 +86,7 @@ test: deps build images
 demo: deps build images
 	$(MVM) run --memory 256M --timing -- uname -a
 
-bench: deps build images bench-disk bench-boot
+bench: deps build images bench-disk bench-boot bench-disk-guest
 
 # qcow2 vs raw I/O and mvm vs qemu-img convert (needs only qemu-utils, no KVM).
 bench-disk: deps build
@@ -96,6 +96,11 @@ bench-disk: deps build
 # (mvm vs QEMU microvm on the same kernel, inside the helper VM on hosts that need it).
 bench-boot: deps build images firmware/out/bench/exit-loop
 	$(MVM) bench boot
+
+# In-guest virtio-blk I/O (mvm-diskbench on raw and qcow2) for mvm vs QEMU
+# microvm on the same image, inside the helper VM on hosts that need it.
+bench-disk-guest: deps build images
+	$(MVM) bench guest-disk
 
 # Issue #6, mvm against QEMU microvm and runc containers on the same rootfs:
 # boot, memory, disk footprint and density (~15-20 min inside the helper VM on

@@ -8,6 +8,7 @@ import { register as registerMemory } from './bench/memory.js';
 import { register as registerDisk } from './bench/disk.js';
 import { register as registerDensity } from './bench/density.js';
 import { register as registerReport } from './bench/report.js';
+import { register as registerGuestDisk } from './bench/guest-disk.js';
 
 export function register(program: Command): void {
   const bench = program
@@ -18,4 +19,5 @@ export function register(program: Command): void {
   registerDisk(bench);
   registerDensity(bench);
   registerReport(bench);
+  registerGuestDisk(bench);
 }
