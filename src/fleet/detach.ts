@@ -56,10 +56,17 @@ function freshName(): string {
   }
 }
 
+/** sun_path holds 108 bytes with the terminating NUL. */
+const MAX_SOCKET_PATH_BYTES = 107;
+
 export async function runDetached(plan: VmPlan, options: DetachOptions, argv: readonly string[]): Promise<void> {
   if (options.name !== undefined) checkVmName(options.name);
   const name = options.name ?? freshName();
   if (existsSync(vmDir(name))) throw new UserError(`a VM named ${name} already exists (mvm rm ${name})`);
+  const socket = vmFile(name, 'api');
+  if (Buffer.byteLength(socket) > MAX_SOCKET_PATH_BYTES) {
+    throw new UserError(`the VM's API socket ${socket} would be longer than a unix socket path may be (${MAX_SOCKET_PATH_BYTES} bytes): use a shorter name or MVM_RUN_DIR`);
+  }
   const forwarded = await runViaHelperIfNeeded(options.name === undefined ? withNameArgument(argv, name) : argv);
   if (forwarded !== null) {
     // The helper side claimed the name, booted the VM and printed the name.
