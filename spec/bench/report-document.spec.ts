@@ -56,7 +56,7 @@ describe('mvm bench report', () => {
     expect(inputs.missing).to.deep.equal([]);
     const out = path.join(dir, 'docs', 'benchmarks.md');
     fs.mkdirSync(path.dirname(out));
-    const written = writeReport(out, inputs, hostFacts('pvm'), new Date('2026-11-24T00:00:00Z'));
+    const written = writeReport(out, inputs, hostFacts('pvm'), new Date('2026-11-24T00:00:00Z'), 'other <work> ran | meanwhile');
     const markdown = fs.readFileSync(out, 'utf8');
 
     expect(markdown).to.match(/^# Benchmarks/);
@@ -64,6 +64,7 @@ describe('mvm bench report', () => {
     expect(markdown).to.include('PVM');
     expect(markdown, 'the emulation caveat').to.include('software-emulated CPUs (TCG)');
     expect(markdown).to.include('make bench-report');
+    expect(markdown).to.include('**Note on this run.** other <work> ran | meanwhile');
     const claims = claimCells(markdown);
     expect([...claims.keys()]).to.deep.equal(CLAIMS);
     for (const [claim, measured] of claims) {

@@ -29,6 +29,11 @@ const WRITTEN_FILE = 'bench-write';
  * a guest stuck for this long is killed.
  */
 const GUEST_WRITE_LIMIT_MS = 600_000;
+/** What `mvm run` says when a busy helper VM cannot take the request (it could not start a process for it). */
+const HELPER_REFUSED = /the helper VM refused the request/;
+/** Tries after such a refusal: a shared helper VM overloaded by other work recovers within seconds. */
+const HELPER_REFUSAL_RETRIES = 2;
+const HELPER_REFUSAL_PAUSE_MS = 5_000;
 /** The kernel parameters that make the guest's root the disk (see images/build-rootdisk.sh). */
 const ROOT_DISK_PARAMETERS = ['root=/dev/vda', 'rw', 'init=/init', 'devtmpfs.mount=0'];
 
@@ -38,8 +43,16 @@ export async function writeInGuest(image: string, bytes: number, kernel: string)
   const args = [MVM_CLI, 'run', '--kernel', kernel, '--initrd', '', '--disk', `${image},persistent`];
   for (const parameter of ROOT_DISK_PARAMETERS) args.push('--append', parameter);
   args.push('--', 'sh', '-c', script);
-  const run = await timeProcess(process.execPath, args, { marker: WROTE_MARKER, limitMs: GUEST_WRITE_LIMIT_MS });
-  if (run.status !== 0 || run.markerMs === undefined) throw new Error(describeFailure(`the guest writing into ${image}`, run));
+  for (let attempt = 0; ; attempt++) {
+    const run = await timeProcess(process.execPath, args, { marker: WROTE_MARKER, limitMs: GUEST_WRITE_LIMIT_MS });
+    if (run.status === 0 && run.markerMs !== undefined) return;
+    // A refusal comes before the guest starts, so the image is untouched and the write can be tried again.
+    if (attempt < HELPER_REFUSAL_RETRIES && HELPER_REFUSED.test(run.stderr)) {
+      await new Promise((resolve) => setTimeout(resolve, HELPER_REFUSAL_PAUSE_MS));
+      continue;
+    }
+    throw new Error(describeFailure(`the guest writing into ${image}`, run));
+  }
 }
 
 /** Writes BYTES of random data into IMAGE through mvm's disk layer, in the second half of the disk (past the filesystem's data). */

@@ -32,6 +32,8 @@ export interface DocumentOptions {
   /** The charts folder, relative to the Markdown file (for image links). */
   chartFolder: string;
   generated: Date;
+  /** Said under "Where this ran" (e.g. what else the machine was doing during the run). */
+  note?: string;
 }
 
 /** True when the guests ran inside the helper VM, i.e. under software emulation. */
@@ -65,6 +67,7 @@ function whereSection(o: DocumentOptions): string[] {
   if (emulated(inputs)) {
     lines.push('', `**What the environment does to the numbers.** This host's KVM is PVM, which cannot run unmodified Linux guests, so the VMs and the containers all ran inside mvm's helper VM: QEMU with software-emulated CPUs (TCG) and nested AMD-V. Every VM number is slowed by that emulation${exitCost(inputs)}, and a guest kernel boots in seconds instead of a hundred-odd milliseconds; the containers, in the same emulated machine, are slowed too, though less (they boot no kernel). Compare the sides with each other, within this run; do not read the absolute times as what mvm or runc take on hardware.`);
   }
+  if (o.note) lines.push('', `**Note on this run.** ${o.note}`);
   return [...lines, ''];
 }
 

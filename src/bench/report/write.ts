@@ -16,7 +16,7 @@ export interface WrittenReport {
   charts: string[];
 }
 
-export function writeReport(out: string, inputs: ReportInputs, host: HostFacts, generated = new Date()): WrittenReport {
+export function writeReport(out: string, inputs: ReportInputs, host: HostFacts, generated = new Date(), note?: string): WrittenReport {
   const folderName = path.basename(out, path.extname(out));
   const folder = path.join(path.dirname(out), folderName);
   const charts = buildCharts(inputs);
@@ -27,6 +27,6 @@ export function writeReport(out: string, inputs: ReportInputs, host: HostFacts, 
     fs.writeFileSync(file, c.svg);
     return file;
   });
-  fs.writeFileSync(out, reportMarkdown({ inputs, charts, host, chartFolder: folderName, generated }));
+  fs.writeFileSync(out, reportMarkdown({ inputs, charts, host, chartFolder: folderName, generated, ...(note ? { note } : {}) }));
   return { markdown: out, charts: written };
 }

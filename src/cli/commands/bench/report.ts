@@ -14,6 +14,7 @@ import { asBenchAction, say, shownPath } from './common.js';
 interface ReportOptions {
   out: string;
   results: string;
+  note?: string;
 }
 
 async function benchReport(options: ReportOptions): Promise<void> {
@@ -24,7 +25,7 @@ async function benchReport(options: ReportOptions): Promise<void> {
     throw new UserError(`no benchmark results in ${options.results} (run mvm bench boot, memory, disk and density first): ${inputs.missing.map((m) => `${m.benchmark}: ${m.why}`).join('; ')}`, 1);
   }
   for (const m of inputs.missing) say(`report: without ${m.benchmark}: ${m.why}`);
-  const written = writeReport(out, inputs, hostFacts(detectHostKvm().kind));
+  const written = writeReport(out, inputs, hostFacts(detectHostKvm().kind), new Date(), options.note);
   process.stdout.write(`report: ${shownPath(written.markdown)}\n${written.charts.map((c) => `chart:  ${shownPath(c)}\n`).join('')}`);
 }
 
@@ -34,5 +35,6 @@ export function register(bench: Command): void {
     .description('write the benchmark results (boot, memory, disk, density) as Markdown with SVG charts and a claims table')
     .option('--out <file>', 'the Markdown file; charts go to a folder of the same name beside it', 'docs/benchmarks.md')
     .option('--results <dir>', 'where the benchmarks wrote their JSON', 'images/out/bench')
+    .option('--note <text>', 'a note for the reader under "Where this ran" (e.g. other load on the machine during the run)')
     .action((options: ReportOptions) => asBenchAction(() => benchReport(options)));
 }
