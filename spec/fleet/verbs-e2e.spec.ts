@@ -8,8 +8,9 @@
 // and its memory), under names no one else uses.
 import { expect } from 'chai';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { chmodSync, existsSync, linkSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import type { VmInspection } from '../../src/fleet/inspect.js';
 import type { PsRow } from '../../src/fleet/ps-table.js';
 import { vmDir, vmFile } from '../../src/fleet/vm-dir.js';
@@ -103,11 +104,29 @@ describe('fleet verbs end to end: run -d, ps, stop, kill, rm, console, dead VMMs
     expect(curl.status, curl.stderr).to.equal(0);
     expect(JSON.parse(curl.stdout)).to.include({ name: STOPPED_NAME, state: 'running', cpus: 1 });
     if (process.getuid?.() !== 0) this.skip(); // running curl as another uid needs root (CI runs as root)
-    const other = spawnSync('setpriv', [`--reuid=${OTHER_UID}`, `--regid=${OTHER_UID}`, '--clear-groups',
-      'curl', '-sS', '--max-time', '30', '--unix-socket', socket, 'http://mvm/vm'], { encoding: 'utf8' });
-    expect(other.status, 'another uid must not get an answer').to.not.equal(0);
-    expect(other.stderr).to.match(/Permission denied|Couldn't connect/i);
-    expect(other.stdout).to.equal('');
+    const asOther = (path: string) => spawnSync('setpriv', [`--reuid=${OTHER_UID}`, `--regid=${OTHER_UID}`, '--clear-groups',
+      // -v: curl names the connect error (EACCES) only in its verbose lines.
+      'curl', '-v', '-sS', '--max-time', '30', '--unix-socket', path, 'http://mvm/vm'], { encoding: 'utf8' });
+    const refused = asOther(socket);
+    expect(refused.status, 'another uid must not get an answer').to.not.equal(0);
+    expect(refused.stderr).to.match(/Permission denied/);
+    expect(refused.stdout).to.equal('');
+    // The runtime root is owner-only already; a hard link in an open directory
+    // shows that the socket's own mode refuses the other uid too.
+    const open = mkdtempSync(join(tmpdir(), 'mvm-verbs-e2e-'));
+    try {
+      chmodSync(open, 0o755);
+      const link = join(open, 'api.sock');
+      linkSync(socket, link);
+      const mine = spawnSync('curl', ['-sS', '--max-time', '30', '--unix-socket', link, 'http://mvm/vm'], { encoding: 'utf8' });
+      expect(mine.status, `the link reaches the VM: ${mine.stderr}`).to.equal(0);
+      const other = asOther(link);
+      expect(other.status).to.not.equal(0);
+      expect(other.stderr).to.match(/Permission denied/i);
+      expect(other.stdout).to.equal('');
+    } finally {
+      rmSync(open, { recursive: true, force: true });
+    }
   });
 
   it('mvm inspect shows the live info and stats from the VMM', async () => {
