@@ -51,9 +51,14 @@ describe('fleet liveness (shown state of a detached VM)', () => {
     expect(await shown('stale')).to.deep.equal({ state: 'dead', reason: REASON_API_SILENT });
   });
 
-  it('does not call a starting helper VM dead before mvm run -d has started its relay', async () => {
+  it('does not call a helper VM dead before mvm run -d has started its relay (starting, or just booted)', async () => {
     run.add({ name: 'early', where: 'helper', state: 'starting', pid: 1, bootMs: null });
     expect(await shown('early')).to.deep.equal({ state: 'starting', reason: null });
+    // The fake started 65 s ago: booted 60 s in is "just now", booted 1 s in is long past the relay's start.
+    run.add({ name: 'just-booted', where: 'helper', state: 'running', pid: 1, bootMs: 60_000 });
+    expect(await shown('just-booted')).to.deep.equal({ state: 'running', reason: null });
+    run.add({ name: 'long-booted', where: 'helper', state: 'running', pid: 1, bootMs: 1_000 });
+    expect(await shown('long-booted')).to.deep.equal({ state: 'dead', reason: REASON_API_SILENT });
   });
 
   it('shows exited and failed VMs as such, with the exit reason, without probing them', async () => {

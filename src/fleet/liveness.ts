@@ -40,6 +40,13 @@ export const LIVENESS_PROBE_TIMEOUT_MS = 3_000;
  */
 export const STARTUP_GRACE_MS = 5 * 60_000;
 
+/**
+ * After the boot, how long `mvm run -d` may take to start the relay before a
+ * missing api.sock means the VMM is unreachable: the relay is a native node
+ * start on the host (api-relay.ts allows it 15 s).
+ */
+export const RELAY_START_GRACE_MS = 15_000;
+
 const LIVE_STATES: ReadonlySet<VmLifeState> = new Set(['starting', 'running', 'stopping']);
 
 export function isLiveState(state: VmLifeState): boolean {
@@ -96,17 +103,25 @@ function fileExists(path: string): boolean {
   }
 }
 
+/**
+ * The host relay (vms/<name>/api.sock) is started by `mvm run -d` once the
+ * guest in the helper VM has booted: until then a missing api.sock is not
+ * death — while starting, and for a moment after the boot.
+ */
+function relayNotYetDue(entry: VmEntry, status: VmStatus): boolean {
+  if (status.state === 'starting') return ageMs(status.startedAt, entry.dir) < STARTUP_GRACE_MS;
+  if (status.state !== 'running' || typeof status.bootMs !== 'number') return false;
+  const sinceBoot = ageMs(status.startedAt, entry.dir) - status.bootMs;
+  return sinceBoot < RELAY_START_GRACE_MS;
+}
+
 async function liveStatusShown(entry: VmEntry, status: VmStatus): Promise<ShownState> {
   // Inside the helper VM its own VMMs are local processes: check them like the host's.
   if (status.where === 'host' || insideHelper()) {
     return processExists(status.pid) ? { state: status.state, reason: null } : { state: 'dead', reason: REASON_PROCESS_GONE };
   }
   const socket = apiSocketPath(entry);
-  // The host relay is started by `mvm run -d` once the guest has booted: a
-  // starting VM in the helper has no api.sock yet, and that is not death.
-  if (status.state === 'starting' && !fileExists(socket) && ageMs(status.startedAt, entry.dir) < STARTUP_GRACE_MS) {
-    return { state: 'starting', reason: null };
-  }
+  if (!fileExists(socket) && relayNotYetDue(entry, status)) return { state: status.state, reason: null };
   return (await apiAnswers(socket)) ? { state: status.state, reason: null } : { state: 'dead', reason: REASON_API_SILENT };
 }
 
