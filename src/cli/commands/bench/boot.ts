@@ -19,7 +19,7 @@ import { benchEnvironment } from '../../../bench/sides/environment.js';
 import { allSides } from '../../../bench/sides/index.js';
 import { UserError } from '../../errors.js';
 import {
-  asBenchAction, benchInHelperIfNeeded, guestFiles, readySides, say, shownPath, wholeNumber, type Command,
+  asBenchAction, benchInHelperIfNeeded, guestFiles, readySides, retryIfHelperLost, say, shownPath, wholeNumber, type Command,
 } from './common.js';
 
 interface BootOptions {
@@ -61,7 +61,7 @@ async function exitLoops(exits: number, helperExits: number): Promise<ExitLoopRe
   loops.push(await runExitLoopSuite({ where: 'host', exits, rounds: HOST_ROUNDS, pairs: HOST_PAIRS }));
   if (linuxGuestLocation() === 'helper' && helperExits > 0) {
     say(`VM-exit round trip inside the helper VM: ${HELPER_ROUNDS} rounds of ${helperExits} exits per process`);
-    loops.push(await runExitLoopSuite({ where: 'helper', exits: helperExits, rounds: HELPER_ROUNDS, pairs: HELPER_PAIRS }));
+    loops.push(await retryIfHelperLost('the exit loop inside the helper VM', () => runExitLoopSuite({ where: 'helper', exits: helperExits, rounds: HELPER_ROUNDS, pairs: HELPER_PAIRS })));
   }
   return loops;
 }

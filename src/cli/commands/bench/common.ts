@@ -51,7 +51,21 @@ export async function benchInHelperIfNeeded(argv: readonly string[]): Promise<nu
   if (!decision.useHelper) return null;
   if (decision.notice) process.stderr.write(`${decision.notice}\n`);
   if (progressWanted()) process.env[FORCE_PROGRESS_ENV] = '1';
-  return runInHelper('exec', [process.execPath, MVM_CLI, ...argv]);
+  return retryIfHelperLost(`mvm ${argv.slice(0, 2).join(' ')}`, () => runInHelper('exec', [process.execPath, MVM_CLI, ...argv]));
+}
+
+/** What `mvm helper exec` says when the shared helper VM went away under a command (someone stopped or restarted it). */
+const HELPER_LOST = /lost the connection to the helper VM/;
+
+/** Runs ATTEMPT once more if the helper VM was lost under the first try; any other failure passes through. */
+export async function retryIfHelperLost<T>(what: string, attempt: () => Promise<T>): Promise<T> {
+  try {
+    return await attempt();
+  } catch (err) {
+    if (!HELPER_LOST.test(String(err instanceof Error ? err.message : err))) throw err;
+    say(`${what}: the helper VM was restarted under it; trying once more`);
+    return attempt();
+  }
 }
 
 /** Runs ACTION, turning anything but a UserError into one "benchmark failed" line. */
