@@ -8,7 +8,7 @@
 //                 append (parameters added to it), initrd (empty: none)
 //   [console]     device = virtio|serial
 //   [drive.NAME]  path, mode = overlay|persistent|ro — one per disk; in file order vda, vdb, …
-//   [net.NAME]    tap, mac — one per NIC; in file order eth0, eth1, …
+//   [net.NAME]    tap, mac — one per NIC, attached in file order (NAME is a label)
 //   [vsock]       cid, uds
 //
 // Relative paths are relative to the ini file's folder, so a file kept next
