@@ -26,6 +26,22 @@ function log(message: string): void {
   process.stderr.write(`${new Date().toISOString()} mvm relay: ${message}\n`);
 }
 
+/**
+ * Why the relay should end now, or null while its VM and helper live on.
+ * `started` is the VMM's state when the relay began; `now` its state.json
+ * now (null when unreadable), `statusExists` whether the file still exists (mvm rm removes the directory);
+ * `helperPid` the running helper's QEMU pid now (null: none).
+ */
+export function relayStopReason(
+  started: VmStatus, now: VmStatus | null, statusExists: boolean, startHelperPid: number, helperPid: number | null,
+): string | null {
+  if (now === null && !statusExists) return 'the VM directory is gone';
+  if (now !== null && isFinalState(now.state)) return `the VM has ${now.state}`;
+  if (now !== null && now.pid !== started.pid) return 'another VMM took over the name';
+  if (helperPid !== startHelperPid) return 'the helper VM is gone';
+  return null;
+}
+
 /** The relay process's body. */
 export async function runApiRelay(name: string): Promise<void> {
   const statusPath = vmFile(name, 'status');
@@ -53,11 +69,8 @@ export async function runApiRelay(name: string): Promise<void> {
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
   setInterval(() => {
-    const now = readJsonFile<VmStatus>(statusPath);
-    if (now === null && !existsSync(statusPath)) stop('the VM directory is gone');
-    if (now !== null && (isFinalState(now.state) || now.pid !== status.pid)) stop(`the VM has ${now.state}`);
-    const current = findRunningHelper();
-    if (current === null || current.state.pid !== helperPid) stop('the helper VM is gone');
+    const reason = relayStopReason(status, readJsonFile<VmStatus>(statusPath), existsSync(statusPath), helperPid, findRunningHelper()?.state.pid ?? null);
+    if (reason !== null) stop(reason);
   }, WATCH_INTERVAL_MS);
 }
 
