@@ -2,9 +2,11 @@
  * mvm-vsock: the guest's end of a vsock stream, because busybox has no vsock
  * tool. Built static (musl) into the initramfs and the root disk.
  *
- *   mvm-vsock listen PORT        accept connections on vsock PORT, one after
+ *   mvm-vsock listen PORT [COUNT]  accept connections on vsock PORT, one after
  *                                another, and echo every byte back until the
- *                                peer shuts down its side
+ *                                peer shuts down its side; with COUNT, exit 0
+ *                                after COUNT connections (a script can wait
+ *                                for the host to have been served)
  *   mvm-vsock connect CID PORT   connect to CID:PORT (the host is CID 2);
  *                                stdin goes to the socket, the socket to stdout
  *
@@ -47,7 +49,7 @@ static _Noreturn void die(const char *what)
 
 static _Noreturn void usage(void)
 {
-	fputs("usage: mvm-vsock listen PORT | mvm-vsock connect CID PORT\n", stderr);
+	fputs("usage: mvm-vsock listen PORT [COUNT] | mvm-vsock connect CID PORT\n", stderr);
 	exit(2);
 }
 
@@ -114,11 +116,12 @@ static void echo_connection(int fd, char *buffer)
 	}
 }
 
-/* Never returns: the listener serves until the VM stops or an error ends it. */
-static _Noreturn void listen_mode(uint32_t port)
+/* Serves `count` connections (0: until the VM stops or an error ends it), then exits 0. */
+static _Noreturn void listen_mode(uint32_t port, uint32_t count)
 {
 	static char buffer[BUFFER_SIZE];
 	struct vsock_address address = { .family = AF_VSOCK, .port = port, .cid = CID_ANY };
+	uint32_t served = 0;
 	int fd = vsock_socket();
 
 	if (bind(fd, (struct sockaddr *)&address, sizeof address) < 0)
@@ -136,6 +139,8 @@ static _Noreturn void listen_mode(uint32_t port)
 		}
 		echo_connection(connection, buffer);
 		close(connection);
+		if (count != 0 && ++served == count)
+			exit(0);
 	}
 }
 
@@ -191,8 +196,8 @@ static int connect_mode(uint32_t cid, uint32_t port)
 
 int main(int argc, char **argv)
 {
-	if (argc == 3 && strcmp(argv[1], "listen") == 0)
-		listen_mode(parse_u32(argv[2]));
+	if ((argc == 3 || argc == 4) && strcmp(argv[1], "listen") == 0)
+		listen_mode(parse_u32(argv[2]), argc == 4 ? parse_u32(argv[3]) : 0);
 	if (argc == 4 && strcmp(argv[1], "connect") == 0)
 		return connect_mode(parse_u32(argv[2]), parse_u32(argv[3]));
 	usage();

@@ -1,15 +1,15 @@
-// The host side of the vsock end-to-end spec (vsock-e2e.spec.ts), run where
-// the VMM runs: inside the helper VM on hosts like PVM, where the unix
-// sockets must live on a local filesystem (/run there; 9p cannot hold a
-// listening socket), or directly on a host that runs Linux guests itself.
-//
-// Boots one guest with `mvm run --vsock cid=N,uds=PATH` and checks both
-// directions with it, then prints one JSON line (DriverResult) for the spec:
-//   host -> guest: connect to PATH, "CONNECT 5000\n", read "OK <port>\n",
-//     send bytes to the guest's `mvm-vsock listen 5000` echo, read them back;
+// The host side of the vsock end-to-end spec (vsock-e2e.spec.ts). Boots one
+// guest with `mvm run --vsock cid=N,uds=PATH`, checks both directions with
+// it, and prints one JSON line (DriverResult) for the spec:
 //   guest -> host: the guest's `mvm-vsock connect 2 6000` reaches the
-//     listener on PATH_6000, which answers once the echo above is done (so
-//     the guest stays up until the host is finished with it).
+//     listener on PATH_6000, which answers at once;
+//   host -> guest: connect to PATH, "CONNECT 5000\n", read "OK <port>\n",
+//     send 1 MiB to the guest's `mvm-vsock listen 5000 1` echo, read it back;
+//     the listener then exits and the guest's command with it.
+// Run where the VMM runs (inside the helper VM on hosts like PVM, sockets
+// under its local /run: 9p cannot hold a listening socket), or on such a host
+// itself, where `mvm run` relays PATH into the helper and guest -> host
+// connections are refused with a line on mvm's stderr.
 // Usage: node vsock-e2e-driver.js
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -29,12 +29,14 @@ export const UNSERVED_HOST_PORT = 6001;
 export const ECHO_BYTES = 1 << 20;
 export const GUEST_PAYLOAD = 'guest-to-host-payload';
 export const HOST_REPLY_PREFIX = 'host-reply:';
-/** Printed by the guest once its echo listener is bound (mvm-vsock says so on stderr). */
-const GUEST_LISTENING = 'GUEST-LISTENING';
+/** What mvm-vsock prints (to the console) once its listener is bound. */
+const GUEST_LISTENING = `mvm-vsock: listening on port ${GUEST_PORT}`;
 /** The guest run, echo included, under software emulation on a loaded machine. */
 const RUN_LIMIT_MS = 240_000;
 
 export interface DriverResult {
+  /** The unix socket PATH given to --vsock. */
+  uds: string;
   /** "OK <port>" as read from PATH after CONNECT. */
   okLine: string;
   sentSha256: string;
@@ -45,21 +47,18 @@ export interface DriverResult {
   mvmStatus: number | null;
   mvmStdout: string;
   mvmStderr: string;
-  /** Set when the host side failed before the guest finished. */
+  /** Set when the host -> guest side failed. */
   error?: string;
 }
 
-/** The guest's command: the echo listener in the background, then a connection to the host. */
+/** The guest's command: connections to the host first, then one echo for the host in the foreground. */
 export function guestScript(): string {
   return [
-    `mvm-vsock listen ${GUEST_PORT} 2>/tmp/listen.log &`,
-    'while ! grep -q listening /tmp/listen.log; do sleep 0.1; done',
-    `echo ${GUEST_LISTENING}`,
+    `echo ${GUEST_PAYLOAD} | mvm-vsock connect 2 ${HOST_PORT}; echo GUEST-CONNECT-STATUS=$?`,
     // The tool's error paths: nobody listens on PATH_<port> (the host resets), and bad usage.
     `mvm-vsock connect 2 ${UNSERVED_HOST_PORT} </dev/null; echo UNSERVED-STATUS=$?`,
     'mvm-vsock listen 12x; echo USAGE-STATUS=$?',
-    `echo ${GUEST_PAYLOAD} | mvm-vsock connect 2 ${HOST_PORT}`,
-    'echo GUEST-CONNECT-STATUS=$?',
+    `mvm-vsock listen ${GUEST_PORT} 1`,
   ].join('\n');
 }
 
@@ -88,15 +87,15 @@ function echoThroughGuest(path: string, payload: Buffer): Promise<{ okLine: stri
   });
 }
 
-/** The listener on PATH_<HOST_PORT>: hands what the guest sent to `received`, answers when `release` resolves. */
-function hostListener(path: string, release: Promise<void>, received: (text: string) => void): net.Server {
+/** The listener on PATH_<HOST_PORT>: hands what the guest sent to `received` and answers. */
+function hostListener(path: string, received: (text: string) => void): net.Server {
   const server = net.createServer({ allowHalfOpen: true }, (socket) => {
     let data = '';
     socket.on('error', () => {});
     socket.on('data', (chunk: Buffer) => (data += chunk.toString('utf8')));
     socket.on('end', () => {
       received(data);
-      void release.then(() => socket.end(`${HOST_REPLY_PREFIX}${data.trim()}\n`));
+      socket.end(`${HOST_REPLY_PREFIX}${data.trim()}\n`);
     });
   });
   server.listen(path);
@@ -108,10 +107,8 @@ async function main(): Promise<void> {
   const base = process.env['MVM_IN_HELPER'] === '1' ? '/run' : tmpdir();
   const dir = mkdtempSync(join(base, 'mvm-vsock-e2e-'));
   const uds = join(dir, 'v.sock');
-  let releaseGuest: () => void = () => {};
-  const echoDone = new Promise<void>((resolve) => (releaseGuest = resolve));
-  const result: DriverResult = { okLine: '', sentSha256: '', echoedSha256: '', echoedBytes: 0, hostReceived: '', mvmStatus: null, mvmStdout: '', mvmStderr: '' };
-  const listener = hostListener(`${uds}_${HOST_PORT}`, echoDone, (text) => (result.hostReceived = text));
+  const result: DriverResult = { uds, okLine: '', sentSha256: '', echoedSha256: '', echoedBytes: 0, hostReceived: '', mvmStatus: null, mvmStdout: '', mvmStderr: '' };
+  const listener = hostListener(`${uds}_${HOST_PORT}`, (text) => (result.hostReceived = text));
 
   const mvm = spawn(process.execPath, [MVM_CLI, 'run', '--vsock', `cid=${GUEST_CID},uds=${uds}`, '--', 'sh', '-c', guestScript()],
     { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -129,7 +126,7 @@ async function main(): Promise<void> {
         result.echoedSha256 = sha256(echoed);
       }, (err: Error) => {
         result.error = `host -> guest: ${err.message}`;
-      }).finally(releaseGuest);
+      });
     }
   });
   result.mvmStatus = await new Promise<number | null>((resolve) => mvm.on('close', (status) => resolve(status)));

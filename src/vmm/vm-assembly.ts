@@ -16,6 +16,7 @@ import { TapBackend } from '../devices/virtio/tap-backend.js';
 import { VirtioVsock } from '../devices/virtio/vsock/device.js';
 import type { VsockOption } from '../devices/virtio/vsock/option.js';
 import { UnixSocketBackend } from '../devices/virtio/vsock/unix-backend.js';
+import { relayedBackendOptions } from '../helper/vsock-relayed-from.js';
 import type { ConsoleDevice } from './default-cmdline.js';
 import { Machine } from './machine.js';
 
@@ -133,7 +134,7 @@ function openNets(nets: readonly NetOption[]): VirtioNet[] {
 function openVsock(option: VsockOption, warn: (message: string) => void): { device: VirtioVsock; backend: UnixSocketBackend } {
   let backend: UnixSocketBackend;
   try {
-    backend = new UnixSocketBackend(option.uds, warn);
+    backend = new UnixSocketBackend(option.uds, warn, relayedBackendOptions(option.uds));
   } catch (err) {
     throw new UserError(`--vsock: cannot listen on ${option.uds} (${err instanceof Error ? err.message : String(err)})`);
   }

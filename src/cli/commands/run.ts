@@ -6,6 +6,7 @@ import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { runViaHelperIfNeeded } from '../../helper/client.js';
+import { relayVsockIfForwarded } from '../../helper/vsock-relay.js';
 import { exitImmediately } from '../../kvm/ffi.js';
 import { projectRoot } from '../../runtime/paths.js';
 import { parseSize } from '../../disk/size.js';
@@ -183,7 +184,9 @@ export function register(program: Command): void {
         await runDetached(plan, { ...(options.name !== undefined ? { name: options.name } : {}), config }, process.argv.slice(2));
         return;
       }
-      const forwarded = await runViaHelperIfNeeded(process.argv.slice(2));
+      // --vsock's socket cannot listen on a 9p share: the host relays PATH to one inside the helper.
+      const vsockRelay = await relayVsockIfForwarded(process.argv.slice(2), plan.vsock);
+      const forwarded = await runViaHelperIfNeeded(vsockRelay?.argv ?? process.argv.slice(2)).finally(() => vsockRelay?.close());
       if (forwarded !== null) {
         process.exitCode = forwarded;
         return;

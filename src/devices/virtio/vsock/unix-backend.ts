@@ -63,19 +63,41 @@ class SocketStream implements HostStream {
   }
 }
 
+/** A stream that never connects: the device answers the guest with an RST. */
+class RefusedStream implements HostStream {
+  attach(events: StreamEvents): void {
+    queueMicrotask(() => events.closed());
+  }
+  write(): void {}
+  endWrite(): void {}
+  destroy(): void {}
+  pause(): void {}
+  resume(): void {}
+}
+
+export interface UnixSocketBackendOptions {
+  /**
+   * Set where guest-initiated connections cannot reach PATH_<port> (a VM run
+   * inside the helper VM whose PATH is relayed from the host: the relay only
+   * carries host-to-guest connections). Each such connection is refused and
+   * this reason goes to onError, so the failure is not silent.
+   */
+  readonly refuseGuestConnections?: (port: number) => string;
+}
+
 export class UnixSocketBackend implements VsockBackend {
   private handler: IncomingHandler | undefined;
   private readonly server: net.Server;
   private readonly sockets = new Set<net.Socket>();
 
   /** Listens on `path` at once; a stale socket file left by an earlier run is replaced. */
-  constructor(readonly path: string, onError: (message: string) => void = () => {}) {
+  constructor(readonly path: string, private readonly onError: (message: string) => void = () => {}, private readonly options: UnixSocketBackendOptions = {}) {
     if (existsSync(path)) {
       if (!lstatSync(path).isSocket()) throw new Error(`${path} exists and is not a socket`);
       unlinkSync(path);
     }
     this.server = net.createServer({ allowHalfOpen: true }, (socket) => this.accept(socket));
-    this.server.on('error', (err) => onError(`vsock socket ${path}: ${err.message}`));
+    this.server.on('error', (err) => this.onError(`vsock socket ${path}: ${err.message}`));
     this.server.listen(path);
   }
 
@@ -85,6 +107,10 @@ export class UnixSocketBackend implements VsockBackend {
   }
 
   connect(port: number): HostStream {
+    if (this.options.refuseGuestConnections) {
+      this.onError(`vsock: ${this.options.refuseGuestConnections(port)}`);
+      return new RefusedStream();
+    }
     const socket = net.createConnection({ path: `${this.path}_${port}`, allowHalfOpen: true });
     this.track(socket);
     return new SocketStream(socket);
