@@ -21,6 +21,8 @@ const WATCH_INTERVAL_MS = 1_000;
 /** Starting the relay is a native node start on the host: well under a second. */
 const RELAY_START_TIMEOUT_MS = 15_000;
 const RELAY_POLL_MS = 20;
+/** How the helper daemon refuses a connection to a socket nobody listens on any more (src/helper/connect-request.ts). */
+const VMM_SOCKET_GONE = /does not exist or leads outside|cannot connect to .*: (ENOENT|ECONNREFUSED)/;
 
 function log(message: string): void {
   process.stderr.write(`${new Date().toISOString()} mvm relay: ${message}\n`);
@@ -51,7 +53,15 @@ export async function runApiRelay(name: string): Promise<void> {
   const helper = findRunningHelper();
   if (helper === null) throw new UserError('the helper VM is not running');
   const helperPid = helper.state.pid;
-  const relay = await relayHostSocket(vmFile(name, 'api'), status.apiListen, { onError: log });
+  let vmmGone = (): void => undefined;
+  const relay = await relayHostSocket(vmFile(name, 'api'), status.apiListen, {
+    onError: (message) => {
+      log(message);
+      // The VMM listens from before its first state until its last: while
+      // state.json says it runs, a missing or refusing socket means it died.
+      if (VMM_SOCKET_GONE.test(message)) vmmGone();
+    },
+  });
   const pidFile = vmFile(name, 'relayPid');
   writeFileSync(pidFile, `${process.pid}\n`, { mode: 0o600 });
   log(`relaying ${relay.hostPath} to ${status.apiListen} in the helper VM (pid ${helperPid})`);
@@ -65,6 +75,10 @@ export async function runApiRelay(name: string): Promise<void> {
       // already gone
     }
     process.exit(0);
+  };
+  vmmGone = () => {
+    const now = readJsonFile<VmStatus>(statusPath);
+    if (now !== null && !isFinalState(now.state) && now.pid === status.pid) stop('the VMM inside the helper VM is gone (its socket does not answer)');
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
