@@ -11,6 +11,7 @@
 // VMM's socket inside the helper (src/fleet/api-relay.ts).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { constants as osConstants } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { UserError } from '../cli/errors.js';
@@ -36,6 +37,10 @@ export const DETACH_BOOT_TIMEOUT_MS = 180_000;
 const STATE_POLL_MS = 100;
 /** Console lines shown when a VM fails to boot. */
 const FAILURE_TAIL_LINES = 15;
+/** Signals that end the wait for the boot (and stop the half-started VM). */
+const INTERRUPTS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+/** Shell convention for "ended by signal N". */
+const SIGNAL_EXIT_BASE = 128;
 
 export interface DetachOptions {
   readonly name?: string;
@@ -118,7 +123,25 @@ async function launchLocally(plan: VmPlan, name: string, config: string | null):
     rmSync(dir, { recursive: true, force: true });
     throw err;
   }
-  const outcome = await waitForBoot(name, spawnVmm(name), DETACH_BOOT_TIMEOUT_MS);
+  const child = spawnVmm(name);
+  // Interrupted while waiting: nobody will learn the VM's name from us, so
+  // stop it (gracefully; the VMM forces it off after its stop timeout) rather
+  // than leave it running unseen.
+  const handlers = INTERRUPTS.map((signal) => {
+    const handler = (): void => {
+      child.kill('SIGTERM');
+      process.stderr.write(`mvm: interrupted; stopping the VM ${name} (mvm rm ${name} removes it)\n`);
+      process.exit(SIGNAL_EXIT_BASE + osConstants.signals[signal]);
+    };
+    process.on(signal, handler);
+    return [signal, handler] as const;
+  });
+  let outcome: BootOutcome;
+  try {
+    outcome = await waitForBoot(name, child, DETACH_BOOT_TIMEOUT_MS);
+  } finally {
+    for (const [signal, handler] of handlers) process.off(signal, handler);
+  }
   if (outcome.kind === 'booted') return;
   throw new UserError(failureMessage(name, outcome));
 }
