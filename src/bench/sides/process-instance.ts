@@ -60,7 +60,10 @@ export function startProcessInstance(spec: ProcessInstanceSpec): BenchInstance {
     }
   });
   child.stderr.setEncoding('utf8').on('data', keep);
-  const tail = () => output.trim().split('\n').slice(-FAILURE_TAIL_LINES).join(' | ');
+  // A crashed Node process ends with its stack and version: the error line above them is the one that explains.
+  const tail = () => output.split('\n').map((l) => l.trim())
+    .filter((l) => l !== '' && !l.startsWith('at ') && !/^Node\.js v\d/.test(l))
+    .slice(-FAILURE_TAIL_LINES).join(' | ');
 
   const exited = new Promise<InstanceExit>((resolve) => {
     child.on('error', (err) => {
