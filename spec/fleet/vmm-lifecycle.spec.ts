@@ -47,7 +47,11 @@ function setUp() {
     {
       writeStatus: (s) => written.push(s),
       requestGuestStop: () => calls.push('guest-stop'),
-      terminate: () => calls.push('terminate'),
+      // The VMM writes the final state itself, after closing the disks: recorded here in the same list.
+      terminate: (final) => {
+        calls.push('terminate');
+        written.push(final);
+      },
     },
     timers,
   );

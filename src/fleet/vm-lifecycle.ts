@@ -1,9 +1,10 @@
 // The life of one detached microVM as its VMM process sees it, and the one
 // place that decides what state.json says: starting → running (the guest's
 // init signalled boot-complete) → stopping (a stop was asked for) → exited or
-// failed. The final state is written exactly once, then the VMM is told to end
-// the process. Pure logic over injected effects and timers, so every
-// transition (and the stop timeout) is tested without KVM.
+// failed. The final state is handed over exactly once, for the VMM to write
+// after it has closed the VM's disks and before it ends the process. Pure
+// logic over injected effects and timers, so every transition (and the stop
+// timeout) is tested without KVM.
 import { MAX_STOP_TIMEOUT_MS, type StopAccepted } from '../api/schema.js';
 import type { VmLifeState, VmStatus } from './vm-status.js';
 
@@ -17,11 +18,16 @@ export interface VmIdentity {
 }
 
 export interface LifecycleEffects {
+  /** Writes a state that is not final (starting, running, stopping). */
   writeStatus(status: VmStatus): void;
   /** Asks the guest to power off (the guest-signal stop register). */
   requestGuestStop(): void;
-  /** The final status is written: stop the vCPUs, close everything, end the process. */
-  terminate(): void;
+  /**
+   * The VM is over: close everything it holds (disks first), then write
+   * `final` and end the process. The final state comes last so that whoever
+   * sees it (mvm rm, a script reusing a persistent disk) finds the disks closed.
+   */
+  terminate(final: VmStatus): void;
 }
 
 export interface LifecycleTimers {
@@ -122,8 +128,8 @@ export class VmLifecycle {
       this.timers.clearTimeout(this.stopTimer);
       this.stopTimer = null;
     }
-    this.update({ state, exitStatus, exitReason, exitedAt: new Date(this.timers.now()).toISOString() });
-    this.effects.terminate();
+    this.current = { ...this.current, state, exitStatus, exitReason, exitedAt: new Date(this.timers.now()).toISOString() };
+    this.effects.terminate(this.current);
   }
 
   private update(change: Partial<VmStatus>): void {

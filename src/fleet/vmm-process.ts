@@ -16,7 +16,7 @@ import { ConsoleHub } from './console-hub.js';
 import { VmLifecycle, type VmIdentity } from './vm-lifecycle.js';
 import { checkVmRecord, planFromRecord } from './vm-record.js';
 import { VM_FILES, vmFile } from './vm-dir.js';
-import { readJsonFile, writeJsonAtomic, type VmRecord } from './vm-status.js';
+import { readJsonFile, writeJsonAtomic, type VmRecord, type VmStatus } from './vm-status.js';
 import { collectStats } from './vmm-stats.js';
 
 /** Process exit statuses of the VMM itself (its VM's fate is in state.json). */
@@ -49,23 +49,35 @@ export async function runVmm(name: string): Promise<void> {
     writeStatus: (status) => writeJsonAtomic(vmFile(name, 'status'), status),
     requestGuestStop: () => vm?.machine.requestGuestStop(),
     // Deferred one turn: the API answer that caused it (POST /kill) goes out first.
-    terminate: () => setImmediate(end),
+    terminate: (final) => setImmediate(() => end(final)),
   });
   log(`starting VM ${name} (pid ${process.pid}, API on ${identity.apiListen})`);
 
-  function end(): never {
+  function end(final: VmStatus): never {
     if (!ended) {
       ended = true;
-      const status = lifecycle.status;
-      log(`VM ${status.state}${status.exitStatus !== null ? ` with status ${status.exitStatus}` : ''}${status.exitReason ? `: ${status.exitReason}` : ''}`);
-      hub?.close();
-      for (const problem of vm?.close() ?? []) log(problem);
-      server.close();
-      rmSync(identity.apiListen, { force: true });
-      if (identity.where === 'helper') rmSync(dirname(identity.apiListen), { recursive: true, force: true });
+      log(`VM ${final.state}${final.exitStatus !== null ? ` with status ${final.exitStatus}` : ''}${final.exitReason ? `: ${final.exitReason}` : ''}`);
+      // Each step on its own: one failing (the directory removed under us, say) must not keep the process alive.
+      const steps: [string, () => void][] = [
+        ['closing the console', () => hub?.close()],
+        ['closing the disks', () => { for (const problem of vm?.close() ?? []) log(problem); }],
+        ['closing the API socket', () => {
+          server.close();
+          rmSync(identity.apiListen, { force: true });
+          if (identity.where === 'helper') rmSync(dirname(identity.apiListen), { recursive: true, force: true });
+        }],
+        ['writing the final state', () => writeJsonAtomic(vmFile(name, 'status'), final)],
+      ];
+      for (const [what, step] of steps) {
+        try {
+          step();
+        } catch (err) {
+          log(`${what}: ${err instanceof Error ? err.message : String(err)}`);
+        }
+      }
     }
     // The vCPU threads may sit in KVM_RUN: only an immediate exit ends them.
-    exitImmediately(lifecycle.status.state === 'failed' ? EXIT_FAILED : EXIT_OK);
+    exitImmediately(final.state === 'failed' ? EXIT_FAILED : EXIT_OK);
   }
 
   function controller(): VmController {
