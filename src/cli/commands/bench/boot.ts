@@ -103,6 +103,11 @@ async function benchBoot(options: BootOptions): Promise<void> {
   const started = new Date();
 
   const loops = options.skipExitLoop ? [] : await exitLoops(exits, helperExits);
+  const ratios = loops.map((loop) => ({
+    label: `VM exit koffi/C (${loop.where === 'helper' ? 'in helper VM' : 'on host'})`, value: loop.koffiOverC, goal: '≤ 1.1',
+  }));
+  // Printed before the boots start, so a forwarded boot run's own output (which names the results file) comes last.
+  if (loops.length > 0) process.stdout.write(`\n${formatTable(loops.flatMap(exitLoopRows))}\n\n${formatRatios(ratios)}\n`);
   let boot: BootSidesResult | undefined;
   let forwardedBoot = false;
   if (!options.skipBoot) {
@@ -122,16 +127,13 @@ async function benchBoot(options: BootOptions): Promise<void> {
     }
   }
 
-  const ratios = loops.map((loop) => ({
-    label: `VM exit koffi/C (${loop.where === 'helper' ? 'in helper VM' : 'on host'})`, value: loop.koffiOverC, goal: '≤ 1.1',
-  }));
-  if (loops.length > 0) {
-    process.stdout.write(`\n${formatTable(loops.flatMap(exitLoopRows))}\n\n${formatRatios(ratios)}\n`);
-  }
-  // A forwarded run has written and named the file already; it is rewritten only to add this host's exit loops.
-  if (forwardedBoot && loops.length === 0) return;
   const report: BootReport = { benchmark: 'boot', started: started.toISOString(), finished: new Date().toISOString(), exitLoops: loops, ratios };
   if (boot) report.boot = boot;
+  // A forwarded run has written the file and named it already: this host only adds its exit loops.
+  if (forwardedBoot) {
+    if (loops.length > 0) writeJsonReport(json, report);
+    return;
+  }
   process.stdout.write(`results: ${shownPath(writeJsonReport(json, report))}\n`);
 }
 
