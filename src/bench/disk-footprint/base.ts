@@ -1,6 +1,6 @@
 // The one base every instance of the disk-footprint benchmark starts from, in
 // the three forms the three kinds of instance need: the qcow2 root disk
-// mvm boots (images/out/rootfs.qcow2), its raw form (what a full copy
+// mvm boots (a copy of images/out/rootfs.qcow2), its raw form (what a full copy
 // copies), and its files unpacked into a directory (what a container's
 // overlayfs uses as the read-only lower layer: the same busybox rootfs).
 import { spawnSync } from 'node:child_process';
@@ -11,7 +11,7 @@ import { openSync } from '../../disk/open.js';
 import { footprint, type Footprint } from './allocated.js';
 
 export interface DiskBase {
-  /** The qcow2 root disk, used in place (never written). */
+  /** A copy of the qcow2 root disk in the scratch directory (never written): the overlays' backing file. */
   qcow2: string;
   /** Its raw form, a sparse file in the scratch directory. */
   raw: string;
@@ -22,8 +22,16 @@ export interface DiskBase {
   footprints: { qcow2: Footprint; raw: Footprint; tree: Footprint };
 }
 
-/** Converts and unpacks BASE_QCOW2 into SCRATCH; the qcow2 itself is only read. */
-export async function prepareBase(baseQcow2: string, scratch: string): Promise<DiskBase> {
+/**
+ * Copies BASE_QCOW2 into SCRATCH (holes kept), and converts and unpacks the
+ * copy there: every instance then starts from the same bytes even if the
+ * images are rebuilt while the benchmark runs (a rebuilt backing file under
+ * live overlays would also corrupt them).
+ */
+export async function prepareBase(sourceQcow2: string, scratch: string): Promise<DiskBase> {
+  const baseQcow2 = path.join(scratch, 'base.qcow2');
+  const copied = spawnSync('cp', ['--sparse=auto', sourceQcow2, baseQcow2], { encoding: 'utf8' });
+  if (copied.error || copied.status !== 0) throw new Error(`cannot copy ${sourceQcow2}: ${copied.error?.message ?? copied.stderr.trim()}`);
   const disk = openSync(baseQcow2, { readOnly: true });
   const virtualBytes = disk.size;
   disk.closeSync();

@@ -62,6 +62,7 @@ export interface DiskResult {
   count: number;
   writeBytes: number;
   writeVia: WriteVia;
+  /** base.qcow2: the image the base was copied from. */
   base: { qcow2: string; virtualBytes: number; qcow2Allocated: number; rawAllocated: number; rawApparent: number; treeAllocated: number };
   sides: DiskSideResult[];
 }
