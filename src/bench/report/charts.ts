@@ -16,6 +16,8 @@ export interface Chart {
 }
 
 const MiB = 1024 * 1024;
+/** From this slowest boot on, the boot chart's axis is in seconds. */
+const SECONDS_AXIS_FROM_MS = 5_000;
 
 function bootChart(inputs: ReportInputs): Chart | undefined {
   const boot = inputs.boot?.boot;
@@ -23,7 +25,10 @@ function bootChart(inputs: ReportInputs): Chart | undefined {
   const rows = boot.sides.map((s) => ({ label: s.label, samples: (boot.samples[s.side] ?? []).map((b) => b.markerMs) })).filter((r) => r.samples.length > 0);
   if (rows.length === 0) return undefined;
   const title = `Boot: spawn → init's marker, ${boot.runs} runs per side`;
-  return { name: 'boot-distribution.svg', title, svg: distributionSvg({ title, axis: 'milliseconds', rows }) };
+  // Seconds read better once the slowest side takes more than a few of them.
+  const inSeconds = Math.max(...rows.flatMap((r) => r.samples)) >= SECONDS_AXIS_FROM_MS;
+  const shown = inSeconds ? rows.map((r) => ({ ...r, samples: r.samples.map((v) => v / 1000) })) : rows;
+  return { name: 'boot-distribution.svg', title, svg: distributionSvg({ title, axis: inSeconds ? 'seconds' : 'milliseconds', rows: shown }) };
 }
 
 function memoryChart(inputs: ReportInputs): Chart | undefined {

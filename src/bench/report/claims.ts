@@ -1,6 +1,7 @@
 // The claims table: what is commonly said about VMs against containers, the
 // value measured in this run beside each, and what the measurement says
 // about the claim (including where this environment bends the numbers).
+import { MIN_AVAILABLE_FRACTION } from '../density/stop-rule.js';
 import { STOP_LABELS } from '../density/table.js';
 import type { SideName } from '../sides/side.js';
 import type { ReportInputs } from './inputs.js';
@@ -73,9 +74,14 @@ function densityClaim(inputs: ReportInputs): ClaimRow {
   const memGiB = density.memTotalBytes / 1024 ** 3;
   const slowed = density.sides.filter((s) => s.stop?.reason === 'boot-time').map((s) => s.label);
   const saturation = slowed.length > 0 ? `${slowed.join(' and ')} stopped because boot time doubled (the CPUs saturated) before memory ran out. ` : '';
+  const estimates = density.sides.filter((s) => s.bytesPerInstance !== undefined && s.memAvailableBeforeBytes !== undefined).map((s) => {
+    const room = s.memAvailableBeforeBytes! - MIN_AVAILABLE_FRACTION * density.memTotalBytes;
+    return `${Math.max(0, Math.floor(room / s.bytesPerInstance!))} ${s.label}`;
+  });
+  const estimate = estimates.length > 0 ? `. Memory-bound estimate for this ${memGiB.toFixed(1)} GiB machine (its MemAvailable above the 10 % floor ÷ memory per instance; not measured): ${estimates.join(', ')}` : '';
   return {
     claim,
-    measured: `${measured} — in ${memGiB.toFixed(1)} GiB`,
+    measured: `${measured} — in ${memGiB.toFixed(1)} GiB${estimate}`,
     comment: `${densityRatio(density)}${capped ? 'Where a side stopped at the cap or the time budget, that is a chosen limit, not the machine\'s: the per-GiB figure is the better guide. ' : ''}${saturation}Scaling per GiB to a bigger host is an estimate, not a measurement.`,
   };
 }
