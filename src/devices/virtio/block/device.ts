@@ -12,6 +12,7 @@ import { drainQueue } from '../../../virtio/drain.js';
 import type { Segment } from '../../../virtio/chain.js';
 import type { Virtqueue } from '../../../virtio/queue.js';
 import { BlkStatus, ID_BYTES, MalformedRequest, SECTOR_SIZE, parseRequest, type BlockLimits, type BlockRequest } from './request.js';
+import { readIntoSegments, writeFromSegments } from './segment-io.js';
 
 /** Feature bits (5.2.3). */
 export const BlkFeature = {
@@ -164,21 +165,13 @@ export class VirtioBlock implements VirtioDevice {
   private async perform(memory: GuestMemory, request: BlockRequest): Promise<number> {
     switch (request.kind) {
       case 'read': {
-        let offset = request.offset;
-        for (const s of request.data) {
-          await this.disk.read(offset, memory.slice(s.address, s.length));
-          offset += s.length;
-        }
+        await readIntoSegments(this.disk, memory, request.offset, request.data);
         this.stats.reads++;
         this.stats.bytesRead += request.length;
         return request.length;
       }
       case 'write': {
-        let offset = request.offset;
-        for (const s of request.data) {
-          await this.disk.write(offset, memory.slice(s.address, s.length));
-          offset += s.length;
-        }
+        await writeFromSegments(this.disk, memory, request.offset, request.data);
         this.stats.writes++;
         this.stats.bytesWritten += request.length;
         return 0;
