@@ -102,6 +102,19 @@ describe('bench density: the fill loop (fake sides)', () => {
     expect(result.memTotalBytes).to.be.greaterThan(0);
   });
 
+  it('reports a side whose warm-up instance fails as failed with none up, and goes on with the next side', async () => {
+    const broken = { started: 0, stopped: 0 };
+    const fine = { started: 0, stopped: 0 };
+    const result = await runDensitySuite({
+      sides: [{ side: fakeSide('qemu', [-1], broken), unavailable: null }, { side: fakeSide('runc', [], fine), unavailable: null }],
+      maxInstances: 2, budgetMs: 60_000, settleMs: 0,
+    }, HELPER_ENVIRONMENT);
+    expect(result.sides[0]!.reached).to.equal(0);
+    expect(result.sides[0]!.stop?.reason).to.equal('failed');
+    expect(result.sides[0]!.stop?.detail).to.match(/^warm-up: /);
+    expect(result.sides[1]!.reached).to.equal(2);
+  });
+
   it('stops at the cap with exactly that many instances', async () => {
     const log = { started: 0, stopped: 0 };
     const result = await runDensitySuite({ sides: [{ side: fakeSide('mvm', [], log), unavailable: null }], maxInstances: 3, budgetMs: 60_000, settleMs: 0 }, HELPER_ENVIRONMENT);

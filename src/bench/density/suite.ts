@@ -109,7 +109,14 @@ async function warmUp(side: BenchSide): Promise<void> {
 
 async function fillWith(side: BenchSide, plan: DensityPlan): Promise<DensitySideResult> {
   plan.progress?.({ kind: 'note', text: `${side.label}: warm-up start (not counted)` });
-  await warmUp(side);
+  try {
+    await warmUp(side);
+  } catch (err) {
+    // A side that cannot start one instance is reported as stopped by that failure, and the other sides still run.
+    const detail = `warm-up: ${err instanceof Error ? err.message : String(err)}`;
+    plan.progress?.({ kind: 'done', text: `${side.label}: ${detail}`, skipped: plan.maxInstances });
+    return { side: side.name, label: side.label, reached: 0, stop: { reason: 'failed', detail }, samples: [] };
+  }
   const running: BenchInstance[] = [];
   const samples: DensitySample[] = [];
   const before = readMemInfo();
