@@ -5,6 +5,7 @@
 // different side each time, so slow phases of a shared machine hit all alike.
 import { describeFailure, MVM_CLI, timeProcess } from '../harness.js';
 import type { Progress } from '../progress.js';
+import { outputTail } from '../sides/process-instance.js';
 import { InstanceRegistry } from '../sides/teardown.js';
 import type { BenchSide, SideName } from '../sides/side.js';
 import { parseMvmTiming, type MvmTiming } from './contenders.js';
@@ -51,7 +52,7 @@ async function bootBatch(side: BenchSide, count: number, idPrefix: string, regis
       const markerAt = await instance.markerAt;
       const exit = await instance.exited;
       if (exit.status !== 0) {
-        throw new Error(`${side.label} instance ${instance.id} ${exit.signal ? `was killed by ${exit.signal}` : `exited with status ${exit.status}`} after its marker: ${instance.output().trim().split('\n').slice(-3).join(' | ')}`);
+        throw new Error(`${side.label} instance ${instance.id} ${exit.signal ? `was killed by ${exit.signal}` : `exited with status ${exit.status}`} after its marker: ${outputTail(instance.output())}`);
       }
       const boot: SideBoot = { markerMs: markerAt - instance.startedAt, exitMs: exit.at - instance.startedAt };
       if (side.name === 'mvm') boot.timing = parseMvmTiming(instance.output());

@@ -7,6 +7,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Progress } from '../progress.js';
 import type { BenchSide, SideName } from '../sides/side.js';
+import { outputTail } from '../sides/process-instance.js';
 import { InstanceRegistry } from '../sides/teardown.js';
 import { commandName, memAvailableKiB, pssKiB, readVmmOverhead, type VmmOverhead } from './proc-memory.js';
 
@@ -78,7 +79,7 @@ async function measureSide(side: BenchSide, plan: MemoryPlan, registry: Instance
     const after = memAvailableKiB();
     for (const i of instances) {
       // An idle instance that ended by itself was not idle: its numbers would be too small.
-      if (i.pids().length === 0) throw new Error(`${side.label} instance ${i.id} ended while idle: ${i.output().trim().split('\n').slice(-3).join(' | ')}`);
+      if (i.pids().length === 0) throw new Error(`${side.label} instance ${i.id} ended while idle: ${outputTail(i.output())}`);
     }
     return {
       side: side.name, label: side.label, count: plan.count, instances: measured,

@@ -1,6 +1,6 @@
 // A BenchInstance backed by one spawned foreground process: watches its
 // output for the marker, records when it exits, lists its process tree, and
-// stops it with a signal. The three sides differ only in the command they
+// stops it with a signal to that tree. The three sides differ only in the command they
 // spawn and in how they clean up after it (runc's container state).
 import { spawn } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
@@ -10,10 +10,21 @@ import type { BenchInstance, InstanceExit, SideName } from './side.js';
 
 /** Output kept per instance for error messages: the end is what explains a failure. */
 const OUTPUT_KEEP_CHARS = 16_384;
-/** After SIGTERM, how long a process gets to end before SIGKILL. */
+/** After SIGTERM (or the side's own kill), how long an instance's processes get to end before SIGKILL. */
 const STOP_GRACE_MS = 5_000;
 /** Lines of output quoted when an instance fails. */
 const FAILURE_TAIL_LINES = 3;
+
+/**
+ * The last lines of an instance's output that explain a failure, joined on
+ * one line. A crashed Node process ends with its stack and version: the error
+ * line above them is the one that explains, so those are left out.
+ */
+export function outputTail(output: string): string {
+  return output.split('\n').map((l) => l.trim())
+    .filter((l) => l !== '' && !l.startsWith('at ') && !/^Node\.js v\d/.test(l))
+    .slice(-FAILURE_TAIL_LINES).join(' | ');
+}
 
 export interface ProcessInstanceSpec {
   side: SideName;
@@ -60,17 +71,17 @@ export function startProcessInstance(spec: ProcessInstanceSpec): BenchInstance {
     }
   });
   child.stderr.setEncoding('utf8').on('data', keep);
-  // A crashed Node process ends with its stack and version: the error line above them is the one that explains.
-  const tail = () => output.split('\n').map((l) => l.trim())
-    .filter((l) => l !== '' && !l.startsWith('at ') && !/^Node\.js v\d/.test(l))
-    .slice(-FAILURE_TAIL_LINES).join(' | ');
+  const tail = () => outputTail(output);
 
   const exited = new Promise<InstanceExit>((resolve) => {
     child.on('error', (err) => {
       keep(`cannot start ${spec.command}: ${err.message}\n`);
       resolve({ at: performance.now(), status: null, signal: null });
     });
-    child.on('close', (status, signal) => resolve({ at: performance.now(), status, signal }));
+    // The end is when the process ended ('exit'); 'close' follows once its output is all read, which the marker and timing lines need.
+    let endedAt: number | undefined;
+    child.on('exit', () => { endedAt = performance.now(); });
+    child.on('close', (status, signal) => resolve({ at: endedAt ?? performance.now(), status, signal }));
   }).then(async (exit) => {
     if (!markerSeen) {
       const how = exit.signal ? `was killed by ${exit.signal}` : `exited with status ${exit.status}`;
@@ -80,30 +91,41 @@ export function startProcessInstance(spec: ProcessInstanceSpec): BenchInstance {
     return exit;
   });
 
+  const pid = child.pid;
+  const tree = () => (pid === undefined ? [] : processTree(pid));
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
-      if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
-        const timer = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
+      // Taken now: once the spawned process has died, its orphans can no longer be found from it.
+      const pids = tree();
+      const signalAll = (signal: NodeJS.Signals) => {
+        for (const p of pids) {
+          try {
+            process.kill(p, signal);
+          } catch {
+            // Already gone.
+          }
+        }
+      };
+      // A process that ignores SIGTERM, or children that keep its output open, must not hold the benchmark up.
+      const timer = setTimeout(() => signalAll('SIGKILL'), STOP_GRACE_MS);
+      if (child.exitCode === null && child.signalCode === null && pid !== undefined) {
         if (spec.kill) await spec.kill().catch((err: unknown) => keep(`stop failed: ${String(err)}\n`));
-        else child.kill('SIGTERM');
-        await exited;
-        clearTimeout(timer);
-      } else {
-        await exited;
+        else signalAll('SIGTERM');
       }
+      await exited;
+      clearTimeout(timer);
     })();
     return stopping;
   };
 
-  const pid = child.pid;
   const instance: BenchInstance = {
     side: spec.side,
     id: spec.id,
     startedAt,
     markerAt,
     exited,
-    pids: () => (pid === undefined ? [] : processTree(pid)),
+    pids: tree,
     output: () => output,
     stop,
   };
