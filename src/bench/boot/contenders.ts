@@ -13,7 +13,7 @@ const IDLE_SECONDS = 86_400;
 /** An idle instance (memory, density): the marker, then nothing but a sleep. */
 export const IDLE_COMMAND: readonly string[] = ['sh', '-c', `echo ${BENCH_MARKER}; exec sleep ${IDLE_SECONDS}`];
 export const GUEST_MEMORY_MIB = 256;
-const GUEST_CPUS = 1;
+export const GUEST_CPUS = 1;
 
 /**
  * mvm's own command line with one change, used for both VMMs: QEMU microvm

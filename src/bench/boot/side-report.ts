@@ -1,6 +1,7 @@
 // The boot benchmark's printed form: a p50/p90/p99 table per side, mvm's
 // breakdown, ratios of medians, the skipped sides and where it all ran.
 import { formatRatios } from '../harness-report.js';
+import { GUEST_CPUS, GUEST_MEMORY_MIB } from './contenders.js';
 import { formatNumber, formatPercentileTable, type PercentileRow } from '../percentile-table.js';
 import type { BootSidesResult } from './side-summary.js';
 
@@ -32,7 +33,7 @@ export function formatBootSides(result: BootSidesResult): string {
   }
   if (result.ratios.length > 0) parts.push('', 'ratios of medians:', formatRatios(result.ratios));
   for (const s of result.skipped) parts.push(`skipped ${s.side}: ${s.reason}`);
-  parts.push('', `VMs boot the same kernel + initramfs, 1 vCPU, 256 MiB, command line:\n  ${result.kernelCmdline}`);
-  parts.push('runc runs that initramfs unpacked as its root, the same /init, the command in MVM_CMD, memory limit 256 MiB');
+  parts.push('', `VMs boot the same kernel + initramfs, ${GUEST_CPUS} vCPU, ${GUEST_MEMORY_MIB} MiB, command line:\n  ${result.kernelCmdline}`);
+  parts.push(`runc runs that initramfs unpacked as its root, the same /init, the command in MVM_CMD, memory limit ${GUEST_MEMORY_MIB} MiB`);
   return parts.join('\n');
 }
