@@ -2,7 +2,7 @@
 // above all, a VMM that died is never shown as running.
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REASON_API_SILENT, REASON_NEVER_STARTED, REASON_PROCESS_GONE, STARTUP_GRACE_MS, shownState } from '../../src/fleet/liveness.js';
 import { readVm } from '../../src/fleet/registry.js';
@@ -59,6 +59,13 @@ describe('fleet liveness (shown state of a detached VM)', () => {
     expect(await shown('just-booted')).to.deep.equal({ state: 'running', reason: null });
     run.add({ name: 'long-booted', where: 'helper', state: 'running', pid: 1, bootMs: 1_000 });
     expect(await shown('long-booted')).to.deep.equal({ state: 'dead', reason: REASON_API_SILENT });
+  });
+
+  it('calls a just-booted helper VM dead once its relay has stopped (it removed api.sock on finding the VMM gone)', async () => {
+    run.add({ name: 'relay-gone', where: 'helper', state: 'running', pid: 1, bootMs: 60_000 });
+    expect(await shown('relay-gone')).to.deep.equal({ state: 'running', reason: null });
+    writeFileSync(join(run.env.MVM_RUN_DIR, 'vms', 'relay-gone', VM_FILES.relayEnded), 'the VMM inside the helper VM is gone\n');
+    expect(await shown('relay-gone')).to.deep.equal({ state: 'dead', reason: REASON_API_SILENT });
   });
 
   it('shows exited and failed VMs as such, with the exit reason, without probing them', async () => {

@@ -70,6 +70,11 @@ export async function runApiRelay(name: string): Promise<void> {
     log(`stopping: ${why}`);
     relay.close();
     try {
+      writeFileSync(vmFile(name, 'relayEnded'), `${why}\n`, { mode: 0o600 });
+    } catch {
+      // the VM directory was removed (mvm rm): nobody is left to read it
+    }
+    try {
       if (readFileSync(pidFile, 'utf8').trim() === String(process.pid)) rmSync(pidFile, { force: true });
     } catch {
       // already gone

@@ -109,6 +109,9 @@ function fileExists(path: string): boolean {
  * death — while starting, and for a moment after the boot.
  */
 function relayNotYetDue(entry: VmEntry, status: VmStatus): boolean {
+  // A relay that has come and gone (it removes api.sock as it stops, e.g. on
+  // finding the VMM's socket dead) proves the grace below is over.
+  if (fileExists(join(entry.dir, VM_FILES.relayEnded))) return false;
   if (status.state === 'starting') return ageMs(status.startedAt, entry.dir) < STARTUP_GRACE_MS;
   if (status.state !== 'running' || typeof status.bootMs !== 'number') return false;
   const sinceBoot = ageMs(status.startedAt, entry.dir) - status.bootMs;

@@ -7,6 +7,7 @@
 //   vms/<name>/console.log   everything the guest wrote to its console
 //   vms/<name>/api.sock      HTTP+JSON API (docs/api.md), mode 0600
 //   vms/<name>/relay.pid     host-side relay of api.sock when the VMM runs in the helper VM
+//   vms/<name>/relay.ended   the relay's reason for stopping, once it has stopped
 //   vms/<name>/vmm.log       the VMM process's own messages (start, stop, crash reports)
 //   vms/<name>/relay.log     the relay process's messages
 //   vms/<name>/overlay-N.qcow2  throw-away copy-on-write overlays of its disks
@@ -25,6 +26,8 @@ export const VM_FILES = {
   relayPid: 'relay.pid',
   vmmLog: 'vmm.log',
   relayLog: 'relay.log',
+  /** Written by the relay when it stops (its reason): from then on a missing api.sock is final, never "relay not started yet". */
+  relayEnded: 'relay.ended',
 } as const;
 
 /** Like Docker's container names: a letter or digit, then letters, digits, `_`, `.`, `-`. */
