@@ -18,6 +18,7 @@ import { FakeWire } from './fake-wire.js';
 import { MockDriver } from '../../helpers/mock-driver.js';
 import { captureWarnings } from '../../virtio/fixtures.js';
 import { MemoryDisk } from './memory-disk.js';
+import { mulberry32 as prng } from '../../helpers/prng.js';
 
 const CHAINS_PER_DEVICE = 100_000;
 const MEMORY_SIZE = 1 << 20;
@@ -25,18 +26,6 @@ const QUEUE_SIZE = 16;
 /** Let asynchronous completions land every so many chains. */
 const SETTLE_EVERY = 16;
 const SEED = Number(process.env['FUZZ_SEED'] ?? 0x5eed);
-
-/** mulberry32: small, fast, and the same sequence everywhere for one seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Guest memory that counts every access the VMM tries outside guest RAM. */
 class CountingMemory extends GuestMemory {

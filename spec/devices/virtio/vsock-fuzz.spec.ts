@@ -16,6 +16,7 @@ import { MockDriver } from '../../helpers/mock-driver.js';
 import { captureWarnings, smallMemory } from '../../virtio/fixtures.js';
 import { FakeHost, type FakeStream } from './vsock-fake-host.js';
 import { GUEST_CID } from './vsock-guest.js';
+import { mulberry32 as prng } from '../../helpers/prng.js';
 
 const PACKETS = 100_000;
 const QUEUE_SIZE = 64;
@@ -23,17 +24,6 @@ const SEED = Number(process.env['FUZZ_SEED'] ?? 0x5eed);
 const PORTS = [1, 2, 3, 0x4000_0000, 0x4000_0001, 0xffff_ffff];
 /** A host data chunk is at most this (a socket read). */
 const MAX_HOST_CHUNK = 70_000;
-
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe(`virtio-vsock fuzz: ${PACKETS} random packets (seed ${SEED})`, function () {
   this.timeout(300_000);
