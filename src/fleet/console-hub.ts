@@ -4,6 +4,7 @@
 // guest. Clients come and go; the VM never waits for one.
 import { closeSync, openSync, writeSync } from 'node:fs';
 import type { Duplex } from 'node:stream';
+import { OutputBatcher } from '../vmm/output-batcher.js';
 
 /**
  * console.log stops growing here: a guest printing in a loop must not fill
@@ -20,8 +21,7 @@ export class ConsoleHub {
   private readonly fd: number;
   private written = 0;
   private truncated = false;
-  private pending: Uint8Array[] = [];
-  private flushScheduled = false;
+  private readonly logBatch = new OutputBatcher((data) => this.appendToLog(data));
   private readonly clients = new Set<Duplex>();
 
   /** `toGuest` receives client input. */
@@ -43,19 +43,16 @@ export class ConsoleHub {
       }
       client.write(copy);
     }
-    this.pending.push(copy);
-    if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      setImmediate(() => this.flush());
-    }
+    this.logBatch.push(copy);
   }
 
   /** Writes queued output to console.log now (the VMM calls it before ending the process). */
   flush(): void {
-    this.flushScheduled = false;
-    if (this.pending.length === 0) return;
-    let data = Buffer.concat(this.pending);
-    this.pending = [];
+    this.logBatch.flush();
+  }
+
+  private appendToLog(batch: Buffer): void {
+    let data = batch;
     if (this.truncated) return;
     const room = this.logLimit - this.written;
     if (data.length > room) {

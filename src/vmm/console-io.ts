@@ -4,6 +4,7 @@
 // key goes to the guest, Ctrl-C included) and one escape key stops the VM;
 // the terminal is restored on every way out.
 import { writeSync } from 'node:fs';
+import { OutputBatcher } from './output-batcher.js';
 
 /** Ctrl-], the escape of telnet and virsh console: rarely needed inside a guest. */
 export const CONSOLE_ESCAPE_BYTE = 0x1d;
@@ -19,8 +20,7 @@ export interface ConsoleOptions {
 }
 
 export class ConsoleIo {
-  private pending: Uint8Array[] = [];
-  private flushScheduled = false;
+  private readonly output = new OutputBatcher((data) => writeAll(1, data));
   private rawMode = false;
 
   constructor(private readonly options: ConsoleOptions) {}
@@ -39,19 +39,11 @@ export class ConsoleIo {
 
   /** Queues guest output; it is written at the end of this turn of the event loop. */
   write(bytes: Uint8Array): void {
-    this.pending.push(Uint8Array.from(bytes));
-    if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      setImmediate(() => this.flush());
-    }
+    this.output.push(bytes);
   }
 
   flush(): void {
-    this.flushScheduled = false;
-    if (this.pending.length === 0) return;
-    const data = Buffer.concat(this.pending);
-    this.pending = [];
-    writeAll(1, data);
+    this.output.flush();
   }
 
   /** Flushes output and gives the terminal back its normal mode. Safe to call twice. */
