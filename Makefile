@@ -12,7 +12,7 @@ APT_PACKAGES := qemu-system-x86 qemu-utils busybox-static cpio xz-utils \
   linux-source-6.1 flex bison bc libelf-dev libssl-dev gcc make tmux runc kmod e2fsprogs iproute2 \
   musl-tools curl
 
-MVM := node dist/src/cli/index.js
+MVM := node dist/bundle/mvm.js
 OUT := images/out
 
 .PHONY: all deps apt-deps build kernel rootfs rootdisk helper-image images guests test unit demo bench bench-disk bench-boot bench-disk-guest guest-tools clean
@@ -34,8 +34,24 @@ node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	@touch $@
 
+# tsc type-checks and compiles every module to dist/src/ (the specs import
+# those); esbuild then bundles the entry points into dist/bundle/, which is what
+# the `mvm` command runs: a few files to load instead of ~150 modules, so the
+# CLI starts in ~70 ms instead of ~95 on this host and ~1.3 s instead of ~3 s
+# under the helper VM's emulation. The bundle's chunks are loaded on demand per
+# command (--splitting); koffi and blessed load native code or files by path
+# at run time and stay in node_modules. The banner gives bundled CommonJS
+# packages (commander) the require() that ESM output lacks.
+BUNDLE_ENTRIES := mvm=dist/src/cli/index.js vcpu-thread=dist/src/vmm/vcpu-thread.js \
+  helper-daemon=dist/src/helper/daemon.js helper-spare=dist/src/helper/spare.js \
+  bench-koffi-loop=dist/src/bench/exit-loop/koffi-loop.js
+
 build: node_modules/.package-lock.json
 	npx tsc -p .
+	rm -rf dist/bundle
+	npx esbuild $(BUNDLE_ENTRIES) --bundle --splitting --format=esm --platform=node --target=node20 \
+	  --outdir=dist/bundle --external:koffi --external:blessed --log-level=warning \
+	  '--banner:js=import { createRequire as mvmCreateRequire } from "node:module"; const require = mvmCreateRequire(import.meta.url);'
 
 kernel: apt-deps
 	images/build-kernel.sh $(OUT)/vmlinux

@@ -32,7 +32,7 @@ output=$1
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 init_dir=$here/../firmware/init
 busybox=/bin/busybox
-mvm_cli=$here/../dist/src/cli/index.js
+mvm_cli=$here/../dist/bundle/mvm.js
 
 # Room for busybox (~2 MiB), ext4's metadata and journal, and what a guest
 # writes on its throw-away overlay; unused blocks cost nothing in the qcow2.

@@ -8,9 +8,10 @@ import { openSync } from '../../src/disk/open.js';
 import type { CreateOptions } from '../../src/disk/qcow2/create.js';
 import { createQcow2 } from '../../src/disk/qcow2/create.js';
 import { makeTempDir, mvmRaw, qemuCheck, qemuImg, qemuImgStatus, qemuRaw, removeDir, seededRandom } from '../helpers/qcow2-oracle.js';
+import { MVM_BIN } from '../helpers/mvm-cli.js';
 
 const WRITER = fileURLToPath(new URL('../helpers/qcow2-crash-writer.js', import.meta.url));
-const CLI = fileURLToPath(new URL('../../src/cli/index.js', import.meta.url));
+const CLI = MVM_BIN;
 
 /** Runs the writer and kills it `delayMs` after it reports it is writing. */
 function writeAndKill(image: string, seed: number, delayMs: number, snapshot: boolean): Promise<void> {

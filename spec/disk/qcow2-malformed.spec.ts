@@ -5,7 +5,6 @@ import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { ImageError } from '../../src/disk/errors.js';
 import { openSync } from '../../src/disk/open.js';
 import { H, INCOMPAT_CORRUPT } from '../../src/disk/qcow2/constants.js';
@@ -13,8 +12,9 @@ import { createQcow2 } from '../../src/disk/qcow2/create.js';
 import { Qcow2Image } from '../../src/disk/qcow2/image.js';
 import { makeTempDir, qemuImg, qemuIo, removeDir } from '../helpers/qcow2-oracle.js';
 import { peekU64, poke, pokeU32, pokeU64 } from '../helpers/qcow2-poke.js';
+import { MVM_BIN } from '../helpers/mvm-cli.js';
 
-const CLI = fileURLToPath(new URL('../../src/cli/index.js', import.meta.url));
+const CLI = MVM_BIN;
 const CS = 65536;
 
 function openError(image: string, readOnly = true): ImageError {

@@ -11,7 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { projectRoot } from '../../src/runtime/paths.js';
 
 const ROOT = projectRoot();
-const CLI = join(ROOT, 'dist', 'src', 'cli', 'index.js');
+const CLI = join(ROOT, 'dist', 'bundle', 'mvm.js');
 /** Helper start plus a guest boot under emulation on a loaded 2-core machine. */
 const BOOT_TIMEOUT_MS = 240_000;
 const POLL_MS = 500;
@@ -81,7 +81,7 @@ describe('helper VM: terminal handling (tmux)', function () {
     await waitForPane(/running inside the helper VM[\s\S]*root@mvm[^\n]*#\s*$/m);
     // The raw mode is visible from outside while the console is attached.
     const shellPid = tmux('list-panes', '-t', session, '-F', '#{pane_pid}').trim();
-    const mvmPid = execFileSync('pgrep', ['-P', shellPid, '-f', 'cli/index.js run'], { encoding: 'utf8' }).trim();
+    const mvmPid = execFileSync('pgrep', ['-P', shellPid, '-f', 'mvm.js run'], { encoding: 'utf8' }).trim();
     expect(mvmPid).to.match(/^\d+$/);
     process.kill(Number(mvmPid), 'SIGTERM');
     await waitForPane(/DONE-sigterm/);

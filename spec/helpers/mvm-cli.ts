@@ -5,7 +5,8 @@ import { fileURLToPath } from 'node:url';
 import { dirname, resolve } from 'node:path';
 
 export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-export const MVM_BIN = resolve(PROJECT_ROOT, 'dist/src/cli/index.js');
+/** The bundled CLI, the file the `mvm` command runs (Makefile: build). */
+export const MVM_BIN = resolve(PROJECT_ROOT, 'dist/bundle/mvm.js');
 
 export interface CliResult {
   status: number | null;

@@ -111,7 +111,7 @@ describe('mvm top (tmux, fake VMMs)', function () {
     const files = startTop('sigterm');
     await session.waitFor(/db-2\s+running/, SCREEN_TIMEOUT_MS);
     const shellPid = execFileSync('tmux', ['-L', session.name, 'list-panes', '-t', session.name, '-F', '#{pane_pid}'], { encoding: 'utf8' }).trim();
-    const topPid = execFileSync('pgrep', ['-P', shellPid, '-f', 'cli/index.js top'], { encoding: 'utf8' }).trim();
+    const topPid = execFileSync('pgrep', ['-P', shellPid, '-f', 'mvm.js top'], { encoding: 'utf8' }).trim();
     expect(topPid).to.match(/^\d+$/);
     process.kill(Number(topPid), 'SIGTERM');
     await session.waitFor(/DONE-sigterm/, SCREEN_TIMEOUT_MS);

@@ -18,8 +18,9 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { MVM_BIN } from '../helpers/mvm-cli.js';
 
-const MVM_CLI = fileURLToPath(new URL('../../src/cli/index.js', import.meta.url));
+const MVM_CLI = MVM_BIN;
 export const GUEST_CID = 7;
 export const GUEST_PORT = 5000;
 export const HOST_PORT = 6000;

@@ -3,11 +3,11 @@
 // same way for every contender. Also where a command must run: on a host
 // whose KVM cannot run Linux guests, inside mvm's helper VM.
 import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { CLI_ENTRY } from '../runtime/build-layout.js';
 import { detectHostKvm, decideHelper, helperPolicy, insideHelper } from '../helper/host-kvm.js';
 
 /** The mvm CLI entry of this build, for benchmarks that run mvm as a user would. */
-export const MVM_CLI = fileURLToPath(new URL('../cli/index.js', import.meta.url));
+export const MVM_CLI = CLI_ENTRY;
 /** A run that takes longer than this is stuck, not slow: kill it and report the failure. */
 const DEFAULT_LIMIT_MS = 180_000;
 

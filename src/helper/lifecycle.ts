@@ -11,6 +11,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { UserError } from '../cli/errors.js';
+import { HELPER_DAEMON_ENTRY } from '../runtime/build-layout.js';
 import { ensurePrivateDir, helperStateDir, projectRoot } from '../runtime/paths.js';
 import { HELPER_HOST, RemoteCommand } from './connection.js';
 import { PROTOCOL_VERSION, type PingReply } from './protocol.js';
@@ -147,7 +148,7 @@ function launchQemu(settings: HelperSettings, image: HelperImage, files: HelperF
     hostPort,
     writableShares: settings.writableShares,
     nodePath: process.execPath,
-    daemonPath: join(projectRoot(), 'dist', 'src', 'helper', 'daemon.js'),
+    daemonPath: HELPER_DAEMON_ENTRY,
     tokenPath: files.token,
     idleSeconds: settings.idleSeconds,
     consoleLog: files.consoleLog,

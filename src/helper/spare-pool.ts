@@ -12,14 +12,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { setPriority } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { CLI_ENTRY, HELPER_SPARE_ENTRY } from '../runtime/build-layout.js';
 import type { SpareMessage } from './spare-messages.js';
 
-const HERE = dirname(fileURLToPath(import.meta.url));
-const SPARE_ENTRY = join(HERE, 'spare.js');
-/** Files every build rewrites and every spare loads: the CLI entry, the command list, the spare. */
-const BUILD_SENTINELS = [join(HERE, '..', 'cli', 'index.js'), join(HERE, '..', 'cli', 'commands', 'index.js'), SPARE_ENTRY];
+const SPARE_ENTRY = HELPER_SPARE_ENTRY;
+/** Files every build rewrites and every spare loads: the CLI entry and the spare. */
+const BUILD_SENTINELS = [CLI_ENTRY, SPARE_ENTRY];
 
 /** Identifies the build on disk now (missing files count too). */
 export function buildStamp(files: readonly string[] = BUILD_SENTINELS): string {

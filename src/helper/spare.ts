@@ -5,12 +5,8 @@
 // had just been started, and exits when the command is done.
 //
 // Only the daemon starts this file (src/helper/spare-pool.ts).
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { CLI_ENTRY } from '../runtime/build-layout.js';
 import type { SpareMessage } from './spare-messages.js';
-
-const CLI_ENTRY = join(dirname(fileURLToPath(import.meta.url)), '..', 'cli', 'index.js');
-const COMMANDS_MODULE = join(dirname(fileURLToPath(import.meta.url)), '..', 'cli', 'commands', 'index.js');
 
 function setTerminalSize(cols: number, rows: number): void {
   // stdout is a pipe here; commands that size their output ask these.
@@ -54,7 +50,7 @@ process.on('message', (raw: unknown) => {
 // imports then come from the module cache.
 try {
   await import('commander');
-  const commands = (await import(COMMANDS_MODULE)) as { loadAllCommandModules(): Promise<void> };
+  const commands = await import('../cli/commands/index.js');
   await commands.loadAllCommandModules();
 } catch (err) {
   // A half-written build (tsc running right now) or a broken module: the

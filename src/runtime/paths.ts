@@ -13,9 +13,9 @@
 // environment of the request it will serve.
 import { lstatSync, mkdirSync } from 'node:fs';
 import { homedir, userInfo } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
 import { UserError } from '../cli/errors.js';
+import { PROJECT_ROOT } from './build-layout.js';
 
 /** Owner-only: the runtime root holds the helper's request token. */
 const PRIVATE_DIR_MODE = 0o700;
@@ -65,10 +65,9 @@ export function cacheRoot(env: PathEnv = process.env): string {
   return env.MVM_CACHE ? resolve(env.MVM_CACHE) : join(env.HOME || homedir(), '.cache', 'mvm');
 }
 
-/** The directory holding package.json: three levels above dist/src/runtime/. */
+/** The directory holding package.json. */
 export function projectRoot(): string {
-  const here = dirname(fileURLToPath(import.meta.url));
-  return resolve(here, '..', '..', '..');
+  return PROJECT_ROOT;
 }
 
 /**

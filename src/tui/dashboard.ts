@@ -26,7 +26,7 @@ const MS_PER_SECOND = 1000;
 
 export interface DashboardOptions {
   readonly source: StatsSource;
-  /** The mvm CLI entry (dist/src/cli/index.js): `c` runs `mvm console NAME` with it. */
+  /** The mvm CLI entry of this build (build-layout.ts): `c` runs `mvm console NAME` with it. */
   readonly cliPath: string;
 }
 

@@ -1,6 +1,7 @@
 // The main-thread side of one vCPU thread: starts the worker, serves its
 // port-I/O and MMIO exits from the buses, and reports how it stopped.
 import { Worker } from 'node:worker_threads';
+import { VCPU_THREAD_ENTRY } from '../runtime/build-layout.js';
 import type { VcpuFd } from '../kvm/vcpu.js';
 import type { Bus } from './bus.js';
 import { ExitKind, ExitMailbox, type MailboxRequest } from './exit-mailbox.js';
@@ -39,7 +40,7 @@ export class VcpuRunner {
       mailbox: this.mailbox.shared,
       counters: this.counters,
     };
-    this.worker = new Worker(new URL('./vcpu-thread.js', import.meta.url), { workerData: data });
+    this.worker = new Worker(VCPU_THREAD_ENTRY, { workerData: data });
     this.worker.on('message', (message: VcpuStopMessage) => this.finish(message));
     this.worker.on('error', (err) => this.finish({ type: 'failed', message: err.message }));
     void this.mailbox.serve((request) => this.dispatch(request), () => this.stopped);

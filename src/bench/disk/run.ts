@@ -1,12 +1,11 @@
 // The disk benchmark (not a test): qcow2 against raw for 4 KiB random and
 // 1 MiB sequential I/O, and `mvm image convert` against `qemu-img convert` on a
 // 1 GiB image. Prints medians and ratios from one run.
-// Usage: node dist/src/bench/disk/run.js [--quick] [--only io|convert] [--cli PATH/dist/src/cli/index.js]
+// Usage: node dist/src/bench/disk/run.js [--quick] [--only io|convert] [--cli PATH/dist/bundle/mvm.js]
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { asBackend } from '../../disk/backend.js';
 import { openDisk } from '../../disk/open.js';
 import { createQcow2 } from '../../disk/qcow2/create.js';
@@ -16,6 +15,7 @@ import { benchConvert } from './convert.js';
 import { pairedRandomRead } from './paired.js';
 import { median, randomOffsets, randomWrite, sequential } from './workload.js';
 import type { Rate } from './workload.js';
+import { PROJECT_ROOT } from '../../runtime/build-layout.js';
 
 const MiB = 1 << 20;
 const quick = process.argv.includes('--quick');
@@ -31,8 +31,8 @@ const REPEATS = quick ? 3 : 5;
 const PAIRED_ROUNDS = quick ? 5 : 15;
 /** Alternating runs of each convert command per case. */
 const CONVERT_ROUNDS = quick ? 3 : 7;
-/** `--cli PATH` times another build's CLI (e.g. an older commit's, for before/after numbers). */
-const CLI = process.argv.includes('--cli') ? path.resolve(process.argv[process.argv.indexOf('--cli') + 1]!) : fileURLToPath(new URL('../../cli/index.js', import.meta.url));
+/** The `mvm` command as users run it (the bundle); `--cli PATH` times another build's (e.g. an older commit's, for before/after numbers). */
+const CLI = process.argv.includes('--cli') ? path.resolve(process.argv[process.argv.indexOf('--cli') + 1]!) : path.join(PROJECT_ROOT, 'dist', 'bundle', 'mvm.js');
 
 function fillPattern(file: string, bytes: number, dataEvery = 1): void {
   const fd = fs.openSync(file, 'w');

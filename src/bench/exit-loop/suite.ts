@@ -3,7 +3,7 @@
 // alternately, so noise from other work on the machine hits both alike.
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { KOFFI_EXIT_LOOP_ENTRY } from '../../runtime/build-layout.js';
 import { projectRoot } from '../../runtime/paths.js';
 import { inHelper, runForResult } from '../harness.js';
 import { summarize, ratioOfMedians, type Summary } from '../stats.js';
@@ -11,7 +11,7 @@ import { microsecondsPerExit, parseLoopResult } from './loop-result.js';
 
 /** Built by `make firmware/out/bench/exit-loop` (a dependency of `make bench-boot`). */
 export const C_LOOP_RELATIVE = 'firmware/out/bench/exit-loop';
-const KOFFI_LOOP = fileURLToPath(new URL('./koffi-loop.js', import.meta.url));
+const KOFFI_LOOP = KOFFI_EXIT_LOOP_ENTRY;
 
 export interface ExitLoopPlan {
   /** 'host': this machine's /dev/kvm; 'helper': the helper VM's (nested) one. */

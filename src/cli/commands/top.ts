@@ -2,8 +2,8 @@
 // or ctop. It reads only the VMs' API sockets (found through the runtime
 // directory's vms/ listing), so it runs on the host even when the VMs live
 // inside the helper VM: nothing is forwarded.
-import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
+import { CLI_ENTRY } from '../../runtime/build-layout.js';
 import { Dashboard } from '../../tui/dashboard.js';
 import { DEFAULT_POLL_INTERVAL_MS, StatsSource } from '../../tui/stats-source.js';
 import { UserError } from '../errors.js';
@@ -32,7 +32,7 @@ export function register(program: Command): void {
       if (!process.stdout.isTTY || !process.stdin.isTTY) {
         throw new UserError('mvm top needs a terminal; for a listing in scripts use mvm ps (or mvm ps --json)', EXIT_USAGE);
       }
-      const cliPath = fileURLToPath(new URL('../index.js', import.meta.url));
+      const cliPath = CLI_ENTRY;
       const dashboard = new Dashboard({ source: new StatsSource({ intervalMs }), cliPath });
       const status = await dashboard.run();
       // Exit now: an idle keep-alive socket to a VM's API must not hold the terminal for seconds.
