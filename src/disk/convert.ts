@@ -8,11 +8,13 @@ import type { DiskFormat, SyncDisk } from './backend.js';
 import { copyNonZero } from './copy-pipeline.js';
 import { ImageError } from './errors.js';
 import { zeroBytesAt } from './map.js';
-import { openSync, refuseOverwritingChain } from './open.js';
+import { chainDisks, openSync, refuseOverwritingChain } from './open.js';
 import { deflateCluster } from './qcow2/compressed.js';
 import { createQcow2, createRaw } from './qcow2/create.js';
 import { Qcow2Image } from './qcow2/image.js';
 import { Qcow2StreamWriter } from './qcow2/stream-writer.js';
+import { RawDisk } from './raw.js';
+import { loadSparseFileOps } from './sparse-file.js';
 
 export interface ConvertOptions {
   outFormat: DiskFormat;
@@ -36,6 +38,8 @@ export async function convertImage(src: string, dst: string, opts: ConvertOption
   const input = openSync(src, { readOnly: true, format: opts.inFormat });
   try {
     refuseOverwritingChain(dst, input);
+    // Holes of raw layers are skipped without reading them (a mostly empty 8 GiB raw disk would otherwise be read whole).
+    if (chainDisks(input).some((d) => d instanceof RawDisk)) await loadSparseFileOps();
     if (opts.compress) convertCompressed(input, dst, opts);
     else if (opts.outFormat === 'qcow2') await convertToQcow2(input, dst, opts);
     else await convertToRaw(input, dst, opts);

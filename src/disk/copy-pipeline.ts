@@ -52,8 +52,13 @@ function ioFully(kind: 'read' | 'write', fd: number, buf: Buffer, offset: number
  * in order), so they can be read on the thread pool; undefined when the bytes
  * at `pos` need the image's own read path (backing files, compressed, zeros).
  */
-function directExtent(input: SyncDisk, pos: number, limit: number): { fd: number; host: number; n: number } | undefined {
-  if (input instanceof RawDisk) return { fd: input.fileDescriptor, host: pos, n: limit };
+function directExtent(input: SyncDisk, pos: number, limit: number, unit: number): { fd: number; host: number; n: number } | undefined {
+  if (input instanceof RawDisk) {
+    // Up to the next hole, rounded up to a whole unit (a unit the hole starts inside must be read anyway).
+    const e = input.extentAt(pos);
+    if (!e.data) return undefined;
+    return { fd: input.fileDescriptor, host: pos, n: Math.min(limit, Math.ceil(e.length / unit) * unit) };
+  }
   if (!(input instanceof Qcow2Image)) return undefined;
   const first = input.mapGuest(pos);
   if (first.kind !== Kind.Data) return undefined;
@@ -99,7 +104,7 @@ export async function copyNonZero(input: SyncDisk, sink: CopySink, progress?: (f
     if (cursor >= size) return undefined;
     const pos = cursor;
     const limit = Math.min(chunk, size - pos);
-    const direct = directExtent(input, pos, limit);
+    const direct = directExtent(input, pos, limit, unit);
     // A direct extent that ends inside a unit is cut back to a unit boundary (or not used) so the next range starts aligned.
     const n = direct ? (direct.n === limit ? limit : Math.floor(direct.n / unit) * unit) : limit;
     cursor += n > 0 ? n : limit;

@@ -3,6 +3,7 @@
 import type { SyncDisk } from './backend.js';
 import { Qcow2Image } from './qcow2/image.js';
 import { Kind } from './qcow2/mapping.js';
+import { RawDisk } from './raw.js';
 
 export interface Extent {
   start: number;
@@ -22,7 +23,9 @@ export interface Extent {
 function describe(disk: SyncDisk, g: number, depth: number): Extent {
   if (!(disk instanceof Qcow2Image)) {
     if (g >= disk.size) return { start: g, length: Infinity, depth, present: false, zero: true, data: false, compressed: false };
-    return { start: g, length: disk.size - g, depth, present: true, zero: false, data: true, compressed: false, offset: g, file: disk.path };
+    // A raw file's holes read as zeros and are reported at their offset, as qemu-img does.
+    const e = disk instanceof RawDisk ? disk.extentAt(g) : { data: true, length: disk.size - g };
+    return { start: g, length: e.length, depth, present: true, zero: !e.data, data: e.data, compressed: false, offset: g, file: disk.path };
   }
   if (g >= disk.size) return { start: g, length: Infinity, depth, present: false, zero: true, data: false, compressed: false };
   const m = disk.mapGuest(g);

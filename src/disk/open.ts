@@ -7,6 +7,7 @@ import { ImageError } from './errors.js';
 import { QCOW2_MAGIC } from './qcow2/constants.js';
 import { Qcow2Image } from './qcow2/image.js';
 import { RawDisk } from './raw.js';
+import { loadSparseFileOps } from './sparse-file.js';
 
 export interface OpenOptions {
   readOnly: boolean;
@@ -34,9 +35,11 @@ export function openSync(path: string, opts: OpenOptions): SyncDisk {
     : RawDisk.open(path, opts.readOnly);
 }
 
-/** The backend virtio-blk uses. */
+/** The backend virtio-blk uses; a raw disk's discards punch holes in its file. */
 export async function openDisk(path: string, opts: OpenOptions): Promise<DiskBackend> {
-  return asBackend(openSync(path, opts));
+  const disk = openSync(path, opts);
+  if (disk instanceof RawDisk && !disk.readOnly) await loadSparseFileOps();
+  return asBackend(disk);
 }
 
 /** Parses a format name given by a user or recorded in an image. */
@@ -61,11 +64,16 @@ export function openChainMember(path: string, format: string | undefined, chain:
   return raw;
 }
 
+/** A disk and its backing chain, top first. */
+export function chainDisks(disk: SyncDisk): SyncDisk[] {
+  const out: SyncDisk[] = [];
+  for (let d: SyncDisk | undefined = disk; d; d = d instanceof Qcow2Image ? d.backing : undefined) out.push(d);
+  return out;
+}
+
 /** Every file a disk reads from: itself, then its backing chain. */
 export function chainFiles(disk: SyncDisk): string[] {
-  const out: string[] = [];
-  for (let d: SyncDisk | undefined = disk; d; d = d instanceof Qcow2Image ? d.backing : undefined) out.push(d.path);
-  return out;
+  return chainDisks(disk).map((d) => d.path);
 }
 
 /** Refuses to create or overwrite `target` when it is one of the files `disk` reads from. */

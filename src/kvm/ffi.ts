@@ -16,6 +16,8 @@ const closeFile = libc.func('int close(int fd)');
 const mmapRaw = libc.func('void *mmap(void *addr, size_t length, int prot, int flags, int fd, int64_t offset)');
 const eventfdRaw = libc.func('int eventfd(unsigned int initval, int flags)');
 const exitNow = libc.func('void _exit(int status)');
+const lseekRaw = libc.func('int64_t lseek(int fd, int64_t offset, int whence)');
+const fallocateRaw = libc.func('int fallocate(int fd, int mode, int64_t offset, int64_t length)');
 
 /** open(2) flags used here (Linux x86_64 values). */
 export const O_RDWR = 0o2;
@@ -28,6 +30,14 @@ export const MAP_PRIVATE = 0x02;
 export const MAP_ANONYMOUS = 0x20;
 /** Guest RAM costs host memory only for the pages the guest touches. */
 export const MAP_NORESERVE = 0x4000;
+
+/** lseek(2) whence values that find a sparse file's data and holes (Linux). */
+export const SEEK_DATA = 3;
+export const SEEK_HOLE = 4;
+
+/** fallocate(2) mode: deallocate the range, keep the file size. */
+export const FALLOC_FL_KEEP_SIZE = 0x01;
+export const FALLOC_FL_PUNCH_HOLE = 0x02;
 
 export const EFD_CLOEXEC = 0o2000000;
 export const EFD_NONBLOCK = 0o4000;
@@ -154,6 +164,20 @@ export function eventfd(initialValue: number, flags: number): number {
   const fd = eventfdRaw(initialValue, flags) as number;
   if (fd < 0) throw new SyscallError('eventfd', koffi.errno());
   return fd;
+}
+
+/** lseek(2); the new offset, or the negated errno when it is one of `tolerate`. */
+export function lseek(fd: number, offset: number, whence: number, what: string, tolerate: readonly number[] = []): number {
+  const result = Number(lseekRaw(fd, offset, whence));
+  if (result < 0) return fail(what, tolerate);
+  return result;
+}
+
+/** fallocate(2); 0, or the negated errno when it is one of `tolerate`. */
+export function fallocate(fd: number, mode: number, offset: number, length: number, what: string, tolerate: readonly number[] = []): number {
+  const result = fallocateRaw(fd, mode, offset, length) as number;
+  if (result < 0) return fail(what, tolerate);
+  return result;
 }
 
 /**

@@ -1,7 +1,9 @@
 // mvm image map [--output human|json] FILE
 import type { Command } from 'commander';
 import { mapDisk } from '../../../disk/map.js';
-import { openSync } from '../../../disk/open.js';
+import { chainDisks, openSync } from '../../../disk/open.js';
+import { RawDisk } from '../../../disk/raw.js';
+import { loadSparseFileOps } from '../../../disk/sparse-file.js';
 
 export function registerMap(image: Command): void {
   image.command('map')
@@ -9,9 +11,11 @@ export function registerMap(image: Command): void {
     .argument('<file>')
     .option('--output <fmt>', 'human or json', 'human')
     .option('--json', 'same as --output json')
-    .action((file: string, o: { output: string; json?: boolean }) => {
+    .action(async (file: string, o: { output: string; json?: boolean }) => {
       const disk = openSync(file, { readOnly: true });
       try {
+        // Raw files' holes are shown as zero ranges, as qemu-img map shows them.
+        if (chainDisks(disk).some((d) => d instanceof RawDisk)) await loadSparseFileOps();
         const extents = mapDisk(disk);
         if (o.json || o.output === 'json') {
           const rows = extents.map((e) => JSON.stringify({
