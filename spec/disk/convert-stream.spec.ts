@@ -34,6 +34,17 @@ describe('convert: streamed output (oracle: qemu-img)', function () {
     await roundTrip(p('src.qcow2'), 21);
   });
 
+  it('leaves out units of stored data that are all zero, and keeps a unit whose only non-zero byte is its last or its first', async () => {
+    qemuImg('create', '-f', 'qcow2', '-o', 'cluster_size=4096', p('src.qcow2'), '1M');
+    // qemu-io stores these zeros as data (no zero detection on writes by default).
+    qemuIo(p('src.qcow2'), ['write -P 0 0 262144', 'write -P 0x55 69631 1', 'write -P 0x66 131072 1']);
+    await roundTrip(p('src.qcow2'), 12);
+    const data = (file: string, fmt: string) => (JSON.parse(qemuImg('map', '--output=json', '-f', fmt, file)) as Array<{ start: number; length: number; data: boolean }>)
+      .filter((e) => e.data).map((e) => [e.start, e.length]);
+    expect(data(p('out.qcow2'), 'qcow2')).to.deep.equal([[65536, 4096], [131072, 4096]]);
+    expect(data(p('out.raw'), 'raw')).to.deep.equal([[65536, 4096], [131072, 4096]]);
+  });
+
   it('reads through a backing chain and compressed clusters (the non-direct read path)', async () => {
     const data = Buffer.alloc(2 * 1024 * 1024);
     for (let i = 0; i < data.length; i += 512) data.fill(i & 0xff, i, i + 256);

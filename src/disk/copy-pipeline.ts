@@ -71,12 +71,22 @@ function directExtent(input: SyncDisk, pos: number, limit: number, unit: number)
   return { fd: input.file.fd, host: first.host, n: Math.min(n, limit) };
 }
 
+/**
+ * Whether `n` bytes at `off` are all zero. Most units of data have a non-zero
+ * byte among their first eight, which a plain read finds without the native
+ * call a Buffer comparison costs (131072 of them per 512 MiB of 4 KiB units).
+ */
+function isZeroUnit(data: Buffer, off: number, n: number, zero: Buffer): boolean {
+  if (n >= 8 && (data.readUInt32LE(off) | data.readUInt32LE(off + 4)) !== 0) return false;
+  return zero.compare(data, off, off + n, 0, n) === 0;
+}
+
 /** Byte length of the run of non-zero units starting at `from` (0 if the unit there is zero). */
 function nonZeroRun(data: Buffer, from: number, unit: number, zero: Buffer): number {
   let end = from;
   while (end < data.length) {
     const n = Math.min(unit, data.length - end);
-    if (zero.compare(data, end, end + n, 0, n) === 0) break;
+    if (isZeroUnit(data, end, n, zero)) break;
     end += n;
   }
   return end - from;
