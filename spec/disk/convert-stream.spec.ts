@@ -6,6 +6,8 @@ import { expect } from 'chai';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { convertImage } from '../../src/disk/convert.js';
+import { copyNonZero } from '../../src/disk/copy-pipeline.js';
+import { openSync } from '../../src/disk/open.js';
 import { Qcow2StreamWriter } from '../../src/disk/qcow2/stream-writer.js';
 import { makeTempDir, qemuCheck, qemuImg, qemuIo, qemuRaw, removeDir } from '../helpers/qcow2-oracle.js';
 
@@ -53,6 +55,63 @@ describe('convert: streamed output (oracle: qemu-img)', function () {
     qemuImg('create', '-f', 'qcow2', '-b', 'base.qcow2', '-F', 'qcow2', p('top.qcow2'));
     qemuIo(p('top.qcow2'), ['write -P 0x5a 100000 300000', 'write -z 1048576 65536']);
     await roundTrip(p('top.qcow2'));
+  });
+
+  it('reads a qcow2 source whose clusters lie in its file out of guest order, and a raw source whose extents are not aligned to units', async () => {
+    qemuImg('create', '-f', 'qcow2', p('rev.qcow2'), '4M');
+    // Written last to first, so host order is the reverse of guest order and every window ends after one cluster run.
+    const writes = [];
+    for (let c = 15; c >= 0; c--) if (c % 5 !== 2) writes.push(`write -P ${0x10 + c} ${c * 65536} 65536`);
+    qemuIo(p('rev.qcow2'), writes);
+    await roundTrip(p('rev.qcow2'));
+    await roundTrip(p('rev.qcow2'), 9);
+    await roundTrip(p('rev.qcow2'), 21);
+
+    const fd = fs.openSync(p('odd.raw'), 'w');
+    fs.ftruncateSync(fd, 8 * 1024 * 1024 + 1024); // a whole number of sectors (qemu-img rounds up), not of units
+    for (const [at, fill] of [[12288, 1], [69632, 2], [131072 - 4096, 3], [1048576 + 4096, 4], [8 * 1024 * 1024 - 4096, 5]]) {
+      fs.writeSync(fd, Buffer.alloc(4096, fill!), 0, 4096, at!);
+    }
+    fs.closeSync(fd);
+    await roundTrip(p('odd.raw'));
+    await roundTrip(p('odd.raw'), 12);
+  });
+
+  it('reads a qcow2 image whose data clusters follow one another in its file with one call per 4 MiB, however scattered they are in the guest', async () => {
+    // 64 MiB, about every other 64 KiB cluster written: ~500 separate runs of data.
+    const raw = Buffer.alloc(64 * 1024 * 1024);
+    let state = 7;
+    for (let c = 0; c < raw.length / 65536; c++) {
+      state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+      if (state & 0x10000) raw.fill(1 + (c % 250), c * 65536, (c + 1) * 65536);
+    }
+    fs.writeFileSync(p('scattered.raw'), raw);
+    qemuImg('convert', '-O', 'qcow2', p('scattered.raw'), p('scattered.qcow2'));
+    const runs = (JSON.parse(qemuImg('map', '--output=json', p('scattered.qcow2'))) as Array<{ data: boolean }>).filter((e) => e.data).length;
+    expect(runs).to.be.above(200);
+    const input = openSync(p('scattered.qcow2'), { readOnly: true });
+    try {
+      const rawFd = fs.openSync(p('out.raw'), 'w');
+      fs.ftruncateSync(rawFd, input.size);
+      const toRaw = await copyNonZero(input, { fd: rawFd, unit: 4096, place: (guest) => guest });
+      fs.closeSync(rawFd);
+      const writer = Qcow2StreamWriter.create(p('out.qcow2'), { size: input.size });
+      const toQcow2 = await copyNonZero(input, { fd: writer.fileDescriptor, unit: writer.clusterSize, place: (g, n) => writer.place(g, n) });
+      writer.finishSync();
+      writer.closeSync();
+      // 16 windows of 4 MiB; one read per run of data would be > 200.
+      expect(toRaw.readCalls).to.equal(16);
+      expect(toQcow2.readCalls).to.equal(16);
+      // Raw output puts every run at its own guest offset; qcow2 output packs a window's runs into one pwritev.
+      expect(toRaw.writeCalls).to.be.within(runs, runs + 15); // a run crossing a window edge is two writes
+      expect(toQcow2.writeCalls).to.equal(16);
+    } finally {
+      input.closeSync();
+    }
+    for (const outFormat of ['raw', 'qcow2']) {
+      expect(qemuImg('compare', '-f', 'raw', '-F', outFormat, p('scattered.raw'), p(`out.${outFormat}`))).to.match(/identical/);
+    }
+    expect(qemuCheck(p('out.qcow2'))).to.equal(0);
   });
 
   it('writes a valid empty image when the source holds only zeros', async () => {
