@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { convertImage } from '../../src/disk/convert.js';
 import { openDisk } from '../../src/disk/open.js';
 import { RawDisk } from '../../src/disk/raw.js';
-import { loadSparseFileOps } from '../../src/disk/sparse-file.js';
+import { loadNativeFileOps } from '../../src/disk/native-file-ops.js';
 import { MVM_BIN } from '../helpers/mvm-cli.js';
 import { makeTempDir, qemuImg, removeDir } from '../helpers/qcow2-oracle.js';
 
@@ -34,7 +34,7 @@ describe('raw images with holes', function () {
   let dir: string;
   const p = (name: string) => path.join(dir, name);
   before(async () => {
-    expect(await loadSparseFileOps(), 'the FFI for lseek/fallocate loads').to.not.equal(undefined);
+    expect(await loadNativeFileOps(), 'the FFI for lseek/fallocate loads').to.not.equal(undefined);
   });
   beforeEach(() => { dir = makeTempDir(); });
   afterEach(() => removeDir(dir));

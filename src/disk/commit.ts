@@ -1,6 +1,7 @@
 // `mvm image commit`: writes an overlay's own clusters into its backing file,
 // then empties the overlay so it reads through to the updated base.
 import { ImageError } from './errors.js';
+import { refuseIfInUse } from './image-lock.js';
 import { openSync } from './open.js';
 import { Qcow2Image } from './qcow2/image.js';
 import { Kind } from './qcow2/mapping.js';
@@ -13,6 +14,8 @@ export function commitImage(path: string): { bytes: number } {
   let bytes = 0;
   try {
     if (!top.backing) throw new ImageError(path, 'image has no backing file to commit into');
+    refuseIfInUse(path);
+    refuseIfInUse(top.backing.path);
     const base = openSync(top.backing.path, { readOnly: false, format: top.backing.format });
     try {
       const buf = Buffer.allocUnsafe(CHUNK);

@@ -14,7 +14,7 @@ import { createQcow2, createRaw } from './qcow2/create.js';
 import { Qcow2Image } from './qcow2/image.js';
 import { Qcow2StreamWriter } from './qcow2/stream-writer.js';
 import { RawDisk } from './raw.js';
-import { loadSparseFileOps } from './sparse-file.js';
+import { loadNativeFileOps } from './native-file-ops.js';
 
 export interface ConvertOptions {
   outFormat: DiskFormat;
@@ -39,7 +39,7 @@ export async function convertImage(src: string, dst: string, opts: ConvertOption
   try {
     refuseOverwritingChain(dst, input);
     // Holes of raw layers are skipped without reading them (a mostly empty 8 GiB raw disk would otherwise be read whole).
-    if (chainDisks(input).some((d) => d instanceof RawDisk)) await loadSparseFileOps();
+    if (chainDisks(input).some((d) => d instanceof RawDisk)) await loadNativeFileOps();
     if (opts.compress) convertCompressed(input, dst, opts);
     else if (opts.outFormat === 'qcow2') await convertToQcow2(input, dst, opts);
     else await convertToRaw(input, dst, opts);

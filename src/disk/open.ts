@@ -7,7 +7,7 @@ import { ImageError } from './errors.js';
 import { QCOW2_MAGIC } from './qcow2/constants.js';
 import { Qcow2Image } from './qcow2/image.js';
 import { RawDisk } from './raw.js';
-import { loadSparseFileOps } from './sparse-file.js';
+import { loadNativeFileOps } from './native-file-ops.js';
 
 export interface OpenOptions {
   readOnly: boolean;
@@ -38,7 +38,7 @@ export function openSync(path: string, opts: OpenOptions): SyncDisk {
 /** The backend virtio-blk uses; a raw disk's discards punch holes in its file. */
 export async function openDisk(path: string, opts: OpenOptions): Promise<DiskBackend> {
   const disk = openSync(path, opts);
-  if (disk instanceof RawDisk && !disk.readOnly) await loadSparseFileOps();
+  if (disk instanceof RawDisk && !disk.readOnly) await loadNativeFileOps();
   return asBackend(disk);
 }
 

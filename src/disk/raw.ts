@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import type { SyncDisk } from './backend.js';
 import { checkRange } from './backend.js';
 import { ImageError } from './errors.js';
-import { sparseFileOps } from './sparse-file.js';
+import { nativeFileOps } from './native-file-ops.js';
 
 /** Zeros written per call by writeZeroesSync. */
 const ZERO_CHUNK = 1 << 20;
@@ -68,19 +68,19 @@ export class RawDisk implements SyncDisk {
     if (!this.readOnly) fs.fdatasyncSync(this.fd);
   }
 
-  /** Advisory: the range becomes a hole where the file system can punch one (sparse-file.ts loaded), else stays as it is. */
+  /** Advisory: the range becomes a hole where the file system can punch one (native-file-ops.ts loaded), else stays as it is. */
   discardSync(offset: number, length: number): void {
     checkRange(this.path, this.size, offset, length);
-    if (!this.readOnly) sparseFileOps()?.punchHole(this.fd, offset, length);
+    if (!this.readOnly) nativeFileOps()?.punchHole(this.fd, offset, length);
   }
 
   /**
    * Whether the bytes at `offset` are stored data or a hole of the file, and
-   * how many bytes from there are the same. Without sparse-file.ts loaded (or
+   * how many bytes from there are the same. Without native-file-ops.ts loaded (or
    * on a device that cannot tell) everything is data.
    */
   extentAt(offset: number): { data: boolean; length: number } {
-    const ops = sparseFileOps();
+    const ops = nativeFileOps();
     if (!ops || offset >= this.size) return { data: true, length: Math.max(0, this.size - offset) };
     const data = ops.nextData(this.fd, offset, this.size);
     if (data > offset) return { data: false, length: data - offset };

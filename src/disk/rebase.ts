@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 import type { DiskFormat, SyncDisk } from './backend.js';
 import { ChainGuard, resolveBackingName } from './backing-name.js';
 import { ImageError } from './errors.js';
+import { refuseIfInUse } from './image-lock.js';
 import { openChainMember, probeFormat } from './open.js';
 import { ImageFile } from './qcow2/file-io.js';
 import { buildHeaderArea, headerProbeLength, parseHeader } from './qcow2/header.js';
@@ -20,6 +21,7 @@ export interface RebaseOptions {
 
 /** `backing` empty or undefined removes the backing file. */
 export function rebaseImage(path: string, backing: string | undefined, opts: RebaseOptions = {}): void {
+  refuseIfInUse(path);
   const target = backing ? resolveBackingName(path, backing) : undefined;
   let format = opts.format;
   if (target && !format) {

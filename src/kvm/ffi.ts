@@ -18,6 +18,8 @@ const eventfdRaw = libc.func('int eventfd(unsigned int initval, int flags)');
 const exitNow = libc.func('void _exit(int status)');
 const lseekRaw = libc.func('int64_t lseek(int fd, int64_t offset, int whence)');
 const fallocateRaw = libc.func('int fallocate(int fd, int mode, int64_t offset, int64_t length)');
+// fcntl(2) is variadic; record locks pass a pointer to a struct flock.
+const fcntlPointer = libc.func('fcntl', 'int', ['int', 'int', 'void *']);
 
 /** open(2) flags used here (Linux x86_64 values). */
 export const O_RDWR = 0o2;
@@ -38,6 +40,16 @@ export const SEEK_HOLE = 4;
 /** fallocate(2) mode: deallocate the range, keep the file size. */
 export const FALLOC_FL_KEEP_SIZE = 0x01;
 export const FALLOC_FL_PUNCH_HOLE = 0x02;
+
+/** fcntl(2) record locks owned by the open file description (not the process): test, set without waiting. */
+export const F_OFD_GETLK = 36;
+export const F_OFD_SETLK = 37;
+export const F_RDLCK = 0;
+export const F_WRLCK = 1;
+export const F_UNLCK = 2;
+/** struct flock on x86_64: l_type (s16) at 0, l_whence (s16) at 2, l_start at 8, l_len at 16, l_pid (s32) at 24. */
+const FLOCK_BYTES = 32;
+const SEEK_SET = 0;
 
 export const EFD_CLOEXEC = 0o2000000;
 export const EFD_NONBLOCK = 0o4000;
@@ -178,6 +190,23 @@ export function fallocate(fd: number, mode: number, offset: number, length: numb
   const result = fallocateRaw(fd, mode, offset, length) as number;
   if (result < 0) return fail(what, tolerate);
   return result;
+}
+
+/**
+ * fcntl(2) with a struct flock for `length` bytes at `offset`. Returns the
+ * struct's lock type afterwards (what F_OFD_GETLK found, F_UNLCK if nothing),
+ * or the errno when the call failed with one of `tolerate`.
+ */
+export function recordLock(fd: number, cmd: number, type: number, offset: number, length: number, what: string, tolerate: readonly number[] = []): { type: number; errno?: number } {
+  const flock = new DataView(new ArrayBuffer(FLOCK_BYTES));
+  flock.setInt16(0, type, true);
+  flock.setInt16(2, SEEK_SET, true);
+  flock.setBigInt64(8, BigInt(offset), true);
+  flock.setBigInt64(16, BigInt(length), true);
+  const bytes = new Uint8Array(flock.buffer);
+  const result = fcntlPointer(fd, cmd, bytes) as number;
+  if (result < 0) return { type: -1, errno: -fail(what, tolerate) };
+  return { type: flock.getInt16(0, true) };
 }
 
 /**

@@ -7,6 +7,8 @@
 import { readFileSync } from 'node:fs';
 import { UserError } from '../cli/errors.js';
 import { VmDrives, type DriveSpec } from '../devices/virtio/block/drives.js';
+import { installNativeFileOps } from '../disk/native-file-ops.js';
+import * as ffi from '../kvm/ffi.js';
 import type { VirtioBlock } from '../devices/virtio/block/device.js';
 import { VirtioConsole } from '../devices/virtio/console.js';
 import { VirtioNet } from '../devices/virtio/net.js';
@@ -66,6 +68,8 @@ const CRASH_TAIL_LINES = 15;
 export function assembleVm(plan: VmPlan, events: AssemblyEvents): AssembledVm {
   const kernel = readFileSync(plan.kernelPath);
   const initrd = plan.initrdPath ? readFileSync(plan.initrdPath) : undefined;
+  // The VMM has the FFI loaded anyway: its disks get locked against other users and raw discards punch holes.
+  installNativeFileOps(ffi);
   const drives = VmDrives.open(plan.drives);
   let vsock: { device: VirtioVsock; backend: UnixSocketBackend } | undefined;
   try {

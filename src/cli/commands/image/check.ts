@@ -1,6 +1,8 @@
 // mvm image check [-r leaks|all] [--json] FILE — exit 0 clean, 1 check failed, 2 corrupt, 3 leaks only.
 import type { Command } from 'commander';
 import { UserError } from '../../errors.js';
+import { refuseIfInUse } from '../../../disk/image-lock.js';
+import { loadNativeFileOps } from '../../../disk/native-file-ops.js';
 import { probeFormat } from '../../../disk/open.js';
 import type { RepairMode } from '../../../disk/qcow2/check.js';
 import { checkImage } from '../../../disk/qcow2/check.js';
@@ -18,9 +20,13 @@ export function registerCheck(image: Command): void {
     .option('-r, --repair <mode>', 'leaks or all')
     .option('--json', 'machine-readable output')
     .option('--output <fmt>', 'human or json')
-    .action((file: string, o: { repair?: string; json?: boolean; output?: string }) => {
+    .action(async (file: string, o: { repair?: string; json?: boolean; output?: string }) => {
       if (o.repair !== undefined && o.repair !== 'leaks' && o.repair !== 'all') throw new UserError('-r takes "leaks" or "all"');
       if (probeFormat(file) !== 'qcow2') throw new UserError(`${file}: only qcow2 images can be checked`, EXIT_NOT_SUPPORTED);
+      if (o.repair !== undefined) {
+        await loadNativeFileOps();
+        refuseIfInUse(file);
+      }
       let r;
       try {
         r = checkImage(file, (o.repair ?? 'none') as RepairMode);

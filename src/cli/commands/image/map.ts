@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { mapDisk } from '../../../disk/map.js';
 import { chainDisks, openSync } from '../../../disk/open.js';
 import { RawDisk } from '../../../disk/raw.js';
-import { loadSparseFileOps } from '../../../disk/sparse-file.js';
+import { loadNativeFileOps } from '../../../disk/native-file-ops.js';
 
 export function registerMap(image: Command): void {
   image.command('map')
@@ -15,7 +15,7 @@ export function registerMap(image: Command): void {
       const disk = openSync(file, { readOnly: true });
       try {
         // Raw files' holes are shown as zero ranges, as qemu-img map shows them.
-        if (chainDisks(disk).some((d) => d instanceof RawDisk)) await loadSparseFileOps();
+        if (chainDisks(disk).some((d) => d instanceof RawDisk)) await loadNativeFileOps();
         const extents = mapDisk(disk);
         if (o.json || o.output === 'json') {
           const rows = extents.map((e) => JSON.stringify({

@@ -1,5 +1,6 @@
 // mvm image rebase -b BACKING [-F FMT] [-u] FILE
 import type { Command } from 'commander';
+import { loadNativeFileOps } from '../../../disk/native-file-ops.js';
 import { rebaseImage } from '../../../disk/rebase.js';
 import { formatOption } from './options.js';
 
@@ -10,7 +11,8 @@ export function registerRebase(image: Command): void {
     .requiredOption('-b, --backing <base>', 'new backing file ("" for none)')
     .option('-F, --backing-format <fmt>', 'format of the new backing file')
     .option('-u, --unsafe', 'only rewrite the backing file name')
-    .action((file: string, o: { backing: string; backingFormat?: string; unsafe?: boolean }) => {
+    .action(async (file: string, o: { backing: string; backingFormat?: string; unsafe?: boolean }) => {
+      await loadNativeFileOps(); // for the in-use check
       rebaseImage(file, o.backing || undefined, { format: formatOption(o.backingFormat, 'backing format'), unsafe: o.unsafe });
     });
 }

@@ -3,6 +3,8 @@ import type { Command } from 'commander';
 import { UserError } from '../../errors.js';
 import { ImageError } from '../../../disk/errors.js';
 import { SNAPSHOT_HEADING, snapshotRow } from '../../../disk/info.js';
+import { refuseIfInUse } from '../../../disk/image-lock.js';
+import { loadNativeFileOps } from '../../../disk/native-file-ops.js';
 import { probeFormat } from '../../../disk/open.js';
 import { Qcow2Image } from '../../../disk/qcow2/image.js';
 import { applySnapshot, createSnapshot, deleteSnapshot, listSnapshots } from '../../../disk/qcow2/snapshot.js';
@@ -15,10 +17,14 @@ export function registerSnapshot(image: Command): void {
     .option('-l, --list', 'list snapshots')
     .option('-a, --apply <name>', 'revert the image to a snapshot')
     .option('-d, --delete <name>', 'delete a snapshot')
-    .action((file: string, o: { create?: string; list?: boolean; apply?: string; delete?: string }) => {
+    .action(async (file: string, o: { create?: string; list?: boolean; apply?: string; delete?: string }) => {
       const chosen = [o.create, o.list, o.apply, o.delete].filter((x) => x !== undefined).length;
       if (chosen !== 1) throw new UserError('give exactly one of -c NAME, -l, -a NAME, -d NAME');
       if (probeFormat(file) !== 'qcow2') throw new ImageError(file, 'only qcow2 images have snapshots');
+      if (!o.list) {
+        await loadNativeFileOps();
+        refuseIfInUse(file);
+      }
       const img = Qcow2Image.open(file, { readOnly: !!o.list, skipBacking: true });
       try {
         if (o.list) {

@@ -10,6 +10,7 @@ import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { UserError } from '../../../cli/errors.js';
 import { asBackend, type SyncDisk } from '../../../disk/backend.js';
+import { lockVmDisk } from '../../../disk/image-lock.js';
 import { openSync, probeFormat } from '../../../disk/open.js';
 import { createQcow2 } from '../../../disk/qcow2/create.js';
 import { ensurePrivateDir, runtimeRoot } from '../../../runtime/paths.js';
@@ -84,6 +85,12 @@ export class VmDrives {
       if (code === 'EROFS' || code === 'EACCES' || code === 'EPERM') {
         throw new UserError(`--disk ${spec.path}: cannot open for writing (${code}); use ${spec.path},ro or an overlay${process.env['MVM_IN_HELPER'] ? ' (inside the helper VM only shared directories are writable)' : ''}`);
       }
+      throw err;
+    }
+    try {
+      lockVmDisk(disk);
+    } catch (err) {
+      disk.closeSync();
       throw err;
     }
     this.disks.push(disk);
