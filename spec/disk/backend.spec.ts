@@ -48,12 +48,13 @@ describe('disk backend interface', function () {
     });
   }
 
-  it('packs compressed clusters without overflowing narrow refcounts', () => {
+  it('packs compressed clusters without overflowing narrow refcounts', async () => {
     const file = path.join(dir, 'c.qcow2');
     createQcow2(file, { size: 1 << 20, clusterBits: 12, refcountOrder: 1 }); // 2-bit refcounts: at most 3 per host cluster
     const img = Qcow2Image.open(file, { readOnly: false });
     const data = Buffer.alloc(4096, 0x61);
-    for (let ci = 0; ci < 40; ci++) img.writeCompressedSync(ci, deflateCluster(data)!);
+    const deflated = (await deflateCluster(data))!;
+    for (let ci = 0; ci < 40; ci++) img.writeCompressedSync(ci, deflated);
     img.closeSync();
     expect(qemuCheck(file)).to.equal(0);
     expect(qemuRaw(file).subarray(0, 40 * 4096).equals(Buffer.alloc(40 * 4096, 0x61))).to.equal(true);

@@ -3,6 +3,7 @@
 // whichever read path the source takes (direct reads of plain data, the
 // image's own path for backing files, compressed and zero clusters).
 import { expect } from 'chai';
+import { randomFillSync } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { convertImage } from '../../src/disk/convert.js';
@@ -112,6 +113,31 @@ describe('convert: streamed output (oracle: qemu-img)', function () {
       expect(qemuImg('compare', '-f', 'raw', '-F', outFormat, p('scattered.raw'), p(`out.${outFormat}`))).to.match(/identical/);
     }
     expect(qemuCheck(p('out.qcow2'))).to.equal(0);
+  });
+
+  it('-c: deflates clusters several at once but lays them out in guest order, the same file every run; incompressible clusters stay plain', async () => {
+    const data = Buffer.alloc(2 * 1024 * 1024);
+    const cluster = 65536;
+    for (let i = 0; i < data.length / cluster; i++) {
+      if (i % 3 === 0) randomFillSync(data, i * cluster, cluster);
+      else if (i % 3 === 1) data.fill(i, i * cluster, (i + 1) * cluster);
+    }
+    fs.writeFileSync(p('mix.raw'), data);
+    await convertImage(p('mix.raw'), p('c1.qcow2'), { outFormat: 'qcow2', compress: true });
+    await convertImage(p('mix.raw'), p('c2.qcow2'), { outFormat: 'qcow2', compress: true });
+    expect(fs.readFileSync(p('c1.qcow2')).equals(fs.readFileSync(p('c2.qcow2')))).to.equal(true);
+    expect(qemuCheck(p('c1.qcow2'))).to.equal(0);
+    expect(qemuRaw(p('c1.qcow2')).equals(data)).to.equal(true);
+    // qemu-img map gives plain data an offset and compressed data none.
+    const extents = JSON.parse(qemuImg('map', '--output=json', p('c1.qcow2'))) as Array<{ start: number; data: boolean; offset?: number }>;
+    for (const e of extents.filter((x) => x.data)) {
+      const i = e.start / cluster;
+      expect(i % 3, `cluster ${i}`).to.not.equal(2);
+      expect(e.offset !== undefined, `cluster ${i} stored plain`).to.equal(i % 3 === 0);
+    }
+    // Plain clusters in guest order, one after another: the order writes were made in.
+    const plain = extents.filter((x) => x.offset !== undefined).map((x) => x.offset!);
+    expect(plain).to.deep.equal([...plain].sort((a, b) => a - b));
   });
 
   it('writes a valid empty image when the source holds only zeros', async () => {

@@ -26,8 +26,6 @@ export interface ConvertOptions {
   progress?: (fraction: number) => void;
 }
 
-/** Bytes copied per step of the compressing path. */
-const CHUNK = 1 << 20;
 /** How far ahead one look at the block status may skip. */
 const MAX_SKIP = 1 << 30;
 /** Zero detection granularity for raw output (a filesystem block). */
@@ -40,7 +38,7 @@ export async function convertImage(src: string, dst: string, opts: ConvertOption
     refuseOverwritingChain(dst, input);
     // Holes of raw layers are skipped without reading them (a mostly empty 8 GiB raw disk would otherwise be read whole).
     if (chainDisks(input).some((d) => d instanceof RawDisk)) await loadNativeFileOps();
-    if (opts.compress) convertCompressed(input, dst, opts);
+    if (opts.compress) await convertCompressed(input, dst, opts);
     else if (opts.outFormat === 'qcow2') await convertToQcow2(input, dst, opts);
     else await convertToRaw(input, dst, opts);
     if (input.size === 0) opts.progress?.(1);
@@ -75,43 +73,52 @@ async function convertToQcow2(input: SyncDisk, dst: string, opts: ConvertOptions
   out.closeSync();
 }
 
-/** `-c`: every non-zero cluster deflated and written through the qcow2 writer (compression dominates the time). */
-function convertCompressed(input: SyncDisk, dst: string, opts: ConvertOptions): void {
+/** Clusters being deflated at once: enough to keep libuv's thread pool (4 threads) busy. */
+const DEFLATING = 8;
+
+/**
+ * `-c`: every non-zero cluster deflated and written through the qcow2 writer.
+ * Compression is nearly all the time, so clusters are deflated on the thread
+ * pool several at once (qemu-img compresses one at a time) and written in
+ * guest order as each one's turn comes, so the layout is the same every run.
+ */
+async function convertCompressed(input: SyncDisk, dst: string, opts: ConvertOptions): Promise<void> {
   const size = input.size;
   createQcow2(dst, { size, clusterBits: opts.clusterBits });
   const output = Qcow2Image.open(dst, { readOnly: false, noSync: true });
+  const queue: Array<{ cluster: number; data: Buffer; deflated: Promise<Buffer | undefined> }> = [];
   try {
-    const unit = output.clusterSize;
-    const chunk = Math.max(unit, Math.floor(CHUNK / unit) * unit);
-    const buf = Buffer.allocUnsafe(chunk);
-    const zero = Buffer.alloc(unit);
+    const cs = output.clusterSize;
+    const zero = Buffer.alloc(cs);
+    const writeOldest = async (): Promise<void> => {
+      const next = queue.shift()!;
+      const deflated = await next.deflated;
+      if (deflated) output.writeCompressedSync(next.cluster, deflated);
+      else output.writeSync(next.cluster * cs, next.data);
+      opts.progress?.(Math.min(1, ((next.cluster + 1) * cs) / size));
+    };
     for (let pos = 0; pos < size;) {
-      const skip = pos % unit === 0 ? Math.floor(zeroBytesAt(input, pos, MAX_SKIP) / unit) * unit : 0;
+      const skip = Math.floor(zeroBytesAt(input, pos, MAX_SKIP) / cs) * cs;
       if (skip > 0) {
         pos += skip;
         opts.progress?.(Math.min(1, pos / size));
         continue;
       }
-      const n = Math.min(chunk, size - pos);
-      const data = buf.subarray(0, n);
+      const n = Math.min(cs, size - pos);
+      const data = Buffer.allocUnsafe(n);
       input.readSync(pos, data);
-      writeCompressed(output, pos, data, zero);
+      if (!data.equals(n === cs ? zero : zero.subarray(0, n))) {
+        // A partial last cluster is stored plain: a compressed cluster must be whole.
+        const deflated = n === cs ? deflateCluster(data) : Promise.resolve(undefined);
+        queue.push({ cluster: pos / cs, data, deflated });
+        if (queue.length >= DEFLATING) await writeOldest();
+      }
       pos += n;
-      opts.progress?.(Math.min(1, pos / size));
     }
+    while (queue.length > 0) await writeOldest();
   } finally {
+    // Deflations still running when something failed must not outlive the file they were for.
+    await Promise.allSettled(queue.map((q) => q.deflated));
     output.closeSync();
-  }
-}
-
-function writeCompressed(out: Qcow2Image, pos: number, data: Buffer, zero: Buffer): void {
-  const cs = out.clusterSize;
-  for (let off = 0; off < data.length; off += cs) {
-    const cluster = data.subarray(off, Math.min(off + cs, data.length));
-    if (cluster.equals(cluster.length === cs ? zero : zero.subarray(0, cluster.length))) continue;
-    const full = cluster.length === cs ? cluster : Buffer.concat([cluster, zero.subarray(cluster.length)]);
-    const deflated = deflateCluster(full);
-    if (deflated && cluster.length === cs) out.writeCompressedSync((pos + off) / cs, deflated);
-    else out.writeSync(pos + off, cluster);
   }
 }

@@ -45,8 +45,12 @@ export function inflateCluster(path: string, data: Buffer, clusterSize: number):
   return out;
 }
 
-/** Deflates a cluster; undefined when compression would not save space. */
-export function deflateCluster(data: Uint8Array): Buffer | undefined {
-  const out = zlib.deflateRawSync(data, { level: zlib.constants.Z_DEFAULT_COMPRESSION });
-  return out.length < data.length ? out : undefined;
+/** Deflates a cluster on libuv's thread pool; undefined when compression would not save space. */
+export function deflateCluster(data: Uint8Array): Promise<Buffer | undefined> {
+  return new Promise((resolve, reject) => {
+    zlib.deflateRaw(data, { level: zlib.constants.Z_DEFAULT_COMPRESSION }, (err, out) => {
+      if (err) reject(err);
+      else resolve(out.length < data.length ? out : undefined);
+    });
+  });
 }
