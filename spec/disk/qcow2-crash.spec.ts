@@ -7,6 +7,8 @@ import { fileURLToPath } from 'node:url';
 import { openSync } from '../../src/disk/open.js';
 import type { CreateOptions } from '../../src/disk/qcow2/create.js';
 import { createQcow2 } from '../../src/disk/qcow2/create.js';
+import { Qcow2Image } from '../../src/disk/qcow2/image.js';
+import { applySnapshot, createSnapshot } from '../../src/disk/qcow2/snapshot.js';
 import { makeTempDir, mvmRaw, qemuCheck, qemuImg, qemuImgStatus, qemuRaw, removeDir, seededRandom } from '../helpers/qcow2-oracle.js';
 import { MVM_BIN } from '../helpers/mvm-cli.js';
 
@@ -14,9 +16,9 @@ const WRITER = fileURLToPath(new URL('../helpers/qcow2-crash-writer.js', import.
 const CLI = MVM_BIN;
 
 /** Runs the writer and kills it `delayMs` after it reports it is writing. */
-function writeAndKill(image: string, seed: number, delayMs: number, snapshot: boolean): Promise<void> {
+function writeAndKill(image: string, seed: number, delayMs: number, mode: '' | 'snapshot' | 'churn'): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn('node', [WRITER, image, String(seed), snapshot ? 'snapshot' : ''], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('node', [WRITER, image, String(seed), mode], { stdio: ['ignore', 'pipe', 'pipe'] });
     let err = '';
     child.stderr.on('data', (d) => { err += d; });
     child.stdout.on('data', (d: Buffer) => {
@@ -55,7 +57,7 @@ describe('qcow2 kill -9 during writes', function () {
       const image = path.join(dir, 'crash.qcow2');
       createQcow2(image, c.opts);
       for (let round = 0; round < 2; round++) {
-        await writeAndKill(image, i * 10 + round, 20 + rnd(250), !!c.snapshot && round === 0);
+        await writeAndKill(image, i * 10 + round, 20 + rnd(250), c.snapshot && round === 0 ? 'snapshot' : '');
         const status = qemuCheck(image);
         expect(status, qemuImgStatus('check', image).out).to.be.oneOf([0, 3]);
         const repair = spawnSync('node', [CLI, 'image', 'check', '-r', 'all', image], { encoding: 'utf8' });
@@ -66,10 +68,45 @@ describe('qcow2 kill -9 during writes', function () {
     });
   }
 
+  // Snapshot create, apply and delete each change a refcount and the COPIED flags of the entries it
+  // covers, which live in different clusters; a crash between the two leaves them disagreeing, which
+  // qemu-img check counts as corruption (QEMU's own snapshot code has the same window). What must
+  // never happen is a cluster referenced more often than its refcount says (it could be handed out
+  // again): only COPIED mismatches and leaks are allowed, and check -r all repairs them.
+  it('snapshot create/apply/delete killed at random: at most COPIED-flag mismatches and leaks, repaired by check -r all', async () => {
+    const image = path.join(dir, 'churn.qcow2');
+    for (let round = 0; round < 6; round++) {
+      createQcow2(image, { size: 8 << 20, clusterBits: 12 });
+      await writeAndKill(image, 500 + round, 10 + rnd(300), 'churn');
+      const { out } = qemuImgStatus('check', image);
+      const errors = out.split('\n').filter((l) => l.startsWith('ERROR'));
+      expect(errors.filter((l) => !/^ERROR OFLAG_COPIED/.test(l)), out).to.deep.equal([]);
+      const repair = spawnSync('node', [CLI, 'image', 'check', '-r', 'all', image], { encoding: 'utf8' });
+      expect(repair.status, repair.stdout + repair.stderr).to.equal(0);
+      expect(qemuCheck(image)).to.equal(0);
+      expect(mvmRaw(image).equals(qemuRaw(image))).to.equal(true);
+    }
+  });
+
+  it('applying a snapshot, stopped just before the header moves to the new L1, leaves the old tree counted (leaks only)', () => {
+    const image = path.join(dir, 'apply.qcow2');
+    createQcow2(image, { size: 4 << 20, clusterBits: 12 });
+    const img = Qcow2Image.open(image, { readOnly: false });
+    img.writeSync(0, Buffer.alloc(1 << 20, 0x11));
+    createSnapshot(img, 'one');
+    img.writeSync(512 * 1024, Buffer.alloc(1 << 20, 0x22)); // clusters only the active tree holds
+    img.flushSync();
+    // The header write is where the switch happens: a crash there keeps everything written before it.
+    img.writeHeader = () => { throw new Error('crash'); };
+    expect(() => applySnapshot(img, 'one')).to.throw('crash');
+    img.file.close(); // no flush on the way out, as after kill -9
+    expect(qemuCheck(image), qemuImgStatus('check', image).out).to.be.oneOf([0, 3]);
+  });
+
   it('repairs a dirty lazy-refcount image when it is next opened read-write', async () => {
     const image = path.join(dir, 'lazy.qcow2');
     createQcow2(image, { size: 8 << 20, clusterBits: 12, lazyRefcounts: true });
-    await writeAndKill(image, 99, 150, false);
+    await writeAndKill(image, 99, 150, '');
     const info = JSON.parse(qemuImg('info', '--output=json', image)) as { 'dirty-flag': boolean };
     expect(info['dirty-flag']).to.equal(true);
     const d = openSync(image, { readOnly: false });

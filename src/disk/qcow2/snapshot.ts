@@ -120,9 +120,12 @@ export function applySnapshot(image: Qcow2Image, nameOrId: string): void {
   for (let i = 0; i < newL1.length; i += 8) newL1.writeUInt32BE((newL1.readUInt32BE(i) & ~HI_COPIED) >>> 0, i);
   const newOffset = newL1.length ? rc.allocate(Math.ceil(newL1.length / cs)) * cs : 0;
   if (newL1.length) image.file.write(newOffset, newL1);
-  // The old active tree loses a reference once the header points at the new L1.
-  forEachTreeCluster(image, image.l1, true, (c) => rc.decrementLater(c));
-  if (h.l1Size) rc.decrementRangeLater(h.l1TableOffset, h.l1Size * 8);
+  // The old active tree loses a reference once the header points at the new L1, not before: the
+  // flush below applies queued decrements, and a crash between it and the header write would leave
+  // the old tree referenced with too low a refcount. So it is listed now and queued after the switch.
+  const oldTree: number[] = [];
+  forEachTreeCluster(image, image.l1, true, (c) => oldTree.push(c));
+  const oldL1 = { offset: h.l1TableOffset, bytes: h.l1Size * 8 };
   image.flushSync();
   h.l1TableOffset = newOffset;
   h.l1Size = s.l1Size;
@@ -130,6 +133,8 @@ export function applySnapshot(image: Qcow2Image, nameOrId: string): void {
   image.replaceL1(newL1);
   image.writeHeader();
   image.file.sync();
+  for (const c of oldTree) rc.decrementLater(c);
+  if (oldL1.bytes) rc.decrementRangeLater(oldL1.offset, oldL1.bytes);
   image.flushSync();
   setCopiedFlags(image);
   image.flushSync();
