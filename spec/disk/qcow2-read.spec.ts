@@ -1,9 +1,11 @@
 // The read path against QEMU: images made and filled by qemu-img/qemu-io read
 // byte for byte the same through mvm as through `qemu-img convert -O raw`.
 import { expect } from 'chai';
+import { randomFillSync } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { makeTempDir, mvmRaw, qemuImg, qemuIo, qemuRaw, removeDir } from '../helpers/qcow2-oracle.js';
+import { openSync } from '../../src/disk/open.js';
+import { makeTempDir, mvmRaw, qemuCheck, qemuImg, qemuIo, qemuRaw, removeDir } from '../helpers/qcow2-oracle.js';
 
 const SIZE = '3M';
 
@@ -53,6 +55,29 @@ describe('qcow2 read path (oracle: qemu-img convert -O raw)', function () {
     qemuImg('convert', '-c', '-O', 'qcow2', '-o', 'cluster_size=4096', src, img);
     expect(mvmRaw(img).equals(data)).to.equal(true);
   });
+
+  for (const cluster of [512, 4096, 65536, 2097152]) {
+    it(`reads zstd-compressed clusters (compression_type=zstd, cluster ${cluster}), packed several to a sector and some stored plain`, () => {
+      const src = path.join(dir, 'src.raw');
+      const data = Buffer.alloc(4 << 20);
+      for (let i = 0; i < data.length; i++) data[i] = (i * 7) % 251 < 40 ? i & 0xff : 0x5a;
+      randomFillSync(data, 1 << 20, 300_000); // incompressible: stored plain
+      data.fill(0, 3 << 20, (3 << 20) + 700_000);
+      fs.writeFileSync(src, data);
+      const img = path.join(dir, 'z.qcow2');
+      qemuImg('convert', '-c', '-O', 'qcow2', '-o', `cluster_size=${cluster},compression_type=zstd`, src, img);
+      expect(JSON.parse(qemuImg('info', '--output=json', img))['format-specific'].data['compression-type']).to.equal('zstd');
+      expect(mvmRaw(img).equals(data)).to.equal(true);
+      // A write over part of a compressed cluster is a copy-on-write through the zstd path.
+      const copy = path.join(dir, 'w.qcow2');
+      fs.copyFileSync(img, copy);
+      const d = openSync(copy, { readOnly: false });
+      d.writeSync(1000, Buffer.alloc(300, 0x77));
+      d.closeSync();
+      expect(qemuCheck(copy)).to.equal(0);
+      expect(qemuRaw(copy).equals(Buffer.concat([data.subarray(0, 1000), Buffer.alloc(300, 0x77), data.subarray(1300)]))).to.equal(true);
+    });
+  }
 
   it('follows a three-level chain with a raw base, relative names and a base smaller than the overlay', () => {
     fs.mkdirSync(path.join(dir, 'sub'));

@@ -1,8 +1,9 @@
 // Compressed clusters: decoding the L2 descriptor, inflating (raw deflate, no
-// zlib header) and deflating for `convert -c`.
+// zlib header) or un-zstd-ing (zstd-cluster.ts), and deflating for `convert -c`.
 import * as zlib from 'node:zlib';
 import { ImageError } from '../errors.js';
 import { HI_COMPRESSED, TWO_32 } from './constants.js';
+import { unzstdCluster } from './zstd-cluster.js';
 
 export interface CompressedExtent {
   /** Byte offset of the compressed data in the file. */
@@ -30,6 +31,14 @@ export function encodeCompressed(offset: number, size: number, clusterBits: numb
   const extraSectors = Math.floor((offset + size - 1) / SECTOR) - Math.floor(offset / SECTOR);
   const hi = (HI_COMPRESSED | (extraSectors << hiOffsetBits) | Math.floor(offset / TWO_32)) >>> 0;
   return { hi, lo: offset % TWO_32 };
+}
+
+/** The header's compression type: 0 deflate, 1 zstd. */
+export const COMPRESSION_ZSTD = 1;
+
+/** Decompresses one cluster with the image's compression type. */
+export function decompressCluster(path: string, data: Buffer, clusterSize: number, compressionType: number): Buffer {
+  return compressionType === COMPRESSION_ZSTD ? unzstdCluster(path, data, clusterSize) : inflateCluster(path, data, clusterSize);
 }
 
 /** Inflates one cluster; anything but exactly one cluster of output is corruption. */

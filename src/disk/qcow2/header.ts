@@ -87,7 +87,6 @@ export function parseHeader(path: string, buf: Buffer, fileLength: number): Qcow
     if (refcountOrder > MAX_REFCOUNT_ORDER) fail(path, `refcount_order ${refcountOrder} is larger than ${MAX_REFCOUNT_ORDER}`);
     if (headerLength > H.compressionType) compressionType = buf[H.compressionType]!;
     if (compressionType !== 0 && !(incompatible & INCOMPAT_COMPRESSION)) fail(path, 'compression type set without its feature bit');
-    if (compressionType === 1) fail(path, 'zstd-compressed images are not supported (only deflate)');
     if (compressionType > 1) fail(path, `unknown compression type ${compressionType}`);
   }
 

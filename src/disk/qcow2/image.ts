@@ -7,7 +7,7 @@ import { ChainGuard, resolveBackingName } from '../backing-name.js';
 import { ImageError } from '../errors.js';
 import { openChainMember } from '../open.js';
 import { HI_COPIED, INCOMPAT_CORRUPT, INCOMPAT_DIRTY, INCOMPAT_EXTL2, LO_ZERO } from './constants.js';
-import { decodeCompressed, encodeCompressed } from './compressed.js';
+import { COMPRESSION_ZSTD, decodeCompressed, encodeCompressed } from './compressed.js';
 import { entryOffset, writeEntry } from './entries.js';
 import { checkImage } from './check.js';
 import { ImageFile } from './file-io.js';
@@ -180,6 +180,8 @@ export class Qcow2Image extends Qcow2Layer {
   /** Stores an already deflated cluster as cluster `ci` (convert -c writes whole clusters once). */
   writeCompressedSync(ci: number, deflated: Buffer): void {
     this.requireWritable();
+    // Only convert -c writes compressed clusters, into a new (deflate) image.
+    if (this.header.compressionType === COMPRESSION_ZSTD) throw new ImageError(this.path, 'writing compressed clusters into a zstd-compressed image is not supported');
     const cs = this.clusterSize;
     if (deflated.length >= cs) throw new Error('compressed cluster must be smaller than a cluster');
     const old = this.mapGuest(ci * cs);

@@ -8,7 +8,7 @@ import { ImageError } from '../errors.js';
 import {
   COMPAT_LAZY_REFCOUNTS, H, HI_COMPRESSED, HI_OFFSET_MASK, INCOMPAT_CORRUPT, INCOMPAT_EXTL2, LO_OFFSET_MASK, LO_ZERO, TWO_32,
 } from './constants.js';
-import { decodeCompressed, inflateCluster } from './compressed.js';
+import { decodeCompressed, decompressCluster } from './compressed.js';
 import { entryOffset, writeU64 } from './entries.js';
 import type { ImageFile } from './file-io.js';
 import type { Qcow2Header } from './header.js';
@@ -178,7 +178,7 @@ export abstract class Qcow2Layer implements SyncDisk {
     const ext = decodeCompressed(m.hi, m.lo, this.clusterBits);
     if (ext.offset >= this.file.length) throw new ImageError(this.path, `compressed cluster at ${ext.offset} lies beyond the end of the file`);
     const length = Math.min(ext.length, this.file.length - ext.offset);
-    const data = inflateCluster(this.path, this.file.readMeta(ext.offset, length, 'compressed cluster'), this.clusterSize);
+    const data = decompressCluster(this.path, this.file.readMeta(ext.offset, length, 'compressed cluster'), this.clusterSize, this.header.compressionType);
     this.lastInflated = { hi: m.hi, lo: m.lo, data };
     return data;
   }
