@@ -8,11 +8,12 @@ import { registerCreate } from './image/create.js';
 import { registerInfo } from './image/info.js';
 import { registerMap } from './image/map.js';
 import { registerRebase } from './image/rebase.js';
+import { registerResize } from './image/resize.js';
 import { registerSnapshot } from './image/snapshot.js';
 
 export function register(program: Command): void {
-  const image = program.command('image').description('create, inspect, check, convert and snapshot disk images (qcow2, raw)');
-  for (const add of [registerCreate, registerInfo, registerCheck, registerSnapshot, registerCommit, registerRebase, registerConvert, registerMap]) {
+  const image = program.command('image').description('create, inspect, check, resize, convert and snapshot disk images (qcow2, raw)');
+  for (const add of [registerCreate, registerInfo, registerCheck, registerSnapshot, registerCommit, registerRebase, registerResize, registerConvert, registerMap]) {
     add(image);
   }
 }
