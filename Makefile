@@ -119,15 +119,17 @@ bench-disk-guest: deps build images
 	$(MVM) bench guest-disk
 
 # Issue #6, mvm against QEMU microvm and runc containers on the same rootfs:
-# boot, memory, disk footprint and density (~15-20 min inside the helper VM on
-# a PVM host), each writing images/out/bench/<name>.json; bench-report then
-# writes docs/benchmarks.md and its charts (docs/benchmarks/*.svg) from them.
+# boot, memory, disk footprint and density, and mvm against QEMU for disk I/O
+# inside the guest (~20 min inside the helper VM on a PVM host), each writing
+# images/out/bench/<name>.json; bench-report then writes docs/benchmarks.md
+# and its charts (docs/benchmarks/*.svg) from them.
 .PHONY: bench-compare bench-report
 bench-compare: deps build images firmware/out/bench/exit-loop
 	$(MVM) bench boot
 	$(MVM) bench memory
 	$(MVM) bench disk
 	$(MVM) bench density
+	$(MVM) bench guest-disk
 
 bench-report: bench-compare
 	$(MVM) bench report --out docs/benchmarks.md

@@ -12,7 +12,7 @@ import { readInputs } from '../../src/bench/report/inputs.js';
 import { hostFacts } from '../../src/bench/report/document.js';
 import { writeReport } from '../../src/bench/report/write.js';
 import { runMvm } from '../helpers/mvm-cli.js';
-import { bootFixture, densityFixture, diskFixture, memoryFixture } from './report-fixtures.js';
+import { bootFixture, densityFixture, diskFixture, guestDiskFixture, memoryFixture } from './report-fixtures.js';
 
 const CLAIMS = [
   'A VM boots in minutes, a container in milliseconds',
@@ -52,6 +52,7 @@ describe('mvm bench report', () => {
     write('memory', memoryFixture());
     write('disk', diskFixture());
     write('density', densityFixture());
+    write('guest-disk', guestDiskFixture());
     const inputs = readInputs(results());
     expect(inputs.missing).to.deep.equal([]);
     const out = path.join(dir, 'docs', 'benchmarks.md');
@@ -73,7 +74,9 @@ describe('mvm bench report', () => {
     }
     expect(claims.get(CLAIMS[0]!)).to.include('mvm 5.60 s').and.include('runc 400 ms');
     expect(claims.get(CLAIMS[1]!)).to.include('192 KiB');
-    for (const heading of ['## Boot time', '## Memory per instance', '## Disk per instance', '## Density']) expect(markdown).to.include(heading);
+    for (const heading of ['## Boot time', '## Memory per instance', '## Disk per instance', '## Density', '## Disk I/O inside the guest']) expect(markdown).to.include(heading);
+    expect(markdown).to.include('| sequential write, 1 MiB | MB/s | 30.0 | 190.0 | 0.16× | 28.0 | 170.0 | 0.16× |');
+    expect(markdown).to.include('| random read, 4 KiB | ops/s | 270 | 750 | 0.36× | 260 | 720 | 0.36× |');
     expect(markdown).to.include('| side | runs | p50 | p90 | p99 |');
     expect(markdown).to.include('| mvm | 3 | cap (--max) |');
     expect(markdown).to.not.include('## Missing');
@@ -94,14 +97,19 @@ describe('mvm bench report', () => {
     const out = path.join(dir, 'benchmarks.md');
     fs.mkdirSync(path.join(dir, 'benchmarks'));
     fs.writeFileSync(path.join(dir, 'benchmarks', 'boot-distribution.svg'), '<svg/>');
+    write('guest-disk', { benchmark: 'guest-disk', started: 'x', rates: { mvm: {} } });
+    expect(readInputs(results()).missing.find((m) => m.benchmark === 'guest-disk')?.why).to.equal('it has no rates for mvm and QEMU');
+    fs.rmSync(path.join(results(), 'guest-disk.json'));
     const inputs = readInputs(results());
-    expect(inputs.missing.map((m) => m.benchmark)).to.deep.equal(['boot', 'memory', 'density']);
+    expect(inputs.missing.map((m) => m.benchmark)).to.deep.equal(['boot', 'memory', 'density', 'guest-disk']);
     writeReport(out, inputs, hostFacts('hardware'));
     const markdown = fs.readFileSync(out, 'utf8');
     expect(markdown).to.include('## Missing from this report');
     expect(markdown).to.match(/- boot: not run yet/);
     expect(markdown).to.match(/- memory: unreadable/);
     expect(markdown).to.match(/- density: its "benchmark" is "boot"/);
+    expect(markdown).to.match(/- guest-disk: not run yet \(`mvm bench guest-disk`\)/);
+    expect(markdown).to.not.include('## Disk I/O inside the guest');
     expect(claimCells(markdown).get(CLAIMS[0]!)).to.include('not measured in this run');
     expect(markdown).to.include('## Disk per instance');
     expect(fs.readdirSync(path.join(dir, 'benchmarks'))).to.deep.equal(['disk-per-count.svg']);

@@ -1,8 +1,10 @@
-// Small, made-up results of the four benchmarks in the shapes they write
+// Small, made-up results of the five benchmarks in the shapes they write
 // (typed by the benchmarks' own result types, so a change of shape fails to
 // compile here), for the report specs. The numbers are invented: the specs
 // check the report's structure, never these values' realism.
-import type { BootFile, DensityFile, DiskFile, MemoryFile } from '../../src/bench/report/inputs.js';
+import type { BootFile, DensityFile, DiskFile, GuestDiskFile, MemoryFile } from '../../src/bench/report/inputs.js';
+import type { RateSummary } from '../../src/bench/guest-disk/suite.js';
+import { WORKLOADS, type Workload } from '../../src/bench/guest-disk/workload.js';
 import type { BenchEnvironment } from '../../src/bench/sides/environment.js';
 import { summarize } from '../../src/bench/stats.js';
 
@@ -77,5 +79,18 @@ export function densityFixture(): DensityFile {
     benchmark: 'density', started: STARTED, finished: FINISHED, environment: HELPER_ENVIRONMENT, hostname: 'helper', memTotalBytes: 3915 * MiB,
     maxInstances: 3, budgetSeconds: 150,
     sides: [side('mvm', 'mvm', [6000, 5200, 6200], 70 * MiB), side('qemu', 'QEMU microvm', [1500, 1400, 1600], 44 * MiB), side('runc', 'runc', [400, 350, 380], 8 * MiB)],
+  };
+}
+
+export function guestDiskFixture(): GuestDiskFile {
+  const rates = (seq: number, rand: number): Record<Workload, RateSummary> => Object.fromEntries(WORKLOADS.map((w) => [w, w.startsWith('seq')
+    ? { unit: 'MB/s', summary: summarize([seq, seq * 1.1, seq * 0.9]) }
+    : { unit: 'ops/s', summary: summarize([rand, rand * 1.1, rand * 0.9]) }])) as Record<Workload, RateSummary>;
+  return {
+    benchmark: 'guest-disk', started: STARTED, finished: FINISHED, location: 'helper',
+    size: { regionMib: 16, sequentialBlocks: 16, randomOps: 500 }, rounds: 3, imageDir: '/run/x',
+    samples: { mvm: { raw: [], qcow2: [] }, qemu: { raw: [], qcow2: [] } },
+    rates: { mvm: { raw: rates(30, 270), qcow2: rates(28, 260) }, qemu: { raw: rates(190, 750), qcow2: rates(170, 720) } },
+    ratios: [],
   };
 }

@@ -8,7 +8,7 @@ import type { Chart } from './charts.js';
 import { claimRows } from './claims.js';
 import type { BenchmarkName, ReportInputs } from './inputs.js';
 import { day, table } from './markdown-format.js';
-import { bootSection, densitySection, diskSection, memorySection } from './sections.js';
+import { bootSection, densitySection, diskSection, guestDiskSection, memorySection } from './sections.js';
 
 /** The machine the report is written on (the benchmarks it reads record where they ran themselves). */
 export interface HostFacts {
@@ -83,7 +83,7 @@ export function reportMarkdown(o: DocumentOptions): string {
   return [
     '# Benchmarks: mvm microVMs, QEMU microvm and runc containers, side by side',
     '',
-    `Measured on one machine, in one run of each benchmark, by \`mvm bench\` (report written ${o.generated.toISOString().slice(0, 16).replace('T', ' ')} UTC). Every side runs the same root filesystem (mvm's busybox rootfs) and ends at the same event: its init printing the same marker. Regenerate with \`make bench-report\` (runs the four benchmarks, then this report), or run \`mvm bench boot\`, \`mvm bench memory\`, \`mvm bench disk\` and \`mvm bench density\`, then \`mvm bench report\`.`,
+    `Measured on one machine, in one run of each benchmark, by \`mvm bench\` (report written ${o.generated.toISOString().slice(0, 16).replace('T', ' ')} UTC). Every side runs the same root filesystem (mvm's busybox rootfs) and ends at the same event: its init printing the same marker. Regenerate with \`make bench-report\` (runs the five benchmarks, then this report), or run \`mvm bench boot\`, \`mvm bench memory\`, \`mvm bench disk\`, \`mvm bench density\` and \`mvm bench guest-disk\`, then \`mvm bench report\`.`,
     '',
     ...whereSection(o),
     '## The common claims, measured',
@@ -94,6 +94,7 @@ export function reportMarkdown(o: DocumentOptions): string {
     ...memorySection(inputs, chart('memory-per-instance.svg'), chartFolder),
     ...diskSection(inputs, chart('disk-per-count.svg'), chartFolder),
     ...densitySection(inputs, chart('density-boot.svg'), chartFolder),
+    ...guestDiskSection(inputs),
     ...missingSection(inputs),
   ].join('\n');
 }
