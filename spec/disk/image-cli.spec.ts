@@ -8,13 +8,11 @@ import { H } from '../../src/disk/qcow2/constants.js';
 import { makeTempDir, qemuCheck, qemuImg, qemuImgStatus, qemuIo, qemuRaw, removeDir } from '../helpers/qcow2-oracle.js';
 import { peekU64, poke } from '../helpers/qcow2-poke.js';
 import { asQemuIoCommands, randomSequence } from '../helpers/qcow2-sequence.js';
-import { MVM_BIN } from '../helpers/mvm-cli.js';
+import { runMvmSync, type CliResult } from '../helpers/mvm-cli.js';
 
-const CLI = MVM_BIN;
 
-function mvm(...args: string[]): { status: number; stdout: string; stderr: string } {
-  const r = spawnSync('node', [CLI, 'image', ...args], { encoding: 'utf8' });
-  return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+function mvm(...args: string[]): CliResult {
+  return runMvmSync(['image', ...args]);
 }
 
 function mvmOk(...args: string[]): string {

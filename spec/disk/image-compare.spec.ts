@@ -4,7 +4,7 @@ import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { MVM_BIN } from '../helpers/mvm-cli.js';
+import { runMvmSync } from '../helpers/mvm-cli.js';
 import { makeTempDir, qemuImg, qemuIo, removeDir } from '../helpers/qcow2-oracle.js';
 
 function run(cmd: string, args: string[]): { status: number; stdout: string } {
@@ -42,15 +42,15 @@ describe('mvm image compare (oracle: qemu-img compare)', function () {
     ];
     for (const args of pairs) {
       const theirs = run('qemu-img', ['compare', ...args]);
-      const ours = run('node', [MVM_BIN, 'image', 'compare', ...args]);
-      expect(ours, args.join(' ')).to.deep.equal(theirs);
+      const ours = runMvmSync(['image', 'compare', ...args]);
+      expect({ status: ours.status, stdout: ours.stdout }, args.join(' ')).to.deep.equal(theirs);
     }
-    expect(run('node', [MVM_BIN, 'image', 'compare', p('a.qcow2'), p('b.qcow2')]).stdout).to.equal('Content mismatch at offset 2999808!\n');
+    expect(runMvmSync(['image', 'compare', p('a.qcow2'), p('b.qcow2')]).stdout).to.equal('Content mismatch at offset 2999808!\n');
   });
 
   it('exits 2, with one line, when an image cannot be read', () => {
     fs.writeFileSync(p('x.raw'), Buffer.alloc(4096));
-    const r = spawnSync('node', [MVM_BIN, 'image', 'compare', p('x.raw'), p('missing.qcow2')], { encoding: 'utf8' });
+    const r = runMvmSync(['image', 'compare', p('x.raw'), p('missing.qcow2')]);
     expect(r.status).to.equal(2);
     expect(r.stderr.trim().split('\n')).to.have.length(1);
     expect(r.stderr).to.match(/missing\.qcow2/);

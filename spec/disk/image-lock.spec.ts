@@ -11,7 +11,7 @@ import { ImageError } from '../../src/disk/errors.js';
 import { lockVmDisk } from '../../src/disk/image-lock.js';
 import { loadNativeFileOps } from '../../src/disk/native-file-ops.js';
 import { openSync } from '../../src/disk/open.js';
-import { MVM_BIN } from '../helpers/mvm-cli.js';
+import { runMvmSync } from '../helpers/mvm-cli.js';
 import { makeTempDir, qemuImg, qemuImgStatus, removeDir } from '../helpers/qcow2-oracle.js';
 
 /** Opens a disk the way a VM's drive does: open, then lock the chain. */
@@ -142,7 +142,7 @@ describe('image locks (oracle: qemu-img, qemu-io)', function () {
     expect(lockError(() => openLocked(p('a.qcow2'), false))).to.match(/in use by another process/);
     expect(lockError(() => openLocked(p('a.qcow2'), true))).to.match(/in use by another process that may write it/);
     for (const args of [['snapshot', '-c', 's1'], ['commit'], ['check', '-r', 'all']]) {
-      const r = spawnSync('node', [MVM_BIN, 'image', ...args, p('a.qcow2')], { encoding: 'utf8' });
+      const r = runMvmSync(['image', ...args, p('a.qcow2')]);
       expect(r.status, args.join(' ')).to.equal(1);
       expect(r.stderr, args.join(' ')).to.match(/a\.qcow2: in use by another process that has it open/);
       expect(r.stderr.trim().split('\n'), 'one line').to.have.length(1);
@@ -150,7 +150,7 @@ describe('image locks (oracle: qemu-img, qemu-io)', function () {
     // The same commit goes through once QEMU is gone.
     qemuIo!.kill('SIGKILL');
     for (let i = 0; i < 100 && lockedRanges(p('a.qcow2')).length > 0; i++) await sleep(50);
-    const r = spawnSync('node', [MVM_BIN, 'image', 'commit', p('a.qcow2')], { encoding: 'utf8' });
+    const r = runMvmSync(['image', 'commit', p('a.qcow2')]);
     expect(r.status, r.stderr).to.equal(0);
 
     await qemuHolds(p('base.qcow2'), true);

@@ -1,18 +1,16 @@
 // `mvm image resize` with qemu-img as the judge: sizes, L1 growth, shrinking,
 // the new area reading as zeros, and the refusals.
 import { expect } from 'chai';
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { targetSize } from '../../src/disk/resize.js';
-import { MVM_BIN } from '../helpers/mvm-cli.js';
+import { runMvmSync, type CliResult } from '../helpers/mvm-cli.js';
 import { makeTempDir, qemuCheck, qemuImg, qemuIo, qemuRaw, removeDir } from '../helpers/qcow2-oracle.js';
 
 const MiB = 1 << 20;
 
-function resize(...args: string[]): { status: number; stdout: string; stderr: string } {
-  const r = spawnSync('node', [MVM_BIN, 'image', 'resize', ...args], { encoding: 'utf8' });
-  return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+function resize(...args: string[]): CliResult {
+  return runMvmSync(['image', 'resize', ...args]);
 }
 
 function virtualSize(image: string): number {

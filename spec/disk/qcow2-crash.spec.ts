@@ -1,7 +1,7 @@
 // kill -9 during writes: the image may only leak clusters (qemu-img check exit
 // 0 or 3), never be corrupt, and `mvm image check -r all` must repair it.
 import { expect } from 'chai';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { openSync } from '../../src/disk/open.js';
@@ -10,10 +10,9 @@ import { createQcow2 } from '../../src/disk/qcow2/create.js';
 import { Qcow2Image } from '../../src/disk/qcow2/image.js';
 import { applySnapshot, createSnapshot } from '../../src/disk/qcow2/snapshot.js';
 import { makeTempDir, mvmRaw, qemuCheck, qemuImg, qemuImgStatus, qemuRaw, removeDir, seededRandom } from '../helpers/qcow2-oracle.js';
-import { MVM_BIN } from '../helpers/mvm-cli.js';
+import { runMvmSync } from '../helpers/mvm-cli.js';
 
 const WRITER = fileURLToPath(new URL('../helpers/qcow2-crash-writer.js', import.meta.url));
-const CLI = MVM_BIN;
 
 /** Runs the writer and kills it `delayMs` after it reports it is writing. */
 function writeAndKill(image: string, seed: number, delayMs: number, mode: '' | 'snapshot' | 'churn'): Promise<void> {
@@ -60,7 +59,7 @@ describe('qcow2 kill -9 during writes', function () {
         await writeAndKill(image, i * 10 + round, 20 + rnd(250), c.snapshot && round === 0 ? 'snapshot' : '');
         const status = qemuCheck(image);
         expect(status, qemuImgStatus('check', image).out).to.be.oneOf([0, 3]);
-        const repair = spawnSync('node', [CLI, 'image', 'check', '-r', 'all', image], { encoding: 'utf8' });
+        const repair = runMvmSync(['image', 'check', '-r', 'all', image]);
         expect(repair.status, repair.stdout + repair.stderr).to.equal(0);
         expect(qemuCheck(image)).to.equal(0);
         expect(mvmRaw(image).equals(qemuRaw(image))).to.equal(true);
@@ -81,7 +80,7 @@ describe('qcow2 kill -9 during writes', function () {
       const { out } = qemuImgStatus('check', image);
       const errors = out.split('\n').filter((l) => l.startsWith('ERROR'));
       expect(errors.filter((l) => !/^ERROR OFLAG_COPIED/.test(l)), out).to.deep.equal([]);
-      const repair = spawnSync('node', [CLI, 'image', 'check', '-r', 'all', image], { encoding: 'utf8' });
+      const repair = runMvmSync(['image', 'check', '-r', 'all', image]);
       expect(repair.status, repair.stdout + repair.stderr).to.equal(0);
       expect(qemuCheck(image)).to.equal(0);
       expect(mvmRaw(image).equals(qemuRaw(image))).to.equal(true);

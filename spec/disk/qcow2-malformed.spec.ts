@@ -12,9 +12,8 @@ import { createQcow2 } from '../../src/disk/qcow2/create.js';
 import { Qcow2Image } from '../../src/disk/qcow2/image.js';
 import { makeTempDir, qemuImg, qemuIo, removeDir } from '../helpers/qcow2-oracle.js';
 import { peekU64, poke, pokeU32, pokeU64 } from '../helpers/qcow2-poke.js';
-import { MVM_BIN } from '../helpers/mvm-cli.js';
+import { runMvmSync } from '../helpers/mvm-cli.js';
 
-const CLI = MVM_BIN;
 const CS = 65536;
 
 function openError(image: string, readOnly = true): ImageError {
@@ -104,7 +103,7 @@ describe('qcow2 malformed images give one clear error', function () {
     const table = peekU64(img, H.refcountTableOffset);
     pokeU64(img, table + 8 * 475, 0xff000000, 0);
     expect(openError(img, false).message).to.match(/refcount table entry 475 is invalid/);
-    const r = spawnSync('node', [CLI, 'image', 'check', '-r', 'all', img], { encoding: 'utf8' });
+    const r = runMvmSync(['image', 'check', '-r', 'all', img]);
     expect(r.status, r.stdout + r.stderr).to.equal(0);
     expect(spawnSync('qemu-img', ['check', img]).status).to.equal(0);
   });
@@ -129,10 +128,10 @@ describe('qcow2 malformed images give one clear error', function () {
     it(`check agrees with qemu-img on ${name}, and -r all repairs it`, () => {
       damage();
       const theirs = spawnSync('qemu-img', ['check', img]).status;
-      const mine = spawnSync('node', [CLI, 'image', 'check', img], { encoding: 'utf8' });
+      const mine = runMvmSync(['image', 'check', img]);
       expect(mine.status, mine.stdout).to.equal(theirs);
       expect(theirs).to.equal(2);
-      expect(spawnSync('node', [CLI, 'image', 'check', '-r', 'all', img]).status).to.equal(0);
+      expect(runMvmSync(['image', 'check', '-r', 'all', img]).status).to.equal(0);
       expect(spawnSync('qemu-img', ['check', img]).status).to.equal(0);
     });
   }
@@ -220,14 +219,14 @@ describe('qcow2 malformed images give one clear error', function () {
     qemuImg('snapshot', '-c', 's', q);
     const table = peekU64(q, H.snapshotsOffset);
     pokeU32(q, table + 36, 1 << 30);
-    const r = spawnSync('node', [CLI, 'image', 'snapshot', '-l', q], { encoding: 'utf8' });
+    const r = runMvmSync(['image', 'snapshot', '-l', q]);
     expect(r.status).to.equal(1);
     expect(r.stderr.trim()).to.match(/^mvm: .*snap.qcow2: snapshot 0 has 1073741824 bytes of extra data \(limit 1024\)$/);
   });
 
   it('prints one line and exits 1 from the CLI', () => {
     pokeU32(img, H.version, 9);
-    const r = spawnSync('node', [CLI, 'image', 'info', img], { encoding: 'utf8' });
+    const r = runMvmSync(['image', 'info', img]);
     expect(r.status).to.equal(1);
     expect(r.stderr).to.equal(`mvm: ${img}: unsupported qcow2 version 9\n`);
   });

@@ -2,13 +2,12 @@
 // sees it, so a lying frame gives one clean error instead of gigabytes of
 // allocation or output, or a crash.
 import { expect } from 'chai';
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ImageError } from '../../src/disk/errors.js';
 import { decodeCompressed } from '../../src/disk/qcow2/compressed.js';
 import { unzstdCluster, zstdFrameLength } from '../../src/disk/qcow2/zstd-cluster.js';
-import { MVM_BIN } from '../helpers/mvm-cli.js';
+import { runMvmSync } from '../helpers/mvm-cli.js';
 import { makeTempDir, qemuImg, removeDir } from '../helpers/qcow2-oracle.js';
 
 const CLUSTER = 65536;
@@ -76,7 +75,7 @@ describe('zstd-compressed clusters from a hostile image', () => {
       const ext = decodeCompressed(file.readUInt32BE(l2), file.readUInt32BE(l2 + 4), 16);
       Buffer.from([...MAGIC, 0x00, 31 << 3]).copy(file, ext.offset);
       fs.writeFileSync(img, file);
-      const r = spawnSync('node', [MVM_BIN, 'image', 'convert', '-O', 'raw', img, path.join(dir, 'out.raw')], { encoding: 'utf8' });
+      const r = runMvmSync(['image', 'convert', '-O', 'raw', img, path.join(dir, 'out.raw')]);
       expect(r.status).to.equal(1);
       expect(r.stderr.trim().split('\n')).to.have.length(1);
       expect(r.stderr).to.match(/z\.qcow2: zstd-compressed cluster is corrupt \(frame asks for a \d+-byte window\)/);

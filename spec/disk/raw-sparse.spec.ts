@@ -3,12 +3,11 @@
 import { expect } from 'chai';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { spawnSync } from 'node:child_process';
 import { convertImage } from '../../src/disk/convert.js';
 import { openDisk } from '../../src/disk/open.js';
 import { RawDisk } from '../../src/disk/raw.js';
 import { loadNativeFileOps } from '../../src/disk/native-file-ops.js';
-import { MVM_BIN } from '../helpers/mvm-cli.js';
+import { runMvmSync } from '../helpers/mvm-cli.js';
 import { makeTempDir, qemuImg, removeDir } from '../helpers/qcow2-oracle.js';
 
 const MiB = 1 << 20;
@@ -55,7 +54,7 @@ describe('raw images with holes', function () {
 
   it('map --output=json of a sparse raw file is what qemu-img map prints', () => {
     sparseRaw(p('a.raw'), 64 * MiB, [0, 8 * MiB, 60 * MiB], MiB);
-    const ours = spawnSync('node', [MVM_BIN, 'image', 'map', '--output=json', p('a.raw')], { encoding: 'utf8' });
+    const ours = runMvmSync(['image', 'map', '--output=json', p('a.raw')]);
     expect(ours.status, ours.stderr).to.equal(0);
     expect(ours.stdout).to.equal(qemuImg('map', '--output=json', '-f', 'raw', p('a.raw')));
     expect(JSON.parse(ours.stdout).filter((e: { data: boolean }) => e.data)).to.have.length(3);

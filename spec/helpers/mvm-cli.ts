@@ -1,5 +1,5 @@
 // Runs the built mvm CLI as a user would, capturing output and exit status.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, constants, existsSync, openSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, resolve } from 'node:path';
@@ -36,6 +36,12 @@ export function runMvm(args: readonly string[], options: { env?: Record<string, 
       child.stdin.end();
     }
   });
+}
+
+/** Runs the CLI to completion without a terminal (for commands that need no input and finish quickly). */
+export function runMvmSync(args: readonly string[]): CliResult {
+  const r = spawnSync(process.execPath, [MVM_BIN, ...args], { encoding: 'utf8' });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
 /** Why KVM specs cannot run here, or undefined when /dev/kvm is usable. */
