@@ -51,7 +51,7 @@ describe('qcow2 header rewrites and L2 cache size', function () {
   beforeEach(() => { dir = makeTempDir(); });
   afterEach(() => removeDir(dir));
 
-  it('keeps unknown header fields and extensions through snapshot and rebase', () => {
+  it('keeps unknown header fields and extensions through snapshot and rebase', async () => {
     const img = path.join(dir, 'x.qcow2');
     fs.writeFileSync(path.join(dir, 'base.raw'), Buffer.alloc(1 << 20, 9));
     qemuImg('create', '-q', '-f', 'qcow2', '-b', 'base.raw', '-F', 'raw', img);
@@ -67,7 +67,7 @@ describe('qcow2 header rewrites and L2 cache size', function () {
     rw.closeSync();
     expect(extensions(img)).to.deep.equal(before);
     fs.writeFileSync(path.join(dir, 'other.raw'), Buffer.alloc(1 << 20, 9));
-    rebaseImage(img, 'other.raw', { format: 'raw' });
+    await rebaseImage(img, 'other.raw', { format: 'raw' });
     const after = extensions(img);
     expect(after.filter((e) => e.type !== 0xe2792aca)).to.deep.equal(before.filter((e) => e.type !== 0xe2792aca));
     expect(fs.readFileSync(img).readUInt32BE(UNKNOWN_FIELD_AT)).to.equal(0xdeadbeef);

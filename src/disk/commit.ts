@@ -9,13 +9,13 @@ import { Kind } from './qcow2/mapping.js';
 /** Most bytes moved per read/write pair. */
 const CHUNK = 4 << 20;
 
-export function commitImage(path: string): { bytes: number } {
+export async function commitImage(path: string): Promise<{ bytes: number }> {
   const top = Qcow2Image.open(path, { readOnly: true });
   let bytes = 0;
   try {
     if (!top.backing) throw new ImageError(path, 'image has no backing file to commit into');
-    refuseIfInUse(path);
-    refuseIfInUse(top.backing.path);
+    await refuseIfInUse(path);
+    await refuseIfInUse(top.backing.path);
     const base = openSync(top.backing.path, { readOnly: false, format: top.backing.format });
     try {
       const buf = Buffer.allocUnsafe(CHUNK);

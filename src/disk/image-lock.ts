@@ -16,10 +16,8 @@
 import * as fs from 'node:fs';
 import type { SyncDisk } from './backend.js';
 import { ImageError } from './errors.js';
-import { nativeFileOps, type NativeFileOps } from './native-file-ops.js';
-import { chainDisks } from './open.js';
-import { Qcow2Image } from './qcow2/image.js';
-import { RawDisk } from './raw.js';
+import { loadNativeFileOps, nativeFileOps, type NativeFileOps } from './native-file-ops.js';
+import { chainDisks, fileDescriptorOf } from './open.js';
 
 const USES = 100;
 const REFUSES = 200;
@@ -30,12 +28,6 @@ const RESIZE = 3;
 const PROTOCOL_BYTES = REFUSES + RESIZE + 1 - USES;
 
 const VERBS: Record<number, string> = { [CONSISTENT_READ]: 'read', [WRITE]: 'write', [RESIZE]: 'resize' };
-
-function fdOf(disk: SyncDisk): number | undefined {
-  if (disk instanceof Qcow2Image) return disk.file.fd;
-  if (disk instanceof RawDisk) return disk.fileDescriptor;
-  return undefined;
-}
 
 function inUse(path: string, detail: string): ImageError {
   return new ImageError(path, `in use by another process that ${detail} (a running VM, QEMU or an image command)`);
@@ -64,7 +56,7 @@ export function lockVmDisk(disk: SyncDisk): void {
   const ops = nativeFileOps();
   if (!ops) return;
   chainDisks(disk).forEach((layer, depth) => {
-    const fd = fdOf(layer);
+    const fd = fileDescriptorOf(layer);
     if (fd !== undefined) lockImageFile(ops, fd, layer.path, depth === 0 && !layer.readOnly);
   });
 }
@@ -75,8 +67,8 @@ export function lockVmDisk(disk: SyncDisk): void {
  * does. Checked before the image is opened for writing (opening a dirty image
  * writable repairs it). Takes no locks itself; the command is short.
  */
-export function refuseIfInUse(path: string): void {
-  const ops = nativeFileOps();
+export async function refuseIfInUse(path: string): Promise<void> {
+  const ops = await loadNativeFileOps();
   if (!ops) return;
   const fd = fs.openSync(path, 'r');
   try {

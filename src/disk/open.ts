@@ -56,7 +56,7 @@ export function openChainMember(path: string, format: string | undefined, chain:
   const raw = RawDisk.open(path, true);
   // Raw images end the chain, but a raw file that is the overlay itself is still a loop.
   try {
-    chain.enter(path, fdOf(raw), from);
+    chain.enter(path, raw.fileDescriptor, from);
   } catch (err) {
     raw.closeSync();
     throw err;
@@ -85,6 +85,9 @@ export function refuseOverwritingChain(target: string, disk: SyncDisk): void {
   }
 }
 
-function fdOf(raw: RawDisk): number {
-  return raw.fileDescriptor;
+/** The open file behind a raw or qcow2 disk (undefined for other kinds). */
+export function fileDescriptorOf(disk: SyncDisk): number | undefined {
+  if (disk instanceof Qcow2Image) return disk.file.fd;
+  if (disk instanceof RawDisk) return disk.fileDescriptor;
+  return undefined;
 }

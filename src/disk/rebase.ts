@@ -20,8 +20,8 @@ export interface RebaseOptions {
 }
 
 /** `backing` empty or undefined removes the backing file. */
-export function rebaseImage(path: string, backing: string | undefined, opts: RebaseOptions = {}): void {
-  refuseIfInUse(path);
+export async function rebaseImage(path: string, backing: string | undefined, opts: RebaseOptions = {}): Promise<void> {
+  await refuseIfInUse(path);
   const target = backing ? resolveBackingName(path, backing) : undefined;
   let format = opts.format;
   if (target && !format) {

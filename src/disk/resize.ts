@@ -30,8 +30,8 @@ export function targetSize(text: string, current: number): number {
   return size;
 }
 
-export function resizeImage(path: string, sizeText: string, opts: ResizeOptions = {}): { from: number; to: number } {
-  refuseIfInUse(path);
+export async function resizeImage(path: string, sizeText: string, opts: ResizeOptions = {}): Promise<{ from: number; to: number }> {
+  await refuseIfInUse(path);
   const format = opts.format ?? probeFormat(path);
   if (format === 'raw') {
     const from = fs.statSync(path).size;

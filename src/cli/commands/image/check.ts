@@ -2,7 +2,6 @@
 import type { Command } from 'commander';
 import { UserError } from '../../errors.js';
 import { refuseIfInUse } from '../../../disk/image-lock.js';
-import { loadNativeFileOps } from '../../../disk/native-file-ops.js';
 import { probeFormat } from '../../../disk/open.js';
 import type { RepairMode } from '../../../disk/qcow2/check.js';
 import { checkImage } from '../../../disk/qcow2/check.js';
@@ -23,10 +22,7 @@ export function registerCheck(image: Command): void {
     .action(async (file: string, o: { repair?: string; json?: boolean; output?: string }) => {
       if (o.repair !== undefined && o.repair !== 'leaks' && o.repair !== 'all') throw new UserError('-r takes "leaks" or "all"');
       if (probeFormat(file) !== 'qcow2') throw new UserError(`${file}: only qcow2 images can be checked`, EXIT_NOT_SUPPORTED);
-      if (o.repair !== undefined) {
-        await loadNativeFileOps();
-        refuseIfInUse(file);
-      }
+      if (o.repair !== undefined) await refuseIfInUse(file);
       let r;
       try {
         r = checkImage(file, (o.repair ?? 'none') as RepairMode);

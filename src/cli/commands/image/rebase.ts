@@ -1,6 +1,5 @@
 // mvm image rebase -b BACKING [-F FMT] [-u] FILE
 import type { Command } from 'commander';
-import { loadNativeFileOps } from '../../../disk/native-file-ops.js';
 import { rebaseImage } from '../../../disk/rebase.js';
 import { formatOption } from './options.js';
 
@@ -12,7 +11,6 @@ export function registerRebase(image: Command): void {
     .option('-F, --backing-format <fmt>', 'format of the new backing file')
     .option('-u, --unsafe', 'only rewrite the backing file name')
     .action(async (file: string, o: { backing: string; backingFormat?: string; unsafe?: boolean }) => {
-      await loadNativeFileOps(); // for the in-use check
-      rebaseImage(file, o.backing || undefined, { format: formatOption(o.backingFormat, 'backing format'), unsafe: o.unsafe });
+      await rebaseImage(file, o.backing || undefined, { format: formatOption(o.backingFormat, 'backing format'), unsafe: o.unsafe });
     });
 }

@@ -1,6 +1,5 @@
 // mvm image resize [--shrink] [-f raw|qcow2] FILE [+|-]SIZE
 import type { Command } from 'commander';
-import { loadNativeFileOps } from '../../../disk/native-file-ops.js';
 import { resizeImage } from '../../../disk/resize.js';
 import { formatSize } from '../../../disk/size.js';
 import { formatOption } from './options.js';
@@ -13,8 +12,7 @@ export function registerResize(image: Command): void {
     .option('--shrink', 'allow making the image smaller (data past the new end is lost)')
     .option('-f, --format <fmt>', 'raw or qcow2 (probed if omitted)')
     .action(async (file: string, size: string, o: { shrink?: boolean; format?: string }) => {
-      await loadNativeFileOps(); // for the in-use check
-      const { from, to } = resizeImage(file, size, { shrink: o.shrink, format: formatOption(o.format, 'format') });
+      const { from, to } = await resizeImage(file, size, { shrink: o.shrink, format: formatOption(o.format, 'format') });
       process.stdout.write(`Image resized from ${formatSize(from)} to ${formatSize(to)}.\n`);
     });
 }

@@ -4,7 +4,6 @@ import { UserError } from '../../errors.js';
 import { ImageError } from '../../../disk/errors.js';
 import { SNAPSHOT_HEADING, snapshotRow } from '../../../disk/info.js';
 import { refuseIfInUse } from '../../../disk/image-lock.js';
-import { loadNativeFileOps } from '../../../disk/native-file-ops.js';
 import { probeFormat } from '../../../disk/open.js';
 import { Qcow2Image } from '../../../disk/qcow2/image.js';
 import { applySnapshot, createSnapshot, deleteSnapshot, listSnapshots } from '../../../disk/qcow2/snapshot.js';
@@ -21,10 +20,7 @@ export function registerSnapshot(image: Command): void {
       const chosen = [o.create, o.list, o.apply, o.delete].filter((x) => x !== undefined).length;
       if (chosen !== 1) throw new UserError('give exactly one of -c NAME, -l, -a NAME, -d NAME');
       if (probeFormat(file) !== 'qcow2') throw new ImageError(file, 'only qcow2 images have snapshots');
-      if (!o.list) {
-        await loadNativeFileOps();
-        refuseIfInUse(file);
-      }
+      if (!o.list) await refuseIfInUse(file);
       const img = Qcow2Image.open(file, { readOnly: !!o.list, skipBacking: true });
       try {
         if (o.list) {
