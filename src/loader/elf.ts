@@ -219,13 +219,18 @@ function findPvhEntry(file: ElfReader, phdrs: readonly ProgramHeader[]): number 
   return undefined;
 }
 
+/** A vmlinux whose headers, segments and notes have all been checked against the file. */
+export interface ParsedKernel extends LoadedKernel {
+  readonly segments: readonly { readonly index: number; readonly paddr: number; readonly offset: number; readonly filesz: number; readonly memsz: number }[];
+}
+
 /**
- * Parses `kernel` as a vmlinux and copies its PT_LOAD segments to their
- * physical addresses in `memory`, zero-filling the part of each segment the
- * file does not carry (.bss). Nothing is written unless the whole file is
- * valid and every segment fits.
+ * Checks `kernel` as a vmlinux without touching guest memory, and that it fits
+ * `memory` when given. The CLI runs this on the host before anything
+ * starts (also before a command is handed to the helper VM), so a wrong file
+ * is one line from the command the user typed.
  */
-export function loadElfKernel(memory: GuestMemory, kernel: Uint8Array): LoadedKernel {
+export function parseElfKernel(kernel: Uint8Array, memory?: Pick<GuestMemory, 'isValidRange'>): ParsedKernel {
   const file = new ElfReader(kernel);
   const { entry, phdrs } = parseHeaders(file);
   const loads = phdrs.filter((p) => p.type === PT_LOAD);
@@ -240,7 +245,7 @@ export function loadElfKernel(memory: GuestMemory, kernel: Uint8Array): LoadedKe
         `kernel segment ${seg.index} at ${hex(seg.paddr)} lies below ${hex(HIMEM_START)}, where the boot structures live`,
       );
     }
-    if (!memory.isValidRange(seg.paddr, seg.memsz)) {
+    if (memory && !memory.isValidRange(seg.paddr, seg.memsz)) {
       throw new BootError(
         `kernel segment ${seg.index} (${hex(seg.paddr)}, ${seg.memsz} bytes) does not fit in guest memory; give the VM more memory`,
       );
@@ -252,10 +257,21 @@ export function loadElfKernel(memory: GuestMemory, kernel: Uint8Array): LoadedKe
     throw malformed(`entry point ${hex(entry)} is outside the loaded segments [${hex(kernelStart)}, ${hex(kernelEnd)})`);
   }
   const pvhEntry = findPvhEntry(file, phdrs);
+  const segments = loads.map(({ index, paddr, offset, filesz, memsz }) => ({ index, paddr, offset, filesz, memsz }));
+  return pvhEntry === undefined ? { entry, kernelStart, kernelEnd, segments } : { entry, kernelStart, kernelEnd, pvhEntry, segments };
+}
 
-  for (const seg of loads) {
+/**
+ * Parses `kernel` as a vmlinux and copies its PT_LOAD segments to their
+ * physical addresses in `memory`, zero-filling the part of each segment the
+ * file does not carry (.bss). Nothing is written unless the whole file is
+ * valid and every segment fits.
+ */
+export function loadElfKernel(memory: GuestMemory, kernel: Uint8Array): LoadedKernel {
+  const { segments, ...loaded } = parseElfKernel(kernel, memory);
+  for (const seg of segments) {
     memory.write(seg.paddr, kernel.subarray(seg.offset, seg.offset + seg.filesz));
     memory.fill(seg.paddr + seg.filesz, seg.memsz - seg.filesz, 0);
   }
-  return pvhEntry === undefined ? { entry, kernelStart, kernelEnd } : { entry, kernelStart, kernelEnd, pvhEntry };
+  return loaded;
 }
