@@ -32,7 +32,7 @@ flags\t\t: fpu vme de pse tsc msr pae mce cx8 apic sep mtrr pge mca cmov hypervi
 const LOOKALIKE = `flags\t\t: fpu svm_lock_bit nosvm vmxoff\n`;
 
 function facts(over: Partial<HostKvmFacts>): HostKvmFacts {
-  return { cpuinfo: AMD_WITH_SVM, devKvmExists: true, devKvmAccessible: true, pvmModuleLoaded: false, ...over };
+  return { cpuinfo: AMD_WITH_SVM, devKvmExists: true, devKvmAccessible: true, pvmModuleLoaded: false, kvmModuleLoaded: true, ...over };
 }
 
 describe('helper/host-kvm', () => {
@@ -67,6 +67,16 @@ describe('helper/host-kvm', () => {
       const kvm = classifyHostKvm(facts({ devKvmExists: false, devKvmAccessible: false }));
       expect(kvm.kind).to.equal('absent');
       expect(kvm.cpuFeature).to.equal('svm');
+      expect(kvm.absentBecause).to.match(/KVM modules are loaded but made no device \(check dmesg for kvm_amd\)/);
+      expect(classifyHostKvm(facts({ devKvmExists: false, kvmModuleLoaded: false })).absentBecause).to.equal('no KVM module is loaded (modprobe kvm_amd)');
+    });
+    it('explains an absent /dev/kvm on a host that is itself a PVM guest, or a VM without nested virtualization', () => {
+      const pvmGuest = classifyHostKvm(facts({ devKvmExists: false, devKvmAccessible: false, cpuinfo: PVM_GUEST_CPU, pvmModuleLoaded: true }));
+      expect(pvmGuest.kind).to.equal('absent');
+      expect(pvmGuest.absentBecause).to.match(/itself a PVM guest of a hypervisor that does not expose KVM/);
+      const plainGuest = classifyHostKvm(facts({ devKvmExists: false, cpuinfo: PVM_GUEST_CPU, kvmModuleLoaded: false }));
+      expect(plainGuest.absentBecause).to.match(/itself a virtual machine whose hypervisor passes no VT-x\/AMD-V through/);
+      expect(classifyHostKvm(facts({ cpuinfo: PVM_GUEST_CPU, pvmModuleLoaded: true })).absentBecause).to.equal(undefined);
     });
     it('reports a /dev/kvm this user cannot open', () => {
       const kvm = classifyHostKvm(facts({ devKvmAccessible: false }));

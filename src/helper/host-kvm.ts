@@ -11,6 +11,8 @@ export const DEV_KVM = '/dev/kvm';
 const CPUINFO = '/proc/cpuinfo';
 /** Present when the host's KVM is PVM, which runs guest kernel code in an emulator. */
 const PVM_MODULE = '/sys/module/kvm_pvm';
+/** Present when any KVM module is loaded, whether or not it made /dev/kvm. */
+const KVM_MODULE = '/sys/module/kvm';
 
 /**
  * hardware      VT-x or AMD-V behind /dev/kvm: Linux guests run directly.
@@ -26,6 +28,8 @@ export interface HostKvmFacts {
   readonly devKvmExists: boolean;
   readonly devKvmAccessible: boolean;
   readonly pvmModuleLoaded: boolean;
+  /** /sys/module/kvm: the KVM core is loaded (a module that would not bind leaves no /dev/kvm anyway). */
+  readonly kvmModuleLoaded: boolean;
 }
 
 export interface HostKvm {
@@ -34,6 +38,8 @@ export interface HostKvm {
   readonly cpuFeature: 'vmx' | 'svm' | null;
   /** False when /dev/kvm exists but this user may not open it. */
   readonly accessible: boolean;
+  /** For kind 'absent': why this host has no /dev/kvm, as far as its files tell. */
+  readonly absentBecause?: string;
 }
 
 /** Which hardware-virtualization flag the CPU advertises in /proc/cpuinfo. */
@@ -48,12 +54,38 @@ export function cpuVirtualizationFeature(cpuinfo: string): 'vmx' | 'svm' | null 
   return null;
 }
 
+/** True when /proc/cpuinfo's flags include `hypervisor`: this kernel runs as a virtual machine. */
+export function runsUnderHypervisor(cpuinfo: string): boolean {
+  return /^flags\s*:.*\bhypervisor\b/m.test(cpuinfo);
+}
+
+/**
+ * Why there is no /dev/kvm, from what the host shows. The case this project's
+ * build machines meet: a kernel that is itself a PVM guest loads kvm_pvm,
+ * which refuses to bind ("this kernel is itself a kvm-pvm guest"), and its
+ * CPU shows no vmx/svm to a hardware module either.
+ */
+export function explainAbsentKvm(facts: HostKvmFacts, cpuFeature: 'vmx' | 'svm' | null): string {
+  const guest = runsUnderHypervisor(facts.cpuinfo);
+  if (facts.pvmModuleLoaded) {
+    return 'the kvm_pvm module is loaded but made no device: this host is itself a PVM guest of a hypervisor that does not expose KVM to it';
+  }
+  if (cpuFeature === null && guest) {
+    return 'this host is itself a virtual machine whose hypervisor passes no VT-x/AMD-V through (no vmx or svm flag in /proc/cpuinfo)';
+  }
+  if (cpuFeature === null) return 'the CPU shows neither vmx nor svm (virtualization off in the firmware, or not supported)';
+  const module = cpuFeature === 'vmx' ? 'kvm_intel' : 'kvm_amd';
+  return facts.kvmModuleLoaded
+    ? `the KVM modules are loaded but made no device (check dmesg for ${module})`
+    : `no KVM module is loaded (modprobe ${module})`;
+}
+
 export function classifyHostKvm(facts: HostKvmFacts): HostKvm {
   const cpuFeature = cpuVirtualizationFeature(facts.cpuinfo);
   const accessible = facts.devKvmExists && facts.devKvmAccessible;
+  if (!facts.devKvmExists) return { kind: 'absent', cpuFeature, accessible, absentBecause: explainAbsentKvm(facts, cpuFeature) };
   let kind: KvmKind;
-  if (!facts.devKvmExists) kind = 'absent';
-  else if (facts.pvmModuleLoaded) kind = 'pvm';
+  if (facts.pvmModuleLoaded) kind = 'pvm';
   else if (cpuFeature === null) kind = 'no-hw-virt';
   else kind = 'hardware';
   return { kind, cpuFeature, accessible };
@@ -76,7 +108,7 @@ export function readHostKvmFacts(): HostKvmFacts {
       devKvmAccessible = false;
     }
   }
-  return { cpuinfo, devKvmExists, devKvmAccessible, pvmModuleLoaded: existsSync(PVM_MODULE) };
+  return { cpuinfo, devKvmExists, devKvmAccessible, pvmModuleLoaded: existsSync(PVM_MODULE), kvmModuleLoaded: existsSync(KVM_MODULE) };
 }
 
 export function detectHostKvm(): HostKvm {

@@ -29,6 +29,7 @@ export function register(program: Command): void {
       const settings = readHelperSettings();
       const out: string[] = [];
       out.push(`KVM: ${describeKvmKind(kvm.kind)}${kvm.cpuFeature ? `, CPU flag ${kvm.cpuFeature}` : ''}`);
+      if (kvm.absentBecause) out.push(`why: ${kvm.absentBecause}`);
       if (kvm.kind !== 'absent' && !kvm.accessible) {
         out.push('/dev/kvm: no read/write permission for this user (add yourself to the kvm group)');
       }
