@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { DensityResult } from '../../src/bench/density/suite.js';
-import { kvmUnavailableReason, runMvm } from '../helpers/mvm-cli.js';
+import { runMvm } from '../helpers/mvm-cli.js';
 
 /** Instances per side: the tiny size. */
 const CAP = 2;
@@ -18,8 +18,6 @@ describe('mvm bench density (real sides, tiny cap)', function () {
   let dir: string;
 
   before(function () {
-    const why = kvmUnavailableReason();
-    if (why) this.skip();
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mvm-density-spec-'));
   });
   after(() => dir && fs.rmSync(dir, { recursive: true, force: true }));

@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { footprint, footprintOf } from '../../src/bench/disk-footprint/allocated.js';
 import { runDiskSuite, type DiskResult } from '../../src/bench/disk-footprint/suite.js';
-import { PROJECT_ROOT, kvmUnavailableReason, runMvm } from '../helpers/mvm-cli.js';
+import { PROJECT_ROOT, runMvm } from '../helpers/mvm-cli.js';
 
 const MiB = 1024 * 1024;
 const BASE = path.join(PROJECT_ROOT, 'images/out/rootfs.qcow2');
@@ -87,7 +87,6 @@ describe('bench disk footprint', function () {
   });
 
   it('a booted guest writing a file grows its qcow2 overlay by at least the file (1 instance)', async function () {
-    if (kvmUnavailableReason()) this.skip();
     const result = await runDiskSuite({ count: 1, writeBytes: WRITE, writeVia: 'guest', baseQcow2: BASE, kernel: KERNEL, only: ['qcow2-overlay'] });
     expect(result.sides).to.have.length(1);
     const [instance] = result.sides[0]!.instances;

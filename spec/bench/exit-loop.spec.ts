@@ -1,6 +1,6 @@
 // The VM-exit benchmark's two loops run the same guest and report the same
-// shape: checked here on this host's /dev/kvm with a few exits (no timing
-// assertions: speed belongs to `make bench`).
+// shape: checked with a few exits on this host's /dev/kvm, or the helper VM's
+// where the host has none (no timing assertions: speed belongs to `make bench`).
 import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -8,7 +8,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { createExitLoopGuest, EXIT_PORT, runExits } from '../../src/bench/exit-loop/guest.js';
 import { microsecondsPerExit, parseLoopArguments, parseLoopResult } from '../../src/bench/exit-loop/loop-result.js';
-import { kvmUnavailableReason, PROJECT_ROOT } from '../helpers/mvm-cli.js';
+import { describeWithKvm } from '../helpers/kvm-in-helper.js';
+import { PROJECT_ROOT } from '../helpers/mvm-cli.js';
 
 const KOFFI_LOOP = path.join(PROJECT_ROOT, 'dist/src/bench/exit-loop/koffi-loop.js');
 const C_SOURCE = path.join(PROJECT_ROOT, 'firmware/bench/exit-loop.c');
@@ -29,16 +30,11 @@ describe('exit-loop results', () => {
   });
 });
 
-describe('exit-loop guest on /dev/kvm', function () {
+describeWithKvm(import.meta.url, 'exit-loop guest on /dev/kvm', function () {
   this.timeout(60_000);
   let dir: string;
 
-  before(function () {
-    const reason = kvmUnavailableReason();
-    if (reason) {
-      console.log(`      skipped: ${reason}`);
-      this.skip();
-    }
+  before(() => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mvm-exit-loop-'));
   });
   after(() => { if (dir) fs.rmSync(dir, { recursive: true, force: true }); });
