@@ -195,6 +195,9 @@ param() {  # value of mvm.NAME= on the kernel command line
     case "$word" in "mvm.$1="*) echo "${word#mvm.$1=}"; return ;; esac
   done
 }
+# Paths arrive with every byte that is not [A-Za-z0-9/._+=@~-] written %XX
+# (src/helper/qemu-command.ts), so a clone under "/tmp/my work" still boots.
+unescape() { printf '%b' "$(echo "$1" | sed 's/%\([0-9A-Fa-f][0-9A-Fa-f]\)/\\x\1/g')"; }
 
 # QEMU user-mode networking: fixed addresses, no DHCP round trip needed.
 ip link set lo up
@@ -212,12 +215,12 @@ mount -t tmpfs run /host/run 2>/dev/null
 
 # Writable shares: mvm.rw=TAG:PATH,TAG:PATH (tags match QEMU's -virtfs mount_tag).
 for share in $(param rw | tr ',' ' '); do
-  tag=${share%%:*}; path=${share#*:}
+  tag=${share%%:*}; path=$(unescape "${share#*:}")
   mkdir -p "/host$path" 2>/dev/null   # a path under the tmpfs /tmp needs its mount point made
   mount -t 9p -o trans=virtio,version=9p2000.L,rw,msize=512000 "$tag" "/host$path" || say "cannot mount writable share $path"
 done
 
-node=$(param node); daemon=$(param daemon)
+node=$(unescape "$(param node)"); daemon=$(unescape "$(param daemon)")
 [ -n "$node" ] && [ -n "$daemon" ] || fail "mvm.node / mvm.daemon missing from the command line"
 say "starting $daemon"
 # Exit status 0 means "power off" (idle timeout or stop request); anything

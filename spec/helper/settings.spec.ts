@@ -4,7 +4,7 @@ import { expect } from 'chai';
 import { UserError } from '../../src/cli/errors.js';
 import { exitCodeOf, forwardedEnv } from '../../src/helper/client.js';
 import {
-  GUEST_DAEMON_PORT, helperKernelCmdline, helperQemuArgs, parseDaemonParams, type HelperQemuOptions,
+  GUEST_DAEMON_PORT, decodeCmdlineValue, encodeCmdlineValue, helperKernelCmdline, helperQemuArgs, parseDaemonParams, type HelperQemuOptions,
 } from '../../src/helper/qemu-command.js';
 import { normaliseShares, parseMemoryMiB, readHelperSettings } from '../../src/helper/settings.js';
 import { cacheRoot, helperStateDir, runtimeRoot } from '../../src/runtime/paths.js';
@@ -45,7 +45,7 @@ describe('helper/settings and QEMU command', () => {
     expect(normaliseShares(['/tmp/mvm-0', '/tmp', '/work/x', '/tmp'])).to.deep.equal(['/tmp', '/work/x']);
     expect(normaliseShares(['/tmpfoo', '/tmp'])).to.deep.equal(['/tmp', '/tmpfoo']);
     expect(() => normaliseShares(['relative'])).to.throw(UserError, /absolute/);
-    expect(() => normaliseShares(['/a b'])).to.throw(UserError, /whitespace/);
+    expect(normaliseShares(['/a b', '/c,d:e'])).to.deep.equal(['/a b', '/c,d:e']); // a clone's path may hold these
     expect(() => normaliseShares(['/'])).to.throw(UserError, /read-only/);
   });
 
@@ -72,7 +72,20 @@ describe('helper/settings and QEMU command', () => {
     expect(parseDaemonParams(`BOOT_IMAGE=x ${cmdline}`)).to.deep.equal({
       tokenPath: OPTIONS.tokenPath, port: GUEST_DAEMON_PORT, idleSeconds: 600,
     });
-    expect(() => helperKernelCmdline({ ...OPTIONS, nodePath: '/opt/my node' })).to.throw(UserError, /spaces/);
+    expect(() => helperKernelCmdline({ ...OPTIONS, nodePath: '' })).to.throw(UserError, /empty node path/);
+  });
+
+  it('carries paths with spaces, commas, colons and non-ASCII bytes to the helper intact', () => {
+    const odd = { ...OPTIONS, tokenPath: '/tmp/my work/x,y:z%/tök', writableShares: ['/tmp/my work', '/a,b'] };
+    const cmdline = helperKernelCmdline(odd);
+    // One word per parameter, and the share list still splits on commas and colons only where it should.
+    const names = cmdline.split(' ').filter((w) => w.startsWith('mvm.')).map((w) => w.split('=')[0]);
+    expect(names).to.deep.equal(['mvm.node', 'mvm.daemon', 'mvm.token', 'mvm.port', 'mvm.idle', 'mvm.rw']);
+    expect(cmdline).to.include('mvm.rw=rw0:/tmp/my%20work,rw1:/a%2Cb');
+    expect(parseDaemonParams(cmdline).tokenPath).to.equal(odd.tokenPath);
+    expect(decodeCmdlineValue(encodeCmdlineValue('x', odd.tokenPath))).to.equal(odd.tokenPath);
+    // QEMU reads a doubled comma as a comma inside the value.
+    expect(optionValue(helperQemuArgs(odd), '-virtfs')[2]).to.match(/^local,path=\/a,,b,mount_tag=rw1,/);
     expect(() => parseDaemonParams('mvm.port=1')).to.throw(/mvm.token/);
     expect(() => parseDaemonParams('mvm.token=/t mvm.port=x')).to.throw(/port/);
   });

@@ -31,12 +31,41 @@ export interface HelperQemuOptions {
   readonly pidFile: string;
 }
 
-/** Kernel command-line values are split on spaces by the init script. */
-function checkCmdlineValue(what: string, value: string): string {
-  if (value === '' || /[\s"',]/.test(value)) {
-    throw new UserError(`the helper VM cannot be given ${what} "${value}": it must be non-empty without spaces, quotes or commas`, 2);
+/**
+ * Bytes a path may keep as they are on the kernel command line, which the
+ * helper's init splits on whitespace and its share list on commas and colons.
+ * Every other byte (a space in a clone's path, say) is written %XX, which the
+ * init decodes with printf %b and the daemon with decodeCmdlineValue().
+ */
+const CMDLINE_SAFE = /^[A-Za-z0-9/._+=@~-]$/;
+
+export function encodeCmdlineValue(what: string, value: string): string {
+  if (value === '') throw new UserError(`the helper VM cannot be given an empty ${what}`, 2);
+  let out = '';
+  for (const byte of Buffer.from(value, 'utf8')) {
+    const char = String.fromCharCode(byte);
+    out += byte < 0x80 && CMDLINE_SAFE.test(char) ? char : `%${byte.toString(16).padStart(2, '0').toUpperCase()}`;
   }
-  return value;
+  return out;
+}
+
+export function decodeCmdlineValue(text: string): string {
+  const bytes: number[] = [];
+  for (let i = 0; i < text.length; i++) {
+    const hex = text.slice(i + 1, i + 3);
+    if (text[i] === '%' && /^[0-9A-Fa-f]{2}$/.test(hex)) {
+      bytes.push(parseInt(hex, 16));
+      i += 2;
+    } else {
+      bytes.push(...Buffer.from(text[i]!, 'utf8'));
+    }
+  }
+  return Buffer.from(bytes).toString('utf8');
+}
+
+/** QEMU's option syntax: a comma inside a value is written twice. */
+function qemuOptionValue(value: string): string {
+  return value.replaceAll(',', ',,');
 }
 
 /** Mount tags of the writable shares, in order: rw0, rw1, … */
@@ -45,14 +74,14 @@ export function shareTag(index: number): string {
 }
 
 export function helperKernelCmdline(o: HelperQemuOptions): string {
-  const rw = o.writableShares.map((path, i) => `${shareTag(i)}:${checkCmdlineValue('share', path)}`).join(',');
+  const rw = o.writableShares.map((path, i) => `${shareTag(i)}:${encodeCmdlineValue('share', path)}`).join(',');
   return [
     'console=ttyS0',
     'quiet',
     'panic=-1', // a helper kernel panic powers the VM off instead of hanging it
-    `mvm.node=${checkCmdlineValue('node path', o.nodePath)}`,
-    `mvm.daemon=${checkCmdlineValue('daemon path', o.daemonPath)}`,
-    `mvm.token=${checkCmdlineValue('token path', o.tokenPath)}`,
+    `mvm.node=${encodeCmdlineValue('node path', o.nodePath)}`,
+    `mvm.daemon=${encodeCmdlineValue('daemon path', o.daemonPath)}`,
+    `mvm.token=${encodeCmdlineValue('token path', o.tokenPath)}`,
     `mvm.port=${GUEST_DAEMON_PORT}`,
     `mvm.idle=${o.idleSeconds}`,
     ...(rw ? [`mvm.rw=${rw}`] : []),
@@ -62,7 +91,7 @@ export function helperKernelCmdline(o: HelperQemuOptions): string {
 export function helperQemuArgs(o: HelperQemuOptions): string[] {
   if (!Number.isInteger(o.hostPort) || o.hostPort <= 0 || o.hostPort > 65535) throw new RangeError(`bad host port ${o.hostPort}`);
   const shares = o.writableShares.flatMap((path, i) => [
-    '-virtfs', `local,path=${path},mount_tag=${shareTag(i)},security_model=none,multidevs=remap`,
+    '-virtfs', `local,path=${qemuOptionValue(path)},mount_tag=${shareTag(i)},security_model=none,multidevs=remap`,
   ]);
   return [
     '-name', 'mvm-helper',
@@ -103,7 +132,8 @@ export function parseDaemonParams(cmdline: string): DaemonParams {
     const match = /^mvm\.([a-z]+)=(.*)$/.exec(word);
     if (match) values.set(match[1], match[2]);
   }
-  const tokenPath = values.get('token');
+  const encodedToken = values.get('token');
+  const tokenPath = encodedToken === undefined ? undefined : decodeCmdlineValue(encodedToken);
   if (!tokenPath || !tokenPath.startsWith('/')) throw new Error('mvm.token=<absolute path> is missing from the kernel command line');
   const port = Number(values.get('port'));
   if (!Number.isInteger(port) || port <= 0 || port > 65535) throw new Error('mvm.port on the kernel command line is not a port number');

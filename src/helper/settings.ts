@@ -60,13 +60,13 @@ export function parseMemoryMiB(raw: string): number {
 
 /**
  * Absolute, de-duplicated directories with no share nested in another (the
- * outer share already exposes the inner one). Paths go on the kernel command
- * line and into QEMU options, so whitespace, commas and colons are refused.
+ * outer share already exposes the inner one). Any path works, spaces and
+ * commas included: qemu-command.ts escapes them for QEMU and the kernel
+ * command line.
  */
 export function normaliseShares(paths: readonly string[]): string[] {
   const absolute = paths.filter((p) => p !== '').map((p) => {
     if (!isAbsolute(p)) throw new UserError(`helper share "${p}" must be an absolute path`, 2);
-    if (/[\s,:]/.test(p)) throw new UserError(`helper share "${p}" contains whitespace, a comma or a colon, which QEMU options cannot carry`, 2);
     return resolve(p);
   });
   const unique = [...new Set(absolute)].sort((a, b) => a.length - b.length);
