@@ -6,7 +6,7 @@ import { exitCodeOf, forwardedEnv } from '../../src/helper/client.js';
 import {
   GUEST_DAEMON_PORT, decodeCmdlineValue, encodeCmdlineValue, helperKernelCmdline, helperQemuArgs, parseDaemonParams, type HelperQemuOptions,
 } from '../../src/helper/qemu-command.js';
-import { normaliseShares, parseMemoryMiB, readHelperSettings } from '../../src/helper/settings.js';
+import { normaliseShares, parseMemoryMiB, readHelperSettings, uncoveredShares } from '../../src/helper/settings.js';
 import { cacheRoot, helperStateDir, runtimeRoot } from '../../src/runtime/paths.js';
 
 const OPTIONS: HelperQemuOptions = {
@@ -47,6 +47,12 @@ describe('helper/settings and QEMU command', () => {
     expect(() => normaliseShares(['relative'])).to.throw(UserError, /absolute/);
     expect(normaliseShares(['/a b', '/c,d:e'])).to.deep.equal(['/a b', '/c,d:e']); // a clone's path may hold these
     expect(() => normaliseShares(['/'])).to.throw(UserError, /read-only/);
+  });
+
+  it('finds the directories a running helper cannot write: not under any of its shares', () => {
+    expect(uncoveredShares(['/tmp/mvm-0', '/home/u/.cache/mvm', '/work/x'], ['/tmp', '/home/u/.cache/mvm', '/work/x'])).to.deep.equal([]);
+    expect(uncoveredShares(['/tmp/t 1', '/work/y'], ['/tmp/t', '/work/x'])).to.deep.equal(['/tmp/t 1', '/work/y']);
+    expect(uncoveredShares(['/tmpfoo'], ['/tmp'])).to.deep.equal(['/tmpfoo']);
   });
 
   it('forwards the daemon port from loopback only, and shares / read-only', () => {

@@ -14,7 +14,7 @@ import {
 } from '../../src/helper/state.js';
 
 const STATE: HelperState = {
-  pid: 4242, hostPort: 40123, startedAt: 1_790_000_000_000, cpus: 1, memoryMiB: 4096, idleSeconds: 600, imageKey: 'abc',
+  pid: 4242, hostPort: 40123, startedAt: 1_790_000_000_000, cpus: 1, memoryMiB: 4096, idleSeconds: 600, imageKey: 'abc', writableShares: ['/tmp'],
 };
 
 /** A pid that no process has: the kernel's default pid_max is far below it. */
@@ -38,6 +38,8 @@ describe('helper/state', () => {
     expect(parseHelperState('[]')).to.equal(null);
     expect(parseHelperState(JSON.stringify({ ...STATE, pid: -1 }))).to.equal(null);
     expect(parseHelperState(JSON.stringify({ ...STATE, hostPort: 70000 }))).to.equal(null);
+    expect(parseHelperState(JSON.stringify({ ...STATE, writableShares: ['relative'] }))).to.equal(null);
+    expect(parseHelperState(JSON.stringify({ ...STATE, writableShares: undefined }))?.writableShares).to.deep.equal([]);
     expect(parseHelperState(JSON.stringify({ ...STATE, imageKey: undefined }))).to.equal(null);
     expect(parseHelperState(JSON.stringify({ ...STATE, idleSeconds: 1.5 }))).to.equal(null);
   });

@@ -64,6 +64,7 @@ function pingReply(): PingReply {
     activeRequests,
     spareReady: spares.hasReadySpare,
     idleSeconds: params.idleSeconds,
+    liveVmms: countLiveVmms(),
   };
 }
 

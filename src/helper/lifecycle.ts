@@ -17,7 +17,7 @@ import { HELPER_HOST, RemoteCommand } from './connection.js';
 import { PROTOCOL_VERSION, type PingReply } from './protocol.js';
 import { helperQemuArgs } from './qemu-command.js';
 import { withStartLock } from './start-lock.js';
-import { readHelperSettings, type HelperSettings } from './settings.js';
+import { readHelperSettings, uncoveredShares, type HelperSettings } from './settings.js';
 import {
   helperFiles, isHelperProcess, readHelperState, removeHelperState, writeHelperState,
   type HelperFiles, type HelperState,
@@ -179,7 +179,7 @@ async function startHelper(files: HelperFiles): Promise<RunningHelper> {
     const pid = launchQemu(settings, image, files, hostPort);
     const state: HelperState = {
       pid, hostPort, startedAt: Date.now(), cpus: settings.cpus, memoryMiB: settings.memoryMiB,
-      idleSeconds: settings.idleSeconds, imageKey: image.key,
+      idleSeconds: settings.idleSeconds, imageKey: image.key, writableShares: settings.writableShares,
     };
     writeHelperState(files, state);
     if (await waitUntilReady(state, token, files)) return { state, token, files };
@@ -196,18 +196,46 @@ async function startHelper(files: HelperFiles): Promise<RunningHelper> {
   throw new UserError('the helper VM could not get a loopback port');
 }
 
+/**
+ * A running helper that answers but cannot write a directory this command
+ * needs (started with another TMPDIR, MVM_RUN_DIR or MVM_CACHE): restarted
+ * when nothing runs in it, refused with one line otherwise. Without this
+ * check a command would fail deep inside (a module or file "not found" in
+ * the helper) with nothing to say why.
+ */
+async function reuseOrRestart(running: RunningHelper, reply: PingReply, files: HelperFiles): Promise<RunningHelper | null> {
+  const missing = uncoveredShares(readHelperSettings().writableShares, running.state.writableShares);
+  if (missing.length === 0) return running;
+  // The ping itself is not counted as a request by the daemon.
+  const busy = reply.activeRequests > 0 || (reply.liveVmms ?? 1) > 0;
+  if (busy) {
+    throw new UserError(
+      `the running helper VM cannot write ${missing.join(', ')} (it was started with other shares) and is in use; ` +
+      'run this command with the environment that started it, or stop its VMs and run `mvm helper stop`',
+    );
+  }
+  process.stderr.write(`mvm: restarting the helper VM so that it can write ${missing.join(', ')}\n`);
+  await stopHelper(files, running.state.pid);
+  return null;
+}
+
 /** The running helper, started first when there is none. */
 export async function ensureHelper(): Promise<RunningHelper> {
   const files = currentHelperFiles();
   const running = findRunningHelper(files);
-  if (running && (await pingHelper(running.state.hostPort, running.token)) !== null) return running;
+  const reply = running ? await pingHelper(running.state.hostPort, running.token) : null;
+  if (running && reply !== null) {
+    const reused = await reuseOrRestart(running, reply, files);
+    if (reused) return reused;
+  }
   ensurePrivateDir(files.dir);
   return withStartLock(files.startLock, LOCK_TIMEOUT_MS, async () => {
     // Someone may have started it while we waited for the lock.
     const started = findRunningHelper(files);
     if (started) {
-      if ((await pingHelper(started.state.hostPort, started.token)) !== null) return started;
-      if (await waitUntilReady(started.state, started.token, files)) return started;
+      const answer = (await pingHelper(started.state.hostPort, started.token))
+        ?? ((await waitUntilReady(started.state, started.token, files)) ? await pingHelper(started.state.hostPort, started.token) : null);
+      if (answer !== null && (await reuseOrRestart(started, answer, files)) !== null) return started;
       await stopHelper(files, started.state.pid);
     }
     return startHelper(files);

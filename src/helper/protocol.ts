@@ -89,6 +89,8 @@ export interface PingReply {
   readonly activeRequests: number;
   readonly spareReady: boolean;
   readonly idleSeconds: number;
+  /** Detached VMMs alive inside (undefined from a daemon older than this field: unknown). */
+  readonly liveVmms?: number;
 }
 
 export function encodeFrame(type: FrameType, payload: Buffer | string = Buffer.alloc(0)): Buffer {

@@ -78,6 +78,16 @@ export function normaliseShares(paths: readonly string[]): string[] {
   return kept;
 }
 
+/**
+ * The directories of `needed` that a helper mounting `have` writable cannot
+ * write or even see: the helper's /tmp and /run are its own tmpfs, so a host
+ * path there exists inside only under a share; elsewhere it is at least
+ * readable through the read-only host root, but not writable.
+ */
+export function uncoveredShares(needed: readonly string[], have: readonly string[]): string[] {
+  return needed.filter((path) => !have.some((share) => path === share || path.startsWith(share === '/' ? '/' : share + sep)));
+}
+
 export function readHelperSettings(env: NodeJS.ProcessEnv = process.env): HelperSettings {
   const idleSeconds = env.MVM_HELPER_IDLE_SECONDS !== undefined
     ? parseWholeNumber('MVM_HELPER_IDLE_SECONDS', env.MVM_HELPER_IDLE_SECONDS, 0, MAX_IDLE_SECONDS)
