@@ -44,8 +44,14 @@ describeWithKvm(import.meta.url, 'exit-loop guest on /dev/kvm', function () {
     runExits(vcpu, 50);
     const exit = vcpu.runOnce();
     expect(exit).to.include({ kind: 'io', port: EXIT_PORT, isWrite: true, size: 1 });
-    // The exit comes after the out instruction (2 bytes at code + 2), with RIP on the jmp.
-    expect(vcpu.getRegs().rip).to.equal(0x1004n);
+    // The out is the 2 bytes at code + 2. Where RIP stands at the exit is the KVM's choice, and
+    // both kinds occur: PVM's emulator has retired the out (RIP on the jmp, + 4); hardware KVM
+    // (VT-x/AMD-V, the helper VM's) completes it on the next KVM_RUN (RIP still on it, + 2).
+    const rip = vcpu.getRegs().rip;
+    expect([0x1002n, 0x1004n]).to.include(rip);
+    // Either way the loop goes on: the next run exits at the same port again.
+    expect(vcpu.runOnce()).to.include({ kind: 'io', port: EXIT_PORT, isWrite: true, size: 1 });
+    expect(vcpu.getRegs().rip).to.equal(rip);
   });
 
   it('the koffi and C loops both complete their rounds and print the same JSON shape', () => {
