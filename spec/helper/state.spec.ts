@@ -39,7 +39,7 @@ describe('helper/state', () => {
     expect(parseHelperState(JSON.stringify({ ...STATE, pid: -1 }))).to.equal(null);
     expect(parseHelperState(JSON.stringify({ ...STATE, hostPort: 70000 }))).to.equal(null);
     expect(parseHelperState(JSON.stringify({ ...STATE, writableShares: ['relative'] }))).to.equal(null);
-    expect(parseHelperState(JSON.stringify({ ...STATE, writableShares: undefined }))?.writableShares).to.deep.equal([]);
+    expect(parseHelperState(JSON.stringify({ ...STATE, writableShares: undefined }))?.writableShares).to.equal(undefined);
     expect(parseHelperState(JSON.stringify({ ...STATE, imageKey: undefined }))).to.equal(null);
     expect(parseHelperState(JSON.stringify({ ...STATE, idleSeconds: 1.5 }))).to.equal(null);
   });

@@ -7,11 +7,14 @@
 import { expect } from 'chai';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { detectHostKvm } from '../../src/helper/host-kvm.js';
 import { PROJECT_ROOT, kvmUnavailableReason, runMvm } from '../helpers/mvm-cli.js';
 
 const GUESTS = resolve(PROJECT_ROOT, 'firmware/out/guests');
 /** On the host's own KVM whatever kind it is; in the helper VM only when the host has no usable /dev/kvm. */
 const where = kvmUnavailableReason() === undefined ? { MVM_HELPER: 'never' } : { MVM_HELPER: 'always' };
+/** The helper VM's CPU is an emulated EPYC with AMD-V; on the host, hardware KVM on an svm CPU. */
+const onAmdV = where.MVM_HELPER === 'always' || (detectHostKvm().kind === 'hardware' && detectHostKvm().cpuFeature === 'svm');
 
 function guest(name: string): string {
   const path = resolve(GUESTS, `${name}.elf`);
@@ -56,7 +59,10 @@ describe(`tiny guests on ${where.MVM_HELPER === 'never' ? "this host's" : "the h
     const result = await boot('crash');
     expect(result.status).to.equal(125);
     expect(result.stderr).to.include('triple-faulted');
-    expect(result.stderr).to.match(/RIP 0x10[0-9a-f]+, instruction bytes 0f 0b/);
+    // Intel VT-x and PVM keep the failing state; AMD-V (the helper VM's nested SVM) resets the
+    // vCPU on a shutdown, and then the report must say that the location is lost.
+    if (onAmdV) expect(result.stderr).to.include('RIP unknown: KVM reset the vCPU when it shut down');
+    else expect(result.stderr).to.match(/RIP 0x10[0-9a-f]+, instruction bytes 0f 0b/);
     expect(result.stderr).to.include('| about to crash');
     expect(result.stderr).not.to.match(/\n\s+at .*\.js:\d+/);
   });

@@ -17,7 +17,7 @@ import { HELPER_HOST, RemoteCommand } from './connection.js';
 import { PROTOCOL_VERSION, type PingReply } from './protocol.js';
 import { helperQemuArgs } from './qemu-command.js';
 import { withStartLock } from './start-lock.js';
-import { readHelperSettings, uncoveredShares, type HelperSettings } from './settings.js';
+import { normaliseShares, readHelperSettings, uncoveredShares, type HelperSettings } from './settings.js';
 import {
   helperFiles, isHelperProcess, readHelperState, removeHelperState, writeHelperState,
   type HelperFiles, type HelperState,
@@ -168,8 +168,14 @@ function launchQemu(settings: HelperSettings, image: HelperImage, files: HelperF
   }
 }
 
-async function startHelper(files: HelperFiles): Promise<RunningHelper> {
-  const settings = readHelperSettings();
+/**
+ * Starts the helper. `keepShares` are the writable shares of a helper this
+ * one replaces: kept (where they still exist), so that commands with two
+ * environments take turns on one helper instead of restarting it each time.
+ */
+async function startHelper(files: HelperFiles, keepShares: readonly string[] = []): Promise<RunningHelper> {
+  const wanted = readHelperSettings();
+  const settings = { ...wanted, writableShares: normaliseShares([...wanted.writableShares, ...keepShares.filter((p) => existsSync(p))]) };
   const image = findHelperImage(settings) ?? buildHelperImage(settings);
   for (const share of settings.writableShares) mkdirSync(share, { recursive: true });
   const token = randomBytes(TOKEN_BYTES).toString('hex');
@@ -204,6 +210,8 @@ async function startHelper(files: HelperFiles): Promise<RunningHelper> {
  * the helper) with nothing to say why.
  */
 async function reuseOrRestart(running: RunningHelper, reply: PingReply, files: HelperFiles): Promise<RunningHelper | null> {
+  // A helper started by an older mvm did not record its shares: it is reused as before.
+  if (running.state.writableShares === undefined) return running;
   const missing = uncoveredShares(readHelperSettings().writableShares, running.state.writableShares);
   if (missing.length === 0) return running;
   // The ping itself is not counted as a request by the daemon.
@@ -216,8 +224,12 @@ async function reuseOrRestart(running: RunningHelper, reply: PingReply, files: H
   }
   process.stderr.write(`mvm: restarting the helper VM so that it can write ${missing.join(', ')}\n`);
   await stopHelper(files, running.state.pid);
+  replacedShares = running.state.writableShares;
   return null;
 }
+
+/** The shares of the helper reuseOrRestart() just stopped, for its successor. */
+let replacedShares: readonly string[] = [];
 
 /** The running helper, started first when there is none. */
 export async function ensureHelper(): Promise<RunningHelper> {
@@ -238,7 +250,7 @@ export async function ensureHelper(): Promise<RunningHelper> {
       if (answer !== null && (await reuseOrRestart(started, answer, files)) !== null) return started;
       await stopHelper(files, started.state.pid);
     }
-    return startHelper(files);
+    return startHelper(files, replacedShares);
   });
 }
 

@@ -37,8 +37,8 @@ export interface HelperState {
   readonly idleSeconds: number;
   /** The helper image's cache key (image.env), to notice a rebuilt image. */
   readonly imageKey: string;
-  /** Host directories it mounts writable (empty in a record from before they were kept). */
-  readonly writableShares: readonly string[];
+  /** Host directories it mounts writable (undefined in a record from an mvm that did not keep them). */
+  readonly writableShares?: readonly string[];
 }
 
 function isPositiveInteger(value: unknown, max: number): value is number {
@@ -61,11 +61,12 @@ export function parseHelperState(text: string): HelperState | null {
   if (!isPositiveInteger(s.cpus, 1024) || !isPositiveInteger(s.memoryMiB, 2 ** 30)) return null;
   if (typeof s.idleSeconds !== 'number' || !Number.isInteger(s.idleSeconds) || s.idleSeconds < 0) return null;
   if (typeof s.imageKey !== 'string') return null;
-  const shares = s.writableShares ?? [];
-  if (!Array.isArray(shares) || !shares.every((p) => typeof p === 'string' && p.startsWith('/'))) return null;
+  const shares = s.writableShares;
+  if (shares !== undefined && (!Array.isArray(shares) || !shares.every((p) => typeof p === 'string' && p.startsWith('/')))) return null;
   return {
     pid: s.pid, hostPort: s.hostPort, startedAt: s.startedAt, cpus: s.cpus,
-    memoryMiB: s.memoryMiB, idleSeconds: s.idleSeconds, imageKey: s.imageKey, writableShares: shares as string[],
+    memoryMiB: s.memoryMiB, idleSeconds: s.idleSeconds, imageKey: s.imageKey,
+    ...(shares !== undefined ? { writableShares: shares as string[] } : {}),
   };
 }
 

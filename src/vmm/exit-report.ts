@@ -29,10 +29,19 @@ export function describeFatalExit(exit: VcpuExit): string {
   }
 }
 
+/** The architectural reset state's fetch address: CS base 0xffff0000, IP 0xfff0 (Intel SDM vol. 3, 9.1.4). */
+const RESET_CS_BASE = 0xffff0000;
+const RESET_IP = 0xfff0n;
+
 /** "RIP 0x… (bytes: 0f 01 ca …)" when the registers and memory allow it. */
 export function describeLocation(memory: GuestMemory, regs?: KvmRegs, sregs?: KvmSregs): string {
   if (!regs) return 'registers unavailable';
   const rip = regs.rip;
+  if (rip === RESET_IP && sregs && Number(sregs.cs.base) === RESET_CS_BASE) {
+    // KVM on AMD-V reinitialises the vCPU on a shutdown intercept (the VMCB is undefined after
+    // one), so the registers read afterwards are the reset state, not where the guest failed.
+    return 'RIP unknown: KVM reset the vCPU when it shut down (as it does on AMD-V), so where the guest failed is lost';
+  }
   let where = `RIP 0x${rip.toString(16)}`;
   if (sregs) {
     const linear = BigInt(sregs.cs.base) + rip;
