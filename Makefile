@@ -30,6 +30,16 @@ apt-deps:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
+# npm 11 runs no dependency's install script unless package.json's allowScripts
+# allows it, and warns about each one not listed there. Both of ours are denied
+# on purpose (npm install-scripts deny), because neither is needed:
+#   koffi    its install script only checks that the prebuilt koffi.node of the
+#            @koromix/koffi-<platform> package (installed as an optional
+#            dependency) loads, and would otherwise compile koffi with cmake;
+#            koffi loads that prebuilt file itself at run time.
+#   esbuild  its postinstall checks the @esbuild/<platform> binary's version and
+#            hard-links it over the bin/esbuild launcher; npx esbuild works
+#            without that (the launcher finds the binary package).
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	@touch $@
