@@ -30,9 +30,11 @@ apt-deps:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
-# npm 11 runs no dependency's install script unless package.json's allowScripts
-# allows it, and warns about each one not listed there. Both of ours are denied
-# on purpose (npm install-scripts deny), because neither is needed:
+# npm 11 (11.19 here) warns about every dependency install script that
+# package.json's allowScripts does not cover; it still runs them for now, but
+# with strict-allow-scripts, and by default in a later npm, they are refused.
+# A script denied there (false) is skipped without a word. Both of ours are
+# denied on purpose (npm install-scripts deny), because neither is needed:
 #   koffi    its install script only checks that the prebuilt koffi.node of the
 #            @koromix/koffi-<platform> package (installed as an optional
 #            dependency) loads, and would otherwise compile koffi with cmake;
