@@ -128,6 +128,8 @@ step_result() {
   if [[ $last == '-> '* && $previous != "$last" ]]; then
     last="$previous $last"
   fi
+  # The whole line is in the log; one terminal line is enough here.
+  if ((${#last} > 100)); then last="${last:0:97}..."; fi
   echo "$last"
 }
 
@@ -239,38 +241,59 @@ step_done_kernel() {
 
 # --- helper: images/build-helper.sh ------------------------------------------
 # Its phases, from the files it makes in its work directory (under the step's
-# private TMPDIR): downloading the kernel package (bytes so far of the size
-# apt-cache gives), unpacking it, collecting modules, writing the boot files.
+# private TMPDIR): downloading the kernel package (bytes so far of the Size
+# apt-cache gives), unpacking it (bytes so far of its Installed-Size), finding
+# the modules the helper needs, writing the boot files, removing the work
+# directory. A phase never goes back: the removal at the end deletes the
+# files that mark the later phases first.
 STEP_HELPER_PACKAGE=''
 STEP_HELPER_SIZE=''
+STEP_HELPER_INSTALLED=''
+STEP_HELPER_PHASE=0
 
 step_probe_helper() {
-  local work line pkg version bytes
+  local log=$1 work line pkg version bytes phase=0
   work=$(compgen -G "$STEP_TMP/mvm-helper-build.*" | head -n 1)
-  line=$(grep -m 1 '^helper image: downloading ' "$1")
-  if [[ -z $work || -z $line ]]; then
+  line=$(grep -m 1 '^helper image: downloading ' "$log")
+  if [[ -z $line ]]; then
     STEP_STATUS='finding the kernel package'
     return 0
   fi
   read -r _ _ _ pkg version <<<"$line"
-  if [[ -e $work/initrd/init ]]; then
-    STEP_STATUS='writing vmlinux and the initrd'
-  elif [[ -d $work/initrd ]]; then
-    STEP_STATUS='collecting modules'
-  elif [[ -d $work/pkg ]]; then
-    STEP_STATUS="unpacking $pkg"
-  else
-    if [[ $STEP_HELPER_PACKAGE != "$pkg=$version" ]]; then
-      STEP_HELPER_PACKAGE=$pkg=$version
-      STEP_HELPER_SIZE=$(apt-cache show --no-all-versions "$pkg=$version" | awk '/^Size:/ {print $2; exit}')
-    fi
-    bytes=$(find "$work" -type f -printf '%s\n' | awk '{s += $1} END {print s + 0}')
-    if [[ $STEP_HELPER_SIZE =~ ^[0-9]+$ ]]; then
-      STEP_STATUS="downloading $pkg, $((bytes / 1048576))/$((STEP_HELPER_SIZE / 1048576)) MB"
-    else
-      STEP_STATUS="downloading $pkg, $((bytes / 1048576)) MB"
-    fi
+  if [[ $STEP_HELPER_PACKAGE != "$pkg=$version" ]]; then
+    STEP_HELPER_PACKAGE=$pkg=$version
+    read -r STEP_HELPER_SIZE STEP_HELPER_INSTALLED < <(apt-cache show --no-all-versions "$pkg=$version" |
+      awk '/^Size:/ {s = $2} /^Installed-Size:/ {i = $2} END {print s + 0, i * 1024}')
   fi
+  if grep -q '^helper image: .* built (key ' "$log"; then phase=5
+  elif [[ -e $work/initrd/init ]]; then phase=4
+  elif [[ -d $work/initrd ]]; then phase=3
+  elif [[ -d $work/pkg ]]; then phase=2
+  elif [[ -n $work ]]; then phase=1
+  fi
+  ((phase > STEP_HELPER_PHASE)) && STEP_HELPER_PHASE=$phase
+  case $STEP_HELPER_PHASE in
+    5) STEP_STATUS='removing its work files' ;;
+    4) STEP_STATUS='writing vmlinux and the initrd' ;;
+    3) STEP_STATUS='copying modules' ;;
+    2)
+      bytes=$(du -sb "$work/pkg" 2>/dev/null | cut -f 1)
+      if ((STEP_HELPER_INSTALLED > 0 && ${bytes:-0} < STEP_HELPER_INSTALLED * 98 / 100)); then
+        STEP_STATUS="unpacking $pkg, $((bytes / 1048576))/$((STEP_HELPER_INSTALLED / 1048576)) MB"
+      else
+        STEP_STATUS="finding the helper's modules in $pkg"
+      fi
+      ;;
+    1)
+      bytes=$(find "$work" -maxdepth 2 -type f -printf '%s\n' | awk '{s += $1} END {print s + 0}')
+      if ((STEP_HELPER_SIZE > 0)); then
+        STEP_STATUS="downloading $pkg, $((bytes / 1048576))/$((STEP_HELPER_SIZE / 1048576)) MB"
+      else
+        STEP_STATUS="downloading $pkg, $((bytes / 1048576)) MB"
+      fi
+      ;;
+    *) STEP_STATUS='starting' ;;
+  esac
 }
 
 # --- deps: images/lib/apt-deps.sh --------------------------------------------
