@@ -16,8 +16,8 @@
 # On a terminal the step's line is redrawn in place every second. Elsewhere
 # (CI logs, output piped) a step still running after STEP_FIRST_REPORT seconds
 # (10) prints a line with its log's path, then one every STEP_REPORT_INTERVAL
-# seconds (30), so a log shows the step is alive without filling up. CI=true
-# or TERM=dumb also select that form.
+# seconds (30), so a log shows the step is alive without filling up. CI=true,
+# TERM=dumb and make -j also select that form.
 #
 # When CMD ends, the step prints one line: "NAME: RESULT", where RESULT is
 # CMD's last line of output without its "script-name: " prefix (a last line
@@ -27,8 +27,9 @@
 # CMD runs in the foreground, with stdin from /dev/null, so ^C reaches it
 # exactly as it would without this wrapper.
 
+# Under make -j, steps run side by side and would redraw over each other.
 step_interactive() {
-  [[ -t 1 && ${CI:-} != true && ${TERM:-dumb} != dumb ]]
+  [[ -t 1 && ${CI:-} != true && ${TERM:-dumb} != dumb && ${MAKEFLAGS:-} != *-j* ]]
 }
 
 step_now() { printf '%(%s)T' -1; }
