@@ -45,7 +45,7 @@ apt-deps:
 #            hard-links it over the bin/esbuild launcher; npx esbuild works
 #            without that (the launcher finds the binary package).
 node_modules/.package-lock.json: package.json package-lock.json
-	@$(STEP) npm $(LOGS)/npm.log npm ci --no-audit --no-fund
+	@$(STEP) --doing 'npm ci' npm $(LOGS)/npm.log npm ci --no-audit --no-fund
 	@touch $@
 
 # tsc type-checks and compiles every module to dist/src/ (the specs import
@@ -61,7 +61,7 @@ BUNDLE_ENTRIES := mvm=dist/src/cli/index.js vcpu-thread=dist/src/vmm/vcpu-thread
   bench-koffi-loop=dist/src/bench/exit-loop/koffi-loop.js
 
 build: node_modules/.package-lock.json
-	@$(STEP) build $(LOGS)/build.log $(MAKE) --no-print-directory compile
+	@$(STEP) --doing 'tsc, then esbuild' build $(LOGS)/build.log $(MAKE) --no-print-directory compile
 
 .PHONY: compile
 compile:
@@ -73,8 +73,9 @@ compile:
 	@echo "dist/src (tsc) and dist/bundle (esbuild)"
 
 # build-kernel.sh and build-helper.sh hash their own text into their cache
-# keys, so their reporting is done from outside by step.sh's probes, which
-# watch the files they make; editing them would rebuild every cached kernel.
+# keys, so their progress is reported from outside, by step.sh's probes, which
+# watch the files they make: an edit to either would make every cache build
+# its kernel or helper image anew.
 kernel: apt-deps
 	@$(STEP) --progress kernel kernel $(LOGS)/kernel.log images/build-kernel.sh $(OUT)/vmlinux
 
@@ -84,7 +85,7 @@ rootfs: apt-deps guest-tools
 # The same files as an ext4 root disk, stored as qcow2 by mvm's own writer
 # (so it needs the compiled CLI): mvm run --initrd '' --disk $(OUT)/rootfs.qcow2 ...
 rootdisk: apt-deps build guest-tools
-	@$(STEP) rootdisk $(LOGS)/rootdisk.log images/build-rootdisk.sh $(OUT)/rootfs.qcow2
+	@$(STEP) --doing 'mke2fs, then mvm image convert' rootdisk $(LOGS)/rootdisk.log images/build-rootdisk.sh $(OUT)/rootfs.qcow2
 
 helper-image: apt-deps
 	@$(STEP) --progress helper --private-tmp 'helper image' $(LOGS)/helper-image.log images/build-helper.sh $(OUT)/helper

@@ -12,6 +12,8 @@
 #   --private-tmp     run CMD with TMPDIR set to a directory of its own (which
 #                     the probe may look into), removed afterwards
 #   --quiet           print nothing unless the command fails
+#   --doing TEXT      what the step is doing while no probe says better
+#                     (default "running")
 #
 # On a terminal the step's line is redrawn in place every second. Elsewhere
 # (CI logs, output piped) a step still running after STEP_FIRST_REPORT seconds
@@ -41,16 +43,18 @@ step_duration() {
 
 step_run() {
   local probe='' quiet=0 private_tmp=0
+  STEP_DOING=running
   while [[ ${1:-} == --* ]]; do
     case $1 in
       --progress) probe=$2; shift 2 ;;
       --private-tmp) private_tmp=1; shift ;;
       --quiet) quiet=1; shift ;;
+      --doing) STEP_DOING=$2; shift 2 ;;
       *) echo "step: unknown option $1" >&2; return 2 ;;
     esac
   done
   if (($# < 3)); then
-    echo "usage: step.sh [--progress PROBE] [--private-tmp] [--quiet] NAME LOG CMD [ARG...]" >&2
+    echo "usage: step.sh [--progress PROBE] [--private-tmp] [--quiet] [--doing TEXT] NAME LOG CMD [ARG...]" >&2
     return 2
   fi
   local name=$1 log=$2
@@ -142,7 +146,7 @@ step_monitor() {
   local interactive=0 first=${STEP_FIRST_REPORT:-10} interval=${STEP_REPORT_INTERVAL:-30}
   local next_report=$first last_probe=-100 elapsed reported=0
   step_interactive && interactive=1
-  STEP_STATUS=running
+  STEP_STATUS=$STEP_DOING
   while kill -0 "$parent" 2>/dev/null; do
     sleep 1
     elapsed=$(($(step_now) - started))
@@ -165,10 +169,10 @@ step_monitor() {
 }
 
 step_probe() {
-  STEP_STATUS=running
+  STEP_STATUS=$STEP_DOING
   [[ -n $1 ]] || return 0
   "step_probe_$1" "$2" "$3" 2>/dev/null || true
-  [[ -n $STEP_STATUS ]] || STEP_STATUS=running
+  [[ -n $STEP_STATUS ]] || STEP_STATUS=$STEP_DOING
 }
 
 # --- kernel: images/build-kernel.sh ------------------------------------------
