@@ -15,6 +15,13 @@ APT_PACKAGES := qemu-system-x86 qemu-utils busybox-static cpio xz-utils \
 MVM := node dist/bundle/mvm.js
 OUT := images/out
 
+# Each step (deps, npm, build, kernel, rootfs, rootdisk, helper image, guests)
+# prints one line: images/lib/step.sh keeps the step's own output (apt's,
+# dpkg's, kconfig's, the compilers') in $(LOGS)/<step>.log, says where a long
+# step is, and on failure shows the log's last lines and its path.
+STEP := images/lib/step.sh
+LOGS := $(OUT)/logs
+
 .PHONY: all deps apt-deps build kernel rootfs rootdisk helper-image images guests test unit demo bench bench-disk bench-boot bench-disk-guest guest-tools clean
 
 all: build images
@@ -23,15 +30,22 @@ deps: apt-deps node_modules/.package-lock.json
 
 # Installs only what is missing, so a machine that has everything pays nothing.
 apt-deps:
-	@missing=$$(for p in $(APT_PACKAGES); do \
-	  dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
-	if [ -n "$$missing" ]; then \
-	  echo "installing Debian packages: $$missing"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
-	fi
+	@$(STEP) --progress deps deps $(LOGS)/deps.log images/lib/apt-deps.sh $(APT_PACKAGES)
 
+# npm 11 (11.19 here) warns about every dependency install script that
+# package.json's allowScripts does not cover; it still runs them for now, but
+# with strict-allow-scripts, and by default in a later npm, they are refused.
+# A script denied there (false) is skipped without a word. Both of ours are
+# denied on purpose (npm install-scripts deny), because neither is needed:
+#   koffi    its install script only checks that the prebuilt koffi.node of the
+#            @koromix/koffi-<platform> package (installed as an optional
+#            dependency) loads, and would otherwise compile koffi with cmake;
+#            koffi loads that prebuilt file itself at run time.
+#   esbuild  its postinstall checks the @esbuild/<platform> binary's version and
+#            hard-links it over the bin/esbuild launcher; npx esbuild works
+#            without that (the launcher finds the binary package).
 node_modules/.package-lock.json: package.json package-lock.json
-	npm ci --no-audit --no-fund
+	@$(STEP) --doing 'npm ci' npm $(LOGS)/npm.log npm ci --no-audit --no-fund
 	@touch $@
 
 # tsc type-checks and compiles every module to dist/src/ (the specs import
@@ -47,25 +61,34 @@ BUNDLE_ENTRIES := mvm=dist/src/cli/index.js vcpu-thread=dist/src/vmm/vcpu-thread
   bench-koffi-loop=dist/src/bench/exit-loop/koffi-loop.js
 
 build: node_modules/.package-lock.json
+	@$(STEP) --doing 'tsc, then esbuild' build $(LOGS)/build.log $(MAKE) --no-print-directory compile
+
+.PHONY: compile
+compile:
 	npx tsc -p .
 	rm -rf dist/bundle
 	npx esbuild $(BUNDLE_ENTRIES) --bundle --splitting --format=esm --platform=node --target=node20 \
 	  --outdir=dist/bundle --external:koffi --external:blessed --log-level=warning \
 	  '--banner:js=import { createRequire as mvmCreateRequire } from "node:module"; const require = mvmCreateRequire(import.meta.url);'
+	@echo "dist/src (tsc) and dist/bundle (esbuild)"
 
+# build-kernel.sh and build-helper.sh hash their own text into their cache
+# keys, so their progress is reported from outside, by step.sh's probes, which
+# watch the files they make: an edit to either would make every cache build
+# its kernel or helper image anew.
 kernel: apt-deps
-	images/build-kernel.sh $(OUT)/vmlinux
+	@$(STEP) --progress kernel kernel $(LOGS)/kernel.log images/build-kernel.sh $(OUT)/vmlinux
 
 rootfs: apt-deps guest-tools
-	images/build-rootfs.sh $(OUT)/initramfs.cpio.gz
+	@$(STEP) rootfs $(LOGS)/rootfs.log images/build-rootfs.sh $(OUT)/initramfs.cpio.gz
 
 # The same files as an ext4 root disk, stored as qcow2 by mvm's own writer
 # (so it needs the compiled CLI): mvm run --initrd '' --disk $(OUT)/rootfs.qcow2 ...
 rootdisk: apt-deps build guest-tools
-	images/build-rootdisk.sh $(OUT)/rootfs.qcow2
+	@$(STEP) --doing 'mke2fs, then mvm image convert' rootdisk $(LOGS)/rootdisk.log images/build-rootdisk.sh $(OUT)/rootfs.qcow2
 
 helper-image: apt-deps
-	images/build-helper.sh $(OUT)/helper
+	@$(STEP) --progress helper --private-tmp 'helper image' $(LOGS)/helper-image.log images/build-helper.sh $(OUT)/helper
 
 images: kernel rootfs rootdisk helper-image guests
 
@@ -77,10 +100,11 @@ GUEST_COMMON := firmware/guests/common.S firmware/guests/guest.ld
 GUESTS := $(patsubst firmware/guests/%.S,firmware/out/guests/%.elf,$(filter-out $(GUEST_COMMON),$(GUEST_SOURCES)))
 
 guests: $(GUESTS)
+	@echo "guests: $(words $(GUESTS)) test guests in firmware/out/guests"
 
 firmware/out/guests/%.elf: firmware/guests/%.S $(GUEST_COMMON)
 	@mkdir -p $(@D)
-	gcc -nostdlib -static -no-pie -Wl,-T,firmware/guests/guest.ld -Wl,--build-id=none -I firmware/guests -o $@ $<
+	@$(STEP) --quiet guests $(LOGS)/guests.log gcc -nostdlib -static -no-pie -Wl,-T,firmware/guests/guest.ld -Wl,--build-id=none -I firmware/guests -o $@ $<
 
 # Static guest programs busybox lacks (firmware/guest-tools/*.c), put into the
 # initramfs and the root disk by images/rootfs-contents.sh: mvm-vsock (vsock
@@ -93,7 +117,7 @@ guest-tools: apt-deps $(GUEST_TOOLS)
 
 firmware/out/guest-tools/%: firmware/guest-tools/%.c
 	@mkdir -p $(@D)
-	musl-gcc -static -Os -s -Wall -Wextra -Werror -Wl,--build-id=none -o $@ $<
+	@$(STEP) --quiet guest-tools $(LOGS)/guest-tools.log musl-gcc -static -Os -s -Wall -Wextra -Werror -Wl,--build-id=none -o $@ $<
 
 test: deps build images
 	npx mocha
