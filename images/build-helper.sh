@@ -128,7 +128,7 @@ MODDIR="$WORK/pkg/lib/modules/$KVER"
 # Module name (dashes and underscores are the same to the kernel) → file.
 declare -A MODFILE=()
 while IFS= read -r f; do
-  name=$(basename "$f"); name=${name%%.ko*}; name=${name//-/_}
+  name=${f##*/}; name=${name%%.ko*}; name=${name//-/_}
   MODFILE[$name]=$f
 done < <(find "$MODDIR/kernel" -name '*.ko*')
 
