@@ -1,5 +1,6 @@
 import { expect } from 'chai';
-import { UserError, describeError } from '../../src/cli/errors.js';
+import { UserError } from '../../src/errors.js';
+import { describeError } from '../../src/cli/errors.js';
 import { SyscallError } from '../../src/kvm/ffi.js';
 import { KvmUnavailableError } from '../../src/kvm/system.js';
 

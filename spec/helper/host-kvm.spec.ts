@@ -1,7 +1,7 @@
 // Detection of the host's KVM kind from fixture texts, and the decision
 // whether a Linux guest must run inside the helper VM.
 import { expect } from 'chai';
-import { UserError } from '../../src/cli/errors.js';
+import { UserError } from '../../src/errors.js';
 import {
   classifyHostKvm, cpuVirtualizationFeature, decideHelper, helperPolicy, type HostKvmFacts,
 } from '../../src/helper/host-kvm.js';

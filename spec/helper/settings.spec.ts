@@ -1,7 +1,7 @@
 // Helper settings from the environment, the QEMU command line built from
 // them, and the runtime directory rules.
 import { expect } from 'chai';
-import { UserError } from '../../src/cli/errors.js';
+import { UserError } from '../../src/errors.js';
 import { exitCodeOf, forwardedEnv } from '../../src/helper/client.js';
 import {
   GUEST_DAEMON_PORT, helperKernelCmdline, helperQemuArgs, parseDaemonParams, type HelperQemuOptions,

@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { UserError } from '../../src/cli/errors.js';
+import { UserError } from '../../src/errors.js';
 import { withStartLock } from '../../src/helper/start-lock.js';
 import {
   helperFiles, isHelperProcess, isProcessAlive, parseHelperState, readHelperState, removeHelperState,

@@ -1,6 +1,6 @@
 // The one shape of every `mvm run --config` error: where in which file, then
 // what is wrong, on one line — "web.ini:7: [drive.data] mode: ...".
-import { UserError } from '../cli/errors.js';
+import { UserError } from '../errors.js';
 
 /** A bad config file is a usage error, like a bad flag (commander's exit status). */
 export const CONFIG_ERROR_EXIT = 2;

@@ -15,7 +15,7 @@
 // to its disks works from any working directory.
 import { existsSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { UserError } from '../cli/errors.js';
+import { UserError } from '../errors.js';
 import { MIN_MEMORY_SIZE } from '../arch/x86_64/e820.js';
 import { parseSize } from '../disk/size.js';
 import { parseDriveOption, type DriveMode } from '../devices/virtio/block/drives.js';

@@ -1,5 +1,5 @@
 // Sizes as users type them: 4096, 512K, 512M, 10G, 1T (binary multiples, like qemu-img).
-import { UserError } from '../cli/errors.js';
+import { UserError } from '../errors.js';
 
 const SUFFIX: Record<string, number> = { '': 1, B: 1, K: 2 ** 10, M: 2 ** 20, G: 2 ** 30, T: 2 ** 40, P: 2 ** 50 };
 

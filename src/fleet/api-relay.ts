@@ -8,7 +8,7 @@
 import { closeSync, existsSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { UserError } from '../cli/errors.js';
+import { UserError } from '../errors.js';
 import { findRunningHelper } from '../helper/lifecycle.js';
 import { relayHostSocket } from '../helper/socket-relay.js';
 import { CLI_ENTRY } from './cli-entry.js';

@@ -7,7 +7,7 @@ import { request } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { ApiUnreachable, DEFAULT_API_TIMEOUT_MS } from '../api/client.js';
 import { API_PATHS, CONSOLE_UPGRADE_PROTOCOL } from '../api/schema.js';
-import { UserError } from '../cli/errors.js';
+import { UserError } from '../errors.js';
 import { CONSOLE_ESCAPE_NAME, ConsoleIo } from '../vmm/console-io.js';
 
 /** Why an attachment ended. */

@@ -14,7 +14,7 @@ import { closeSync, existsSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { UserError } from '../cli/errors.js';
+import { UserError } from '../errors.js';
 import { openSync as openDisk, probeFormat } from '../disk/open.js';
 import { createQcow2 } from '../disk/qcow2/create.js';
 import { runViaHelperIfNeeded } from '../helper/client.js';

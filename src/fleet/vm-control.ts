@@ -5,7 +5,7 @@ import { readdirSync, readFileSync, realpathSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { apiCall, ApiUnreachable, type ApiResponse } from '../api/client.js';
 import { API_PATHS, type ApiError } from '../api/schema.js';
-import { UserError } from '../cli/errors.js';
+import { UserError } from '../errors.js';
 import { insideHelper } from '../helper/host-kvm.js';
 import type { PathEnv } from '../runtime/paths.js';
 import { apiSocketPath, isFinalShownState, processExists, shownState, type ShownState } from './liveness.js';

@@ -9,7 +9,7 @@
 // included, go to the remote command, which sees MVM_INTERACTIVE=1) and is
 // restored on every way out, signals included.
 import { constants as osConstants } from 'node:os';
-import { UserError } from '../cli/errors.js';
+import { UserError } from '../errors.js';
 import { RemoteCommand, type RemoteResult } from './connection.js';
 import { decideHelper, detectHostKvm, helperPolicy, insideHelper } from './host-kvm.js';
 import { ensureHelper, stopHelper } from './lifecycle.js';

@@ -5,7 +5,7 @@
 // functions, so every kind of host can be tested with fixture texts; only
 // readHostKvmFacts() touches the real machine.
 import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
-import { UserError } from '../cli/errors.js';
+import { UserError } from '../errors.js';
 
 export const DEV_KVM = '/dev/kvm';
 const CPUINFO = '/proc/cpuinfo';

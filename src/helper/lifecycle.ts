@@ -10,7 +10,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { UserError } from '../cli/errors.js';
+import { UserError } from '../errors.js';
 import { HELPER_DAEMON_ENTRY } from '../runtime/build-layout.js';
 import { ensurePrivateDir, helperStateDir, projectRoot } from '../runtime/paths.js';
 import { HELPER_HOST, RemoteCommand } from './connection.js';

@@ -1,7 +1,7 @@
 // The QEMU command line that boots the helper VM. Pure: every input is an
 // argument, so the spec can check the properties that matter (loopback-only
 // port forward, read-only host root, AMD-V CPU) without starting QEMU.
-import { UserError } from '../cli/errors.js';
+import { UserError } from '../errors.js';
 
 /**
  * The daemon's port inside the helper. Only QEMU's user-mode network stack

@@ -9,7 +9,7 @@
 //   MVM_QEMU                 the QEMU binary (qemu-system-x86_64)
 import { tmpdir } from 'node:os';
 import { isAbsolute, join, resolve, sep } from 'node:path';
-import { UserError } from '../cli/errors.js';
+import { UserError } from '../errors.js';
 import { cacheRoot, projectRoot, runtimeRoot } from '../runtime/paths.js';
 
 /** Ten minutes: long enough to span a test run's pauses, short enough that an idle CI box stops burning CPU. */

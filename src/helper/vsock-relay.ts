@@ -13,7 +13,7 @@
 import { existsSync, lstatSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import type { VsockOption } from '../devices/virtio/vsock/option.js';
-import { UserError } from '../cli/errors.js';
+import { UserError } from '../errors.js';
 import { decideHelper, detectHostKvm, helperPolicy, insideHelper } from './host-kvm.js';
 import { relayHostSocket } from './socket-relay.js';
 import { HELPER_RUN_DIR } from './vmm-activity.js';

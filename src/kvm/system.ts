@@ -1,6 +1,6 @@
 // /dev/kvm itself: API version, capabilities, supported CPUID, and creating VMs.
 import { constants as osConstants } from 'node:os';
-import { UserError } from '../cli/errors.js';
+import { UserError } from '../errors.js';
 import * as ffi from './ffi.js';
 import {
   Capability, KVM_API_VERSION, KVM_CHECK_EXTENSION, KVM_CREATE_VM, KVM_GET_API_VERSION,

@@ -7,7 +7,6 @@ import type { ChildProcess } from 'node:child_process';
 import { constants as osConstants } from 'node:os';
 import blessed from 'blessed';
 import type { Widgets } from 'blessed';
-import { describeError } from '../cli/errors.js';
 import { isFinalShownState } from '../fleet/liveness.js';
 import { HISTORY_PANEL_HEIGHT, HistoryPanel } from './history-panel.js';
 import { StatsSource, type VmView } from './stats-source.js';
@@ -28,6 +27,8 @@ export interface DashboardOptions {
   readonly source: StatsSource;
   /** The mvm CLI entry of this build (build-layout.ts): `c` runs `mvm console NAME` with it. */
   readonly cliPath: string;
+  /** One line for an error, the way the CLI prints it (src/cli/errors.ts decides; the screen only shows it). */
+  readonly describe: (err: unknown) => string;
 }
 
 export class Dashboard {
@@ -68,7 +69,7 @@ export class Dashboard {
     this.render();
     this.options.source.start(
       (views) => this.update(views),
-      (err) => this.report(`cannot list VMs: ${describeError(err).message}`),
+      (err) => this.report(`cannot list VMs: ${this.options.describe(err)}`),
     );
     return done;
   }
@@ -121,7 +122,7 @@ export class Dashboard {
       // Show the stop at once rather than at the next poll.
       if (sent) this.views = this.views.map((v) => (v.name === view.name ? { ...v, stopRequested: true } : v));
       this.report(message);
-    }, (err) => this.report(`stop ${view.name}: ${describeError(err).message}`));
+    }, (err) => this.report(`stop ${view.name}: ${this.options.describe(err)}`));
   }
 
   /**
@@ -156,7 +157,7 @@ export class Dashboard {
 
   private fail(err: unknown): void {
     this.close(EXIT_INTERNAL_ERROR);
-    process.stderr.write(`mvm: ${describeError(err).message}\n`);
+    process.stderr.write(`mvm: ${this.options.describe(err)}\n`);
   }
 
   /** Idempotent: stops polling, gives the terminal back, removes the process handlers. */

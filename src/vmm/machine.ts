@@ -24,7 +24,7 @@ import { Kvm } from '../kvm/system.js';
 import type { VmFd } from '../kvm/vm.js';
 import { setupBoot, type BootSetup } from '../loader/boot-setup.js';
 import { GuestMemory, type MemoryRegion } from '../memory/guest-memory.js';
-import { UserError } from '../cli/errors.js';
+import { UserError } from '../errors.js';
 import { Bus } from './bus.js';
 import { ConsoleTail } from './console-tail.js';
 import { describeFatalExit, describeLocation } from './exit-report.js';

@@ -5,7 +5,7 @@
 // (src/cli/commands/run.ts) and the detached VMM process (src/fleet/vmm-process.ts),
 // so both boot exactly the same machine.
 import { readFileSync } from 'node:fs';
-import { UserError } from '../cli/errors.js';
+import { UserError } from '../errors.js';
 import { VmDrives, type DriveSpec } from '../devices/virtio/block/drives.js';
 import { installNativeFileOps } from '../disk/native-file-ops.js';
 import * as ffi from '../kvm/ffi.js';

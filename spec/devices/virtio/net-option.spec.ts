@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { parseNetOption } from '../../../src/devices/virtio/net-option.js';
-import { UserError } from '../../../src/cli/errors.js';
+import { UserError } from '../../../src/errors.js';
 
 describe('--net option', () => {
   it('takes a tap name and an optional MAC', () => {

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { resolve } from 'node:path';
 import { parseVsockOption } from '../../../src/devices/virtio/vsock/option.js';
-import { UserError } from '../../../src/cli/errors.js';
+import { UserError } from '../../../src/errors.js';
 
 describe('--vsock option', () => {
   it('takes a CID and an absolute socket path', () => {

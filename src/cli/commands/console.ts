@@ -5,7 +5,7 @@ import { openConsole, relayConsole } from '../../fleet/console-attach.js';
 import { apiSocketPath, isFinalShownState, shownState } from '../../fleet/liveness.js';
 import { findVm } from '../../fleet/lookup.js';
 import { ApiUnreachable } from '../../api/client.js';
-import { UserError } from '../errors.js';
+import { UserError } from '../../errors.js';
 
 /** Like a shell's status for a command ended by a signal (128 + SIGINT/SIGTERM's usual 2). */
 const EXIT_SIGNALLED = 130;

@@ -7,7 +7,7 @@ import { describeKvmKind, decideHelper, detectHostKvm, helperPolicy, insideHelpe
 import { findHelperImage } from '../../helper/lifecycle.js';
 import { readHelperSettings } from '../../helper/settings.js';
 import { runtimeRoot } from '../../runtime/paths.js';
-import { UserError } from '../errors.js';
+import { UserError } from '../../errors.js';
 import { helperStatusLines } from './helper.js';
 
 /** Exit status when this host can run no Linux guest at all. */

@@ -2,7 +2,7 @@
 // stops it on its own (see src/helper/); these are for scripts, tests and
 // benchmarks, and for looking at what it is doing.
 import type { Command } from 'commander';
-import { UserError } from '../errors.js';
+import { UserError } from '../../errors.js';
 import { runInHelper } from '../../helper/client.js';
 import { insideHelper } from '../../helper/host-kvm.js';
 import { currentHelperFiles, ensureHelper, findRunningHelper, pingHelper, stopHelper } from '../../helper/lifecycle.js';

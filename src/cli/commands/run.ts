@@ -18,7 +18,7 @@ import { parseNetOption } from '../../devices/virtio/net-option.js';
 import { parseVsockOption } from '../../devices/virtio/vsock/option.js';
 import { runDetached } from '../../fleet/detach.js';
 import { applyConfigFile } from '../../config/apply.js';
-import { UserError } from '../errors.js';
+import { UserError } from '../../errors.js';
 
 interface RunOptions {
   kernel?: string;

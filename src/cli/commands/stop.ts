@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { DEFAULT_STOP_TIMEOUT_MS } from '../../api/schema.js';
 import { forEachVm } from '../../fleet/lookup.js';
 import { stopVm } from '../../fleet/vm-control.js';
-import { UserError } from '../errors.js';
+import { UserError } from '../../errors.js';
 
 const MS_PER_SECOND = 1000;
 /** Long enough for any shutdown; a longer wait is a typo. */

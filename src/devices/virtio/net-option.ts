@@ -2,7 +2,7 @@
 // existing tap interface (or one this process may create). The guest's IP
 // address comes from the kernel's `ip=` parameter (--append).
 import { randomBytes } from 'node:crypto';
-import { UserError } from '../../cli/errors.js';
+import { UserError } from '../../errors.js';
 
 export interface NetOption {
   readonly tap: string;

@@ -17,7 +17,7 @@ import { formatRatios, formatTable, writeJsonReport } from '../../../bench/harne
 import { Progress } from '../../../bench/progress.js';
 import { benchEnvironment } from '../../../bench/sides/environment.js';
 import { allSides } from '../../../bench/sides/index.js';
-import { UserError } from '../../errors.js';
+import { UserError } from '../../../errors.js';
 import {
   asBenchAction, benchInHelperIfNeeded, guestFiles, readySides, retryIfHelperLost, say, shownPath, wholeNumber, type Command,
 } from './common.js';

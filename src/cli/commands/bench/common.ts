@@ -8,7 +8,7 @@ import { FORCE_PROGRESS_ENV, progressWanted } from '../../../bench/progress.js';
 import { availableSides, type BenchSide } from '../../../bench/sides/index.js';
 import type { GuestFiles } from '../../../bench/boot/contenders.js';
 import { projectRoot } from '../../../runtime/paths.js';
-import { UserError } from '../../errors.js';
+import { UserError } from '../../../errors.js';
 
 export function wholeNumber(text: string, what: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
   const n = Number(text);

@@ -13,7 +13,7 @@ import { Progress, progressWanted } from '../../../bench/progress.js';
 import { benchEnvironment } from '../../../bench/sides/environment.js';
 import { allSides } from '../../../bench/sides/index.js';
 import type { SideName } from '../../../bench/sides/side.js';
-import { UserError } from '../../errors.js';
+import { UserError } from '../../../errors.js';
 import { asBenchAction, benchInHelperIfNeeded, guestFiles, shownPath, wholeNumber } from './common.js';
 
 interface DensityOptions {

@@ -14,7 +14,7 @@ import { runDiskSuite } from '../../../bench/disk-footprint/suite.js';
 import { Progress, progressWanted } from '../../../bench/progress.js';
 import { diskTable, formatBytes } from '../../../bench/disk-footprint/table.js';
 import { projectRoot } from '../../../runtime/paths.js';
-import { UserError } from '../../errors.js';
+import { UserError } from '../../../errors.js';
 import { asBenchAction, shownPath, wholeNumber } from './common.js';
 
 interface DiskOptions {

@@ -10,7 +10,7 @@ import { IMAGE_FORMATS, VMMS } from '../../../bench/guest-disk/contenders.js';
 import { runGuestDiskSuite, type GuestDiskResult } from '../../../bench/guest-disk/suite.js';
 import { WORKLOADS } from '../../../bench/guest-disk/workload.js';
 import { insideHelper } from '../../../helper/host-kvm.js';
-import { UserError } from '../../errors.js';
+import { UserError } from '../../../errors.js';
 import { asBenchAction, benchInHelperIfNeeded, guestFiles, say, shownPath, wholeNumber, type Command } from './common.js';
 
 interface GuestDiskOptions {

@@ -8,7 +8,7 @@ import { readInputs } from '../../../bench/report/inputs.js';
 import { hostFacts } from '../../../bench/report/document.js';
 import { writeReport } from '../../../bench/report/write.js';
 import { detectHostKvm } from '../../../helper/client.js';
-import { UserError } from '../../errors.js';
+import { UserError } from '../../../errors.js';
 import { asBenchAction, say, shownPath } from './common.js';
 
 interface ReportOptions {

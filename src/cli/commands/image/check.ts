@@ -1,6 +1,6 @@
 // mvm image check [-r leaks|all] [--json] FILE — exit 0 clean, 1 check failed, 2 corrupt, 3 leaks only.
 import type { Command } from 'commander';
-import { UserError } from '../../errors.js';
+import { UserError } from '../../../errors.js';
 import { refuseIfInUse } from '../../../disk/image-lock.js';
 import { probeFormat } from '../../../disk/open.js';
 import type { RepairMode } from '../../../disk/qcow2/check.js';

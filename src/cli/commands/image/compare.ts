@@ -1,6 +1,7 @@
 // mvm image compare [-f FMT] [-F FMT] [-s] [-q] A B — exit 0 identical, 1 different, 2 error (qemu-img's codes).
 import type { Command } from 'commander';
-import { UserError, describeError } from '../../errors.js';
+import { UserError } from '../../../errors.js';
+import { describeError } from '../../errors.js';
 import type { SyncDisk } from '../../../disk/backend.js';
 import { compareImages } from '../../../disk/compare.js';
 import { openSync } from '../../../disk/open.js';

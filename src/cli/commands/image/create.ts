@@ -1,7 +1,7 @@
 // mvm image create [-f qcow2|raw] [-o opts] [--cluster-size N] [-b BASE [-F FMT]] FILE [SIZE]
 import type { Command } from 'commander';
 import * as fs from 'node:fs';
-import { UserError } from '../../errors.js';
+import { UserError } from '../../../errors.js';
 import { ChainGuard, resolveBackingName } from '../../../disk/backing-name.js';
 import { openChainMember, probeFormat, refuseOverwritingChain } from '../../../disk/open.js';
 import { createQcow2, createRaw } from '../../../disk/qcow2/create.js';

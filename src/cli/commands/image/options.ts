@@ -1,5 +1,5 @@
 // Parsing the qemu-img style `-o key=value,...` option lists and formats.
-import { UserError } from '../../errors.js';
+import { UserError } from '../../../errors.js';
 import type { DiskFormat } from '../../../disk/backend.js';
 import { MAX_CLUSTER_BITS, MIN_CLUSTER_BITS } from '../../../disk/qcow2/constants.js';
 import { parseSize } from '../../../disk/size.js';

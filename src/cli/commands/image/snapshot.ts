@@ -1,6 +1,6 @@
 // mvm image snapshot (-c NAME | -l | -a NAME | -d NAME) FILE
 import type { Command } from 'commander';
-import { UserError } from '../../errors.js';
+import { UserError } from '../../../errors.js';
 import { ImageError } from '../../../disk/errors.js';
 import { SNAPSHOT_HEADING, snapshotRow } from '../../../disk/info.js';
 import { refuseIfInUse } from '../../../disk/image-lock.js';

@@ -8,7 +8,7 @@
 // the VMM process ends with an immediate exit once the guest powers off.
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { UserError } from '../../../cli/errors.js';
+import { UserError } from '../../../errors.js';
 import { asBackend, type SyncDisk } from '../../../disk/backend.js';
 import { lockVmDisk } from '../../../disk/image-lock.js';
 import { openSync, probeFormat } from '../../../disk/open.js';

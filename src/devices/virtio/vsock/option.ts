@@ -2,7 +2,7 @@
 // unix socket PATH (see unix-backend.ts); PATH defaults to a per-VM name in
 // the current directory.
 import { resolve } from 'node:path';
-import { UserError } from '../../../cli/errors.js';
+import { UserError } from '../../../errors.js';
 import { MAX_GUEST_CID, MIN_GUEST_CID } from './packet.js';
 
 export interface VsockOption {
