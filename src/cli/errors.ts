@@ -2,6 +2,7 @@
 // can cause (bad input, missing files, host limits) are UserError (src/errors.ts):
 // one line, no stack. Anything else is a bug and keeps its stack for the report.
 import { UserError } from '../errors.js';
+import { SyscallError } from '../sys/syscall-error.js';
 
 /** Exit status of a command-line usage error (commander's own, too). */
 const EXIT_USAGE = 2;
@@ -24,9 +25,7 @@ export function describeError(err: unknown): { message: string; exitCode: number
     // Node's own messages for ENOENT/EACCES already name the path and the call.
     return { message: err.message, exitCode: 1 };
   }
-  // By name, not instanceof: importing the class would load libc through koffi
-  // in every command, which most never need.
-  if (err instanceof Error && err.name === 'SyscallError') {
+  if (err instanceof SyscallError) {
     // A host system call failed (KVM refused an ioctl, out of memory): the
     // message names the call and the errno; a stack would add nothing.
     return { message: err.message, exitCode: 1 };

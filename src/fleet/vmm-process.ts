@@ -11,7 +11,7 @@ import { DEFAULT_STOP_TIMEOUT_MS, type VmInfo } from '../api/schema.js';
 import { describeError } from '../cli/errors.js';
 import { insideHelper } from '../helper/host-kvm.js';
 import { helperVmmDir } from '../helper/vmm-activity.js';
-import { exitImmediately } from '../kvm/ffi.js';
+import { exitImmediately } from '../sys/libc.js';
 import { assembleVm, type AssembledVm } from '../vmm/vm-assembly.js';
 import { ConsoleHub } from './console-hub.js';
 import { VmLifecycle, type VmIdentity } from './vm-lifecycle.js';

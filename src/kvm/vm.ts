@@ -1,6 +1,6 @@
 // A KVM virtual machine: memory slots, the in-kernel interrupt controllers
 // and PIT, interrupt lines, irqfd/ioeventfd, and creating vCPUs.
-import * as ffi from './ffi.js';
+import * as ffi from '../sys/libc.js';
 import {
   KVM_CREATE_IRQCHIP, KVM_CREATE_PIT2, KVM_CREATE_VCPU, KVM_IOEVENTFD, KVM_IOEVENTFD_FLAG_DATAMATCH,
   KVM_IOEVENTFD_FLAG_PIO, KVM_IRQFD, KVM_IRQ_LINE, KVM_PIT_SPEAKER_DUMMY, KVM_SET_IDENTITY_MAP_ADDR,

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { UserError } from '../errors.js';
 import { VmDrives, type DriveSpec } from '../devices/virtio/block/drives.js';
 import { installNativeFileOps } from '../disk/native-file-ops.js';
-import * as ffi from '../kvm/ffi.js';
+import * as ffi from '../sys/libc.js';
 import type { VirtioBlock } from '../devices/virtio/block/device.js';
 import { VirtioConsole } from '../devices/virtio/console.js';
 import { VirtioNet } from '../devices/virtio/net.js';

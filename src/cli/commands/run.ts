@@ -7,7 +7,7 @@ import { resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { runViaHelperIfNeeded } from '../../helper/client.js';
 import { relayVsockIfForwarded } from '../../helper/vsock-relay.js';
-import { exitImmediately } from '../../kvm/ffi.js';
+import { exitImmediately } from '../../sys/libc.js';
 import { projectRoot } from '../../runtime/paths.js';
 import { parseSize } from '../../disk/size.js';
 import { CONSOLE_ESCAPE_NAME, ConsoleIo, writeAll } from '../../vmm/console-io.js';

@@ -1,9 +1,10 @@
-// The only place mvm touches native code. Everything crosses as raw bytes:
-// ioctl arguments are Uint8Arrays laid out by src/kvm/structs.ts, mapped
-// memory comes back as ArrayBuffers that alias the mapping (koffi.view), so
-// the rest of the VMM never sees a pointer.
+// libc through koffi: the system calls Node lacks. With src/kvm (which uses
+// these for its ioctls and mappings) the only place mvm touches native code.
+// Everything crosses as raw bytes: ioctl arguments are Uint8Arrays laid out by
+// the caller (src/kvm/structs.ts for KVM), mapped memory comes back as
+// ArrayBuffers that alias the mapping (koffi.view), so no caller sees a pointer.
 import koffi from 'koffi';
-import { constants as osConstants } from 'node:os';
+import { SyscallError } from './syscall-error.js';
 
 const libc = koffi.load('libc.so.6');
 
@@ -56,45 +57,6 @@ export const EFD_NONBLOCK = 0o4000;
 
 /** MAP_FAILED is (void *)-1. */
 const MAP_FAILED = 0xffff_ffff_ffff_ffffn;
-
-/** A failed system call, carrying errno and the name of what was attempted. */
-export class SyscallError extends Error {
-  constructor(
-    readonly call: string,
-    readonly errno: number,
-  ) {
-    super(`${call} failed: ${errnoName(errno)} (${describeErrno(errno)})`);
-    this.name = 'SyscallError';
-  }
-}
-
-const errnoNames = new Map<number, string>(
-  Object.entries(osConstants.errno).map(([name, value]) => [value, name]),
-);
-
-export function errnoName(errno: number): string {
-  return errnoNames.get(errno) ?? `errno ${errno}`;
-}
-
-const errnoText: Record<string, string> = {
-  ENOENT: 'no such file or directory',
-  EACCES: 'permission denied',
-  EPERM: 'operation not permitted',
-  ENOMEM: 'out of memory',
-  EINVAL: 'invalid argument',
-  EEXIST: 'already exists',
-  EBUSY: 'device or resource busy',
-  EFAULT: 'bad address',
-  ENXIO: 'no such device or address',
-  ENODEV: 'no such device',
-  E2BIG: 'argument list too long',
-  EINTR: 'interrupted',
-  EAGAIN: 'try again',
-};
-
-function describeErrno(errno: number): string {
-  return errnoText[errnoName(errno)] ?? 'system error';
-}
 
 export function errno(): number {
   return koffi.errno();
