@@ -2,7 +2,7 @@
 // its registers (as Linux's virtio_mmio.c does) and lays out split virtqueues
 // in a GuestMemory exactly as a guest would, including malformed ones.
 import type { GuestMemory } from '../../src/memory/guest-memory.js';
-import type { BusDevice } from '../../src/vmm/bus.js';
+import type { BusDevice } from '../../src/bus/bus.js';
 import { Feature, Reg, Status, featureBit } from '../../src/virtio/constants.js';
 import { DescFlag } from '../../src/virtio/chain.js';
 

@@ -4,7 +4,7 @@
 // device semantics: the device (device.ts) supplies features, config bytes
 // and queue handling. Every value the driver writes is checked; a misuse is a
 // counted warning, never an exception out of read()/write().
-import type { BusDevice } from '../vmm/bus.js';
+import type { BusDevice } from '../bus/bus.js';
 import type { GuestMemory } from '../memory/guest-memory.js';
 import { Feature, Interrupt, MVM_VENDOR_ID, Reg, Status, VIRTIO_MMIO_MAGIC, VIRTIO_MMIO_VERSION, featureBit } from './constants.js';
 import type { DeviceContext, VirtioDevice } from './device.js';

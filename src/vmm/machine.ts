@@ -26,7 +26,7 @@ import type { VmFd } from '../kvm/vm.js';
 import { setupBoot, type BootSetup } from '../loader/boot-setup.js';
 import { GuestMemory, type MemoryRegion } from '../memory/guest-memory.js';
 import { UserError } from '../errors.js';
-import { Bus } from './bus.js';
+import { Bus } from '../bus/bus.js';
 import { ConsoleTail } from './console-tail.js';
 import { describeFatalExit, describeLocation } from './exit-report.js';
 import { VcpuRunner, type VcpuExitCounts } from './vcpu-runner.js';

@@ -3,7 +3,7 @@
 import { Worker } from 'node:worker_threads';
 import { VCPU_THREAD_ENTRY } from '../runtime/build-layout.js';
 import type { VcpuFd } from '../kvm/vcpu.js';
-import type { Bus } from './bus.js';
+import type { Bus } from '../bus/bus.js';
 import { ExitKind, ExitMailbox, type MailboxRequest } from './exit-mailbox.js';
 import { EXIT_COUNTER_SLOTS, ExitCounter, type VcpuStopMessage, type VcpuThreadData } from './vcpu-protocol.js';
 

@@ -8,7 +8,7 @@
 import {
   GUEST_SIGNAL_BOOT_MAGIC, GUEST_SIGNAL_BOOT_OFFSET, GUEST_SIGNAL_EXIT_OFFSET, GUEST_SIGNAL_STOP_OFFSET,
 } from '../../arch/x86_64/layout.js';
-import type { BusDevice } from '../../vmm/bus.js';
+import type { BusDevice } from '../../bus/bus.js';
 
 export interface GuestSignalHandlers {
   bootComplete(): void;

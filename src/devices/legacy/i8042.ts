@@ -1,7 +1,7 @@
 // Just enough of the i8042 keyboard controller for Linux to probe it and to
 // reset the machine through it: `reboot=k` makes the guest write 0xfe (pulse
 // the reset line) to the command port, which mvm turns into a clean VM exit.
-import type { BusDevice } from '../../vmm/bus.js';
+import type { BusDevice } from '../../bus/bus.js';
 
 // Offsets from the data port 0x60: data is 0, command/status is 4 (port 0x64).
 const DATA_OFFSET = 0;
