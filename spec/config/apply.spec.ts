@@ -53,7 +53,7 @@ describe('mvm run --config: merging with the command line', () => {
     expect(configPath).to.equal(file);
     expect(options).to.include({ cpus: '2', memory: '512M', rng: false, initrd: '', console: 'serial' });
     expect(options['append']).to.deep.equal(['root=/dev/vda']);
-    expect(options['disk']).to.deep.equal([join(dir, 'root.img'), `${join(dir, 'data.img')},ro`]);
+    expect(options['disk']).to.deep.equal([{ path: join(dir, 'root.img'), mode: 'overlay' }, { path: join(dir, 'data.img'), mode: 'ro' }]);
   });
 
   it('lets a flag given on the command line win over the file', async () => {
@@ -71,7 +71,9 @@ describe('mvm run --config: merging with the command line', () => {
 
   it('puts --disk and --append after the file\'s disks and parameters', async () => {
     const { options } = await parseRun(['--config', file, '--disk', join(dir, 'extra.img'), '--append', 'rw', '--append', 'init=/init']);
-    expect(options['disk']).to.deep.equal([join(dir, 'root.img'), `${join(dir, 'data.img')},ro`, join(dir, 'extra.img')]);
+    expect(options['disk']).to.deep.equal([
+      { path: join(dir, 'root.img'), mode: 'overlay' }, { path: join(dir, 'data.img'), mode: 'ro' }, { path: join(dir, 'extra.img'), mode: 'overlay' },
+    ]);
     expect(options['append']).to.deep.equal(['root=/dev/vda', 'rw', 'init=/init']);
   });
 

@@ -1,6 +1,6 @@
 // What a valid `mvm run --config` file turns into: the option values the
-// equivalent flags would give, paths relative to the file, drives and NICs in
-// file order.
+// equivalent flags would give (devices as the settings their flags parse to),
+// paths relative to the file, drives and NICs in file order.
 import { expect } from 'chai';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -36,7 +36,10 @@ describe('mvm run --config: reading a valid file', () => {
       '[net.eth0]', 'tap = tap0', 'mac = 02:00:00:00:00:01',
       '[vsock]', 'cid = 7', 'uds = api.vsock',
     ].join('\n'));
-    expect(values).to.deep.equal({
+    const { net, ...rest } = values;
+    expect([...net![0]!.mac]).to.deep.equal([2, 0, 0, 0, 0, 1]);
+    expect(net!.map((n) => n.tap)).to.deep.equal(['tap0']);
+    expect(rest).to.deep.equal({
       name: 'web-1',
       cpus: '2',
       memory: '512M',
@@ -46,9 +49,8 @@ describe('mvm run --config: reading a valid file', () => {
       bootArgs: 'console=hvc0 quiet',
       append: ['ip=10.0.0.2::10.0.0.1:255.255.255.0::eth0:off'],
       console: 'serial',
-      disk: [`${join(dir, 'images/root.img')},persistent`],
-      net: ['tap=tap0,mac=02:00:00:00:00:01'],
-      vsock: `cid=7,uds=${join(dir, 'vm/api.vsock')}`,
+      disk: [{ path: join(dir, 'images/root.img'), mode: 'persistent' }],
+      vsock: { cid: 7, uds: join(dir, 'vm/api.vsock') },
     });
   });
 
@@ -56,11 +58,11 @@ describe('mvm run --config: reading a valid file', () => {
     const values = load('[kernel]\npath = ../images/vmlinux\n[drive.root]\npath = ../images/root.img\n');
     expect(relative(process.cwd(), dir).startsWith('..'), 'the spec runs outside the temporary folder').to.equal(true);
     expect(values.kernel).to.equal(join(dir, 'images', 'vmlinux'));
-    expect(values.disk).to.deep.equal([join(dir, 'images', 'root.img')]);
+    expect(values.disk).to.deep.equal([{ path: join(dir, 'images', 'root.img'), mode: 'overlay' }]);
   });
 
   it('keeps absolute paths as they are', () => {
-    expect(load(`[drive.root]\npath = ${join(dir, 'images', 'a.img')}\n`).disk).to.deep.equal([join(dir, 'images', 'a.img')]);
+    expect(load(`[drive.root]\npath = ${join(dir, 'images', 'a.img')}\n`).disk).to.deep.equal([{ path: join(dir, 'images', 'a.img'), mode: 'overlay' }]);
   });
 
   it('attaches drives in file order (vda, vdb, …), whatever their names', () => {
@@ -72,10 +74,10 @@ describe('mvm run --config: reading a valid file', () => {
       '[drive.alpha]', 'path = ../images/d.img', 'mode = overlay',
     ].join('\n'));
     expect(values.disk).to.deep.equal([
-      join(dir, 'images/a.img'),
-      `${join(dir, 'images/b.img')},ro`,
-      join(dir, 'images/c.img'),
-      join(dir, 'images/d.img'),
+      { path: join(dir, 'images/a.img'), mode: 'overlay' },
+      { path: join(dir, 'images/b.img'), mode: 'ro' },
+      { path: join(dir, 'images/c.img'), mode: 'overlay' },
+      { path: join(dir, 'images/d.img'), mode: 'overlay' },
     ]);
   });
 
@@ -94,7 +96,7 @@ describe('mvm run --config: reading a valid file', () => {
       '[drive.root]',
       "path = '../images/a.img'",
     ].join('\r\n'));
-    expect(values).to.deep.equal({ memory: '1G', append: ['quiet loglevel=3 ; not a comment'], disk: [join(dir, 'images/a.img')] });
+    expect(values).to.deep.equal({ memory: '1G', append: ['quiet loglevel=3 ; not a comment'], disk: [{ path: join(dir, 'images/a.img'), mode: 'overlay' }] });
   });
 
   it('leaves out what the file does not set, so the flags\' defaults stay', () => {

@@ -2,8 +2,7 @@
 // the VMM process turns the record back into the plan it boots. The file sits
 // in the owner's private directory, but it is still a file anyone with that
 // uid can edit, so the VMM checks every field before using it.
-import type { DriveSpec } from '../devices/virtio/block/drives.js';
-import type { NetOption } from '../devices/virtio/net-option.js';
+import type { DriveSettings, NetSettings } from '../devices/settings.js';
 import type { VmPlan } from '../vmm/vm-assembly.js';
 import type { VmDriveRecord, VmNetRecord, VmRecord } from './vm-status.js';
 
@@ -47,8 +46,8 @@ export function planFromRecord(record: VmRecord): VmPlan {
     memoryBytes: record.memoryBytes,
     cpus: record.cpus,
     cmdline: record.cmdline,
-    drives: record.drives.map((d): DriveSpec => (d.mode === 'overlay' ? { path: d.overlay!, mode: 'persistent' } : { path: d.path, mode: d.mode })),
-    nets: record.nets.map((n): NetOption => ({ tap: n.tap, mac: parseMac(n.mac) })),
+    drives: record.drives.map((d): DriveSettings => (d.mode === 'overlay' ? { path: d.overlay!, mode: 'persistent' } : { path: d.path, mode: d.mode })),
+    nets: record.nets.map((n): NetSettings => ({ tap: n.tap, mac: parseMac(n.mac) })),
     vsock: record.vsock ?? undefined,
     rng: record.rng,
   };

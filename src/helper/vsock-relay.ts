@@ -12,7 +12,7 @@
 // a line naming PATH_P (vsock-relayed-from.ts) instead of failing silently.
 import { existsSync, lstatSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import type { VsockOption } from '../devices/virtio/vsock/option.js';
+import type { VsockSettings } from '../devices/settings.js';
 import { UserError } from '../errors.js';
 import { decideHelper, detectHostKvm, helperPolicy, insideHelper } from './host-kvm.js';
 import { relayHostSocket } from './socket-relay.js';
@@ -48,7 +48,7 @@ export function withVsockValue(argv: readonly string[], value: string): string[]
  * listens on the option's PATH here, relaying to a new socket inside the
  * helper, and returns the argv to forward. Undefined when nothing needs relaying.
  */
-export async function relayVsockIfForwarded(argv: readonly string[], option: VsockOption | undefined): Promise<VsockRelay | undefined> {
+export async function relayVsockIfForwarded(argv: readonly string[], option: VsockSettings | undefined): Promise<VsockRelay | undefined> {
   if (!option || !decideHelper(detectHostKvm(), helperPolicy(), insideHelper()).useHelper) return undefined;
   // The relay replaces whatever is at PATH; only a stale socket may be replaced, as without the helper.
   if (existsSync(option.uds) && !lstatSync(option.uds).isSocket()) throw new UserError(`--vsock: ${option.uds} exists and is not a socket`);

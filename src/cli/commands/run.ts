@@ -13,9 +13,10 @@ import { parseSize } from '../../disk/size.js';
 import { CONSOLE_ESCAPE_NAME, ConsoleIo, writeAll } from '../../vmm/console-io.js';
 import { CONSOLE_DEVICES, DEFAULT_BOOT_ARGS, commandParameter, defaultBootArgs, rootDiskParameters, type ConsoleDevice } from '../../vmm/default-cmdline.js';
 import { assembleVm, type AssembledVm, type VmPlan } from '../../vmm/vm-assembly.js';
-import { parseDriveOption } from '../../devices/virtio/block/drives.js';
-import { parseNetOption } from '../../devices/virtio/net-option.js';
-import { parseVsockOption } from '../../devices/virtio/vsock/option.js';
+import type { DriveSettings, NetSettings, VsockSettings } from '../../devices/settings.js';
+import { parseDriveFlag } from '../../config/drive-option.js';
+import { parseNetFlag } from '../../config/net-option.js';
+import { parseVsockFlag } from '../../config/vsock-option.js';
 import { runDetached } from '../../fleet/detach.js';
 import { applyConfigFile } from '../../config/apply.js';
 import { UserError } from '../../errors.js';
@@ -29,10 +30,11 @@ interface RunOptions {
   append?: string[];
   interactive?: boolean;
   timing?: boolean;
-  disk?: string[];
+  /** --disk, --net and --vsock are parsed as commander reads them, so a --config file's devices join them as settings. */
+  disk?: DriveSettings[];
   rng: boolean;
-  net?: string[];
-  vsock?: string;
+  net?: NetSettings[];
+  vsock?: VsockSettings;
   console: string;
   detach?: boolean;
   name?: string;
@@ -75,6 +77,11 @@ function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
 
+/** A repeatable option whose values are parsed one by one. */
+function collectParsed<T>(parse: (text: string) => T): (value: string, previous?: T[]) => T[] {
+  return (value, previous = []) => [...previous, parse(value)];
+}
+
 function planRun(command: readonly string[], options: RunOptions): VmPlan {
   const root = projectRoot();
   const kernelPath = resolve(options.kernel ?? resolve(root, DEFAULT_KERNEL));
@@ -88,9 +95,9 @@ function planRun(command: readonly string[], options: RunOptions): VmPlan {
     cpus: parseCpus(options.cpus),
     cmdline: buildCmdline(options, command),
     console: parseConsole(options.console),
-    drives: (options.disk ?? []).map(parseDriveOption),
-    nets: (options.net ?? []).map(parseNetOption),
-    vsock: options.vsock === undefined ? undefined : parseVsockOption(options.vsock),
+    drives: options.disk ?? [],
+    nets: options.net ?? [],
+    vsock: options.vsock,
     rng: options.rng,
   };
 }
@@ -167,10 +174,10 @@ export function register(program: Command): void {
     .addOption(new Option('--boot-args <line>', 'replace the default kernel command line').default(undefined, DEFAULT_BOOT_ARGS.replace('console=ttyS0', 'console=hvc0|ttyS0')))
     .option('--append <param>', 'add a kernel command-line parameter (repeatable)', collect)
     .option('-i, --interactive', 'forward stdin to the guest console even when it is not a terminal')
-    .option('--disk <path[,persistent|,ro]>', 'attach a disk image (raw or qcow2) as /dev/vda, vdb…: by default through a throw-away copy-on-write overlay; ",persistent" writes to the image, ",ro" is read-only (repeatable)', collect)
+    .option('--disk <path[,persistent|,ro]>', 'attach a disk image (raw or qcow2) as /dev/vda, vdb…: by default through a throw-away copy-on-write overlay; ",persistent" writes to the image, ",ro" is read-only (repeatable)', collectParsed(parseDriveFlag))
     // On by default: a guest without an entropy source can stall early in boot waiting for the CRNG, and the device costs nothing until read.
-    .option('--net <tap=NAME[,mac=MAC]>', 'attach a virtio-net NIC on a tap interface (repeatable); give the guest its address with --append ip=…', collect)
-    .option('--vsock <cid=N[,uds=PATH]>', 'attach a virtio-vsock device with guest CID N (3 or more); host programs connect to the unix socket PATH and write "CONNECT <port>\\n", guest connections to host port P reach PATH_P (default PATH: ./mvm-<pid>.vsock)')
+    .option('--net <tap=NAME[,mac=MAC]>', 'attach a virtio-net NIC on a tap interface (repeatable); give the guest its address with --append ip=…', collectParsed(parseNetFlag))
+    .option('--vsock <cid=N[,uds=PATH]>', 'attach a virtio-vsock device with guest CID N (3 or more); host programs connect to the unix socket PATH and write "CONNECT <port>\\n", guest connections to host port P reach PATH_P (default PATH: ./mvm-<pid>.vsock)', parseVsockFlag)
     .option('--no-rng', 'do not give the guest a virtio-rng entropy device')
     .option('--timing', 'print boot time and exit counts on stderr when the VM stops')
     .option('-d, --detach', 'start the VM in the background and print its name once it has booted (see mvm ps, mvm stop)')
