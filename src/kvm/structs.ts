@@ -2,8 +2,6 @@
 // Encoding by hand with DataView keeps FFI marshalling out of the hot path and
 // makes each offset visible next to the struct it belongs to.
 
-import type { CpuidEntry } from '../arch/x86_64/cpuid.js';
-
 type U64 = number | bigint;
 
 function setU64(view: DataView, offset: number, value: U64): void {
@@ -145,8 +143,16 @@ export function encodeMsrs(entries: readonly MsrEntry[]): Uint8Array {
 
 // ---- kvm_cpuid2: header {u32 nent, u32 pad} + kvm_cpuid_entry2[] (40 bytes each) ----
 
-/** struct kvm_cpuid_entry2's fields: the CPUID filter's own type (src/arch/x86_64/cpuid.ts). */
-export type { CpuidEntry };
+/** struct kvm_cpuid_entry2 (the padding left out). */
+export interface CpuidEntry {
+  function: number;
+  index: number;
+  flags: number;
+  eax: number;
+  ebx: number;
+  ecx: number;
+  edx: number;
+}
 
 const CPUID_ENTRY_SIZE = 40;
 const CPUID_FIELDS = ['function', 'index', 'flags', 'eax', 'ebx', 'ecx', 'edx'] as const;

@@ -13,12 +13,13 @@ import {
   bootRegisters,
   bootSpecialRegisters,
   type BootSpecialRegisters,
-  type KvmRegs,
+  type BootRegisters,
 } from '../arch/x86_64/boot-registers.js';
 import { checkMemorySize, e820Map, guestRamRegions, type E820Entry } from '../arch/x86_64/e820.js';
 import { writeBootGdt } from '../arch/x86_64/gdt.js';
 import { maxMpTableCpus, writeMpTable } from '../arch/x86_64/mptable.js';
-import { bootMsrs, type MsrEntry } from '../arch/x86_64/msrs.js';
+import { bootMsrs } from '../arch/x86_64/msrs.js';
+import type { MsrEntry } from '../kvm/structs.js';
 import { IDENTITY_MAPPED_SIZE, writeIdentityPageTables } from '../arch/x86_64/page-tables.js';
 import type { GuestMemory } from '../memory/guest-memory.js';
 import { KernelCmdline, writeCmdline, type PlacedCmdline } from './cmdline.js';
@@ -44,7 +45,7 @@ export interface BootSetup {
   readonly cmdline: PlacedCmdline;
   readonly e820: readonly E820Entry[];
   /** For the boot vCPU only (KVM_SET_REGS); the others wait for the kernel's SIPI. */
-  readonly registers: KvmRegs;
+  readonly registers: BootRegisters;
   /** For the boot vCPU only; merge into KVM_GET_SREGS's result before KVM_SET_SREGS. */
   readonly specialRegisters: BootSpecialRegisters;
   /** For every vCPU (KVM_SET_MSRS). */

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { BootError } from '../../../src/arch/x86_64/boot-error.js';
-import { filterCpuid, type CpuidEntry } from '../../../src/arch/x86_64/cpuid.js';
+import { filterCpuid } from '../../../src/arch/x86_64/cpuid.js';
+import type { CpuidEntry } from '../../../src/kvm/structs.js';
 
 function vendorLeaf(name: string): CpuidEntry {
   const view = new DataView(new TextEncoder().encode(name).buffer);

@@ -6,18 +6,8 @@
 // The topology presented is one package of N single-threaded cores with
 // APIC id = vCPU index. Bit positions: Intel SDM vol. 2A, "CPUID"; AMD
 // APM vol. 3, appendix E; KVM's flags: Documentation/virt/kvm/api.rst.
+import type { CpuidEntry } from '../../kvm/structs.js';
 import { BootError } from './boot-error.js';
-
-/** Mirror of struct kvm_cpuid_entry2 (linux/kvm.h). */
-export interface CpuidEntry {
-  function: number;
-  index: number;
-  flags: number;
-  eax: number;
-  ebx: number;
-  ecx: number;
-  edx: number;
-}
 
 export interface CpuidOptions {
   /**

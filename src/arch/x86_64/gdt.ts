@@ -11,6 +11,7 @@
 // figure 3-8) and section 7.2.3 (16-byte TSS descriptor in IA-32e mode).
 import { BOOT_GDT_START, BOOT_IDT_START } from './layout.js';
 import type { GuestMemory } from '../../memory/guest-memory.js';
+import type { KvmSegment } from '../../kvm/structs.js';
 
 /** The fields of a segment descriptor, named as in struct kvm_segment. */
 export interface SegmentDescriptor {
@@ -33,22 +34,6 @@ export interface SegmentDescriptor {
   readonly db: number;
   /** G (bit 55): limit counts 4 KiB units. */
   readonly g: number;
-}
-
-/** Mirror of struct kvm_segment (linux/kvm.h), as the KVM layer passes it to KVM_SET_SREGS. */
-export interface KvmSegment {
-  base: number;
-  limit: number;
-  selector: number;
-  type: number;
-  present: number;
-  dpl: number;
-  db: number;
-  s: number;
-  l: number;
-  g: number;
-  avl: number;
-  unusable: number;
 }
 
 /** Type values (SDM vol. 3A, tables 3-1 and 3-2). */
