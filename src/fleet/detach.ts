@@ -15,8 +15,7 @@ import { constants as osConstants } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { UserError } from '../errors.js';
-import { openSync as openDisk, probeFormat } from '../disk/open.js';
-import { createQcow2 } from '../disk/qcow2/create.js';
+import { createOverlay } from '../disk/overlay.js';
 import { runViaHelperIfNeeded } from '../helper/client.js';
 import type { VmPlan } from '../vmm/vm-assembly.js';
 import { startApiRelay } from './api-relay.js';
@@ -91,11 +90,8 @@ export async function runDetached(plan: VmPlan, options: DetachOptions, argv: re
 function createOverlays(plan: VmPlan, dir: string): (string | undefined)[] {
   return plan.drives.map((drive, i) => {
     if (drive.mode !== 'overlay') return undefined;
-    const base = openDisk(drive.path, { readOnly: true });
-    const size = base.size;
-    base.closeSync();
     const overlay = join(dir, `overlay-${i}.qcow2`);
-    createQcow2(overlay, { size, backing: { name: drive.path, format: probeFormat(drive.path) } });
+    createOverlay(overlay, drive.path);
     return overlay;
   });
 }

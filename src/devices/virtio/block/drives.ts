@@ -11,8 +11,8 @@ import { join } from 'node:path';
 import { UserError } from '../../../errors.js';
 import { asBackend, type SyncDisk } from '../../../disk/backend.js';
 import { lockVmDisk } from '../../../disk/image-lock.js';
-import { openSync, probeFormat } from '../../../disk/open.js';
-import { createQcow2 } from '../../../disk/qcow2/create.js';
+import { openSync } from '../../../disk/open.js';
+import { createOverlay } from '../../../disk/overlay.js';
 import { ensurePrivateDir, runtimeRoot } from '../../../runtime/paths.js';
 import type { DriveSettings } from '../../settings.js';
 import { VirtioBlock } from './device.js';
@@ -45,11 +45,8 @@ export class VmDrives {
     let path = spec.path;
     if (spec.mode === 'overlay') {
       this.scratchDir ??= mkdtempSync(join(ensurePrivateDir(runtimeRoot()), 'vm-disks-'));
-      const base = openSync(spec.path, { readOnly: true });
-      const size = base.size;
-      base.closeSync();
       path = join(this.scratchDir, `${name}.qcow2`);
-      createQcow2(path, { size, backing: { name: spec.path, format: probeFormat(spec.path) } });
+      createOverlay(path, spec.path);
     }
     let disk: SyncDisk;
     try {
