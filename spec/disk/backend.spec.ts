@@ -6,7 +6,6 @@ import * as path from 'node:path';
 import { openDisk, probeFormat } from '../../src/disk/open.js';
 import { createQcow2 } from '../../src/disk/qcow2/create.js';
 import { Qcow2Image } from '../../src/disk/qcow2/image.js';
-import { formatSize, parseSize } from '../../src/disk/size.js';
 import { deflateCluster } from '../../src/disk/qcow2/compressed.js';
 import { makeTempDir, qemuCheck, qemuRaw, removeDir } from '../helpers/qcow2-oracle.js';
 
@@ -58,18 +57,5 @@ describe('disk backend interface', function () {
     img.closeSync();
     expect(qemuCheck(file)).to.equal(0);
     expect(qemuRaw(file).subarray(0, 40 * 4096).equals(Buffer.alloc(40 * 4096, 0x61))).to.equal(true);
-  });
-
-  it('parses and prints sizes like qemu-img', () => {
-    expect(parseSize('512M')).to.equal(512 * 2 ** 20);
-    expect(parseSize('10G')).to.equal(10 * 2 ** 30);
-    expect(parseSize('1.5K')).to.equal(1536);
-    expect(parseSize('4096')).to.equal(4096);
-    expect(parseSize('2T')).to.equal(2 * 2 ** 40);
-    expect(() => parseSize('ten')).to.throw(/invalid size "ten"/);
-    expect(() => parseSize('-1G')).to.throw(/invalid size/);
-    expect(formatSize(10 * 2 ** 30)).to.equal('10 GiB');
-    expect(formatSize(1536)).to.equal('1.5 KiB');
-    expect(formatSize(100)).to.equal('100 B');
   });
 });

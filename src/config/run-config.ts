@@ -18,7 +18,7 @@ import { existsSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { UserError } from '../errors.js';
 import { MIN_MEMORY_SIZE } from '../arch/x86_64/e820.js';
-import { parseSize } from '../disk/size.js';
+import { parseSize } from '../units/size.js';
 import type { DriveSettings, NetSettings, VsockSettings } from '../devices/settings.js';
 import { CONSOLE_DEVICES } from '../vmm/default-cmdline.js';
 import { checkVmName } from '../fleet/vm-dir.js';

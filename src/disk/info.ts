@@ -6,7 +6,7 @@ import { COMPAT_LAZY_REFCOUNTS, INCOMPAT_CORRUPT, INCOMPAT_DIRTY, INCOMPAT_EXTL2
 import { Qcow2Image } from './qcow2/image.js';
 import { listSnapshots } from './qcow2/snapshot.js';
 import { snapshotDiskSize } from './qcow2/snapshot-table.js';
-import { formatSize } from './size.js';
+import { formatSize } from '../units/size.js';
 
 export interface ImageInfo {
   filename: string;

@@ -11,7 +11,7 @@ import { refuseIfInUse } from './image-lock.js';
 import { probeFormat } from './open.js';
 import { MAX_L1_BYTES } from './qcow2/constants.js';
 import { Qcow2Image } from './qcow2/image.js';
-import { parseSize } from './size.js';
+import { parseSize } from '../units/size.js';
 
 /** qcow2 sizes are whole sectors (QEMU's rule too). */
 const SECTOR = 512;

@@ -1,6 +1,6 @@
 // What `mvm ps` shows: one row per VM (its shown state decided by liveness.ts),
 // as an aligned table for people or as JSON for scripts.
-import { formatSize } from '../disk/size.js';
+import { formatSize } from '../units/size.js';
 import { isFinalShownState, shownState } from './liveness.js';
 import type { VmEntry } from './registry.js';
 import type { VmShownState } from './vm-status.js';

@@ -9,7 +9,7 @@ import { runViaHelperIfNeeded } from '../../helper/client.js';
 import { relayVsockIfForwarded } from '../../helper/vsock-relay.js';
 import { exitImmediately } from '../../sys/libc.js';
 import { projectRoot } from '../../runtime/paths.js';
-import { parseSize } from '../../disk/size.js';
+import { parseSize } from '../../units/size.js';
 import { CONSOLE_ESCAPE_NAME, ConsoleIo, writeAll } from '../../vmm/console-io.js';
 import { CONSOLE_DEVICES, DEFAULT_BOOT_ARGS, commandParameter, defaultBootArgs, rootDiskParameters, type ConsoleDevice } from '../../vmm/default-cmdline.js';
 import { assembleVm, type AssembledVm, type VmPlan } from '../../vmm/vm-assembly.js';

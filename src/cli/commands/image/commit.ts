@@ -1,7 +1,7 @@
 // mvm image commit FILE
 import type { Command } from 'commander';
 import { commitImage } from '../../../disk/commit.js';
-import { formatSize } from '../../../disk/size.js';
+import { formatSize } from '../../../units/size.js';
 
 export function registerCommit(image: Command): void {
   image.command('commit')

@@ -5,7 +5,7 @@ import { UserError } from '../../../errors.js';
 import { ChainGuard, resolveBackingName } from '../../../disk/backing-name.js';
 import { openChainMember, probeFormat, refuseOverwritingChain } from '../../../disk/open.js';
 import { createQcow2, createRaw } from '../../../disk/qcow2/create.js';
-import { parseSize } from '../../../disk/size.js';
+import { parseSize } from '../../../units/size.js';
 import { clusterBitsOption, collect, formatOption, parseOptionList } from './options.js';
 
 export function registerCreate(image: Command): void {

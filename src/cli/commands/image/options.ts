@@ -2,7 +2,7 @@
 import { UserError } from '../../../errors.js';
 import type { DiskFormat } from '../../../disk/backend.js';
 import { MAX_CLUSTER_BITS, MIN_CLUSTER_BITS } from '../../../disk/qcow2/constants.js';
-import { parseSize } from '../../../disk/size.js';
+import { parseSize } from '../../../units/size.js';
 
 export function parseOptionList(list: string[]): Map<string, string> {
   const out = new Map<string, string>();

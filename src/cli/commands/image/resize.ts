@@ -1,7 +1,7 @@
 // mvm image resize [--shrink] [-f raw|qcow2] FILE [+|-]SIZE
 import type { Command } from 'commander';
 import { resizeImage } from '../../../disk/resize.js';
-import { formatSize } from '../../../disk/size.js';
+import { formatSize } from '../../../units/size.js';
 import { formatOption } from './options.js';
 
 export function registerResize(image: Command): void {

@@ -1,4 +1,6 @@
-// Sizes as users type them: 4096, 512K, 512M, 10G, 1T (binary multiples, like qemu-img).
+// Byte sizes as users type them (4096, 512K, 512M, 10G, 1T: binary multiples,
+// like qemu-img) and as mvm prints them. Used for guest memory, image sizes
+// and listings alike, so it sits below every layer that reads or shows a size.
 import { UserError } from '../errors.js';
 
 const SUFFIX: Record<string, number> = { '': 1, B: 1, K: 2 ** 10, M: 2 ** 20, G: 2 ** 30, T: 2 ** 40, P: 2 ** 50 };
