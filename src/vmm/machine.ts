@@ -9,7 +9,6 @@ import { configureLapicLints } from '../arch/x86_64/lapic.js';
 import {
   GUEST_SIGNAL_BASE, GUEST_SIGNAL_SIZE, I8042_COMMAND_PORT, I8042_DATA_PORT, KVM_IDENTITY_MAP_ADDRESS,
   KVM_TSS_ADDRESS, SERIAL_COM1_GSI, SERIAL_COM1_PORT, SERIAL_PORT_COUNT,
-  IOAPIC_PINS, VIRTIO_FIRST_GSI, VIRTIO_MMIO_BASE, VIRTIO_MMIO_MAX_SLOTS, VIRTIO_MMIO_SLOT_SIZE,
 } from '../arch/x86_64/layout.js';
 import { KernelCmdline } from '../loader/cmdline.js';
 import type { VirtioDevice } from '../virtio/device.js';
@@ -30,6 +29,7 @@ import { Bus } from '../bus/bus.js';
 import { ConsoleTail } from './console-tail.js';
 import { describeFatalExit, describeLocation } from './exit-report.js';
 import { VcpuRunner, type VcpuExitCounts } from './vcpu-runner.js';
+import { allocateVirtioSlots, type VirtioSlot } from './virtio-slots.js';
 import type { VcpuStopMessage } from './vcpu-protocol.js';
 
 export interface MachineConfig {
@@ -83,6 +83,7 @@ export class Machine {
     private readonly events: MachineEvents,
     kvm: Kvm,
     config: MachineConfig,
+    slots: readonly VirtioSlot[],
   ) {
     this.serial = new Serial16550({
       output: (bytes) => {
@@ -98,12 +99,13 @@ export class Machine {
       powerOff: (status) => events.powerOff(status, 'guest-signal'),
     });
     this.mmio.register('guest-signal', GUEST_SIGNAL_BASE, GUEST_SIGNAL_SIZE, this.guestSignal);
-    (config.virtio ?? []).forEach((device, slot) => {
+    (config.virtio ?? []).forEach((device, i) => {
+      const slot = slots[i]!;
       // Edge-triggered (the MP table announces ISA polarity and trigger): irqfd or a KVM_IRQ_LINE pulse.
-      const wiring = wireSlot(kvm, vm, VIRTIO_FIRST_GSI + slot);
+      const wiring = wireSlot(kvm, vm, slot.gsi);
       const transport = new MmioTransport(device, memory, { interrupt: wiring.interrupt });
-      this.mmio.register(device.name, virtioSlotBase(slot), VIRTIO_MMIO_SLOT_SIZE, transport);
-      wiring.attachNotifiers(transport, virtioSlotBase(slot));
+      this.mmio.register(device.name, slot.base, slot.size, transport);
+      wiring.attachNotifiers(transport, slot.base);
       this.virtio.push(transport);
     });
     this.createVcpus(kvm, config.cpus);
@@ -114,6 +116,7 @@ export class Machine {
     kvm.requireCapabilities();
     const maxVcpus = kvm.maxVcpus();
     if (config.cpus > maxVcpus) throw new UserError(`${config.cpus} vCPUs requested but this host's KVM allows at most ${maxVcpus}`);
+    const slots = allocateVirtioSlots(config.virtio?.length ?? 0);
     const vm = kvm.createVm();
     vm.setTssAddress(KVM_TSS_ADDRESS);
     vm.setIdentityMapAddress(KVM_IDENTITY_MAP_ADDRESS);
@@ -123,11 +126,11 @@ export class Machine {
     const boot = setupBoot(memory, {
       kernel: config.kernel,
       ...(config.initrd ? { initrd: config.initrd } : {}),
-      cmdline: withVirtioDevices(config.cmdline, config.virtio?.length ?? 0),
+      cmdline: withVirtioDevices(config.cmdline, slots),
       memorySize: config.memoryBytes,
       cpus: config.cpus,
     });
-    return new Machine(vm, memory, hostRanges, boot, events, kvm, config);
+    return new Machine(vm, memory, hostRanges, boot, events, kvm, config, slots);
   }
 
   /** Starts every vCPU thread; the boot vCPU runs, the others wait for the kernel's SIPI. */
@@ -193,20 +196,14 @@ export class Machine {
   }
 }
 
-function virtioSlotBase(slot: number): number {
-  return VIRTIO_MMIO_BASE + slot * VIRTIO_MMIO_SLOT_SIZE;
-}
-
 /**
  * Announces each virtio-mmio slot on the command line. The entries go first:
  * the kernel hands everything after a `--` to init, so appended ones could be lost.
  */
-function withVirtioDevices(cmdline: string, count: number): string {
-  const slots = Math.min(VIRTIO_MMIO_MAX_SLOTS, IOAPIC_PINS - VIRTIO_FIRST_GSI);
-  if (count > slots) throw new UserError(`${count} virtio devices requested but this machine has ${slots} slots`);
-  if (count === 0) return cmdline;
+function withVirtioDevices(cmdline: string, slots: readonly VirtioSlot[]): string {
+  if (slots.length === 0) return cmdline;
   const line = new KernelCmdline();
-  for (let slot = 0; slot < count; slot++) line.addVirtioMmioDevice(virtioSlotBase(slot), VIRTIO_MMIO_SLOT_SIZE, VIRTIO_FIRST_GSI + slot);
+  for (const slot of slots) line.addVirtioMmioDevice(slot.base, slot.size, slot.gsi);
   return `${line.toString()} ${cmdline}`;
 }
 
