@@ -15,7 +15,7 @@ import {
   type BootSpecialRegisters,
   type BootRegisters,
 } from '../arch/x86_64/boot-registers.js';
-import { checkMemorySize, e820Map, guestRamRegions, type E820Entry } from '../arch/x86_64/e820.js';
+import { e820Map, guestRamRegions, type E820Entry, type RamRegion } from '../arch/x86_64/e820.js';
 import { writeBootGdt } from '../arch/x86_64/gdt.js';
 import { maxMpTableCpus, writeMpTable } from '../arch/x86_64/mptable.js';
 import { bootMsrs } from '../arch/x86_64/msrs.js';
@@ -32,8 +32,6 @@ export interface BootSetupOptions {
   readonly initrd?: Uint8Array;
   /** The whole command line (a string is checked as if the user typed it). */
   readonly cmdline: string | KernelCmdline;
-  /** Guest RAM in bytes; `memory` must map guestRamRegions(memorySize). */
-  readonly memorySize: number;
   readonly cpus: number;
 }
 
@@ -52,21 +50,26 @@ export interface BootSetup {
   readonly msrs: readonly MsrEntry[];
 }
 
-/** Checks that `memory` really maps the RAM the e820 map will announce. */
-function checkMemoryMatches(memory: GuestMemory, memorySize: number): void {
-  for (const region of guestRamRegions(memorySize)) {
+/**
+ * The RAM layout every boot structure follows (the e820 map, the initrd's
+ * place), worked out once from what `memory` holds: the layout for its total
+ * size, which its regions (however they are split into mappings) must cover.
+ */
+function ramLayout(memory: GuestMemory): RamRegion[] {
+  const ram = guestRamRegions(memory.totalSize);
+  for (const region of ram) {
     if (!memory.coversRange(region.guestAddress, region.size)) {
       throw new BootError(
         `guest memory does not map ${hex(region.guestAddress)}+${region.size} bytes, which the memory map announces`,
       );
     }
   }
+  return ram;
 }
 
 /** Writes the whole boot layout into `memory` and returns the vCPU start state. */
 export function setupBoot(memory: GuestMemory, options: BootSetupOptions): BootSetup {
-  checkMemorySize(options.memorySize);
-  checkMemoryMatches(memory, options.memorySize);
+  const ram = ramLayout(memory);
   const maxCpus = maxMpTableCpus();
   if (!Number.isInteger(options.cpus) || options.cpus < 1 || options.cpus > maxCpus) {
     throw new BootError(`${options.cpus} vCPUs requested: mvm supports 1 to ${maxCpus}`);
@@ -82,13 +85,13 @@ export function setupBoot(memory: GuestMemory, options: BootSetupOptions): BootS
   }
   const initrd = options.initrd
     ? loadInitrd(memory, options.initrd, {
-        memorySize: options.memorySize,
+        ram,
         kernelStart: kernel.kernelStart,
         kernelEnd: kernel.kernelEnd,
       })
     : undefined;
   const placedCmdline = writeCmdline(memory, cmdline);
-  const e820 = e820Map(options.memorySize);
+  const e820 = e820Map(ram);
   writeBootParams(memory, {
     cmdlineAddress: placedCmdline.address,
     cmdlineLength: placedCmdline.length,

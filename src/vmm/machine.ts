@@ -127,7 +127,6 @@ export class Machine {
       kernel: config.kernel,
       ...(config.initrd ? { initrd: config.initrd } : {}),
       cmdline: withVirtioDevices(config.cmdline, slots),
-      memorySize: config.memoryBytes,
       cpus: config.cpus,
     });
     return new Machine(vm, memory, hostRanges, boot, events, kvm, config, slots);
