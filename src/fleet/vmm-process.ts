@@ -85,7 +85,12 @@ export async function runVmm(name: string): Promise<void> {
     return {
       info: (): VmInfo => {
         const status = lifecycle.status;
-        return { ...record!, state: status.state, pid: status.pid, startedAt: status.startedAt, uptimeMs: Date.now() - startedAtMs, bootMs: status.bootMs };
+        const r = record!;
+        return {
+          name: r.name, createdAt: r.createdAt, cpus: r.cpus, memoryBytes: r.memoryBytes, kernel: r.kernel, initrd: r.initrd,
+          cmdline: r.cmdline, console: r.console, drives: r.drives, nets: r.nets, vsock: r.vsock, rng: r.rng, config: r.config,
+          state: status.state, pid: status.pid, startedAt: status.startedAt, uptimeMs: Date.now() - startedAtMs, bootMs: status.bootMs,
+        };
       },
       stats: () => collectStats({
         uptimeMs: () => Date.now() - startedAtMs,
