@@ -7,7 +7,7 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { createApiServer, listenApi, type VmController } from '../api/server.js';
 import { DEFAULT_STOP_TIMEOUT_MS, type VmInfo } from '../api/schema.js';
-// A process entry point (`mvm __vmm`): it reports failures the way the CLI does.
+// A process entry point (`mvm __vmm`) that reports failures the way the CLI does (scripts/check-layers.mjs).
 import { describeError } from '../cli/errors.js';
 import { insideHelper } from '../helper/host-kvm.js';
 import { helperVmmDir } from '../helper/vmm-activity.js';
