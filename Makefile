@@ -15,7 +15,7 @@ APT_PACKAGES := qemu-system-x86 qemu-utils busybox-static cpio xz-utils \
 MVM := node dist/bundle/mvm.js
 OUT := images/out
 
-.PHONY: all deps apt-deps build kernel rootfs rootdisk helper-image images guests test unit demo bench bench-disk bench-boot bench-disk-guest guest-tools clean
+.PHONY: all deps apt-deps build lint kernel rootfs rootdisk helper-image images guests test unit demo bench bench-disk bench-boot bench-disk-guest guest-tools clean
 
 all: build images
 
@@ -52,6 +52,13 @@ build: node_modules/.package-lock.json
 	npx esbuild $(BUNDLE_ENTRIES) --bundle --splitting --format=esm --platform=node --target=node20 \
 	  --outdir=dist/bundle --external:koffi --external:blessed --log-level=warning \
 	  '--banner:js=import { createRequire as mvmCreateRequire } from "node:module"; const require = mvmCreateRequire(import.meta.url);'
+
+# Biome lints TypeScript sources, specs and scripts (biome.jsonc); check-layers.mjs
+# fails when an import points up a floor (README, "How it fits together").
+# A few seconds: `make test` runs it first.
+lint: node_modules/.package-lock.json
+	npx biome lint
+	node scripts/check-layers.mjs
 
 kernel: apt-deps
 	images/build-kernel.sh $(OUT)/vmlinux
@@ -95,7 +102,7 @@ firmware/out/guest-tools/%: firmware/guest-tools/%.c
 	@mkdir -p $(@D)
 	musl-gcc -static -Os -s -Wall -Wextra -Werror -Wl,--build-id=none -o $@ $<
 
-test: deps build images
+test: deps lint build images
 	npx mocha
 
 # Boots a microVM that prints the guest's uname and powers off; --timing adds the boot time.

@@ -1,7 +1,8 @@
 // Fails when an import in src/ points up a floor (README, "How it fits
 // together"): each top-level folder of src/ has a floor, and a module may
 // import its own folder or a folder on a lower floor, never a higher one or a
-// sibling on the same floor. Reads the import specifiers as text (static
+// sibling on the same floor. Also fails when koffi (native code) is imported
+// outside src/sys and src/kvm. Reads the import specifiers as text (static
 // `from '…'` and `import('…')` with a literal), which is all mvm writes.
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -28,6 +29,9 @@ const ENTRY_POINT_EXCEPTIONS = new Set([
   'src/helper/spare.ts -> src/cli/commands/index.ts', // the helper's warm spare turns into an mvm command
 ]);
 
+/** Where native code may be called from. */
+const KOFFI_ROOMS = new Set(['sys', 'kvm']);
+
 const root = resolve(dirname(new URL(import.meta.url).pathname), '..');
 const floorOf = new Map(FLOORS.flatMap((names, i) => names.map((name) => [name, FLOORS.length - i])));
 
@@ -49,6 +53,9 @@ for (const file of sourceFiles(join(root, 'src'))) {
   const from = room(file);
   if (!floorOf.has(from)) problems.push(`${relative(root, file)}: src/${from} has no floor in scripts/check-layers.mjs`);
   const text = readFileSync(file, 'utf8');
+  if (/\bfrom\s+'koffi'|\bimport\s*\(\s*'koffi'/.test(text) && !KOFFI_ROOMS.has(from)) {
+    problems.push(`${relative(root, file)}: imports koffi, which only src/sys and src/kvm may`);
+  }
   for (const match of text.matchAll(/(?:\bfrom\s+|\bimport\s*\(?\s*)'(\.[^']*)'/g)) {
     const target = resolve(dirname(file), match[1]).replace(/\.js$/, '.ts');
     const to = room(target);
@@ -60,6 +67,6 @@ for (const file of sourceFiles(join(root, 'src'))) {
 }
 
 if (problems.length > 0) {
-  process.stderr.write(`imports that point up a floor:\n${problems.map((p) => `  ${p}\n`).join('')}`);
+  process.stderr.write(`imports against the layering rules:\n${problems.map((p) => `  ${p}\n`).join('')}`);
   process.exit(1);
 }

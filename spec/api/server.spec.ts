@@ -59,7 +59,7 @@ function rawExchange(path: string, request: string, until?: RegExp): Promise<str
     let got = '';
     socket.on('data', (d) => {
       got += d.toString('utf8');
-      if (until && until.test(got)) {
+      if (until?.test(got)) {
         socket.destroy();
         resolve(got);
       }
@@ -122,7 +122,7 @@ describe('VM API server', () => {
   it('refuses a body that is not JSON (400) or too large (413)', async () => {
     const notJson = await rawExchange(socketPath, 'POST /stop HTTP/1.1\r\nhost: x\r\ncontent-length: 5\r\nconnection: close\r\n\r\nhello');
     expect(notJson).to.match(/^HTTP\/1.1 400 /).and.to.contain('not JSON');
-    const big = '{"timeoutMs":1' + ' '.repeat(MAX_BODY_BYTES) + '}';
+    const big = `{"timeoutMs":1${' '.repeat(MAX_BODY_BYTES)}}`;
     const tooLarge = await rawExchange(socketPath, `POST /stop HTTP/1.1\r\nhost: x\r\ncontent-length: ${big.length}\r\nconnection: close\r\n\r\n${big}`);
     expect(tooLarge).to.match(/^HTTP\/1.1 413 /);
     expect(vm.stops).to.deep.equal([]);

@@ -7,7 +7,7 @@ import {
 import { DEFAULT_BOOT_ARGS, commandParameter } from '../../src/vmm/default-cmdline.js';
 
 const files = { kernel: '/k/vmlinux', initrd: '/k/initrd.gz' };
-const after = (args: readonly string[], flag: string) => args[args.indexOf(flag) + 1];
+const valueAfter = (args: readonly string[], flag: string) => args[args.indexOf(flag) + 1];
 
 describe('boot benchmark contenders', () => {
   it("uses mvm's default command line with only the reset method changed to a triple fault", () => {
@@ -20,18 +20,18 @@ describe('boot benchmark contenders', () => {
     const guestCommand = mvm.slice(mvm.indexOf('--') + 1);
     expect(guestCommand).to.deep.equal(['echo', BENCH_MARKER]);
     const qemu = qemuMicrovmArgs(files);
-    expect(after(qemu, '-append')).to.equal(`${after(mvm, '--boot-args')} ${commandParameter(guestCommand)}`);
-    expect(after(qemu, '-append')).to.equal(benchCmdline());
+    expect(valueAfter(qemu, '-append')).to.equal(`${valueAfter(mvm, '--boot-args')} ${commandParameter(guestCommand)}`);
+    expect(valueAfter(qemu, '-append')).to.equal(benchCmdline());
   });
 
   it('boots the same files with the same memory and vCPU count, QEMU on KVM exiting at the reset', () => {
     const mvm = mvmRunArgs(files);
     const qemu = qemuMicrovmArgs(files);
-    expect([after(mvm, '--kernel'), after(mvm, '--initrd')]).to.deep.equal([after(qemu, '-kernel'), after(qemu, '-initrd')]);
-    expect(after(mvm, '--memory')).to.equal(`${after(qemu, '-m')}M`);
-    expect(after(mvm, '--cpus')).to.equal(after(qemu, '-smp'));
-    expect(after(qemu, '-accel')).to.equal('kvm');
-    expect(after(qemu, '-M')).to.match(/^microvm/);
+    expect([valueAfter(mvm, '--kernel'), valueAfter(mvm, '--initrd')]).to.deep.equal([valueAfter(qemu, '-kernel'), valueAfter(qemu, '-initrd')]);
+    expect(valueAfter(mvm, '--memory')).to.equal(`${valueAfter(qemu, '-m')}M`);
+    expect(valueAfter(mvm, '--cpus')).to.equal(valueAfter(qemu, '-smp'));
+    expect(valueAfter(qemu, '-accel')).to.equal('kvm');
+    expect(valueAfter(qemu, '-M')).to.match(/^microvm/);
     expect(qemu).to.include('-no-reboot');
     expect(mvm).to.include('--timing');
   });
@@ -47,7 +47,7 @@ describe('boot benchmark contenders', () => {
     const mvm = mvmRunArgs(files, IDLE_COMMAND);
     expect(mvm.slice(mvm.indexOf('--') + 1)).to.deep.equal([...IDLE_COMMAND]);
     expect(IDLE_COMMAND.join(' ')).to.include(BENCH_MARKER).and.to.match(/sleep \d+/);
-    expect(after(qemuMicrovmArgs(files, IDLE_COMMAND), '-append')).to.equal(benchCmdline(IDLE_COMMAND));
+    expect(valueAfter(qemuMicrovmArgs(files, IDLE_COMMAND), '-append')).to.equal(benchCmdline(IDLE_COMMAND));
     expect(benchCmdline(IDLE_COMMAND)).to.not.equal(benchCmdline(MARKER_COMMAND));
   });
 });

@@ -22,7 +22,7 @@ describe('bench disk footprint', function () {
   this.timeout(600_000);
   let dir: string;
 
-  before(function () {
+  before(() => {
     if (!fs.existsSync(BASE)) throw new Error(`${BASE} is missing: \`make test\` builds it (make images)`);
   });
   beforeEach(() => {

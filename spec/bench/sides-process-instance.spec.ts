@@ -54,7 +54,7 @@ describe('bench sides: the instance process', function () {
     let killed = 0;
     // Like a container's PID 1: SIGTERM is ignored, only the side's kill ends it.
     const instance = sh(`trap '' TERM; echo ${BENCH_MARKER}; read line`, {
-      kill: async () => { killed++; instance.pids().forEach((pid) => process.kill(pid, 'SIGKILL')); },
+      kill: async () => { killed++; instance.pids().forEach((pid) => { process.kill(pid, 'SIGKILL'); }); },
       afterExit: async () => { cleaned++; },
     });
     await instance.markerAt;

@@ -9,7 +9,7 @@ import { Qcow2Image } from '../../src/disk/qcow2/image.js';
 import { deflateCluster } from '../../src/disk/qcow2/compressed.js';
 import { makeTempDir, qemuCheck, qemuRaw, removeDir } from '../helpers/qcow2-oracle.js';
 
-describe('disk backend interface', function () {
+describe('disk backend interface', () => {
   let dir: string;
   beforeEach(() => { dir = makeTempDir(); });
   afterEach(() => removeDir(dir));

@@ -46,7 +46,7 @@ function addUnknownExtension(image: string): void {
   if (nameAt) pokeU32(image, H.backingFileOffset + 4, at + ext.length);
 }
 
-describe('qcow2 header rewrites and L2 cache size', function () {
+describe('qcow2 header rewrites and L2 cache size', () => {
   let dir: string;
   beforeEach(() => { dir = makeTempDir(); });
   afterEach(() => removeDir(dir));

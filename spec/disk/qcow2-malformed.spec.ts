@@ -33,7 +33,7 @@ function openError(image: string, readOnly = true): ImageError {
   throw new Error('expected an ImageError');
 }
 
-describe('qcow2 malformed images give one clear error', function () {
+describe('qcow2 malformed images give one clear error', () => {
   let dir: string, img: string;
   beforeEach(() => {
     dir = makeTempDir();

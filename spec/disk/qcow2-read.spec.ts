@@ -19,7 +19,7 @@ function fillCommands(compress: boolean): string[] {
   return cmds;
 }
 
-describe('qcow2 read path (oracle: qemu-img convert -O raw)', function () {
+describe('qcow2 read path (oracle: qemu-img convert -O raw)', () => {
   let dir: string;
   beforeEach(() => { dir = makeTempDir(); });
   afterEach(() => removeDir(dir));

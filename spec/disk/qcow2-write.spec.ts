@@ -26,7 +26,7 @@ function expectSameAsQemu(mine: string, theirs: string): void {
   expect(r.status).to.equal(0);
 }
 
-describe('qcow2 write path (oracle: qemu-io + qemu-img compare/check)', function () {
+describe('qcow2 write path (oracle: qemu-io + qemu-img compare/check)', () => {
   let dir: string;
   beforeEach(() => { dir = makeTempDir(); });
   afterEach(() => removeDir(dir));
@@ -148,7 +148,7 @@ describe('qcow2 write path (oracle: qemu-io + qemu-img compare/check)', function
   });
 });
 
-describe('qcow2 snapshots in one session', function () {
+describe('qcow2 snapshots in one session', () => {
   let dir: string;
   beforeEach(() => { dir = makeTempDir(); });
   afterEach(() => removeDir(dir));

@@ -43,7 +43,7 @@ describe('virtio-blk and virtio-rng in a Linux guest (end to end)', function () 
 
   const mvm = (args: string[]) => runMvm(args, { env, timeoutMs: 580_000 });
 
-  before(function () {
+  before(() => {
     for (const file of [KERNEL, INITRD]) {
       if (!existsSync(file)) throw new Error(`${file} is missing: \`make test\` builds it (make images)`);
     }

@@ -63,7 +63,7 @@ describe('fleet verbs end to end: run -d, ps, stop, kill, rm, console, dead VMMs
     return new Map(rows.map((row) => [row.name, row]));
   };
 
-  before(async function () {
+  before(async () => {
     for (const file of [KERNEL, INITRD, ROOT_DISK]) {
       if (!existsSync(file)) throw new Error(`${file} is missing: \`make test\` builds it (make images)`);
     }
@@ -71,7 +71,7 @@ describe('fleet verbs end to end: run -d, ps, stop, kill, rm, console, dead VMMs
     // One of them with a disk, to see its throw-away overlay made and removed.
     const results = await Promise.all(MINE.map((name) =>
       mvm(['run', '-d', '--name', name, '-m', GUEST_MEMORY, ...(name === DIED_NAME ? ['--disk', ROOT_DISK] : [])], RUN_DETACHED_TIMEOUT_MS)));
-    results.forEach((result, i) => expect(result.status, `run -d ${MINE[i]}: ${result.stdout}${result.stderr}`).to.equal(0));
+    results.forEach((result, i) => { expect(result.status, `run -d ${MINE[i]}: ${result.stdout}${result.stderr}`).to.equal(0); });
     expect(results.map((r) => r.stdout.trim())).to.deep.equal(MINE);
   });
 

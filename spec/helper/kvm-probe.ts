@@ -6,9 +6,9 @@ import { Capability } from '../../src/kvm/ioctls.js';
 
 const kvm = Kvm.open();
 const vm = kvm.createVm();
-process.stdout.write(JSON.stringify({
+process.stdout.write(`${JSON.stringify({
   opened: true,
   irqchip: kvm.checkExtension(Capability.IRQCHIP) > 0,
   maxVcpus: kvm.maxVcpus(),
   vmCreated: vm !== null,
-}) + '\n');
+})}\n`);

@@ -151,10 +151,12 @@ export class MockDriver {
     const head = q.nextFree;
     if (options.indirect) {
       const table = this.alloc(16 * buffers.length, 16);
-      buffers.forEach((b, i) => this.writeDescriptor(table, i, {
-        address: addresses[i]!, length: b.length,
-        flags: (b.write ? DescFlag.WRITE : 0) | (i + 1 < buffers.length ? DescFlag.NEXT : 0), next: i + 1,
-      }));
+      buffers.forEach((b, i) => {
+        this.writeDescriptor(table, i, {
+          address: addresses[i]!, length: b.length,
+          flags: (b.write ? DescFlag.WRITE : 0) | (i + 1 < buffers.length ? DescFlag.NEXT : 0), next: i + 1,
+        });
+      });
       this.writeDescriptor(q.desc, head, { address: table, length: 16 * buffers.length, flags: DescFlag.INDIRECT, next: 0 });
       q.nextFree = (head + 1) % q.size;
     } else {

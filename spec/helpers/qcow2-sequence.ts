@@ -60,6 +60,7 @@ export function asQemuIoCommands(ops: DiskOp[]): string[] {
       case 'discard': return `discard ${o.offset} ${o.length}`;
       case 'zero': return `write -z ${o.offset} ${o.length}`;
       case 'flush': return 'flush';
+      default: throw new Error(`unknown disk operation ${JSON.stringify(o satisfies never)}`);
     }
   });
 }

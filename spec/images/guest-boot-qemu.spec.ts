@@ -24,7 +24,7 @@ describe('guest kernel + initramfs booted under QEMU TCG', function () {
   let initrd: string;
   let guest: QemuGuest | undefined;
 
-  before(function () {
+  before(() => {
     if (!fs.existsSync(KERNEL)) throw new Error(`${KERNEL} is missing: run \`make kernel\` first`);
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mvm-boot-'));
     initrd = path.join(dir, 'initramfs.cpio.gz');

@@ -17,7 +17,7 @@ const DEVMEM_TAG = 'devmem:';
 
 interface ShellResult { status: number | null; stdout: string; stderr: string }
 
-describe('guest init library (firmware/init/mvm-init-lib.sh)', function () {
+describe('guest init library (firmware/init/mvm-init-lib.sh)', () => {
   let appletDir: string;
 
   before(() => {
@@ -124,7 +124,7 @@ describe('guest init library (firmware/init/mvm-init-lib.sh)', function () {
      * values, one per call (the last repeats), logging each read; writes are echoed.
      */
     const stateDirs: string[] = [];
-    after(() => stateDirs.forEach((dir) => fs.rmSync(dir, { recursive: true, force: true })));
+    after(() => stateDirs.forEach((dir) => { fs.rmSync(dir, { recursive: true, force: true }); }));
 
     function standIns(values: string[]): Record<string, string> {
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mvm-stop-'));

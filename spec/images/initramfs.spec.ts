@@ -28,7 +28,7 @@ function buildRootfs(output: string): Buffer {
   return fs.readFileSync(output);
 }
 
-describe('initramfs (images/build-rootfs.sh)', function () {
+describe('initramfs (images/build-rootfs.sh)', () => {
   let dir: string;
   let archive: Buffer;
   let byName: Map<string, CpioEntry>;

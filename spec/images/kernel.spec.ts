@@ -25,7 +25,7 @@ function loaded(elf: Elf64, address: bigint): boolean {
   return elf.segments.some((s) => s.type === PT_LOAD && address >= s.paddr && address < s.paddr + s.memSize);
 }
 
-describe('guest kernel (images/build-kernel.sh)', function () {
+describe('guest kernel (images/build-kernel.sh)', () => {
   let file: Buffer;
   let elf: Elf64;
 

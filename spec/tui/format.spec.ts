@@ -64,7 +64,7 @@ describe('tui: sparklines', () => {
 
   it('keeps a bounded history', () => {
     const series = new BoundedSeries(3);
-    [1, 2, 3, 4, 5].forEach((v) => series.push(v));
+    [1, 2, 3, 4, 5].forEach((v) => { series.push(v); });
     expect(series.latest()).to.deep.equal([3, 4, 5]);
     expect(series.latest(2)).to.deep.equal([4, 5]);
   });
@@ -118,8 +118,8 @@ describe('tui: history panel and status line', () => {
       },
       cpuHistory: [0, 50, 25], exitsHistory: [100, 3000, 1500],
     }), 60);
-    expect(lines[0]).to.match(/^CPU %\s+▁▅▃  now   25\.0  max   50\.0$/); // against one core: 50 % is half height
-    expect(lines[1]).to.match(/^exits\/s\s+▁█▅  now   1\.5k  max     3k$/);
+    expect(lines[0]).to.match(/^CPU %\s+▁▅▃ {2}now {3}25\.0 {2}max {3}50\.0$/); // against one core: 50 % is half height
+    expect(lines[1]).to.match(/^exits\/s\s+▁█▅ {2}now {3}1\.5k {2}max {5}3k$/);
     expect(lines[0]!.length).to.equal(60);
     expect(lines[2]).to.equal('vcpus 2, memory 256M, pid 4321, exits 10: io 60% mmio 30% hlt 10%');
   });

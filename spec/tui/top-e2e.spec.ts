@@ -58,7 +58,7 @@ describe('mvm top end to end (two detached VMs)', function () {
     if (spawnSync('sh', ['-c', 'command -v tmux']).status !== 0) this.skip(); // `make deps` installs tmux
     workDir = mkdtempSync(join(tmpdir(), 'mvm-top-e2e-'));
     const started = await Promise.all(names.map((name) => runMvm(['run', '-d', '--name', name, '-m', GUEST_MEMORY], { timeoutMs: BOOT_TIMEOUT_MS })));
-    started.forEach((result, i) => expect(result.status, `run -d ${names[i]}: ${result.stdout}${result.stderr}`).to.equal(0));
+    started.forEach((result, i) => { expect(result.status, `run -d ${names[i]}: ${result.stdout}${result.stderr}`).to.equal(0); });
   });
 
   after(async function () {

@@ -135,7 +135,7 @@ async function main(): Promise<void> {
   await echo;
   listener.close();
   rmSync(dir, { recursive: true, force: true });
-  process.stdout.write(JSON.stringify(result) + '\n');
+  process.stdout.write(`${JSON.stringify(result)}\n`);
 }
 
 // Only when run as a program: the spec imports the constants.

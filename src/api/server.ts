@@ -45,7 +45,7 @@ class RequestError extends Error {
 }
 
 function send(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body) + '\n';
+  const text = `${JSON.stringify(body)}\n`;
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
   res.end(text);
 }
@@ -142,7 +142,7 @@ async function route(controller: VmController, req: IncomingMessage, res: Server
 
 /** Refuses an upgrade request with a plain HTTP answer and closes the connection. */
 function refuseUpgrade(socket: Duplex, status: number, reason: string, error: string): void {
-  const body = JSON.stringify({ error } satisfies ApiError) + '\n';
+  const body = `${JSON.stringify({ error } satisfies ApiError)}\n`;
   socket.end(`HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
 }
 

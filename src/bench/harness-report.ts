@@ -39,6 +39,6 @@ export function formatRatios(ratios: ReadonlyArray<{ label: string; value: numbe
 /** Writes VALUE as indented JSON, creating the directory; returns the path written. */
 export function writeJsonReport(file: string, value: unknown): string {
   fs.mkdirSync(path.dirname(file), { recursive: true });
-  fs.writeFileSync(file, JSON.stringify(value, null, 2) + '\n');
+  fs.writeFileSync(file, `${JSON.stringify(value, null, 2)}\n`);
   return file;
 }

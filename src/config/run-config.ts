@@ -168,13 +168,15 @@ const SECTION_KINDS: Record<string, SectionKind> = {
     named: true, keys: ['path', 'mode'], required: ['path'], emptyAllowed: [],
     read(r, values) {
       const path = r.relativeToFile(r.entry('path')!.value);
-      (values.disk ??= []).push(r.check('path', () => driveSettings(path, r.entry('mode')?.value)));
+      values.disk ??= [];
+      values.disk.push(r.check('path', () => driveSettings(path, r.entry('mode')?.value)));
     },
   },
   net: {
     named: true, keys: ['tap', 'mac'], required: ['tap'], emptyAllowed: [],
     read(r, values) {
-      (values.net ??= []).push(r.check('tap', () => netSettings(r.entry('tap')!.value, r.entry('mac')?.value)));
+      values.net ??= [];
+      values.net.push(r.check('tap', () => netSettings(r.entry('tap')!.value, r.entry('mac')?.value)));
     },
   },
   vsock: {

@@ -101,5 +101,5 @@ function cells(row: PsRow): string[] {
 export function formatPsTable(rows: readonly PsRow[]): string {
   const table = [[...HEADERS], ...rows.map(cells)];
   const widths = HEADERS.map((_, column) => Math.max(...table.map((line) => line[column]!.length)));
-  return table.map((line) => line.map((cell, column) => (column === line.length - 1 ? cell : cell.padEnd(widths[column]!))).join(COLUMN_GAP)).join('\n') + '\n';
+  return `${table.map((line) => line.map((cell, column) => (column === line.length - 1 ? cell : cell.padEnd(widths[column]!))).join(COLUMN_GAP)).join('\n')}\n`;
 }

@@ -79,8 +79,9 @@ function mergeRanges(ranges: readonly HostRange[]): { start: bigint; end: bigint
   const merged: { start: bigint; end: bigint }[] = [];
   for (const span of sorted) {
     const last = merged[merged.length - 1];
-    if (last && span.start <= last.end) last.end = span.end > last.end ? span.end : last.end;
-    else merged.push({ ...span });
+    if (!last || span.start > last.end) merged.push({ ...span });
+    // bigints: Math.max does not take them.
+    else if (span.end > last.end) last.end = span.end;
   }
   return merged;
 }

@@ -166,7 +166,7 @@ export async function runInHelper(kind: 'mvm' | 'exec', argv: readonly string[])
  */
 export async function runViaHelperIfNeeded(argv: readonly string[]): Promise<number | null> {
   const decision = decideHelper(detectHostKvm(), helperPolicy(), insideHelper());
-  if (decision.notice) process.stderr.write(decision.notice + '\n');
+  if (decision.notice) process.stderr.write(`${decision.notice}\n`);
   if (!decision.useHelper) return null;
   return runInHelper('mvm', argv);
 }

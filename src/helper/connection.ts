@@ -119,7 +119,7 @@ export function openHelperStream(port: number, token: string, path: string, env:
     };
     const timer = setTimeout(() => fail(`the helper VM did not answer within ${CONNECT_ANSWER_TIMEOUT_MS} ms`), CONNECT_ANSWER_TIMEOUT_MS);
     const onData = (chunk: Buffer): void => {
-      let frame;
+      let frame: ReturnType<typeof decoder.push>[number] | undefined;
       try {
         [frame] = decoder.push(chunk, 1);
       } catch (err) {

@@ -173,7 +173,7 @@ async function startHelper(files: HelperFiles): Promise<RunningHelper> {
   const image = findHelperImage(settings) ?? buildHelperImage(settings);
   for (const share of settings.writableShares) mkdirSync(share, { recursive: true });
   const token = randomBytes(TOKEN_BYTES).toString('hex');
-  writeFileSync(files.token, token + '\n', { mode: 0o600 });
+  writeFileSync(files.token, `${token}\n`, { mode: 0o600 });
   for (let attempt = 1; attempt <= PORT_ATTEMPTS; attempt++) {
     const hostPort = await freeLoopbackPort();
     const pid = launchQemu(settings, image, files, hostPort);

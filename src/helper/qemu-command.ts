@@ -104,7 +104,7 @@ export function parseDaemonParams(cmdline: string): DaemonParams {
     if (match) values.set(match[1], match[2]);
   }
   const tokenPath = values.get('token');
-  if (!tokenPath || !tokenPath.startsWith('/')) throw new Error('mvm.token=<absolute path> is missing from the kernel command line');
+  if (!tokenPath?.startsWith('/')) throw new Error('mvm.token=<absolute path> is missing from the kernel command line');
   const port = Number(values.get('port'));
   if (!Number.isInteger(port) || port <= 0 || port > 65535) throw new Error('mvm.port on the kernel command line is not a port number');
   const idle = Number(values.get('idle') ?? '0');

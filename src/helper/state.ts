@@ -76,7 +76,7 @@ export function readHelperState(files: HelperFiles): HelperState | null {
 /** Written to a temporary name and renamed, so readers never see half a file. */
 export function writeHelperState(files: HelperFiles, state: HelperState): void {
   const temp = `${files.state}.${process.pid}.tmp`;
-  writeFileSync(temp, JSON.stringify(state, null, 2) + '\n', { mode: 0o600 });
+  writeFileSync(temp, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
   renameSync(temp, files.state);
 }
 

@@ -54,7 +54,7 @@ export async function relayVsockIfForwarded(argv: readonly string[], option: Vso
   if (existsSync(option.uds) && !lstatSync(option.uds).isSocket()) throw new UserError(`--vsock: ${option.uds} exists and is not a socket`);
   // Below the helper's local socket root (the only place its daemon connects to); unique per run.
   const helperPath = `${HELPER_RUN_DIR}/vsock-${process.pid}-${randomBytes(UNIQUE_SUFFIX_BYTES).toString('hex')}.sock`;
-  let relay;
+  let relay: Awaited<ReturnType<typeof relayHostSocket>>;
   try {
     relay = await relayHostSocket(option.uds, helperPath, { onError: (message) => process.stderr.write(`mvm: vsock: ${message}\n`) });
   } catch (err) {

@@ -26,7 +26,7 @@ export type KvmRegsInput = Partial<Record<RegisterName, U64>>;
 export function encodeRegs(regs: KvmRegsInput): Uint8Array {
   const bytes = new Uint8Array(REGS_SIZE);
   const view = viewOf(bytes);
-  REG_NAMES.forEach((name, i) => setU64(view, i * 8, regs[name] ?? 0));
+  REG_NAMES.forEach((name, i) => { setU64(view, i * 8, regs[name] ?? 0); });
   return bytes;
 }
 
@@ -81,7 +81,7 @@ function encodeSegment(view: DataView, at: number, s: KvmSegment): void {
   view.setUint32(at + 8, s.limit >>> 0, true);
   view.setUint16(at + 12, s.selector, true);
   const flags = [s.type, s.present, s.dpl, s.db, s.s, s.l, s.g, s.avl, s.unusable ?? 0];
-  flags.forEach((v, i) => view.setUint8(at + 14 + i, v));
+  flags.forEach((v, i) => { view.setUint8(at + 14 + i, v); });
 }
 
 function decodeSegment(view: DataView, at: number): KvmSegment {
@@ -102,12 +102,12 @@ function decodeSegment(view: DataView, at: number): KvmSegment {
 export function encodeSregs(sregs: KvmSregs, base: Uint8Array): Uint8Array {
   const bytes = Uint8Array.from(base);
   const view = viewOf(bytes);
-  SEGMENTS.forEach((name, i) => encodeSegment(view, i * SEGMENT_SIZE, sregs[name]));
+  SEGMENTS.forEach((name, i) => { encodeSegment(view, i * SEGMENT_SIZE, sregs[name]); });
   for (const [at, table] of [[GDT_OFFSET, sregs.gdt], [IDT_OFFSET, sregs.idt]] as const) {
     setU64(view, at, table.base);
     view.setUint16(at + 8, table.limit, true);
   }
-  CONTROL_NAMES.forEach((name, i) => setU64(view, CR0_OFFSET + i * 8, sregs[name]));
+  CONTROL_NAMES.forEach((name, i) => { setU64(view, CR0_OFFSET + i * 8, sregs[name]); });
   return bytes;
 }
 
@@ -167,7 +167,7 @@ export function encodeCpuid(entries: readonly CpuidEntry[]): Uint8Array {
   const bytes = cpuidBuffer(entries.length);
   const view = viewOf(bytes);
   entries.forEach((e, i) => {
-    CPUID_FIELDS.forEach((f, j) => view.setUint32(8 + i * CPUID_ENTRY_SIZE + j * 4, e[f] >>> 0, true));
+    CPUID_FIELDS.forEach((f, j) => { view.setUint32(8 + i * CPUID_ENTRY_SIZE + j * 4, e[f] >>> 0, true); });
   });
   return bytes;
 }

@@ -9,7 +9,7 @@ import blessed from 'blessed';
 import type { Widgets } from 'blessed';
 import { isFinalShownState } from '../fleet/liveness.js';
 import { HISTORY_PANEL_HEIGHT, HistoryPanel } from './history-panel.js';
-import { StatsSource, type VmView } from './stats-source.js';
+import type { StatsSource, VmView } from './stats-source.js';
 import { StatusLine } from './status-line.js';
 import { lendTerminal } from './terminal-handover.js';
 import { VmTablePanel } from './vm-table.js';
@@ -116,7 +116,10 @@ export class Dashboard {
 
   private stopSelected(): void {
     const view = this.selectedView();
-    if (!view) return this.report('no VM selected');
+    if (!view) {
+      this.report('no VM selected');
+      return;
+    }
     this.report(`asking ${view.name} to stop…`);
     this.options.source.requestStop(view.name).then(({ sent, message }) => {
       // Show the stop at once rather than at the next poll.
@@ -132,8 +135,14 @@ export class Dashboard {
    */
   private attachConsole(): void {
     const view = this.selectedView();
-    if (!view) return this.report('no VM selected');
-    if (isFinalShownState(view.state)) return this.report(`${view.name} is ${view.state}: no console to attach`);
+    if (!view) {
+      this.report('no VM selected');
+      return;
+    }
+    if (isFinalShownState(view.state)) {
+      this.report(`${view.name} is ${view.state}: no console to attach`);
+      return;
+    }
     this.consoleChild = lendTerminal(this.screen, process.execPath, [this.options.cliPath, 'console', view.name], (end) => {
       this.consoleChild = null;
       if (end.error) this.report(`console ${view.name}: ${end.error.message}`);

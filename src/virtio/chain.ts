@@ -142,5 +142,5 @@ export function splitAtRegions(memory: GuestMemory, address: number, length: num
 }
 
 function hex(n: number | undefined): string {
-  return n === undefined ? '(beyond 2^53)' : '0x' + n.toString(16);
+  return n === undefined ? '(beyond 2^53)' : `0x${n.toString(16)}`;
 }

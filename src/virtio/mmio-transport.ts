@@ -247,7 +247,7 @@ export class MmioTransport implements BusDevice {
       return;
     }
     const q = this.queues[index];
-    if (!q || !q.ready) {
+    if (!q?.ready) {
       this.errors.warn(`notification for queue ${index}, which is not in use`);
       return;
     }

@@ -181,7 +181,7 @@ export class Machine {
       lines.push(`vCPU ${id} stopped: ${describeFatalExit(message.exit)}`);
       lines.push(`  at ${describeLocation(this.memory, message.regs, message.sregs)}`);
       if (message.exit.kind === 'internal-error' && message.exit.data.length > 0) {
-        lines.push(`  KVM data: ${message.exit.data.map((d) => '0x' + d.toString(16)).join(' ')}`);
+        lines.push(`  KVM data: ${message.exit.data.map((d) => `0x${d.toString(16)}`).join(' ')}`);
       }
     }
     const tail = this.consoleTail.lastLines(CRASH_REPORT_LINES);

@@ -26,7 +26,7 @@ describe('arch/x86_64/mptable', () => {
     const mp = parseMpTable(memory);
     expect(mp.buses).to.deep.equal([{ id: 0, type: 'ISA   ' }]);
     expect(mp.intsrc).to.have.length(IOAPIC_PINS);
-    mp.intsrc.forEach((e, pin) => expect(e, `pin ${pin}`).to.deep.equal({ kind: 0, srcIrq: pin, dstApic: 2, dstPin: pin }));
+    mp.intsrc.forEach((e, pin) => { expect(e, `pin ${pin}`).to.deep.equal({ kind: 0, srcIrq: pin, dstApic: 2, dstPin: pin }); });
     expect(mp.lintsrc).to.deep.equal([
       { kind: 3, dstApic: 0xff, dstPin: 0 },
       { kind: 1, dstApic: 0xff, dstPin: 1 },

@@ -92,7 +92,7 @@ function vendorOf(entries: readonly CpuidEntry[]): Vendor {
   if (!leaf0) return 'other';
   const bytes = new Uint8Array(12);
   const view = new DataView(bytes.buffer);
-  [leaf0.ebx, leaf0.edx, leaf0.ecx].forEach((reg, i) => view.setUint32(i * 4, reg >>> 0, true));
+  [leaf0.ebx, leaf0.edx, leaf0.ecx].forEach((reg, i) => { view.setUint32(i * 4, reg >>> 0, true); });
   const name = String.fromCharCode(...bytes);
   if (name === 'GenuineIntel') return 'intel';
   if (name === 'AuthenticAMD' || name === 'HygonGenuine') return 'amd';

@@ -88,7 +88,8 @@ export async function runSideBoots(plan: SideBootPlan): Promise<SideBootSamples>
         const side = plan.sides[(b + s) % plan.sides.length]!;
         plan.progress?.show(`${side.label}: ${count} at once`);
         const boots = await bootBatch(side, count, `boot-${side.name}-${tag}-${b}`, registry);
-        (samples.boots[side.name] ??= []).push(...boots);
+        samples.boots[side.name] ??= [];
+        samples.boots[side.name]!.push(...boots);
         plan.progress?.step(`${side.label}`, count);
       }
       // Interleaved with the boots, so it sees the same load on a shared machine.

@@ -104,7 +104,10 @@ async function measureSide(strategy: CloneStrategy, plan: DiskPlan, base: Awaite
     for (const instance of made) instance.dispose();
   }
   let total = side.sharedBaseBytes;
-  for (const s of side.instances) side.totalAllocatedByCount.push((total += s.after.allocatedBytes));
+  for (const s of side.instances) {
+    total += s.after.allocatedBytes;
+    side.totalAllocatedByCount.push(total);
+  }
   return {
     ...side,
     cloneMs: summarize(side.instances.map((s) => s.cloneMs)),

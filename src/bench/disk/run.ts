@@ -65,7 +65,7 @@ async function compare(title: string, contenders: Array<[string, () => Promise<D
   }
   process.stdout.write(`${title}:\n`);
   const medians = results.map(median);
-  contenders.forEach(([label], j) => process.stdout.write(`  ${label.padEnd(44)} ${medians[j]!.toFixed(0).padStart(9)} ops/s\n`));
+  contenders.forEach(([label], j) => { process.stdout.write(`  ${label.padEnd(44)} ${medians[j]!.toFixed(0).padStart(9)} ops/s\n`); });
   return medians;
 }
 

@@ -61,7 +61,7 @@ export function distributionSvg(chart: DistributionChart): string {
     const parts: string[] = [text(left - 10, mid + 4, row.label, { 'text-anchor': 'end' })];
     parts.push(el('rect', { class: 'box', x: x(q1), y: mid - 12, width: Math.max(1, x(q3) - x(q1)), height: 24, fill: colour, 'fill-opacity': 0.15, stroke: colour }));
     parts.push(el('line', { class: 'median', x1: x(q2), x2: x(q2), y1: mid - 14, y2: mid + 14, stroke: colour, 'stroke-width': 3 }));
-    row.samples.forEach((v, k) => parts.push(el('circle', { class: 'sample', cx: x(v), cy: mid + jitter(k), r: 2.5, fill: colour, 'fill-opacity': 0.7 })));
+    row.samples.forEach((v, k) => { parts.push(el('circle', { class: 'sample', cx: x(v), cy: mid + jitter(k), r: 2.5, fill: colour, 'fill-opacity': 0.7 })); });
     for (const [name, p] of [['p90', 90], ['p99', 99]] as const) {
       const v = percentile(row.samples, p);
       parts.push(el('line', { class: name, x1: x(v), x2: x(v), y1: mid - 18, y2: mid - 13, stroke: '#333333', 'stroke-width': 1.5 }));

@@ -68,7 +68,7 @@ export function unpackedRootfs(initramfs: string): string {
 export function writeBundle(id: string, config: OciConfigOptions): string {
   const dir = path.join(BENCH_RUN_DIR, 'bundles', id);
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(ociConfig(config), null, 2) + '\n');
+  fs.writeFileSync(path.join(dir, 'config.json'), `${JSON.stringify(ociConfig(config), null, 2)}\n`);
   return dir;
 }
 

@@ -21,7 +21,7 @@ export function register(program: Command): void {
       if (isFinalShownState(shown.state)) {
         throw new UserError(`VM ${name} is not running (${shown.reason ? `${shown.state}: ${shown.reason}` : shown.state}); see mvm logs ${name}`);
       }
-      let connection;
+      let connection: Awaited<ReturnType<typeof openConsole>>;
       try {
         connection = await openConsole(apiSocketPath(entry));
       } catch (err) {

@@ -34,7 +34,7 @@ export function register(program: Command): void {
       }
       if (insideHelper()) {
         out.push('running inside the helper VM: guests run here directly');
-        process.stdout.write(out.join('\n') + '\n');
+        process.stdout.write(`${out.join('\n')}\n`);
         return;
       }
 
@@ -59,7 +59,7 @@ export function register(program: Command): void {
       out.push(`helper image: ${image ? `built (${settings.imageDir}, key ${image.key})` : `not built (make helper-image, or built on first use)`}`);
       out.push(...(await helperStatusLines()));
       out.push(`runtime directory: ${runtimeRoot()}`);
-      process.stdout.write(out.join('\n') + '\n');
+      process.stdout.write(`${out.join('\n')}\n`);
 
       const kvmUsableDirectly = kvm.kind === 'hardware' && kvm.accessible;
       const helperUsable = qemu !== null && blocked === null;

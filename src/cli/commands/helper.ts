@@ -70,7 +70,7 @@ export function register(program: Command): void {
     .description('show whether the helper VM runs, and what it is doing')
     .action(async () => {
       refuseInsideHelper();
-      process.stdout.write((await helperStatusLines()).join('\n') + '\n');
+      process.stdout.write(`${(await helperStatusLines()).join('\n')}\n`);
     });
 
   helper

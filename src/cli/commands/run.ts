@@ -4,7 +4,7 @@
 // helper VM (src/helper), transparently apart from a one-line notice.
 import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { Command, Option } from 'commander';
+import { type Command, Option } from 'commander';
 import { runViaHelperIfNeeded } from '../../helper/client.js';
 import { relayVsockIfForwarded } from '../../helper/vsock-relay.js';
 import { exitImmediately } from '../../sys/libc.js';
@@ -114,7 +114,7 @@ async function runLocally(plan: VmPlan, command: readonly string[], options: Run
   const finish = (status: number, message?: string[]) => {
     console_.release();
     for (const problem of vm.close()) writeAll(2, Buffer.from(`mvm: ${problem}\n`));
-    if (message) writeAll(2, Buffer.from(message.map((l) => `mvm: ${l}`).join('\n') + '\n'));
+    if (message) writeAll(2, Buffer.from(`${message.map((l) => `mvm: ${l}`).join('\n')}\n`));
     if (options.timing) {
       const now = performance.now();
       const exits = vm.machine.exitCounts().reduce((sum, c) => sum + c.io + c.mmio, 0);

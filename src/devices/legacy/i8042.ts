@@ -90,7 +90,10 @@ export class I8042 implements BusDevice {
       case CMD_ENABLE_AUX:
       case CMD_DISABLE_KEYBOARD:
       case CMD_ENABLE_KEYBOARD:
+        // Known and accepted: nothing sits behind either port to enable or disable.
+        break;
       default:
+        // Anything else a guest sends is ignored too, as a controller without devices would.
         break;
     }
   }

@@ -128,7 +128,7 @@ export class Qcow2Image extends Qcow2Layer {
     const { l2, l2off } = this.writableL2(l1i);
     const host = this.refcounts!.allocate(olds.length) * cs;
     this.file.write(host, data, pos, olds.length * cs);
-    olds.forEach((old, j) => this.setEntry(l2, l2off, ci + j, host + j * cs, old));
+    olds.forEach((old, j) => { this.setEntry(l2, l2off, ci + j, host + j * cs, old); });
     return olds.length * cs;
   }
 

@@ -3,7 +3,7 @@
 import { ImageError } from '../errors.js';
 import { HI_COMPRESSED, HI_COPIED, HI_OFFSET_MASK, LO_OFFSET_MASK, LO_ZERO, SUBCLUSTERS, TWO_32 } from './constants.js';
 
-export const enum Kind {
+export enum Kind {
   /** Not in this layer: read the backing image, or zeros. */
   Unallocated = 0,
   /** Reads as zeros (a ZERO entry, or an extended-L2 zero subcluster). */

@@ -23,7 +23,7 @@ export function registerCheck(image: Command): void {
       if (o.repair !== undefined && o.repair !== 'leaks' && o.repair !== 'all') throw new UserError('-r takes "leaks" or "all"');
       if (probeFormat(file) !== 'qcow2') throw new UserError(`${file}: only qcow2 images can be checked`, EXIT_NOT_SUPPORTED);
       if (o.repair !== undefined) await refuseIfInUse(file);
-      let r;
+      let r: ReturnType<typeof checkImage>;
       try {
         r = checkImage(file, (o.repair ?? 'none') as RepairMode);
       } catch (err) {

@@ -22,7 +22,7 @@ export function registerCompare(image: Command): void {
     .action((a: string, b: string, o: { format?: string; formatB?: string; strict?: boolean; quiet?: boolean }) => {
       const say = (line: string): void => { if (!o.quiet) process.stdout.write(`${line}\n`); };
       const disks: SyncDisk[] = [];
-      let result;
+      let result: ReturnType<typeof compareImages>;
       try {
         disks.push(openSync(a, { readOnly: true, format: formatOption(o.format, 'format') }));
         disks.push(openSync(b, { readOnly: true, format: formatOption(o.formatB, 'format') }));

@@ -32,7 +32,7 @@ export class VmDrives {
     // A running VM ends with an immediate exit instead, after its caller has called closeSync().
     process.once('exit', () => drives.closeSync());
     try {
-      specs.forEach((spec, i) => drives.add(spec, i));
+      specs.forEach((spec, i) => { drives.add(spec, i); });
     } catch (err) {
       drives.closeSync();
       throw err;

@@ -220,15 +220,24 @@ export class VirtioVsock implements VirtioDevice {
     conn.updatePeer(header.bufAlloc, header.fwdCnt);
     switch (header.op) {
       case Op.RESPONSE:
-        if (conn.state !== 'awaiting-guest') return this.violation(ctx, conn, 'RESPONSE on a connection that was not requested by the host');
+        if (conn.state !== 'awaiting-guest') {
+          this.violation(ctx, conn, 'RESPONSE on a connection that was not requested by the host');
+          return;
+        }
         conn.state = 'established';
         clearTimeout(conn.acceptTimer);
         conn.accepted?.(conn.hostPort);
         break;
       case Op.RW: {
-        if (conn.state !== 'established') return this.violation(ctx, conn, 'data before the connection was established');
+        if (conn.state !== 'established') {
+          this.violation(ctx, conn, 'data before the connection was established');
+          return;
+        }
         const data = gather(ctx.memory, chain.readable, HEADER_SIZE, header.len);
-        if (!conn.fromGuest(data, () => this.flushed(conn))) return this.violation(ctx, conn, `${header.len} bytes beyond the ${HOST_BUF_ALLOC}-byte credit the host gave`);
+        if (!conn.fromGuest(data, () => this.flushed(conn))) {
+          this.violation(ctx, conn, `${header.len} bytes beyond the ${HOST_BUF_ALLOC}-byte credit the host gave`);
+          return;
+        }
         this.stats.bytesFromGuest += data.length;
         break;
       }
@@ -250,7 +259,10 @@ export class VirtioVsock implements VirtioDevice {
   }
 
   private guestConnect(ctx: DeviceContext, header: Header, existing: Connection | undefined): void {
-    if (existing) return this.violation(ctx, existing, 'REQUEST on a connection that already exists');
+    if (existing) {
+      this.violation(ctx, existing, 'REQUEST on a connection that already exists');
+      return;
+    }
     if (this.connections.size >= MAX_CONNECTIONS) {
       ctx.errors.warn(`connection request to host port ${header.dstPort} refused: ${MAX_CONNECTIONS} connections are open`);
       this.sendRst(header.dstPort, header.srcPort);
