@@ -74,7 +74,6 @@ export function assembleVm(plan: VmPlan, events: AssemblyEvents): AssembledVm {
   try {
     vsock = plan.vsock ? openVsock(plan.vsock, events.warn) : undefined;
     const nets = openNets(plan.nets);
-    // eslint-disable-next-line prefer-const
     let machine: Machine;
     // The virtio console carries the session once the guest's driver is up;
     // the UART stays for anything printed to ttyS0 (early boot, --console serial).

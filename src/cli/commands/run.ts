@@ -109,7 +109,6 @@ async function runLocally(plan: VmPlan, command: readonly string[], options: Run
   let bootMs: number | undefined;
   let firstRunMs = 0;
 
-  // eslint-disable-next-line prefer-const
   let vm: AssembledVm;
   const finish = (status: number, message?: string[]) => {
     console_.release();
