@@ -53,11 +53,12 @@ build: node_modules/.package-lock.json
 	  --outdir=dist/bundle --external:koffi --external:blessed --log-level=warning \
 	  '--banner:js=import { createRequire as mvmCreateRequire } from "node:module"; const require = mvmCreateRequire(import.meta.url);'
 
-# Biome lints TypeScript sources, specs and scripts (biome.jsonc); check-layers.mjs
+# Biome lints TypeScript sources, specs and scripts and checks their format
+# (biome.jsonc; `npx biome format --write` formats); check-layers.mjs
 # fails when an import points up a floor (README, "How it fits together").
 # A few seconds: `make test` runs it first.
 lint: node_modules/.package-lock.json
-	npx biome lint
+	npx biome check
 	node scripts/check-layers.mjs
 
 kernel: apt-deps

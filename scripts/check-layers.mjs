@@ -62,7 +62,9 @@ for (const file of sourceFiles(join(root, 'src'))) {
     if (to === from) continue;
     const edge = `${relative(root, file)} -> ${relative(root, target)}`;
     if (floorOf.get(to) < floorOf.get(from) || ENTRY_POINT_EXCEPTIONS.has(edge)) continue;
-    problems.push(`${edge}: src/${from} may not import src/${to} (a ${floorOf.get(to) === floorOf.get(from) ? 'sibling on its floor' : 'higher floor'})`);
+    problems.push(
+      `${edge}: src/${from} may not import src/${to} (a ${floorOf.get(to) === floorOf.get(from) ? 'sibling on its floor' : 'higher floor'})`,
+    );
   }
 }
 

@@ -6,7 +6,10 @@
 /** An error whose message is a complete sentence for the user: one line, no stack. */
 export class UserError extends Error {
   /** `exitCode` is the process status the CLI ends with when this error ends a command. */
-  constructor(message: string, readonly exitCode = 1) {
+  constructor(
+    message: string,
+    readonly exitCode = 1,
+  ) {
     super(message);
     this.name = 'UserError';
   }

@@ -2,7 +2,14 @@
 // same kernel, initramfs, memory, vCPUs, kernel command line and guest command.
 import { expect } from 'chai';
 import {
-  BENCH_BOOT_ARGS, BENCH_MARKER, IDLE_COMMAND, MARKER_COMMAND, benchCmdline, mvmRunArgs, parseMvmTiming, qemuMicrovmArgs,
+  BENCH_BOOT_ARGS,
+  BENCH_MARKER,
+  IDLE_COMMAND,
+  MARKER_COMMAND,
+  benchCmdline,
+  mvmRunArgs,
+  parseMvmTiming,
+  qemuMicrovmArgs,
 } from '../../src/bench/boot/contenders.js';
 import { DEFAULT_BOOT_ARGS, commandParameter } from '../../src/vmm/default-cmdline.js';
 
@@ -38,7 +45,12 @@ describe('boot benchmark contenders', () => {
 
   it("reads mvm's --timing line, leaving out what it does not print", () => {
     const line = 'mvm: boot to userspace 2342 ms (VMM setup 574 ms, kernel + init 1768 ms); ran 2559 ms; 142 I/O exits\n';
-    expect(parseMvmTiming(`some console noise\n${line}`)).to.deep.equal({ bootToUserspaceMs: 2342, vmmSetupMs: 574, kernelInitMs: 1768, ranMs: 2559 });
+    expect(parseMvmTiming(`some console noise\n${line}`)).to.deep.equal({
+      bootToUserspaceMs: 2342,
+      vmmSetupMs: 574,
+      kernelInitMs: 1768,
+      ranMs: 2559,
+    });
     expect(parseMvmTiming('mvm: never signalled boot-complete; ran 812 ms; 3 I/O exits')).to.deep.equal({ ranMs: 812 });
     expect(parseMvmTiming('')).to.deep.equal({});
   });
@@ -46,7 +58,9 @@ describe('boot benchmark contenders', () => {
   it('gives idle instances the same command on both VMMs: the marker, then a sleep', () => {
     const mvm = mvmRunArgs(files, IDLE_COMMAND);
     expect(mvm.slice(mvm.indexOf('--') + 1)).to.deep.equal([...IDLE_COMMAND]);
-    expect(IDLE_COMMAND.join(' ')).to.include(BENCH_MARKER).and.to.match(/sleep \d+/);
+    expect(IDLE_COMMAND.join(' '))
+      .to.include(BENCH_MARKER)
+      .and.to.match(/sleep \d+/);
     expect(valueAfter(qemuMicrovmArgs(files, IDLE_COMMAND), '-append')).to.equal(benchCmdline(IDLE_COMMAND));
     expect(benchCmdline(IDLE_COMMAND)).to.not.equal(benchCmdline(MARKER_COMMAND));
   });

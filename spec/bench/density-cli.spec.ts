@@ -32,7 +32,10 @@ describe('mvm bench density (real sides, tiny cap)', function () {
     expect(result.benchmark).to.equal('density');
     expect(result.sides.map((s) => s.side)).to.deep.equal(['mvm', 'qemu', 'runc']);
     const measured = result.sides.filter((s) => s.unavailable === undefined);
-    expect(measured.map((s) => s.side), 'mvm always runs here').to.include('mvm');
+    expect(
+      measured.map((s) => s.side),
+      'mvm always runs here',
+    ).to.include('mvm');
     for (const s of result.sides.filter((x) => x.unavailable !== undefined)) expect(s.unavailable, s.side).to.match(/\w{4}/);
     for (const s of measured) {
       expect(s.reached, s.side).to.equal(CAP);

@@ -36,7 +36,11 @@ describe('--disk option', () => {
     const image = join(dir, 'a.raw,ro');
     writeFileSync(image, Buffer.alloc(SECTOR));
     expect(driveSettings(image, 'persistent')).to.deep.equal({ path: image, mode: 'persistent' });
-    expect(() => driveSettings(image, 'rw')).to.throw(UserError, /^must be overlay, persistent or ro, not "rw"$/).with.property('key', 'mode');
-    expect(() => driveSettings(dir)).to.throw(UserError, /is not a regular file or block device$/).with.property('key', 'path');
+    expect(() => driveSettings(image, 'rw'))
+      .to.throw(UserError, /^must be overlay, persistent or ro, not "rw"$/)
+      .with.property('key', 'mode');
+    expect(() => driveSettings(dir))
+      .to.throw(UserError, /is not a regular file or block device$/)
+      .with.property('key', 'path');
   });
 });

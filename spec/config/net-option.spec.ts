@@ -26,12 +26,19 @@ describe('--net option', () => {
   });
 
   it('names the flag and its value in every message', () => {
-    expect(() => parseNetFlag('tap=t0,mac=01:00:00:00:00:00')).to.throw(UserError, /^--net tap=t0,mac=01:00:00:00:00:00: MAC 01:00:00:00:00:00 is a multicast address$/);
+    expect(() => parseNetFlag('tap=t0,mac=01:00:00:00:00:00')).to.throw(
+      UserError,
+      /^--net tap=t0,mac=01:00:00:00:00:00: MAC 01:00:00:00:00:00 is a multicast address$/,
+    );
   });
 
   it('checks a tap and a MAC given apart (a --config section) with the same rules, naming the key', () => {
     expect([...netSettings('t0', '02:00:00:aa:bb:cc').mac]).to.deep.equal([2, 0, 0, 0xaa, 0xbb, 0xcc]);
-    expect(() => netSettings('much-too-long-name')).to.throw(UserError, /^tap name must be 1-15/).with.property('key', 'tap');
-    expect(() => netSettings('t0', '01:00:00:00:00:00')).to.throw(UserError, /^MAC 01:00:00:00:00:00 is a multicast address$/).with.property('key', 'mac');
+    expect(() => netSettings('much-too-long-name'))
+      .to.throw(UserError, /^tap name must be 1-15/)
+      .with.property('key', 'tap');
+    expect(() => netSettings('t0', '01:00:00:00:00:00'))
+      .to.throw(UserError, /^MAC 01:00:00:00:00:00 is a multicast address$/)
+      .with.property('key', 'mac');
   });
 });

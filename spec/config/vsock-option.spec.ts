@@ -29,7 +29,11 @@ describe('--vsock option', () => {
 
   it('checks a CID and a path given apart (a --config section) with the same rules, naming the key', () => {
     expect(vsockSettings('3', '/tmp/vm.sock')).to.deep.equal({ cid: 3, uds: '/tmp/vm.sock' });
-    expect(() => vsockSettings('x')).to.throw(UserError, /^cid must be a whole number, not "x"$/).with.property('key', 'cid');
-    expect(() => vsockSettings('3', `/${'a'.repeat(100)}`)).to.throw(UserError, /too long/).with.property('key', 'uds');
+    expect(() => vsockSettings('x'))
+      .to.throw(UserError, /^cid must be a whole number, not "x"$/)
+      .with.property('key', 'cid');
+    expect(() => vsockSettings('3', `/${'a'.repeat(100)}`))
+      .to.throw(UserError, /too long/)
+      .with.property('key', 'uds');
   });
 });

@@ -11,7 +11,9 @@ import { makeTempDir, qemuCheck, qemuRaw, removeDir } from '../helpers/qcow2-ora
 
 describe('disk backend interface', () => {
   let dir: string;
-  beforeEach(() => { dir = makeTempDir(); });
+  beforeEach(() => {
+    dir = makeTempDir();
+  });
   afterEach(() => removeDir(dir));
 
   for (const format of ['raw', 'qcow2'] as const) {
@@ -35,12 +37,20 @@ describe('disk backend interface', () => {
       expected.fill(0, 0, 4096);
       expect(buf.equals(expected)).to.equal(true);
       let err: unknown;
-      try { await disk.read((1 << 20) - 10, Buffer.alloc(20)); } catch (e) { err = e; }
+      try {
+        await disk.read((1 << 20) - 10, Buffer.alloc(20));
+      } catch (e) {
+        err = e;
+      }
       expect(err).to.be.instanceOf(RangeError);
       await disk.close();
       const ro = await openDisk(file, { readOnly: true });
       let roErr: unknown;
-      try { await ro.write(0, Buffer.alloc(1)); } catch (e) { roErr = e; }
+      try {
+        await ro.write(0, Buffer.alloc(1));
+      } catch (e) {
+        roErr = e;
+      }
       expect((roErr as Error).message).to.match(/read-only/);
       await ro.close();
       if (format === 'qcow2') expect(qemuCheck(file)).to.equal(0);
@@ -56,6 +66,10 @@ describe('disk backend interface', () => {
     for (let ci = 0; ci < 40; ci++) img.writeCompressedSync(ci, deflated);
     img.closeSync();
     expect(qemuCheck(file)).to.equal(0);
-    expect(qemuRaw(file).subarray(0, 40 * 4096).equals(Buffer.alloc(40 * 4096, 0x61))).to.equal(true);
+    expect(
+      qemuRaw(file)
+        .subarray(0, 40 * 4096)
+        .equals(Buffer.alloc(40 * 4096, 0x61)),
+    ).to.equal(true);
   });
 });

@@ -2,9 +2,7 @@
 // whether a Linux guest must run inside the helper VM.
 import { expect } from 'chai';
 import { UserError } from '../../src/errors.js';
-import {
-  classifyHostKvm, cpuVirtualizationFeature, decideHelper, helperPolicy, type HostKvmFacts,
-} from '../../src/helper/host-kvm.js';
+import { classifyHostKvm, cpuVirtualizationFeature, decideHelper, helperPolicy, type HostKvmFacts } from '../../src/helper/host-kvm.js';
 
 // Trimmed /proc/cpuinfo texts: two CPUs each, as the kernel prints them.
 const AMD_WITH_SVM = `processor\t: 0

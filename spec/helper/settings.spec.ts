@@ -3,16 +3,22 @@
 import { expect } from 'chai';
 import { UserError } from '../../src/errors.js';
 import { exitCodeOf, forwardedEnv } from '../../src/helper/client.js';
-import {
-  GUEST_DAEMON_PORT, helperKernelCmdline, helperQemuArgs, parseDaemonParams, type HelperQemuOptions,
-} from '../../src/helper/qemu-command.js';
+import { GUEST_DAEMON_PORT, helperKernelCmdline, helperQemuArgs, parseDaemonParams, type HelperQemuOptions } from '../../src/helper/qemu-command.js';
 import { normaliseShares, parseMemoryMiB, readHelperSettings } from '../../src/helper/settings.js';
 import { cacheRoot, helperStateDir, runtimeRoot } from '../../src/runtime/paths.js';
 
 const OPTIONS: HelperQemuOptions = {
-  kernel: '/img/vmlinuz', initrd: '/img/initrd.cpio.gz', memoryMiB: 4096, cpus: 1, hostPort: 40001,
-  writableShares: ['/tmp', '/home/u/.cache/mvm'], nodePath: '/usr/bin/node', daemonPath: '/p/dist/src/helper/daemon.js',
-  tokenPath: '/tmp/mvm-0/helper/token', idleSeconds: 600, consoleLog: '/tmp/mvm-0/helper/console.log',
+  kernel: '/img/vmlinuz',
+  initrd: '/img/initrd.cpio.gz',
+  memoryMiB: 4096,
+  cpus: 1,
+  hostPort: 40001,
+  writableShares: ['/tmp', '/home/u/.cache/mvm'],
+  nodePath: '/usr/bin/node',
+  daemonPath: '/p/dist/src/helper/daemon.js',
+  tokenPath: '/tmp/mvm-0/helper/token',
+  idleSeconds: 600,
+  consoleLog: '/tmp/mvm-0/helper/console.log',
   pidFile: '/tmp/mvm-0/helper/qemu.pid',
 };
 
@@ -70,7 +76,9 @@ describe('helper/settings and QEMU command', () => {
     const cmdline = helperKernelCmdline(OPTIONS);
     expect(cmdline).to.include('mvm.rw=rw0:/tmp,rw1:/home/u/.cache/mvm');
     expect(parseDaemonParams(`BOOT_IMAGE=x ${cmdline}`)).to.deep.equal({
-      tokenPath: OPTIONS.tokenPath, port: GUEST_DAEMON_PORT, idleSeconds: 600,
+      tokenPath: OPTIONS.tokenPath,
+      port: GUEST_DAEMON_PORT,
+      idleSeconds: 600,
     });
     expect(() => helperKernelCmdline({ ...OPTIONS, nodePath: '/opt/my node' })).to.throw(UserError, /spaces/);
     expect(() => parseDaemonParams('mvm.port=1')).to.throw(/mvm.token/);

@@ -106,9 +106,7 @@ describe('loader/boot-setup', () => {
     expect(boot).to.not.have.property('initrd');
     const bp = readBootParams(memory);
     expect(bp.ramdiskImage).to.equal(0);
-    expect(new TextDecoder().decode(memory.read(CMDLINE_START, bp.cmdlineSize))).to.equal(
-      'console=ttyS0 virtio_mmio.device=4K@0xd0000000:5',
-    );
+    expect(new TextDecoder().decode(memory.read(CMDLINE_START, bp.cmdlineSize))).to.equal('console=ttyS0 virtio_mmio.device=4K@0xd0000000:5');
   });
 
   it('refuses before writing anything: bad CPU count, memory that does not match, a bad command line', () => {
@@ -118,7 +116,10 @@ describe('loader/boot-setup', () => {
     expect(() => setupBoot(memory, { ...options, cpus: 0 })).to.throw(BootError, /vCPUs requested/);
     expect(() => setupBoot(memory, { ...options, cpus: 1000 })).to.throw(BootError, /vCPUs requested/);
     // 32 MiB in all, but not where the layout for 32 MiB puts it (one region from 0).
-    const holed = GuestMemory.fromSizes([{ guestAddress: 0, size: 16 * MiB }, { guestAddress: 32 * MiB, size: 16 * MiB }]);
+    const holed = GuestMemory.fromSizes([
+      { guestAddress: 0, size: 16 * MiB },
+      { guestAddress: 32 * MiB, size: 16 * MiB },
+    ]);
     expect(() => setupBoot(holed, options)).to.throw(BootError, /does not map/);
     expect(() => setupBoot(memory, { ...options, cmdline: 'a\nb' })).to.throw(BootError, /control character/);
     expect(memory.readU8(KERNEL_AT), 'kernel not loaded').to.equal(0);

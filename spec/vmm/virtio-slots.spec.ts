@@ -14,6 +14,9 @@ describe('virtio-mmio slots', () => {
 
   it('refuses more devices than the machine has slots, in one line', () => {
     expect(allocateVirtioSlots(VIRTIO_SLOT_COUNT)).to.have.length(VIRTIO_SLOT_COUNT);
-    expect(() => allocateVirtioSlots(VIRTIO_SLOT_COUNT + 1)).to.throw(UserError, `${VIRTIO_SLOT_COUNT + 1} virtio devices requested but this machine has ${VIRTIO_SLOT_COUNT} slots`);
+    expect(() => allocateVirtioSlots(VIRTIO_SLOT_COUNT + 1)).to.throw(
+      UserError,
+      `${VIRTIO_SLOT_COUNT + 1} virtio devices requested but this machine has ${VIRTIO_SLOT_COUNT} slots`,
+    );
   });
 });

@@ -114,18 +114,25 @@ interface SectionKind {
 
 const SECTION_KINDS: Record<string, SectionKind> = {
   vm: {
-    named: false, keys: ['name'], required: [], emptyAllowed: [],
+    named: false,
+    keys: ['name'],
+    required: [],
+    emptyAllowed: [],
     read(r, values) {
       const name = r.entry('name');
       if (name) values.name = r.check('name', () => checkVmName(name.value));
     },
   },
   machine: {
-    named: false, keys: ['vcpus', 'memory', 'rng'], required: [], emptyAllowed: [],
+    named: false,
+    keys: ['vcpus', 'memory', 'rng'],
+    required: [],
+    emptyAllowed: [],
     read(r, values) {
       const vcpus = r.entry('vcpus');
       if (vcpus) {
-        if (!/^[0-9]+$/.test(vcpus.value) || Number(vcpus.value) < 1) throw r.fail('vcpus', `must be a whole number of at least 1, not "${vcpus.value}"`);
+        if (!/^[0-9]+$/.test(vcpus.value) || Number(vcpus.value) < 1)
+          throw r.fail('vcpus', `must be a whole number of at least 1, not "${vcpus.value}"`);
         values.cpus = vcpus.value;
       }
       const memory = r.entry('memory');
@@ -143,7 +150,10 @@ const SECTION_KINDS: Record<string, SectionKind> = {
     },
   },
   kernel: {
-    named: false, keys: ['path', 'cmdline', 'append', 'initrd'], required: [], emptyAllowed: ['initrd', 'append'],
+    named: false,
+    keys: ['path', 'cmdline', 'append', 'initrd'],
+    required: [],
+    emptyAllowed: ['initrd', 'append'],
     read(r, values) {
       const path = r.entry('path');
       if (path) values.kernel = r.existingFile('path', path.value);
@@ -156,7 +166,10 @@ const SECTION_KINDS: Record<string, SectionKind> = {
     },
   },
   console: {
-    named: false, keys: ['device'], required: [], emptyAllowed: [],
+    named: false,
+    keys: ['device'],
+    required: [],
+    emptyAllowed: [],
     read(r, values) {
       const device = r.entry('device');
       if (!device) return;
@@ -165,7 +178,10 @@ const SECTION_KINDS: Record<string, SectionKind> = {
     },
   },
   drive: {
-    named: true, keys: ['path', 'mode'], required: ['path'], emptyAllowed: [],
+    named: true,
+    keys: ['path', 'mode'],
+    required: ['path'],
+    emptyAllowed: [],
     read(r, values) {
       const path = r.relativeToFile(r.entry('path')!.value);
       values.disk ??= [];
@@ -173,14 +189,20 @@ const SECTION_KINDS: Record<string, SectionKind> = {
     },
   },
   net: {
-    named: true, keys: ['tap', 'mac'], required: ['tap'], emptyAllowed: [],
+    named: true,
+    keys: ['tap', 'mac'],
+    required: ['tap'],
+    emptyAllowed: [],
     read(r, values) {
       values.net ??= [];
       values.net.push(r.check('tap', () => netSettings(r.entry('tap')!.value, r.entry('mac')?.value)));
     },
   },
   vsock: {
-    named: false, keys: ['cid', 'uds'], required: ['cid'], emptyAllowed: [],
+    named: false,
+    keys: ['cid', 'uds'],
+    required: ['cid'],
+    emptyAllowed: [],
     read(r, values) {
       const uds = r.entry('uds');
       // Without uds the socket gets the default path, as with --vsock.
@@ -190,7 +212,9 @@ const SECTION_KINDS: Record<string, SectionKind> = {
 };
 
 /** The sections as a user would write them, for "unknown section" messages. */
-const SECTION_LIST = Object.entries(SECTION_KINDS).map(([kind, k]) => (k.named ? `[${kind}.NAME]` : `[${kind}]`)).join(', ');
+const SECTION_LIST = Object.entries(SECTION_KINDS)
+  .map(([kind, k]) => (k.named ? `[${kind}.NAME]` : `[${kind}]`))
+  .join(', ');
 
 /** Reads and checks FILE; every problem is a one-line UserError naming the file, the section and the key. */
 export function loadRunConfig(file: string): RunConfig {
@@ -203,10 +227,13 @@ export function loadRunConfig(file: string): RunConfig {
     const kind = Object.hasOwn(SECTION_KINDS, kindName) ? SECTION_KINDS[kindName] : undefined;
     const reader = new SectionReader(ini, section);
     if (!kind || (!kind.named && deviceName !== undefined)) throw reader.fail(undefined, `unknown section (known: ${SECTION_LIST})`);
-    if (kind.named && deviceName === undefined) throw reader.fail(undefined, `needs a name, e.g. [${kindName}.${kindName === 'net' ? 'eth0' : 'root'}]: one section per device`);
-    if (kind.named && !DEVICE_NAME.test(deviceName!)) throw reader.fail(undefined, `"${deviceName}" is not a device name (1-32 letters, digits, "_" or "-")`);
+    if (kind.named && deviceName === undefined)
+      throw reader.fail(undefined, `needs a name, e.g. [${kindName}.${kindName === 'net' ? 'eth0' : 'root'}]: one section per device`);
+    if (kind.named && !DEVICE_NAME.test(deviceName!))
+      throw reader.fail(undefined, `"${deviceName}" is not a device name (1-32 letters, digits, "_" or "-")`);
     for (const entry of section.entries) {
-      if (!kind.keys.includes(entry.key)) throw reader.fail(entry.key, `unknown key (keys of [${kindName}${kind.named ? '.NAME' : ''}]: ${kind.keys.join(', ')})`);
+      if (!kind.keys.includes(entry.key))
+        throw reader.fail(entry.key, `unknown key (keys of [${kindName}${kind.named ? '.NAME' : ''}]: ${kind.keys.join(', ')})`);
       if (entry.value === '' && !kind.emptyAllowed.includes(entry.key)) throw reader.fail(entry.key, 'has no value');
     }
     const missing = kind.required.find((key) => !reader.entry(key));

@@ -6,7 +6,10 @@ import { UserError } from '../errors.js';
 
 export class SettingError extends UserError {
   /** `key` is the setting's name in a --config section (tap, mac, path…); undefined for an error of flag syntax. */
-  constructor(readonly key: string | undefined, message: string) {
+  constructor(
+    readonly key: string | undefined,
+    message: string,
+  ) {
     super(message);
     this.name = 'SettingError';
   }

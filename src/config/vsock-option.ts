@@ -18,7 +18,8 @@ const CID_TEXT = /^[0-9]{1,10}$/;
 export function vsockSettings(cidText: string, udsPath?: string): VsockSettings {
   if (!CID_TEXT.test(cidText)) throw new SettingError('cid', `cid must be a whole number, not "${cidText}"`);
   const cid = Number(cidText);
-  if (cid < MIN_GUEST_CID || cid > MAX_GUEST_CID) throw new SettingError('cid', `cid must be from ${MIN_GUEST_CID} to ${MAX_GUEST_CID} (0-2 are reserved)`);
+  if (cid < MIN_GUEST_CID || cid > MAX_GUEST_CID)
+    throw new SettingError('cid', `cid must be from ${MIN_GUEST_CID} to ${MAX_GUEST_CID} (0-2 are reserved)`);
   const uds = resolve(udsPath ?? `mvm-${process.pid}.vsock`);
   if (Buffer.byteLength(uds) + PORT_SUFFIX > MAX_SOCKET_PATH) {
     throw new SettingError('uds', `socket path ${uds} is too long for a unix socket (at most ${MAX_SOCKET_PATH - PORT_SUFFIX} bytes)`);

@@ -4,7 +4,11 @@ import { UserError } from '../errors.js';
 
 /** A disk image is malformed, unsupported, or the request on it is invalid. */
 export class ImageError extends UserError {
-  constructor(readonly imagePath: string, problem: string, exitCode = 1) {
+  constructor(
+    readonly imagePath: string,
+    problem: string,
+    exitCode = 1,
+  ) {
     super(`${imagePath}: ${problem}`, exitCode);
     this.name = 'ImageError';
   }

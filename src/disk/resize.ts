@@ -73,7 +73,8 @@ function growQcow2(image: Qcow2Image, size: number): void {
   const needed = l1EntriesFor(image, size);
   if (needed * 8 > MAX_L1_BYTES) throw new ImageError(image.path, `${size} bytes needs an L1 table larger than the ${MAX_L1_BYTES}-byte limit`);
   if (needed > h.l1Size) {
-    const rc = image.refcounts!, cs = image.clusterSize;
+    const rc = image.refcounts!,
+      cs = image.clusterSize;
     const l1 = Buffer.alloc(needed * 8);
     image.l1.copy(l1);
     const offset = rc.allocate(Math.ceil(l1.length / cs)) * cs;

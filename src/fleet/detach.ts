@@ -69,7 +69,9 @@ export async function runDetached(plan: VmPlan, options: DetachOptions, argv: re
   if (existsSync(vmDir(name))) throw new UserError(`a VM named ${name} already exists (mvm rm ${name})`);
   const socket = vmFile(name, 'api');
   if (Buffer.byteLength(socket) > MAX_SOCKET_PATH_BYTES) {
-    throw new UserError(`the VM's API socket ${socket} would be longer than a unix socket path may be (${MAX_SOCKET_PATH_BYTES} bytes): use a shorter name or MVM_RUN_DIR`);
+    throw new UserError(
+      `the VM's API socket ${socket} would be longer than a unix socket path may be (${MAX_SOCKET_PATH_BYTES} bytes): use a shorter name or MVM_RUN_DIR`,
+    );
   }
   const forwarded = await runViaHelperIfNeeded(options.name === undefined ? withNameArgument(argv, name) : argv);
   if (forwarded !== null) {
@@ -150,8 +152,12 @@ type BootOutcome =
 
 export async function waitForBoot(name: string, child: ChildProcess, timeoutMs: number): Promise<BootOutcome> {
   let died: { code: number | null; signal: string | null } | null = child.exitCode !== null ? { code: child.exitCode, signal: null } : null;
-  child.once('exit', (code, signal) => { died = { code, signal }; });
-  child.once('error', () => { died ??= { code: null, signal: null }; });
+  child.once('exit', (code, signal) => {
+    died = { code, signal };
+  });
+  child.once('error', () => {
+    died ??= { code: null, signal: null };
+  });
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     // Read before looking at the process: a VMM that wrote its final state and exited is not a death.
@@ -167,7 +173,11 @@ export async function waitForBoot(name: string, child: ChildProcess, timeoutMs: 
 
 function lastLines(path: string, count: number): string[] {
   try {
-    return readFileSync(path, 'utf8').split(/\r?\n/).map((l) => l.replace(/[\x00-\x08\x0b-\x1f\x7f]/g, '').trimEnd()).filter((l) => l.length > 0).slice(-count);
+    return readFileSync(path, 'utf8')
+      .split(/\r?\n/)
+      .map((l) => l.replace(/[\x00-\x08\x0b-\x1f\x7f]/g, '').trimEnd())
+      .filter((l) => l.length > 0)
+      .slice(-count);
   } catch {
     return [];
   }
@@ -178,9 +188,10 @@ function failureMessage(name: string, outcome: Exclude<BootOutcome, { kind: 'boo
   let tailOf = vmFile(name, 'console');
   switch (outcome.kind) {
     case 'ended':
-      head = outcome.status.state === 'failed'
-        ? `the VM ${name} failed before it booted: ${outcome.status.exitReason ?? 'no reason given'}`
-        : `the VM ${name} ended before it booted (exit status ${outcome.status.exitStatus ?? 'none'}${outcome.status.exitReason ? `, ${outcome.status.exitReason}` : ''})`;
+      head =
+        outcome.status.state === 'failed'
+          ? `the VM ${name} failed before it booted: ${outcome.status.exitReason ?? 'no reason given'}`
+          : `the VM ${name} ended before it booted (exit status ${outcome.status.exitStatus ?? 'none'}${outcome.status.exitReason ? `, ${outcome.status.exitReason}` : ''})`;
       break;
     case 'died':
       head = `the VMM process of ${name} ended (${outcome.signal ? `signal ${outcome.signal}` : `status ${outcome.code}`}) without a final state; see ${vmFile(name, 'vmmLog')}`;

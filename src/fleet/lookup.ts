@@ -27,9 +27,7 @@ export function findVm(name: string, env: PathEnv = process.env): VmEntry {
  * name succeeded, else the highest exit code seen. Anything that is not a
  * UserError is a bug and propagates.
  */
-export async function forEachVm(
-  names: readonly string[], action: (entry: VmEntry) => Promise<void>, env: PathEnv = process.env,
-): Promise<number> {
+export async function forEachVm(names: readonly string[], action: (entry: VmEntry) => Promise<void>, env: PathEnv = process.env): Promise<number> {
   let status = 0;
   for (const name of names) {
     try {

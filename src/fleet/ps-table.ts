@@ -55,26 +55,28 @@ export function formatState(row: Pick<PsRow, 'state' | 'reason' | 'exitStatus'>)
 
 /** The rows for `entries`, their liveness checked in parallel (each check may wait on an API socket). */
 export async function psRows(entries: readonly VmEntry[], now: () => number = Date.now): Promise<PsRow[]> {
-  return Promise.all(entries.map(async (entry): Promise<PsRow> => {
-    const shown = await shownState(entry);
-    const { record, status } = entry;
-    const started = status ? Date.parse(status.startedAt) : Number.NaN;
-    return {
-      name: entry.name,
-      state: shown.state,
-      reason: shown.reason,
-      vcpus: record?.cpus ?? null,
-      memoryBytes: record?.memoryBytes ?? null,
-      uptimeMs: !isFinalShownState(shown.state) && Number.isFinite(started) ? Math.max(0, now() - started) : null,
-      bootMs: status?.bootMs ?? null,
-      pid: status?.pid ?? null,
-      where: status?.where ?? null,
-      exitStatus: status?.exitStatus ?? null,
-      exitReason: status?.exitReason ?? null,
-      createdAt: record?.createdAt ?? null,
-      startedAt: status?.startedAt ?? null,
-    };
-  }));
+  return Promise.all(
+    entries.map(async (entry): Promise<PsRow> => {
+      const shown = await shownState(entry);
+      const { record, status } = entry;
+      const started = status ? Date.parse(status.startedAt) : Number.NaN;
+      return {
+        name: entry.name,
+        state: shown.state,
+        reason: shown.reason,
+        vcpus: record?.cpus ?? null,
+        memoryBytes: record?.memoryBytes ?? null,
+        uptimeMs: !isFinalShownState(shown.state) && Number.isFinite(started) ? Math.max(0, now() - started) : null,
+        bootMs: status?.bootMs ?? null,
+        pid: status?.pid ?? null,
+        where: status?.where ?? null,
+        exitStatus: status?.exitStatus ?? null,
+        exitReason: status?.exitReason ?? null,
+        createdAt: record?.createdAt ?? null,
+        startedAt: status?.startedAt ?? null,
+      };
+    }),
+  );
 }
 
 /** `mvm ps` without -a: every VM not over, and the dead ones (state.json still says live: they need a look). */

@@ -49,7 +49,9 @@ export async function waitUntilFinal(name: string, limitMs: number, env: PathEnv
 function isVmProcess(pid: number, name: string): boolean {
   if (!processExists(pid)) return false;
   try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').some((arg) => arg.includes(name));
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8')
+      .split('\0')
+      .some((arg) => arg.includes(name));
   } catch {
     // No /proc (or not ours to read): the pid check is all there is.
     return true;
@@ -143,8 +145,10 @@ function realOrResolved(path: string): string {
 function wellFormedDrives(entry: VmEntry): VmDriveRecord[] {
   const drives: unknown = entry.record?.drives;
   if (!Array.isArray(drives)) return [];
-  return drives.filter((d): d is VmDriveRecord => typeof d === 'object' && d !== null && typeof d.path === 'string'
-    && (d.overlay === undefined || typeof d.overlay === 'string'));
+  return drives.filter(
+    (d): d is VmDriveRecord =>
+      typeof d === 'object' && d !== null && typeof d.path === 'string' && (d.overlay === undefined || typeof d.overlay === 'string'),
+  );
 }
 
 /**

@@ -109,11 +109,24 @@ export function collectStats(source: StatsSource, proc: ProcReader = PROC_SELF, 
     cpu: { userUs: cpu.user, systemUs: cpu.system },
     memory: { rssBytes, guestTouchedBytes, vmmBytes: rssBytes - guestTouchedBytes },
     exits: sumExits(source.exitCounts()),
-    disks: source.disks().map(({ name, stats }): DiskStats => ({
-      name, readOps: stats.reads, writeOps: stats.writes, flushOps: stats.flushes, readBytes: stats.bytesRead, writeBytes: stats.bytesWritten,
-    })),
-    nets: source.nets().map(({ name, stats }): NetStats => ({
-      name, rxPackets: stats.rxFrames, txPackets: stats.txFrames, rxBytes: stats.rxBytes, txBytes: stats.txBytes,
-    })),
+    disks: source.disks().map(
+      ({ name, stats }): DiskStats => ({
+        name,
+        readOps: stats.reads,
+        writeOps: stats.writes,
+        flushOps: stats.flushes,
+        readBytes: stats.bytesRead,
+        writeBytes: stats.bytesWritten,
+      }),
+    ),
+    nets: source.nets().map(
+      ({ name, stats }): NetStats => ({
+        name,
+        rxPackets: stats.rxFrames,
+        txPackets: stats.txFrames,
+        rxBytes: stats.rxBytes,
+        txBytes: stats.txBytes,
+      }),
+    ),
   };
 }

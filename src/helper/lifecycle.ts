@@ -18,10 +18,7 @@ import { PROTOCOL_VERSION, type PingReply } from './protocol.js';
 import { helperQemuArgs } from './qemu-command.js';
 import { withStartLock } from './start-lock.js';
 import { readHelperSettings, type HelperSettings } from './settings.js';
-import {
-  helperFiles, isHelperProcess, readHelperState, removeHelperState, writeHelperState,
-  type HelperFiles, type HelperState,
-} from './state.js';
+import { helperFiles, isHelperProcess, readHelperState, removeHelperState, writeHelperState, type HelperFiles, type HelperState } from './state.js';
 
 /** Boot + node start-up under emulation takes ~10 s here; allow slow, busy machines plenty more. */
 const READY_TIMEOUT_MS = 180_000;
@@ -78,15 +75,27 @@ function buildHelperImage(settings: HelperSettings): HelperImage {
   process.stderr.write('mvm: building the helper VM image (once; cached afterwards)\n');
   const result = spawnSync(script, [settings.imageDir], { stdio: ['ignore', 'ignore', 'inherit'] });
   const image = findHelperImage(settings);
-  if (result.status !== 0 || image === null) throw new UserError(`building the helper VM image failed (run ${script} ${settings.imageDir} to see why)`);
+  if (result.status !== 0 || image === null)
+    throw new UserError(`building the helper VM image failed (run ${script} ${settings.imageDir} to see why)`);
   return image;
 }
 
 /** Asks the daemon for its state; null when it does not answer properly. */
 export async function pingHelper(port: number, token: string, timeoutMs = PING_TIMEOUT_MS): Promise<PingReply | null> {
-  const remote = new RemoteCommand(port, {
-    version: PROTOCOL_VERSION, token, kind: 'ping', argv: [], cwd: '/', env: {}, interactive: false, terminal: null,
-  }, null);
+  const remote = new RemoteCommand(
+    port,
+    {
+      version: PROTOCOL_VERSION,
+      token,
+      kind: 'ping',
+      argv: [],
+      cwd: '/',
+      env: {},
+      interactive: false,
+      terminal: null,
+    },
+    null,
+  );
   const timer = setTimeout(() => remote.abort(), timeoutMs);
   const result = await remote.done;
   clearTimeout(timer);
@@ -178,8 +187,13 @@ async function startHelper(files: HelperFiles): Promise<RunningHelper> {
     const hostPort = await freeLoopbackPort();
     const pid = launchQemu(settings, image, files, hostPort);
     const state: HelperState = {
-      pid, hostPort, startedAt: Date.now(), cpus: settings.cpus, memoryMiB: settings.memoryMiB,
-      idleSeconds: settings.idleSeconds, imageKey: image.key,
+      pid,
+      hostPort,
+      startedAt: Date.now(),
+      cpus: settings.cpus,
+      memoryMiB: settings.memoryMiB,
+      idleSeconds: settings.idleSeconds,
+      imageKey: image.key,
     };
     writeHelperState(files, state);
     if (await waitUntilReady(state, token, files)) return { state, token, files };
@@ -190,7 +204,7 @@ async function startHelper(files: HelperFiles): Promise<RunningHelper> {
     if (!alive && /host forwarding rule|Could not set up host forwarding/i.test(qemuLog) && attempt < PORT_ATTEMPTS) continue;
     throw new UserError(
       `the helper VM did not become ready (${alive ? 'timed out' : 'QEMU exited'}); ` +
-      `QEMU log ${files.qemuLog}: ${qemuLog.replace(/\n/g, ' | ')}; console ${files.consoleLog}: ${tail(files.consoleLog, 3).replace(/\n/g, ' | ')}`,
+        `QEMU log ${files.qemuLog}: ${qemuLog.replace(/\n/g, ' | ')}; console ${files.consoleLog}: ${tail(files.consoleLog, 3).replace(/\n/g, ' | ')}`,
     );
   }
   throw new UserError('the helper VM could not get a loopback port');

@@ -62,30 +62,46 @@ export function helperKernelCmdline(o: HelperQemuOptions): string {
 export function helperQemuArgs(o: HelperQemuOptions): string[] {
   if (!Number.isInteger(o.hostPort) || o.hostPort <= 0 || o.hostPort > 65535) throw new RangeError(`bad host port ${o.hostPort}`);
   const shares = o.writableShares.flatMap((path, i) => [
-    '-virtfs', `local,path=${path},mount_tag=${shareTag(i)},security_model=none,multidevs=remap`,
+    '-virtfs',
+    `local,path=${path},mount_tag=${shareTag(i)},security_model=none,multidevs=remap`,
   ]);
   return [
-    '-name', 'mvm-helper',
-    '-accel', 'tcg',
+    '-name',
+    'mvm-helper',
+    '-accel',
+    'tcg',
     // An emulated EPYC with AMD-V: Debian's kvm_amd then offers a
     // hardware-style /dev/kvm inside, whatever the host's KVM is.
-    '-cpu', 'EPYC,+svm',
-    '-smp', String(o.cpus),
-    '-m', String(o.memoryMiB),
-    '-nodefaults', '-no-user-config',
-    '-display', 'none',
-    '-serial', `file:${o.consoleLog}`,
-    '-kernel', o.kernel,
-    '-initrd', o.initrd,
-    '-append', helperKernelCmdline(o),
-    '-virtfs', `local,path=/,mount_tag=${HOST_ROOT_TAG},security_model=none,readonly=on,multidevs=remap`,
+    '-cpu',
+    'EPYC,+svm',
+    '-smp',
+    String(o.cpus),
+    '-m',
+    String(o.memoryMiB),
+    '-nodefaults',
+    '-no-user-config',
+    '-display',
+    'none',
+    '-serial',
+    `file:${o.consoleLog}`,
+    '-kernel',
+    o.kernel,
+    '-initrd',
+    o.initrd,
+    '-append',
+    helperKernelCmdline(o),
+    '-virtfs',
+    `local,path=/,mount_tag=${HOST_ROOT_TAG},security_model=none,readonly=on,multidevs=remap`,
     ...shares,
     // restrict=on: the helper gets no route to the host or the outside; the
     // one forward binds 127.0.0.1 only, so nothing off this machine reaches it.
-    '-netdev', `user,id=net0,restrict=on,hostfwd=tcp:127.0.0.1:${o.hostPort}-${GUEST_ADDRESS}:${GUEST_DAEMON_PORT}`,
+    '-netdev',
+    `user,id=net0,restrict=on,hostfwd=tcp:127.0.0.1:${o.hostPort}-${GUEST_ADDRESS}:${GUEST_DAEMON_PORT}`,
     // romfile= (empty) skips loading the iPXE boot ROM nobody uses.
-    '-device', 'virtio-net-pci,netdev=net0,romfile=',
-    '-pidfile', o.pidFile,
+    '-device',
+    'virtio-net-pci,netdev=net0,romfile=',
+    '-pidfile',
+    o.pidFile,
     '-no-reboot',
   ];
 }

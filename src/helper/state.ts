@@ -60,8 +60,13 @@ export function parseHelperState(text: string): HelperState | null {
   if (typeof s.idleSeconds !== 'number' || !Number.isInteger(s.idleSeconds) || s.idleSeconds < 0) return null;
   if (typeof s.imageKey !== 'string') return null;
   return {
-    pid: s.pid, hostPort: s.hostPort, startedAt: s.startedAt, cpus: s.cpus,
-    memoryMiB: s.memoryMiB, idleSeconds: s.idleSeconds, imageKey: s.imageKey,
+    pid: s.pid,
+    hostPort: s.hostPort,
+    startedAt: s.startedAt,
+    cpus: s.cpus,
+    memoryMiB: s.memoryMiB,
+    idleSeconds: s.idleSeconds,
+    imageKey: s.imageKey,
   };
 }
 

@@ -4,8 +4,13 @@ import { UserError } from '../errors.js';
 import * as ffi from '../sys/libc.js';
 import { SyscallError, errnoName } from '../sys/syscall-error.js';
 import {
-  Capability, KVM_API_VERSION, KVM_CHECK_EXTENSION, KVM_CREATE_VM, KVM_GET_API_VERSION,
-  KVM_GET_SUPPORTED_CPUID, KVM_GET_VCPU_MMAP_SIZE,
+  Capability,
+  KVM_API_VERSION,
+  KVM_CHECK_EXTENSION,
+  KVM_CREATE_VM,
+  KVM_GET_API_VERSION,
+  KVM_GET_SUPPORTED_CPUID,
+  KVM_GET_VCPU_MMAP_SIZE,
 } from './ioctls.js';
 import { cpuidBuffer, decodeCpuid, type CpuidEntry } from './structs.js';
 import { VmFd } from './vm.js';
@@ -35,8 +40,10 @@ export class Kvm {
     } catch (err) {
       if (err instanceof SyscallError) {
         const name = errnoName(err.errno);
-        if (name === 'ENOENT') throw new KvmUnavailableError(`${path} does not exist: this host has no KVM (load kvm_intel or kvm_amd, or enable virtualization)`);
-        if (name === 'EACCES' || name === 'EPERM') throw new KvmUnavailableError(`no permission to open ${path}: add your user to the kvm group or run as root`);
+        if (name === 'ENOENT')
+          throw new KvmUnavailableError(`${path} does not exist: this host has no KVM (load kvm_intel or kvm_amd, or enable virtualization)`);
+        if (name === 'EACCES' || name === 'EPERM')
+          throw new KvmUnavailableError(`no permission to open ${path}: add your user to the kvm group or run as root`);
       }
       throw err;
     }

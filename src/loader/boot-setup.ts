@@ -9,12 +9,7 @@
 // still reported (LoadedKernel.pvhEntry) for whoever wants it.
 import { BootError, hex } from '../arch/x86_64/boot-error.js';
 import { writeBootParams } from '../arch/x86_64/boot-params.js';
-import {
-  bootRegisters,
-  bootSpecialRegisters,
-  type BootSpecialRegisters,
-  type BootRegisters,
-} from '../arch/x86_64/boot-registers.js';
+import { bootRegisters, bootSpecialRegisters, type BootSpecialRegisters, type BootRegisters } from '../arch/x86_64/boot-registers.js';
 import { e820Map, guestRamRegions, type E820Entry, type RamRegion } from '../arch/x86_64/e820.js';
 import { writeBootGdt } from '../arch/x86_64/gdt.js';
 import { maxMpTableCpus, writeMpTable } from '../arch/x86_64/mptable.js';
@@ -59,9 +54,7 @@ function ramLayout(memory: GuestMemory): RamRegion[] {
   const ram = guestRamRegions(memory.totalSize);
   for (const region of ram) {
     if (!memory.coversRange(region.guestAddress, region.size)) {
-      throw new BootError(
-        `guest memory does not map ${hex(region.guestAddress)}+${region.size} bytes, which the memory map announces`,
-      );
+      throw new BootError(`guest memory does not map ${hex(region.guestAddress)}+${region.size} bytes, which the memory map announces`);
     }
   }
   return ram;
@@ -74,14 +67,11 @@ export function setupBoot(memory: GuestMemory, options: BootSetupOptions): BootS
   if (!Number.isInteger(options.cpus) || options.cpus < 1 || options.cpus > maxCpus) {
     throw new BootError(`${options.cpus} vCPUs requested: mvm supports 1 to ${maxCpus}`);
   }
-  const cmdline =
-    typeof options.cmdline === 'string' ? new KernelCmdline().appendRaw(options.cmdline) : options.cmdline;
+  const cmdline = typeof options.cmdline === 'string' ? new KernelCmdline().appendRaw(options.cmdline) : options.cmdline;
 
   const kernel = loadElfKernel(memory, options.kernel);
   if (kernel.kernelEnd > IDENTITY_MAPPED_SIZE) {
-    throw new BootError(
-      `the kernel ends at ${hex(kernel.kernelEnd)}, beyond the ${IDENTITY_MAPPED_SIZE >> 20} MiB mapped at entry`,
-    );
+    throw new BootError(`the kernel ends at ${hex(kernel.kernelEnd)}, beyond the ${IDENTITY_MAPPED_SIZE >> 20} MiB mapped at entry`);
   }
   const initrd = options.initrd
     ? loadInitrd(memory, options.initrd, {

@@ -201,8 +201,7 @@ function findPvhEntry(file: ElfReader, phdrs: readonly ProgramHeader[]): number 
       const descAt = nameAt + alignNote(namesz);
       const next = descAt + alignNote(descsz);
       if (next > end) throw malformed(`note at file offset ${at} runs past its segment`);
-      const isXen =
-        namesz === wantedName.length && wantedName.every((byte, i) => file.bytes[nameAt + i] === byte);
+      const isXen = namesz === wantedName.length && wantedName.every((byte, i) => file.bytes[nameAt + i] === byte);
       if (isXen && type === XEN_ELFNOTE_PHYS32_ENTRY) {
         // Linux emits the entry as a 32-bit value or, in some versions, as a pointer-sized one.
         if (descsz === 4) return file.u32(descAt, 'PVH entry');
@@ -236,9 +235,7 @@ export function loadElfKernel(memory: GuestMemory, kernel: Uint8Array): LoadedKe
       throw malformed(`segment ${seg.index} has more file bytes (${seg.filesz}) than memory bytes (${seg.memsz})`);
     }
     if (seg.paddr < HIMEM_START) {
-      throw new BootError(
-        `kernel segment ${seg.index} at ${hex(seg.paddr)} lies below ${hex(HIMEM_START)}, where the boot structures live`,
-      );
+      throw new BootError(`kernel segment ${seg.index} at ${hex(seg.paddr)} lies below ${hex(HIMEM_START)}, where the boot structures live`);
     }
     if (!memory.isValidRange(seg.paddr, seg.memsz)) {
       throw new BootError(

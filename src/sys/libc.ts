@@ -78,26 +78,14 @@ export function close(fd: number): void {
  * SyscallError (with `what` naming the request) when it fails, except for the
  * errnos listed in `tolerate`, which are returned negated.
  */
-export function ioctlWithBuffer(
-  fd: number,
-  request: number,
-  arg: Uint8Array,
-  what: string,
-  tolerate: readonly number[] = [],
-): number {
+export function ioctlWithBuffer(fd: number, request: number, arg: Uint8Array, what: string, tolerate: readonly number[] = []): number {
   const result = ioctlPointer(fd, request, arg) as number;
   if (result < 0) return fail(what, tolerate);
   return result;
 }
 
 /** ioctl with an integer argument (or none: pass 0). */
-export function ioctlWithValue(
-  fd: number,
-  request: number,
-  value: number | bigint,
-  what: string,
-  tolerate: readonly number[] = [],
-): number {
+export function ioctlWithValue(fd: number, request: number, value: number | bigint, what: string, tolerate: readonly number[] = []): number {
   const result = ioctlValue(fd, request, value) as number;
   if (result < 0) return fail(what, tolerate);
   return result;
@@ -159,7 +147,15 @@ export function fallocate(fd: number, mode: number, offset: number, length: numb
  * struct's lock type afterwards (what F_OFD_GETLK found, F_UNLCK if nothing),
  * or the errno when the call failed with one of `tolerate`.
  */
-export function recordLock(fd: number, cmd: number, type: number, offset: number, length: number, what: string, tolerate: readonly number[] = []): { type: number; errno?: number } {
+export function recordLock(
+  fd: number,
+  cmd: number,
+  type: number,
+  offset: number,
+  length: number,
+  what: string,
+  tolerate: readonly number[] = [],
+): { type: number; errno?: number } {
   const flock = new DataView(new ArrayBuffer(FLOCK_BYTES));
   flock.setInt16(0, type, true);
   flock.setInt16(2, SEEK_SET, true);

@@ -49,7 +49,11 @@ export class Dashboard {
 
   constructor(private readonly options: DashboardOptions) {
     this.screen = blessed.screen({
-      smartCSR: true, title: 'mvm top', warnings: false, autoPadding: true, fullUnicode: true,
+      smartCSR: true,
+      title: 'mvm top',
+      warnings: false,
+      autoPadding: true,
+      fullUnicode: true,
       // The sparklines' block characters are UTF-8: without this, terminfo entries that do not declare
       // U8 (screen, tmux) would get them replaced by ASCII look-alikes.
       forceUnicode: true,
@@ -121,11 +125,14 @@ export class Dashboard {
       return;
     }
     this.report(`asking ${view.name} to stop…`);
-    this.options.source.requestStop(view.name).then(({ sent, message }) => {
-      // Show the stop at once rather than at the next poll.
-      if (sent) this.views = this.views.map((v) => (v.name === view.name ? { ...v, stopRequested: true } : v));
-      this.report(message);
-    }, (err) => this.report(`stop ${view.name}: ${this.options.describe(err)}`));
+    this.options.source.requestStop(view.name).then(
+      ({ sent, message }) => {
+        // Show the stop at once rather than at the next poll.
+        if (sent) this.views = this.views.map((v) => (v.name === view.name ? { ...v, stopRequested: true } : v));
+        this.report(message);
+      },
+      (err) => this.report(`stop ${view.name}: ${this.options.describe(err)}`),
+    );
   }
 
   /**

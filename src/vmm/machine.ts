@@ -7,8 +7,15 @@ import { filterCpuid } from '../arch/x86_64/cpuid.js';
 import { guestRamRegions } from '../arch/x86_64/e820.js';
 import { configureLapicLints } from '../arch/x86_64/lapic.js';
 import {
-  GUEST_SIGNAL_BASE, GUEST_SIGNAL_SIZE, I8042_COMMAND_PORT, I8042_DATA_PORT, KVM_IDENTITY_MAP_ADDRESS,
-  KVM_TSS_ADDRESS, SERIAL_COM1_GSI, SERIAL_COM1_PORT, SERIAL_PORT_COUNT,
+  GUEST_SIGNAL_BASE,
+  GUEST_SIGNAL_SIZE,
+  I8042_COMMAND_PORT,
+  I8042_DATA_PORT,
+  KVM_IDENTITY_MAP_ADDRESS,
+  KVM_TSS_ADDRESS,
+  SERIAL_COM1_GSI,
+  SERIAL_COM1_PORT,
+  SERIAL_PORT_COUNT,
 } from '../arch/x86_64/layout.js';
 import { KernelCmdline } from '../loader/cmdline.js';
 import type { VirtioDevice } from '../virtio/device.js';

@@ -43,7 +43,10 @@ export class VcpuRunner {
     this.worker = new Worker(VCPU_THREAD_ENTRY, { workerData: data });
     this.worker.on('message', (message: VcpuStopMessage) => this.finish(message));
     this.worker.on('error', (err) => this.finish({ type: 'failed', message: err.message }));
-    void this.mailbox.serve((request) => this.dispatch(request), () => this.stopped);
+    void this.mailbox.serve(
+      (request) => this.dispatch(request),
+      () => this.stopped,
+    );
   }
 
   exitCounts(): VcpuExitCounts {

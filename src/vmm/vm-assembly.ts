@@ -77,13 +77,29 @@ export function assembleVm(plan: VmPlan, events: AssemblyEvents): AssembledVm {
     let machine: Machine;
     // The virtio console carries the session once the guest's driver is up;
     // the UART stays for anything printed to ttyS0 (early boot, --console serial).
-    const virtioConsole = plan.console === 'virtio'
-      ? new VirtioConsole({ output: (bytes) => { machine.consoleTail.push(bytes); events.consoleOutput(bytes); } })
-      : undefined;
+    const virtioConsole =
+      plan.console === 'virtio'
+        ? new VirtioConsole({
+            output: (bytes) => {
+              machine.consoleTail.push(bytes);
+              events.consoleOutput(bytes);
+            },
+          })
+        : undefined;
     machine = Machine.create(
       {
-        kernel, ...(initrd ? { initrd } : {}), cmdline: plan.cmdline, memoryBytes: plan.memoryBytes, cpus: plan.cpus,
-        virtio: [...drives.devices, ...nets, ...(plan.rng ? [new VirtioRng()] : []), ...(vsock ? [vsock.device] : []), ...(virtioConsole ? [virtioConsole] : [])],
+        kernel,
+        ...(initrd ? { initrd } : {}),
+        cmdline: plan.cmdline,
+        memoryBytes: plan.memoryBytes,
+        cpus: plan.cpus,
+        virtio: [
+          ...drives.devices,
+          ...nets,
+          ...(plan.rng ? [new VirtioRng()] : []),
+          ...(vsock ? [vsock.device] : []),
+          ...(virtioConsole ? [virtioConsole] : []),
+        ],
       },
       {
         consoleOutput: (bytes) => events.consoleOutput(bytes),
@@ -126,7 +142,9 @@ function openNets(nets: readonly NetSettings[]): VirtioNet[] {
     try {
       backend = new TapBackend(net.tap);
     } catch (err) {
-      throw new UserError(`cannot open the tap interface ${net.tap} (${err instanceof Error ? err.message : String(err)}); create it first (ip tuntap add dev ${net.tap} mode tap) or run with CAP_NET_ADMIN`);
+      throw new UserError(
+        `cannot open the tap interface ${net.tap} (${err instanceof Error ? err.message : String(err)}); create it first (ip tuntap add dev ${net.tap} mode tap) or run with CAP_NET_ADMIN`,
+      );
     }
     return new VirtioNet(backend, net.mac, `eth${i}`);
   });

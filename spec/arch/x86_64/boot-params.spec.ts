@@ -1,12 +1,6 @@
 import { expect } from 'chai';
 import { BootError } from '../../../src/arch/x86_64/boot-error.js';
-import {
-  E820_MAX_ENTRIES,
-  E820_TABLE,
-  ZERO_PAGE_SIZE,
-  readBootParams,
-  writeBootParams,
-} from '../../../src/arch/x86_64/boot-params.js';
+import { E820_MAX_ENTRIES, E820_TABLE, ZERO_PAGE_SIZE, readBootParams, writeBootParams } from '../../../src/arch/x86_64/boot-params.js';
 import { e820Map, guestRamRegions } from '../../../src/arch/x86_64/e820.js';
 import { CMDLINE_START, GiB, MiB, ZERO_PAGE_START } from '../../../src/arch/x86_64/layout.js';
 import { GuestMemory } from '../../../src/memory/guest-memory.js';
@@ -71,8 +65,7 @@ describe('arch/x86_64/boot-params', () => {
 
   it('refuses an empty e820 map and one longer than 128 entries', () => {
     const entry = { address: 0, size: 4096, type: 1 };
-    const write = (n: number) => () =>
-      writeBootParams(memory(), { cmdlineAddress: CMDLINE_START, cmdlineLength: 0, e820: Array(n).fill(entry) });
+    const write = (n: number) => () => writeBootParams(memory(), { cmdlineAddress: CMDLINE_START, cmdlineLength: 0, e820: Array(n).fill(entry) });
     expect(write(0)).to.throw(BootError, /1 to 128/);
     expect(write(E820_MAX_ENTRIES + 1)).to.throw(BootError, /129 entries/);
     expect(write(E820_MAX_ENTRIES)).to.not.throw();

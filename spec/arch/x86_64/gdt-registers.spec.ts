@@ -1,22 +1,8 @@
 import { expect } from 'chai';
-import {
-  CR0_PE,
-  CR0_PG,
-  CR4_PAE,
-  EFER_LMA,
-  EFER_LME,
-  bootRegisters,
-  bootSpecialRegisters,
-} from '../../../src/arch/x86_64/boot-registers.js';
+import { CR0_PE, CR0_PG, CR4_PAE, EFER_LMA, EFER_LME, bootRegisters, bootSpecialRegisters } from '../../../src/arch/x86_64/boot-registers.js';
 import { BOOT_GDT_SIZE, writeBootGdt } from '../../../src/arch/x86_64/gdt.js';
 import type { KvmSegment } from '../../../src/kvm/structs.js';
-import {
-  BOOT_GDT_START,
-  BOOT_IDT_START,
-  BOOT_STACK_POINTER,
-  PML4_START,
-  ZERO_PAGE_START,
-} from '../../../src/arch/x86_64/layout.js';
+import { BOOT_GDT_START, BOOT_IDT_START, BOOT_STACK_POINTER, PML4_START, ZERO_PAGE_START } from '../../../src/arch/x86_64/layout.js';
 import { GuestMemory } from '../../../src/memory/guest-memory.js';
 
 /** Decodes a descriptor the way the CPU does when a selector is loaded (SDM 3.4.5). */

@@ -34,7 +34,8 @@ describe('virtio-blk drives', () => {
     const device = drives.devices[0]!;
     expect(device.name).to.equal('virtio-blk (mvm-vda)');
     // Through the backend the device uses: the base shows through, writes stay in the overlay.
-    const disk = (device as unknown as { disk: { read(o: number, b: Uint8Array): Promise<void>; write(o: number, d: Uint8Array): Promise<void> } }).disk;
+    const disk = (device as unknown as { disk: { read(o: number, b: Uint8Array): Promise<void>; write(o: number, d: Uint8Array): Promise<void> } })
+      .disk;
     const sector = new Uint8Array(SECTOR);
     await disk.read(0, sector);
     expect(sector[0]).to.equal(0x42);
@@ -51,7 +52,10 @@ describe('virtio-blk drives', () => {
     const b = join(dir, 'b.raw');
     writeFileSync(a, Buffer.alloc(8 * SECTOR));
     writeFileSync(b, Buffer.alloc(8 * SECTOR));
-    const drives = VmDrives.open([{ path: a, mode: 'persistent' }, { path: b, mode: 'ro' }]);
+    const drives = VmDrives.open([
+      { path: a, mode: 'persistent' },
+      { path: b, mode: 'ro' },
+    ]);
     try {
       expect(drives.devices.map((d) => d.name)).to.deep.equal(['virtio-blk (mvm-vda)', 'virtio-blk (mvm-vdb)']);
       expect(drives.devices[0]!.features & (1n << 5n)).to.equal(0n);

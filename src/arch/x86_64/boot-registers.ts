@@ -45,10 +45,22 @@ export type BootSpecialRegisters = Omit<KvmSregs, 'ldt' | 'cr2' | 'cr8' | 'apic_
 /** General registers for entering the kernel at `entry` (its 64-bit entry point). */
 export function bootRegisters(entry: number): BootRegisters {
   return {
-    rax: 0, rbx: 0, rcx: 0, rdx: 0,
-    rsi: ZERO_PAGE_START, rdi: 0,
-    rsp: BOOT_STACK_POINTER, rbp: BOOT_STACK_POINTER,
-    r8: 0, r9: 0, r10: 0, r11: 0, r12: 0, r13: 0, r14: 0, r15: 0,
+    rax: 0,
+    rbx: 0,
+    rcx: 0,
+    rdx: 0,
+    rsi: ZERO_PAGE_START,
+    rdi: 0,
+    rsp: BOOT_STACK_POINTER,
+    rbp: BOOT_STACK_POINTER,
+    r8: 0,
+    r9: 0,
+    r10: 0,
+    r11: 0,
+    r12: 0,
+    r13: 0,
+    r14: 0,
+    r15: 0,
     rip: entry,
     rflags: RFLAGS_RESERVED_ONE,
   };
@@ -59,7 +71,11 @@ export function bootSpecialRegisters(pml4Address: number): BootSpecialRegisters 
   const data = (): KvmSegment => segmentFromDescriptor(DATA_DESCRIPTOR, BOOT_DS_SELECTOR);
   return {
     cs: segmentFromDescriptor(CODE64_DESCRIPTOR, BOOT_CS_SELECTOR),
-    ds: data(), es: data(), fs: data(), gs: data(), ss: data(),
+    ds: data(),
+    es: data(),
+    fs: data(),
+    gs: data(),
+    ss: data(),
     tr: segmentFromDescriptor(TSS_DESCRIPTOR, BOOT_TSS_SELECTOR),
     gdt: { base: BOOT_GDT_START, limit: BOOT_GDT_SIZE - 1 },
     idt: { base: BOOT_IDT_START, limit: BOOT_IDT_LIMIT },

@@ -6,14 +6,7 @@
 // slot including the legacy hole at 640 KiB–1 MiB; the e820 map marks that
 // hole (and the EBDA holding the MP table) reserved so the kernel leaves it alone.
 import { BootError } from './boot-error.js';
-import {
-  EBDA_START,
-  GiB,
-  HIMEM_START,
-  MMIO_GAP_END,
-  MMIO_GAP_START,
-  MiB,
-} from './layout.js';
+import { EBDA_START, GiB, HIMEM_START, MMIO_GAP_END, MMIO_GAP_START, MiB } from './layout.js';
 
 /** e820 types (ACPI spec 6.4, table 15.312 "Address Range Types"). */
 export const E820_RAM = 1;

@@ -48,16 +48,20 @@ export function plannedSteps(plan: Pick<SideBootPlan, 'sides' | 'runs' | 'parall
 async function bootBatch(side: BenchSide, count: number, idPrefix: string, registry: InstanceRegistry): Promise<SideBoot[]> {
   const instances = Array.from({ length: count }, (_, k) => registry.add(side.start(`${idPrefix}-${k}`, { workload: 'marker' })));
   try {
-    return await Promise.all(instances.map(async (instance) => {
-      const markerAt = await instance.markerAt;
-      const exit = await instance.exited;
-      if (exit.status !== 0) {
-        throw new Error(`${side.label} instance ${instance.id} ${exit.signal ? `was killed by ${exit.signal}` : `exited with status ${exit.status}`} after its marker: ${outputTail(instance.output())}`);
-      }
-      const boot: SideBoot = { markerMs: markerAt - instance.startedAt, exitMs: exit.at - instance.startedAt };
-      if (side.name === 'mvm') boot.timing = parseMvmTiming(instance.output());
-      return boot;
-    }));
+    return await Promise.all(
+      instances.map(async (instance) => {
+        const markerAt = await instance.markerAt;
+        const exit = await instance.exited;
+        if (exit.status !== 0) {
+          throw new Error(
+            `${side.label} instance ${instance.id} ${exit.signal ? `was killed by ${exit.signal}` : `exited with status ${exit.status}`} after its marker: ${outputTail(instance.output())}`,
+          );
+        }
+        const boot: SideBoot = { markerMs: markerAt - instance.startedAt, exitMs: exit.at - instance.startedAt };
+        if (side.name === 'mvm') boot.timing = parseMvmTiming(instance.output());
+        return boot;
+      }),
+    );
   } finally {
     await Promise.all(instances.map((i) => i.stop()));
   }

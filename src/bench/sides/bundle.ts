@@ -44,7 +44,10 @@ export function unpackedRootfs(initramfs: string): string {
     }
     // GNU cpio (Makefile's APT_PACKAGES), as root so /dev/console and /dev/mem come out as device nodes like in the guest.
     const cpio = spawnSync('cpio', ['--extract', '--make-directories', '--preserve-modification-time', '--no-absolute-filenames', '--quiet'], {
-      cwd: staging, input: archive, timeout: CPIO_LIMIT_MS, stdio: ['pipe', 'ignore', 'pipe'],
+      cwd: staging,
+      input: archive,
+      timeout: CPIO_LIMIT_MS,
+      stdio: ['pipe', 'ignore', 'pipe'],
     });
     if (cpio.error || cpio.status !== 0) {
       throw new Error(`cannot unpack ${initramfs} with cpio: ${cpio.error?.message ?? cpio.stderr.toString().trim().split('\n').pop()}`);

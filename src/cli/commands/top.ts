@@ -35,7 +35,9 @@ export function register(program: Command): void {
       }
       const cliPath = CLI_ENTRY;
       const dashboard = new Dashboard({
-        source: new StatsSource({ intervalMs }), cliPath, describe: (err) => describeError(err).message,
+        source: new StatsSource({ intervalMs }),
+        cliPath,
+        describe: (err) => describeError(err).message,
       });
       const status = await dashboard.run();
       // Exit now: an idle keep-alive socket to a VM's API must not hold the terminal for seconds.

@@ -201,8 +201,8 @@ export class Serial16550 implements BusDevice {
   }
 
   private pendingInterrupt(): number {
-    if ((this.ier & IER_RX_AVAILABLE) && this.pendingInput > 0) return IIR_RX_AVAILABLE;
-    if ((this.ier & IER_THR_EMPTY) && this.thrEmptyPending) return IIR_THR_EMPTY;
+    if (this.ier & IER_RX_AVAILABLE && this.pendingInput > 0) return IIR_RX_AVAILABLE;
+    if (this.ier & IER_THR_EMPTY && this.thrEmptyPending) return IIR_THR_EMPTY;
     return IIR_NONE;
   }
 

@@ -32,7 +32,9 @@ export function guestFiles(options: { kernel?: string; initrd?: string }): Guest
 }
 
 /** The sides that can run here; prints one line per skipped side; fails when none can. */
-export async function readySides(sides: readonly BenchSide[]): Promise<{ ready: BenchSide[]; skipped: Array<{ side: BenchSide['name']; reason: string }> }> {
+export async function readySides(
+  sides: readonly BenchSide[],
+): Promise<{ ready: BenchSide[]; skipped: Array<{ side: BenchSide['name']; reason: string }> }> {
   const { ready, skipped } = await availableSides(sides);
   for (const s of skipped) say(`skipping ${s.side.label}: ${s.reason}`);
   if (ready.length === 0) throw new UserError('no side of the benchmark can run here (see the reasons above)', 1);

@@ -22,7 +22,10 @@ async function benchReport(options: ReportOptions): Promise<void> {
   if (path.extname(out) !== '.md') throw new UserError(`--out must name a Markdown file (.md), not ${options.out}`, 2);
   const inputs = readInputs(options.results);
   if (Object.keys(inputs.files).length === 0) {
-    throw new UserError(`no benchmark results in ${options.results} (run mvm bench boot, memory, disk, density and guest-disk first): ${inputs.missing.map((m) => `${m.benchmark}: ${m.why}`).join('; ')}`, 1);
+    throw new UserError(
+      `no benchmark results in ${options.results} (run mvm bench boot, memory, disk, density and guest-disk first): ${inputs.missing.map((m) => `${m.benchmark}: ${m.why}`).join('; ')}`,
+      1,
+    );
   }
   for (const m of inputs.missing) say(`report: without ${m.benchmark}: ${m.why}`);
   const written = writeReport(out, inputs, hostFacts(detectHostKvm().kind), new Date(), options.note);

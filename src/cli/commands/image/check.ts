@@ -13,7 +13,8 @@ const EXIT_LEAKS = 3;
 const EXIT_NOT_SUPPORTED = 63;
 
 export function registerCheck(image: Command): void {
-  image.command('check')
+  image
+    .command('check')
     .description('check a qcow2 image for leaked clusters and corruption, optionally repairing it')
     .argument('<file>')
     .option('-r, --repair <mode>', 'leaks or all')
@@ -31,16 +32,30 @@ export function registerCheck(image: Command): void {
         throw err;
       }
       if (o.json || o.output === 'json') {
-        process.stdout.write(`${JSON.stringify({
-          filename: file, format: 'qcow2', 'check-errors': 0, corruptions: r.corruptions, leaks: r.leaks,
-          'corruptions-fixed': r.repairedCorruptions, 'leaks-fixed': r.repairedLeaks,
-          'allocated-clusters': r.allocatedClusters, 'total-clusters': r.totalClusters, 'image-end-offset': r.imageEndOffset,
-        }, null, 2)}\n`);
+        process.stdout.write(
+          `${JSON.stringify(
+            {
+              filename: file,
+              format: 'qcow2',
+              'check-errors': 0,
+              corruptions: r.corruptions,
+              leaks: r.leaks,
+              'corruptions-fixed': r.repairedCorruptions,
+              'leaks-fixed': r.repairedLeaks,
+              'allocated-clusters': r.allocatedClusters,
+              'total-clusters': r.totalClusters,
+              'image-end-offset': r.imageEndOffset,
+            },
+            null,
+            2,
+          )}\n`,
+        );
       } else {
         const out: string[] = [];
         if (r.repairedLeaks || r.repairedCorruptions) out.push(`Repaired ${r.repairedLeaks} leaks and ${r.repairedCorruptions} corruptions.`);
         for (const m of r.messages) out.push(m);
-        if (r.corruptions) out.push(`${r.corruptions} errors were found on the image.`, 'Data may be corrupted, or further writes to the image may corrupt it.');
+        if (r.corruptions)
+          out.push(`${r.corruptions} errors were found on the image.`, 'Data may be corrupted, or further writes to the image may corrupt it.');
         if (r.leaks) out.push(`${r.leaks} leaked clusters were found on the image.`, 'This means waste of disk space, but no harm to data.');
         if (!r.corruptions && !r.leaks) out.push('No errors were found on the image.');
         out.push(`${r.allocatedClusters} clusters in use; image end offset: ${r.imageEndOffset}`);

@@ -11,7 +11,8 @@ const EXIT_DIFFERENT = 1;
 const EXIT_ERROR = 2;
 
 export function registerCompare(image: Command): void {
-  image.command('compare')
+  image
+    .command('compare')
     .description('check whether two images read the same (any formats, backing chains followed)')
     .argument('<a>')
     .argument('<b>')
@@ -20,7 +21,9 @@ export function registerCompare(image: Command): void {
     .option('-s, --strict', 'images of different sizes differ, even if the extra part is zeros')
     .option('-q, --quiet', 'print nothing; the exit status says it')
     .action((a: string, b: string, o: { format?: string; formatB?: string; strict?: boolean; quiet?: boolean }) => {
-      const say = (line: string): void => { if (!o.quiet) process.stdout.write(`${line}\n`); };
+      const say = (line: string): void => {
+        if (!o.quiet) process.stdout.write(`${line}\n`);
+      };
       const disks: SyncDisk[] = [];
       let result: ReturnType<typeof compareImages>;
       try {

@@ -32,6 +32,7 @@ export function clusterBitsOption(text: string | undefined): number | undefined 
   if (text === undefined) return undefined;
   const size = parseSize(text, 'cluster size');
   const bits = Math.log2(size);
-  if (!Number.isInteger(bits) || bits < MIN_CLUSTER_BITS || bits > MAX_CLUSTER_BITS) throw new UserError(`cluster size ${text} must be a power of two from 512 to 2M`);
+  if (!Number.isInteger(bits) || bits < MIN_CLUSTER_BITS || bits > MAX_CLUSTER_BITS)
+    throw new UserError(`cluster size ${text} must be a power of two from 512 to 2M`);
   return bits;
 }

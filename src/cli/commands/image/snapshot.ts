@@ -9,7 +9,8 @@ import { Qcow2Image } from '../../../disk/qcow2/image.js';
 import { applySnapshot, createSnapshot, deleteSnapshot, listSnapshots } from '../../../disk/qcow2/snapshot.js';
 
 export function registerSnapshot(image: Command): void {
-  image.command('snapshot')
+  image
+    .command('snapshot')
     .description('create, list, apply or delete internal snapshots of a qcow2 image')
     .argument('<file>')
     .option('-c, --create <name>', 'create a snapshot of the current contents')

@@ -32,7 +32,9 @@ export class VmDrives {
     // A running VM ends with an immediate exit instead, after its caller has called closeSync().
     process.once('exit', () => drives.closeSync());
     try {
-      specs.forEach((spec, i) => { drives.add(spec, i); });
+      specs.forEach((spec, i) => {
+        drives.add(spec, i);
+      });
     } catch (err) {
       drives.closeSync();
       throw err;
@@ -54,7 +56,9 @@ export class VmDrives {
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'EROFS' || code === 'EACCES' || code === 'EPERM') {
-        throw new UserError(`${spec.path}: cannot open for writing (${code}); attach it read-only or through an overlay${process.env['MVM_IN_HELPER'] ? ' (inside the helper VM only shared directories are writable)' : ''}`);
+        throw new UserError(
+          `${spec.path}: cannot open for writing (${code}); attach it read-only or through an overlay${process.env['MVM_IN_HELPER'] ? ' (inside the helper VM only shared directories are writable)' : ''}`,
+        );
       }
       throw err;
     }

@@ -12,8 +12,19 @@ import { gather, scatter } from '../../../virtio/segments.js';
 import { Connection, HOST_BUF_ALLOC, connectionKey } from './connection.js';
 import type { HostStream, VsockBackend } from './host-stream.js';
 import {
-  HEADER_SIZE, HOST_CID, MAX_PAYLOAD, MAX_GUEST_CID, MIN_GUEST_CID, Op, SHUTDOWN_RCV, SHUTDOWN_SEND, TYPE_STREAM,
-  decodeHeader, encodeHeader, headerProblem, type Header,
+  HEADER_SIZE,
+  HOST_CID,
+  MAX_PAYLOAD,
+  MAX_GUEST_CID,
+  MIN_GUEST_CID,
+  Op,
+  SHUTDOWN_RCV,
+  SHUTDOWN_SEND,
+  TYPE_STREAM,
+  decodeHeader,
+  encodeHeader,
+  headerProblem,
+  type Header,
 } from './packet.js';
 
 const RX_QUEUE = 0;
@@ -65,8 +76,13 @@ export class VirtioVsock implements VirtioDevice {
   private readonly control: ControlPacket[] = [];
   private nextHostPort = FIRST_EPHEMERAL_PORT;
 
-  constructor(guestCid: number, private readonly backend: VsockBackend, private readonly acceptTimeoutMs = DEFAULT_ACCEPT_TIMEOUT_MS) {
-    if (!Number.isInteger(guestCid) || guestCid < MIN_GUEST_CID || guestCid > MAX_GUEST_CID) throw new RangeError(`guest CID ${guestCid} is not in ${MIN_GUEST_CID}..${MAX_GUEST_CID}`);
+  constructor(
+    guestCid: number,
+    private readonly backend: VsockBackend,
+    private readonly acceptTimeoutMs = DEFAULT_ACCEPT_TIMEOUT_MS,
+  ) {
+    if (!Number.isInteger(guestCid) || guestCid < MIN_GUEST_CID || guestCid > MAX_GUEST_CID)
+      throw new RangeError(`guest CID ${guestCid} is not in ${MIN_GUEST_CID}..${MAX_GUEST_CID}`);
     this.guestCid = BigInt(guestCid);
     this.name = `virtio-vsock (cid ${guestCid})`;
     backend.onIncoming((port, stream, accepted) => this.hostConnect(port, stream, accepted));
@@ -348,8 +364,16 @@ export class VirtioVsock implements VirtioDevice {
   private hostHeader(op: number, flags: number, hostPort: number, guestPort: number, conn: Connection | undefined): Header {
     if (conn) conn.advertisedFwd = conn.fwdCnt;
     return {
-      srcCid: BigInt(HOST_CID), dstCid: this.guestCid, srcPort: hostPort, dstPort: guestPort, len: 0,
-      type: TYPE_STREAM, op, flags, bufAlloc: HOST_BUF_ALLOC, fwdCnt: conn?.fwdCnt ?? 0,
+      srcCid: BigInt(HOST_CID),
+      dstCid: this.guestCid,
+      srcPort: hostPort,
+      dstPort: guestPort,
+      len: 0,
+      type: TYPE_STREAM,
+      op,
+      flags,
+      bufAlloc: HOST_BUF_ALLOC,
+      fwdCnt: conn?.fwdCnt ?? 0,
     };
   }
 }
