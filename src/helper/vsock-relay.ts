@@ -51,14 +51,14 @@ export function withVsockValue(argv: readonly string[], value: string): string[]
 export async function relayVsockIfForwarded(argv: readonly string[], option: VsockSettings | undefined): Promise<VsockRelay | undefined> {
   if (!option || !decideHelper(detectHostKvm(), helperPolicy(), insideHelper()).useHelper) return undefined;
   // The relay replaces whatever is at PATH; only a stale socket may be replaced, as without the helper.
-  if (existsSync(option.uds) && !lstatSync(option.uds).isSocket()) throw new UserError(`--vsock: ${option.uds} exists and is not a socket`);
+  if (existsSync(option.uds) && !lstatSync(option.uds).isSocket()) throw new UserError(`vsock: ${option.uds} exists and is not a socket`);
   // Below the helper's local socket root (the only place its daemon connects to); unique per run.
   const helperPath = `${HELPER_RUN_DIR}/vsock-${process.pid}-${randomBytes(UNIQUE_SUFFIX_BYTES).toString('hex')}.sock`;
   let relay: Awaited<ReturnType<typeof relayHostSocket>>;
   try {
     relay = await relayHostSocket(option.uds, helperPath, { onError: (message) => process.stderr.write(`mvm: vsock: ${message}\n`) });
   } catch (err) {
-    throw new UserError(`--vsock: cannot listen on ${option.uds} (${err instanceof Error ? err.message : String(err)})`);
+    throw new UserError(`vsock: cannot listen on ${option.uds} (${err instanceof Error ? err.message : String(err)})`);
   }
   process.env[VSOCK_RELAYED_FROM_ENV] = option.uds;
   return { argv: withVsockValue(argv, `cid=${option.cid},uds=${helperPath}`), close: () => relay.close() };
