@@ -22,7 +22,7 @@ OUT := images/out
 STEP := images/lib/step.sh
 LOGS := $(OUT)/logs
 
-.PHONY: all deps apt-deps build kernel rootfs rootdisk helper-image images guests test unit demo bench bench-disk bench-boot bench-disk-guest guest-tools clean
+.PHONY: all deps apt-deps build lint kernel rootfs rootdisk helper-image images guests test unit demo bench bench-disk bench-boot bench-disk-guest guest-tools clean
 
 all: build images
 
@@ -72,6 +72,14 @@ compile:
 	  '--banner:js=import { createRequire as mvmCreateRequire } from "node:module"; const require = mvmCreateRequire(import.meta.url);'
 	@echo "dist/src (tsc) and dist/bundle (esbuild)"
 
+# Biome lints TypeScript sources, specs and scripts and checks their format
+# (biome.jsonc; `npx biome format --write` formats); check-layers.mjs
+# fails when an import points up a floor (README, "How it fits together").
+# A few seconds: `make test` runs it first.
+lint: node_modules/.package-lock.json
+	npx biome check
+	node scripts/check-layers.mjs
+
 # build-kernel.sh and build-helper.sh hash their own text into their cache
 # keys, so their progress is reported from outside, by step.sh's probes, which
 # watch the files they make: an edit to either would make every cache build
@@ -119,7 +127,7 @@ firmware/out/guest-tools/%: firmware/guest-tools/%.c
 	@mkdir -p $(@D)
 	@$(STEP) --quiet guest-tools $(LOGS)/guest-tools.log musl-gcc -static -Os -s -Wall -Wextra -Werror -Wl,--build-id=none -o $@ $<
 
-test: deps build images
+test: deps lint build images
 	npx mocha
 
 # Boots a microVM that prints the guest's uname and powers off; --timing adds the boot time.

@@ -13,13 +13,31 @@ import { API_PATHS, DEFAULT_STOP_TIMEOUT_MS, type VmInfo, type VmStats } from '.
 import { API_SOCKET_MODE, createApiServer, listenApi, MAX_BODY_BYTES, type ControlOutcome, type VmController } from '../../src/api/server.js';
 
 const INFO: VmInfo = {
-  name: 'web', createdAt: '2026-11-23T23:00:00.000Z', cpus: 2, memoryBytes: 256 * 1024 * 1024, kernel: '/k/vmlinux', initrd: null,
-  cmdline: 'console=hvc0', console: 'virtio', drives: [], nets: [], vsock: null, rng: true, config: null,
-  state: 'running', pid: 77, startedAt: '2026-11-23T23:00:01.000Z', uptimeMs: 1234, bootMs: 456,
+  name: 'web',
+  createdAt: '2026-11-23T23:00:00.000Z',
+  cpus: 2,
+  memoryBytes: 256 * 1024 * 1024,
+  kernel: '/k/vmlinux',
+  initrd: null,
+  cmdline: 'console=hvc0',
+  console: 'virtio',
+  drives: [],
+  nets: [],
+  vsock: null,
+  rng: true,
+  config: null,
+  state: 'running',
+  pid: 77,
+  startedAt: '2026-11-23T23:00:01.000Z',
+  uptimeMs: 1234,
+  bootMs: 456,
 };
 
 const STATS: VmStats = {
-  timestamp: 1, uptimeMs: 1234, bootMs: 456, cpu: { userUs: 10, systemUs: 20 },
+  timestamp: 1,
+  uptimeMs: 1234,
+  bootMs: 456,
+  cpu: { userUs: 10, systemUs: 20 },
   memory: { rssBytes: 100, guestTouchedBytes: 60, vmmBytes: 40 },
   exits: { total: 3, byReason: { io: 2, mmio: 1, interrupted: 0, other: 0 } },
   disks: [{ name: 'vda', readOps: 1, writeOps: 2, flushOps: 3, readBytes: 4, writeBytes: 5 }],
@@ -33,8 +51,12 @@ class FakeVm implements VmController {
   console: Duplex[] = [];
   typed: Buffer[] = [];
 
-  info(): VmInfo { return INFO; }
-  stats(): VmStats { return STATS; }
+  info(): VmInfo {
+    return INFO;
+  }
+  stats(): VmStats {
+    return STATS;
+  }
   stop(timeoutMs: number): ControlOutcome {
     if (this.refuse) return { ok: false, error: this.refuse };
     this.stops.push(timeoutMs);
@@ -59,7 +81,7 @@ function rawExchange(path: string, request: string, until?: RegExp): Promise<str
     let got = '';
     socket.on('data', (d) => {
       got += d.toString('utf8');
-      if (until && until.test(got)) {
+      if (until?.test(got)) {
         socket.destroy();
         resolve(got);
       }
@@ -95,21 +117,28 @@ describe('VM API server', () => {
     expect(st.mode & 0o777).to.equal(API_SOCKET_MODE);
   });
 
-  it('GET /vm and GET /stats answer the VM\'s JSON', async () => {
+  it("GET /vm and GET /stats answer the VM's JSON", async () => {
     expect(await apiCall(socketPath, 'GET', API_PATHS.vm)).to.deep.equal({ status: 200, body: INFO });
     expect(await apiCall(socketPath, 'GET', API_PATHS.stats)).to.deep.equal({ status: 200, body: STATS });
   });
 
   it('POST /stop without a body uses the default timeout; with {"timeoutMs"} that one; answers 202', async () => {
-    expect(await apiCall(socketPath, 'POST', API_PATHS.stop)).to.deep.equal({ status: 202, body: { state: 'stopping', timeoutMs: DEFAULT_STOP_TIMEOUT_MS } });
+    expect(await apiCall(socketPath, 'POST', API_PATHS.stop)).to.deep.equal({
+      status: 202,
+      body: { state: 'stopping', timeoutMs: DEFAULT_STOP_TIMEOUT_MS },
+    });
     expect((await apiCall(socketPath, 'POST', API_PATHS.stop, { timeoutMs: 2500 })).status).to.equal(202);
     expect((await apiCall(socketPath, 'POST', API_PATHS.stop, {})).status).to.equal(202);
     expect(vm.stops).to.deep.equal([DEFAULT_STOP_TIMEOUT_MS, 2500, DEFAULT_STOP_TIMEOUT_MS]);
   });
 
   for (const [what, body] of [
-    ['a negative timeout', { timeoutMs: -1 }], ['a fractional timeout', { timeoutMs: 1.5 }], ['a string timeout', { timeoutMs: '10' }],
-    ['a timeout over an hour', { timeoutMs: 3_600_001 }], ['an unknown field', { timeout: 5 }], ['an array', [1]],
+    ['a negative timeout', { timeoutMs: -1 }],
+    ['a fractional timeout', { timeoutMs: 1.5 }],
+    ['a string timeout', { timeoutMs: '10' }],
+    ['a timeout over an hour', { timeoutMs: 3_600_001 }],
+    ['an unknown field', { timeout: 5 }],
+    ['an array', [1]],
   ] as const) {
     it(`POST /stop refuses ${what} with 400 and stops nothing`, async () => {
       const r = await apiCall<{ error: string }>(socketPath, 'POST', API_PATHS.stop, body);
@@ -121,9 +150,14 @@ describe('VM API server', () => {
 
   it('refuses a body that is not JSON (400) or too large (413)', async () => {
     const notJson = await rawExchange(socketPath, 'POST /stop HTTP/1.1\r\nhost: x\r\ncontent-length: 5\r\nconnection: close\r\n\r\nhello');
-    expect(notJson).to.match(/^HTTP\/1.1 400 /).and.to.contain('not JSON');
-    const big = '{"timeoutMs":1' + ' '.repeat(MAX_BODY_BYTES) + '}';
-    const tooLarge = await rawExchange(socketPath, `POST /stop HTTP/1.1\r\nhost: x\r\ncontent-length: ${big.length}\r\nconnection: close\r\n\r\n${big}`);
+    expect(notJson)
+      .to.match(/^HTTP\/1.1 400 /)
+      .and.to.contain('not JSON');
+    const big = `{"timeoutMs":1${' '.repeat(MAX_BODY_BYTES)}}`;
+    const tooLarge = await rawExchange(
+      socketPath,
+      `POST /stop HTTP/1.1\r\nhost: x\r\ncontent-length: ${big.length}\r\nconnection: close\r\n\r\n${big}`,
+    );
     expect(tooLarge).to.match(/^HTTP\/1.1 413 /);
     expect(vm.stops).to.deep.equal([]);
   });
@@ -142,7 +176,9 @@ describe('VM API server', () => {
     expect((await apiCall(socketPath, 'GET', API_PATHS.stop)).status).to.equal(405);
     expect(vm.stops).to.deep.equal([]);
     const raw = await rawExchange(socketPath, 'DELETE /stats HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n');
-    expect(raw).to.match(/^HTTP\/1.1 405 /).and.to.match(/allow: GET/i);
+    expect(raw)
+      .to.match(/^HTTP\/1.1 405 /)
+      .and.to.match(/allow: GET/i);
   });
 
   it('GET /console without the upgrade is a 400 that says how', async () => {
@@ -154,13 +190,17 @@ describe('VM API server', () => {
   it('upgrades GET /console to raw console bytes both ways (101)', async () => {
     const client: Socket = connect(socketPath);
     let received = '';
-    const upgraded = new Promise<void>((resolve) => client.on('data', (d) => {
-      received += d.toString('latin1');
-      if (received.includes('\r\n\r\n')) resolve();
-    }));
+    const upgraded = new Promise<void>((resolve) =>
+      client.on('data', (d) => {
+        received += d.toString('latin1');
+        if (received.includes('\r\n\r\n')) resolve();
+      }),
+    );
     client.write('GET /console HTTP/1.1\r\nhost: x\r\nconnection: Upgrade\r\nupgrade: mvm-console\r\n\r\n');
     await upgraded;
-    expect(received).to.match(/^HTTP\/1.1 101 /).and.to.match(/upgrade: mvm-console/i);
+    expect(received)
+      .to.match(/^HTTP\/1.1 101 /)
+      .and.to.match(/upgrade: mvm-console/i);
     // Client → guest.
     client.write('ls\r');
     while (Buffer.concat(vm.typed).length < 3) await new Promise((r) => setImmediate(r));

@@ -27,7 +27,9 @@ describe('mvm bench boot (2 runs, 2 at a time)', function () {
   before(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mvm-bench-boot-'));
     const json = path.join(dir, 'boot.json');
-    const result = await runMvm(['bench', 'boot', '--runs', '2', '--parallel', '2', '--warmup', '0', '--skip-exit-loop', '--json', json], { timeoutMs: 280_000 });
+    const result = await runMvm(['bench', 'boot', '--runs', '2', '--parallel', '2', '--warmup', '0', '--skip-exit-loop', '--json', json], {
+      timeoutMs: 280_000,
+    });
     expect(result.status, result.stderr).to.equal(0);
     stdout = result.stdout;
     report = JSON.parse(fs.readFileSync(json, 'utf8')) as BootReport;

@@ -32,14 +32,16 @@ describe('mvm bench memory (2 instances per side)', function () {
       expect(side.raw.instances, side.side).to.have.length(2);
       for (const i of side.raw.instances) {
         expect(i.processes.length, side.side).to.be.at.least(1);
-        expect(i.pssKiB, side.side).to.equal(i.processes.reduce((t, p) => t + p.pssKiB, 0)).and.to.be.greaterThan(0);
+        expect(i.pssKiB, side.side)
+          .to.equal(i.processes.reduce((t, p) => t + p.pssKiB, 0))
+          .and.to.be.greaterThan(0);
       }
       expect(side.pssMiB.median).to.be.at.most(side.pssMiB.p90).and.at.most(side.pssMiB.p99);
       expect(Number.isFinite(side.memAvailableDropPerInstanceMiB), side.side).to.equal(true);
     }
   });
 
-  it("splits each VMM into guest RAM and its own overhead; a container has no such split", () => {
+  it('splits each VMM into guest RAM and its own overhead; a container has no such split', () => {
     for (const side of report.sides) {
       if (side.side === 'runc') {
         expect(side.vmmOverheadRssMiB).to.equal(undefined);

@@ -17,7 +17,7 @@ describe('mvm bench density (real sides, tiny cap)', function () {
   this.timeout(600_000);
   let dir: string;
 
-  before(function () {
+  before(() => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mvm-density-spec-'));
   });
   after(() => dir && fs.rmSync(dir, { recursive: true, force: true }));
@@ -30,7 +30,10 @@ describe('mvm bench density (real sides, tiny cap)', function () {
     expect(result.benchmark).to.equal('density');
     expect(result.sides.map((s) => s.side)).to.deep.equal(['mvm', 'qemu', 'runc']);
     const measured = result.sides.filter((s) => s.unavailable === undefined);
-    expect(measured.map((s) => s.side), 'mvm always runs here').to.include('mvm');
+    expect(
+      measured.map((s) => s.side),
+      'mvm always runs here',
+    ).to.include('mvm');
     for (const s of result.sides.filter((x) => x.unavailable !== undefined)) expect(s.unavailable, s.side).to.match(/\w{4}/);
     for (const s of measured) {
       expect(s.reached, s.side).to.equal(CAP);

@@ -25,11 +25,17 @@ function fakeSide(name: SideName, boots: readonly number[], log: { started: numb
       const bootMs = boots[n++] ?? 10;
       const startedAt = performance.now();
       if (!id.includes('warmup')) log.started++;
-      const markerAt = bootMs < 0 ? Promise.reject(new Error(`${name} instance ${id} exited with status 1 before its init wrote the marker`)) : Promise.resolve(startedAt + bootMs);
+      const markerAt =
+        bootMs < 0
+          ? Promise.reject(new Error(`${name} instance ${id} exited with status 1 before its init wrote the marker`))
+          : Promise.resolve(startedAt + bootMs);
       markerAt.catch(() => undefined);
       let stopped = false;
       return {
-        side: name, id, startedAt, markerAt,
+        side: name,
+        id,
+        startedAt,
+        markerAt,
         exited: Promise.resolve({ at: startedAt, status: 0, signal: null }),
         pids: () => [],
         output: () => '',
@@ -61,7 +67,7 @@ describe('bench density: stop rules', () => {
     expect(low?.detail).to.match(/9\.0 % of MemTotal/);
   });
 
-  it('calls a cap and a budget chosen limits, never the machine\'s', () => {
+  it("calls a cap and a budget chosen limits, never the machine's", () => {
     const cap = shouldStop({ ...roomy, bootMs: [100, 100], maxInstances: 2 });
     expect(cap?.reason).to.equal('cap');
     expect(cap?.detail).to.match(/chosen cap, not this machine's limit/);
@@ -71,7 +77,10 @@ describe('bench density: stop rules', () => {
   });
 
   it('reads MemTotal and MemAvailable from /proc/meminfo text, and names a missing field', () => {
-    expect(parseMemInfo('MemTotal:        4009052 kB\nMemFree:  100 kB\nMemAvailable:    3500000 kB\n')).to.deep.equal({ totalBytes: 4009052 * 1024, availableBytes: 3500000 * 1024 });
+    expect(parseMemInfo('MemTotal:        4009052 kB\nMemFree:  100 kB\nMemAvailable:    3500000 kB\n')).to.deep.equal({
+      totalBytes: 4009052 * 1024,
+      availableBytes: 3500000 * 1024,
+    });
     expect(() => parseMemInfo('MemTotal: 1 kB\n')).to.throw(/no MemAvailable line/);
   });
 });
@@ -105,10 +114,18 @@ describe('bench density: the fill loop (fake sides)', () => {
   it('reports a side whose warm-up instance fails as failed with none up, and goes on with the next side', async () => {
     const broken = { started: 0, stopped: 0 };
     const fine = { started: 0, stopped: 0 };
-    const result = await runDensitySuite({
-      sides: [{ side: fakeSide('qemu', [-1], broken), unavailable: null }, { side: fakeSide('runc', [], fine), unavailable: null }],
-      maxInstances: 2, budgetMs: 60_000, settleMs: 0,
-    }, HELPER_ENVIRONMENT);
+    const result = await runDensitySuite(
+      {
+        sides: [
+          { side: fakeSide('qemu', [-1], broken), unavailable: null },
+          { side: fakeSide('runc', [], fine), unavailable: null },
+        ],
+        maxInstances: 2,
+        budgetMs: 60_000,
+        settleMs: 0,
+      },
+      HELPER_ENVIRONMENT,
+    );
     expect(result.sides[0]!.reached).to.equal(0);
     expect(result.sides[0]!.stop?.reason).to.equal('failed');
     expect(result.sides[0]!.stop?.detail).to.match(/^warm-up: /);
@@ -117,7 +134,10 @@ describe('bench density: the fill loop (fake sides)', () => {
 
   it('stops at the cap with exactly that many instances', async () => {
     const log = { started: 0, stopped: 0 };
-    const result = await runDensitySuite({ sides: [{ side: fakeSide('mvm', [], log), unavailable: null }], maxInstances: 3, budgetMs: 60_000, settleMs: 0 }, HELPER_ENVIRONMENT);
+    const result = await runDensitySuite(
+      { sides: [{ side: fakeSide('mvm', [], log), unavailable: null }], maxInstances: 3, budgetMs: 60_000, settleMs: 0 },
+      HELPER_ENVIRONMENT,
+    );
     expect(result.sides[0]!.reached).to.equal(3);
     expect(result.sides[0]!.stop?.reason).to.equal('cap');
     expect(log).to.deep.equal({ started: 3, stopped: 3 });

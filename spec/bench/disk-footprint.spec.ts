@@ -22,7 +22,7 @@ describe('bench disk footprint', function () {
   this.timeout(600_000);
   let dir: string;
 
-  before(function () {
+  before(() => {
     if (!fs.existsSync(BASE)) throw new Error(`${BASE} is missing: \`make test\` builds it (make images)`);
   });
   beforeEach(() => {
@@ -37,7 +37,9 @@ describe('bench disk footprint', function () {
     fs.closeSync(fd);
     const f = footprint(sparse);
     expect(f.apparentBytes).to.equal(32 * MiB + 64 * 1024);
-    expect(f.allocatedBytes).to.be.at.least(64 * 1024).and.below(MiB);
+    expect(f.allocatedBytes)
+      .to.be.at.least(64 * 1024)
+      .and.below(MiB);
     fs.mkdirSync(path.join(dir, 'tree'));
     fs.writeFileSync(path.join(dir, 'tree', 'a'), Buffer.alloc(8192, 2));
     fs.linkSync(path.join(dir, 'tree', 'a'), path.join(dir, 'tree', 'b'));
@@ -72,7 +74,7 @@ describe('bench disk footprint', function () {
     expect(overlay.allocatedAfter!.median - overlay.allocatedBefore!.median).to.be.within(WRITE, WRITE + OVERLAY_SLACK);
     // The overlays back onto a copy of the base (holes kept): about the original's allocation.
     expect(overlay.sharedBaseBytes).to.equal(result.base.qcow2Allocated);
-    expect(overlay.sharedBaseBytes).to.be.within(fs.statSync(BASE).blocks * 512 / 2, fs.statSync(BASE).blocks * 512 * 2);
+    expect(overlay.sharedBaseBytes).to.be.within((fs.statSync(BASE).blocks * 512) / 2, fs.statSync(BASE).blocks * 512 * 2);
     const full = byKind.get('full-copy')!;
     expect(full.allocatedBefore!.median, 'every byte of the virtual disk').to.be.at.least(result.base.virtualBytes);
     const sparse = byKind.get('sparse-copy')!;
@@ -86,7 +88,7 @@ describe('bench disk footprint', function () {
     expect(result.base.treeAllocated).to.be.greaterThan(0);
   });
 
-  it('a booted guest writing a file grows its qcow2 overlay by at least the file (1 instance)', async function () {
+  it('a booted guest writing a file grows its qcow2 overlay by at least the file (1 instance)', async () => {
     const result = await runDiskSuite({ count: 1, writeBytes: WRITE, writeVia: 'guest', baseQcow2: BASE, kernel: KERNEL, only: ['qcow2-overlay'] });
     expect(result.sides).to.have.length(1);
     const [instance] = result.sides[0]!.instances;

@@ -37,9 +37,11 @@ describeWithKvm(import.meta.url, 'exit-loop guest on /dev/kvm', function () {
   before(() => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mvm-exit-loop-'));
   });
-  after(() => { if (dir) fs.rmSync(dir, { recursive: true, force: true }); });
+  after(() => {
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
 
-  it('exits to the VMM on every out to its port, through mvm\'s KVM layer', () => {
+  it("exits to the VMM on every out to its port, through mvm's KVM layer", () => {
     const { vcpu } = createExitLoopGuest();
     runExits(vcpu, 50);
     const exit = vcpu.runOnce();
@@ -59,7 +61,10 @@ describeWithKvm(import.meta.url, 'exit-loop guest on /dev/kvm', function () {
     execFileSync('gcc', ['-O2', '-Wall', '-Wextra', '-Werror', '-o', cLoop, C_SOURCE]);
     const c = parseLoopResult(execFileSync(cLoop, ['2000', '2'], { encoding: 'utf8' }));
     const koffi = parseLoopResult(execFileSync(process.execPath, [KOFFI_LOOP, '2000', '2'], { encoding: 'utf8' }));
-    for (const [result, loop] of [[c, 'c'], [koffi, 'koffi']] as const) {
+    for (const [result, loop] of [
+      [c, 'c'],
+      [koffi, 'koffi'],
+    ] as const) {
       expect(result.loop).to.equal(loop);
       expect(result.exits).to.equal(2000);
       expect(result.roundNs).to.have.length(2);

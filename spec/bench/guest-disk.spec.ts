@@ -11,7 +11,12 @@ import type { GuestDiskResult } from '../../src/bench/guest-disk/suite.js';
 import { DONE_MARKER, WORKLOADS, guestScript, parseGuestOutput, rateOf } from '../../src/bench/guest-disk/workload.js';
 import { runMvm } from '../helpers/mvm-cli.js';
 
-const RUN: DiskRun = { files: { kernel: '/k/vmlinux', initrd: '/k/initrd' }, image: '/run/x/disk.qcow2', format: 'qcow2', command: ['sh', '-c', 'true'] };
+const RUN: DiskRun = {
+  files: { kernel: '/k/vmlinux', initrd: '/k/initrd' },
+  image: '/run/x/disk.qcow2',
+  format: 'qcow2',
+  command: ['sh', '-c', 'true'],
+};
 
 describe('in-guest disk benchmark: guest script and results', () => {
   it('runs every workload on /dev/vda with the asked sizes, then the marker', () => {
@@ -40,8 +45,9 @@ describe('in-guest disk benchmark: guest script and results', () => {
   });
 
   it('names the workloads the guest printed nothing (or zero time) for', () => {
-    expect(() => parseGuestOutput('mvm-diskbench seqwrite bytes=1 ops=1 ns=1\nmvm-diskbench seqread bytes=1 ops=1 ns=0\n'))
-      .to.throw('no result for seqread, randwrite, randread');
+    expect(() => parseGuestOutput('mvm-diskbench seqwrite bytes=1 ops=1 ns=1\nmvm-diskbench seqread bytes=1 ops=1 ns=0\n')).to.throw(
+      'no result for seqread, randwrite, randread',
+    );
   });
 
   it('gives mvm the image in place (persistent) and QEMU the same file as a virtio-blk-device of its format', () => {
@@ -68,7 +74,9 @@ describe('mvm bench guest-disk (1 round, tiny sizes)', function () {
   before(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mvm-bench-guest-disk-'));
     const json = path.join(dir, 'guest-disk.json');
-    const run = await runMvm(['bench', 'guest-disk', '--rounds', '1', '--region-mib', '2', '--seq-mib', '2', '--random-ops', '20', '--json', json], { timeoutMs: 580_000 });
+    const run = await runMvm(['bench', 'guest-disk', '--rounds', '1', '--region-mib', '2', '--seq-mib', '2', '--random-ops', '20', '--json', json], {
+      timeoutMs: 580_000,
+    });
     expect(run.status, run.stdout + run.stderr).to.equal(0);
     stdout = run.stdout;
     result = JSON.parse(fs.readFileSync(json, 'utf8')) as GuestDiskResult;

@@ -9,7 +9,10 @@ function entry(start: number, sizeKiB: number, perms: string, inode: number, pat
   const hex = (n: number) => n.toString(16).padStart(12, '0');
   return [
     `${hex(start)}-${hex(start + sizeKiB * 1024)} ${perms} 00000000 00:00 ${inode}${path ? `                    ${path}` : ''}`,
-    `Size:           ${sizeKiB} kB`, `Rss:            ${rss} kB`, `Pss:            ${pss} kB`, 'Swap:                  0 kB',
+    `Size:           ${sizeKiB} kB`,
+    `Rss:            ${rss} kB`,
+    `Pss:            ${pss} kB`,
+    'Swap:                  0 kB',
   ].join('\n');
 }
 
@@ -32,7 +35,12 @@ describe('bench memory: reading /proc', () => {
   });
 
   it('counts the guest-sized anonymous mapping as guest RAM and everything else as VMM overhead', () => {
-    expect(vmmOverhead(parseSmaps(smaps), GUEST_KiB)).to.deep.equal({ guestMappings: 1, guestRssKiB: 28000, overheadRssKiB: 6800, overheadPssKiB: 5900 });
+    expect(vmmOverhead(parseSmaps(smaps), GUEST_KiB)).to.deep.equal({
+      guestMappings: 1,
+      guestRssKiB: 28000,
+      overheadRssKiB: 6800,
+      overheadPssKiB: 5900,
+    });
   });
 
   it('finds no guest RAM when no anonymous writable mapping has its size (within the slack)', () => {
@@ -47,7 +55,7 @@ describe('bench memory: reading /proc', () => {
     expect(() => parseSmaps('00002000-00001000 rw-p 00000000 00:00 0')).to.throw(/malformed/);
   });
 
-  it('reads MemAvailable and this process\'s PSS, and nothing for a process that does not exist', () => {
+  it("reads MemAvailable and this process's PSS, and nothing for a process that does not exist", () => {
     expect(memAvailableKiB('MemTotal:  1000 kB\nMemFree:  10 kB\nMemAvailable:  512 kB\n')).to.equal(512);
     expect(() => memAvailableKiB('MemTotal:  1000 kB\n')).to.throw(/MemAvailable/);
     expect(memAvailableKiB()).to.be.greaterThan(0);

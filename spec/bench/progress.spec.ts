@@ -5,7 +5,12 @@ import { FORCE_PROGRESS_ENV, Progress, progressWanted, renderProgress } from '..
 
 function sink(): { stream: Writable; text: () => string } {
   let text = '';
-  const stream = new Writable({ write(chunk: Buffer, _enc, done) { text += chunk.toString('utf8'); done(); } });
+  const stream = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      text += chunk.toString('utf8');
+      done();
+    },
+  });
   return { stream, text: () => text };
 }
 

@@ -30,7 +30,10 @@ function claimCells(markdown: string): Map<string, string> {
   expect(start, 'claims table header').to.be.greaterThan(-1);
   for (const line of markdown.slice(start).split('\n').slice(2)) {
     if (!line.startsWith('|')) break;
-    const cells = line.split(/(?<!\\)\|/).slice(1, -1).map((c) => c.trim());
+    const cells = line
+      .split(/(?<!\\)\|/)
+      .slice(1, -1)
+      .map((c) => c.trim());
     rows.set(cells[0]!, cells[1]!);
   }
   return rows;
@@ -39,7 +42,8 @@ function claimCells(markdown: string): Map<string, string> {
 describe('mvm bench report', () => {
   let dir: string;
   const results = () => path.join(dir, 'results');
-  const write = (name: string, value: unknown) => fs.writeFileSync(path.join(results(), `${name}.json`), typeof value === 'string' ? value : JSON.stringify(value));
+  const write = (name: string, value: unknown) =>
+    fs.writeFileSync(path.join(results(), `${name}.json`), typeof value === 'string' ? value : JSON.stringify(value));
 
   beforeEach(() => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mvm-report-spec-'));
@@ -74,7 +78,8 @@ describe('mvm bench report', () => {
     }
     expect(claims.get(CLAIMS[0]!)).to.include('mvm 5.60 s').and.include('runc 400 ms');
     expect(claims.get(CLAIMS[1]!)).to.include('192 KiB');
-    for (const heading of ['## Boot time', '## Memory per instance', '## Disk per instance', '## Density', '## Disk I/O inside the guest']) expect(markdown).to.include(heading);
+    for (const heading of ['## Boot time', '## Memory per instance', '## Disk per instance', '## Density', '## Disk I/O inside the guest'])
+      expect(markdown).to.include(heading);
     expect(markdown).to.include('| sequential write, 1 MiB | MB/s | 30.0 | 190.0 | 0.16× | 28.0 | 170.0 | 0.16× |');
     expect(markdown).to.include('| random read, 4 KiB | ops/s | 270 | 750 | 0.36× | 260 | 720 | 0.36× |');
     expect(markdown).to.include('| side | runs | p50 | p90 | p99 |');

@@ -14,7 +14,11 @@ type Node = Record<string, unknown>;
 /** Parses SVG text after checking it is well-formed; returns the <svg> element (arrays for every element). */
 function parseSvg(svg: string): Node {
   expect(XMLValidator.validate(svg), 'well-formed XML').to.equal(true);
-  const parser = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '@', isArray: (name, _path, _leaf, isAttribute) => !isAttribute && name !== 'svg' });
+  const parser = new XMLParser({
+    ignoreAttributes: false,
+    attributeNamePrefix: '@',
+    isArray: (name, _path, _leaf, isAttribute) => !isAttribute && name !== 'svg',
+  });
   return (parser.parse(svg) as { svg: Node }).svg;
 }
 
@@ -24,7 +28,7 @@ function all(node: unknown, name: string): Node[] {
   if (typeof node !== 'object' || node === null) return [];
   const out: Node[] = [];
   for (const [key, value] of Object.entries(node as Node)) {
-    if (key === name) out.push(...(Array.isArray(value) ? value : [value]) as Node[]);
+    if (key === name) out.push(...((Array.isArray(value) ? value : [value]) as Node[]));
     if (!key.startsWith('@')) out.push(...all(value, name));
   }
   return out;
@@ -51,11 +55,17 @@ describe('bench report SVG charts', () => {
   });
 
   it('draws a distribution: a row per side with a dot per sample, a box, a median, p90 and p99 marks; log axis over a wide span', () => {
-    const svg = parseSvg(distributionSvg({
-      title: `boot ${HOSTILE}`,
-      axis: 'milliseconds',
-      rows: [{ label: 'mvm', samples: [5200, 5400, 6100, 5000] }, { label: HOSTILE, samples: [120, 130, 90] }, { label: 'empty', samples: [] }],
-    }));
+    const svg = parseSvg(
+      distributionSvg({
+        title: `boot ${HOSTILE}`,
+        axis: 'milliseconds',
+        rows: [
+          { label: 'mvm', samples: [5200, 5400, 6100, 5000] },
+          { label: HOSTILE, samples: [120, 130, 90] },
+          { label: 'empty', samples: [] },
+        ],
+      }),
+    );
     expect(svg['@xmlns']).to.equal('http://www.w3.org/2000/svg');
     expect(all(svg, 'title')).to.have.length(1);
     const rows = all(svg, 'g').filter((g) => g['@class'] === 'row');
@@ -71,12 +81,17 @@ describe('bench report SVG charts', () => {
   });
 
   it('draws grouped bars: one per value, gaps where a series does not apply', () => {
-    const svg = parseSvg(barSvg({
-      title: 'memory',
-      axis: 'MiB',
-      categories: ['mvm', 'QEMU microvm', 'runc'],
-      series: [{ name: 'PSS', values: [60, 45, 8] }, { name: 'guest RAM touched', values: [30, 28, undefined] }],
-    }));
+    const svg = parseSvg(
+      barSvg({
+        title: 'memory',
+        axis: 'MiB',
+        categories: ['mvm', 'QEMU microvm', 'runc'],
+        series: [
+          { name: 'PSS', values: [60, 45, 8] },
+          { name: 'guest RAM touched', values: [30, 28, undefined] },
+        ],
+      }),
+    );
     expect(all(svg, 'g').filter((g) => g['@class'] === 'group')).to.have.length(3);
     const bars = all(svg, 'rect').filter((r) => r['@class'] === 'bar');
     expect(bars).to.have.length(5);
@@ -85,12 +100,31 @@ describe('bench report SVG charts', () => {
   });
 
   it('draws lines: a polyline with a point per (x, y) for each series, whole-number ticks for counts', () => {
-    const svg = parseSvg(lineSvg({
-      title: 'disk',
-      xAxis: 'instances',
-      yAxis: 'MiB',
-      series: [{ name: 'qcow2', points: [[1, 4], [2, 8], [3, 12]] }, { name: 'copy', points: [[1, 64], [2, 128], [3, 192]] }],
-    }));
+    const svg = parseSvg(
+      lineSvg({
+        title: 'disk',
+        xAxis: 'instances',
+        yAxis: 'MiB',
+        series: [
+          {
+            name: 'qcow2',
+            points: [
+              [1, 4],
+              [2, 8],
+              [3, 12],
+            ],
+          },
+          {
+            name: 'copy',
+            points: [
+              [1, 64],
+              [2, 128],
+              [3, 192],
+            ],
+          },
+        ],
+      }),
+    );
     const lines = all(svg, 'g').filter((g) => g['@class'] === 'line');
     expect(lines).to.have.length(2);
     for (const line of lines) {
@@ -103,8 +137,17 @@ describe('bench report SVG charts', () => {
 
   it('refuses data it cannot draw with one clear error', () => {
     expect(() => distributionSvg({ title: 'none', axis: 'ms', rows: [{ label: 'a', samples: [] }] })).to.throw(RangeError, /no samples/);
-    expect(() => barSvg({ title: 'neg', axis: 'MiB', categories: ['a'], series: [{ name: 's', values: [-1] }] })).to.throw(RangeError, /not negative/);
-    expect(() => lineSvg({ title: 'nan', xAxis: 'x', yAxis: 'y', series: [{ name: 's', points: [[1, Number.NaN]] }] })).to.throw(RangeError, /finite/);
-    expect(() => lineSvg({ title: 'log0', xAxis: 'x', yAxis: 'y', logY: true, series: [{ name: 's', points: [[1, 0]] }] })).to.throw(RangeError, /above 0/);
+    expect(() => barSvg({ title: 'neg', axis: 'MiB', categories: ['a'], series: [{ name: 's', values: [-1] }] })).to.throw(
+      RangeError,
+      /not negative/,
+    );
+    expect(() => lineSvg({ title: 'nan', xAxis: 'x', yAxis: 'y', series: [{ name: 's', points: [[1, Number.NaN]] }] })).to.throw(
+      RangeError,
+      /finite/,
+    );
+    expect(() => lineSvg({ title: 'log0', xAxis: 'x', yAxis: 'y', logY: true, series: [{ name: 's', points: [[1, 0]] }] })).to.throw(
+      RangeError,
+      /above 0/,
+    );
   });
 });

@@ -6,11 +6,19 @@ import { formatBootSides } from '../../src/bench/boot/side-report.js';
 import type { BenchEnvironment } from '../../src/bench/sides/environment.js';
 
 const environment: BenchEnvironment = { where: 'native', description: 'natively on this host', kernelRelease: '6.1', cpus: 2, memTotalMiB: 4096 };
-const labels = [{ side: 'mvm', label: 'mvm' }, { side: 'qemu', label: 'QEMU microvm' }, { side: 'runc', label: 'runc' }] as const;
+const labels = [
+  { side: 'mvm', label: 'mvm' },
+  { side: 'qemu', label: 'QEMU microvm' },
+  { side: 'runc', label: 'runc' },
+] as const;
 
 const samples = {
   boots: {
-    mvm: [100, 120, 110].map((m) => ({ markerMs: m, exitMs: m + 10, timing: { vmmSetupMs: 10, kernelInitMs: 40, bootToUserspaceMs: 50, ranMs: 70 } })),
+    mvm: [100, 120, 110].map((m) => ({
+      markerMs: m,
+      exitMs: m + 10,
+      timing: { vmmSetupMs: 10, kernelInitMs: 40, bootToUserspaceMs: 50, ranMs: 70 },
+    })),
     qemu: [200, 220, 240].map((m) => ({ markerMs: m, exitMs: m + 30 })),
     runc: [50, 55, 60].map((m) => ({ markerMs: m, exitMs: m + 5 })),
   },
@@ -49,8 +57,13 @@ describe('boot benchmark summary (sides)', () => {
 
   it('leaves out sides without samples and prints skipped sides with their reason', () => {
     const partial = summarizeSideBoots({
-      environment, kernelCmdline: 'x', runs: 3, parallel: 1, labels: [...labels],
-      skipped: [{ side: 'runc', reason: 'runc is not installed' }], samples: { boots: { qemu: samples.boots.qemu }, cliLoadMs: [] },
+      environment,
+      kernelCmdline: 'x',
+      runs: 3,
+      parallel: 1,
+      labels: [...labels],
+      skipped: [{ side: 'runc', reason: 'runc is not installed' }],
+      samples: { boots: { qemu: samples.boots.qemu }, cliLoadMs: [] },
     });
     expect(partial.sides.map((s) => s.side)).to.deep.equal(['qemu']);
     expect(partial.ratios).to.deep.equal([]);

@@ -17,8 +17,12 @@ const PROBE = fileURLToPath(new URL('./fixtures/sides-probe.js', import.meta.url
 
 interface ProbeResult {
   seen: Array<{
-    side: string; markerMs: number; pids: number;
-    initCmdline?: string[]; initEnvHasContainer?: boolean; ownNamespaces?: string[];
+    side: string;
+    markerMs: number;
+    pids: number;
+    initCmdline?: string[];
+    initEnvHasContainer?: boolean;
+    ownNamespaces?: string[];
   }>;
   skipped: Array<{ side: string; reason: string }>;
   exits: Array<{ status: number | null; signal: string | null }>;

@@ -15,7 +15,15 @@ const options: OciConfigOptions = {
 
 interface Shape {
   ociVersion: string;
-  process: { args: string[]; env: string[]; cwd: string; terminal: boolean; noNewPrivileges: boolean; user: { uid: number }; capabilities: Record<string, string[]> };
+  process: {
+    args: string[];
+    env: string[];
+    cwd: string;
+    terminal: boolean;
+    noNewPrivileges: boolean;
+    user: { uid: number };
+    capabilities: Record<string, string[]>;
+  };
   root: { path: string; readonly: boolean };
   hostname: string;
   mounts: Array<{ destination: string; type: string; options: string[] }>;
@@ -26,7 +34,9 @@ describe('bench sides: OCI config.json for the runc side', () => {
   const config = JSON.parse(JSON.stringify(ociConfig(options))) as Shape;
 
   it('survives a JSON round trip with the required fields: ociVersion, process.args, root.path', () => {
-    expect(config.ociVersion).to.equal(OCI_VERSION).and.to.match(/^1\.0\.\d+$/);
+    expect(config.ociVersion)
+      .to.equal(OCI_VERSION)
+      .and.to.match(/^1\.0\.\d+$/);
     expect(config.process.args).to.deep.equal(['/init']);
     expect(config.process.cwd).to.equal('/');
     expect(config.root).to.deep.equal({ path: options.rootfs, readonly: true });

@@ -32,7 +32,9 @@ describe('bench sides: the instance process', function () {
   it('rejects the marker of an instance that ends without writing it, quoting its last words', async () => {
     const instance = sh('echo "cannot open /dev/kvm" >&2; exit 1');
     let message = '';
-    await instance.markerAt.catch((err: Error) => { message = err.message; });
+    await instance.markerAt.catch((err: Error) => {
+      message = err.message;
+    });
     expect(message).to.match(/exited with status 1 before its init wrote the marker: cannot open \/dev\/kvm/);
   });
 
@@ -54,8 +56,15 @@ describe('bench sides: the instance process', function () {
     let killed = 0;
     // Like a container's PID 1: SIGTERM is ignored, only the side's kill ends it.
     const instance = sh(`trap '' TERM; echo ${BENCH_MARKER}; read line`, {
-      kill: async () => { killed++; instance.pids().forEach((pid) => process.kill(pid, 'SIGKILL')); },
-      afterExit: async () => { cleaned++; },
+      kill: async () => {
+        killed++;
+        instance.pids().forEach((pid) => {
+          process.kill(pid, 'SIGKILL');
+        });
+      },
+      afterExit: async () => {
+        cleaned++;
+      },
     });
     await instance.markerAt;
     await instance.stop();
@@ -77,7 +86,9 @@ describe('bench sides: the instance process', function () {
     const exit = await instance.exited;
     expect(exit.status).to.equal(null);
     let message = '';
-    await instance.markerAt.catch((err: Error) => { message = err.message; });
+    await instance.markerAt.catch((err: Error) => {
+      message = err.message;
+    });
     expect(message).to.match(/cannot start \/nonexistent\/mvm/);
   });
 

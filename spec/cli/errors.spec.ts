@@ -1,6 +1,7 @@
 import { expect } from 'chai';
-import { UserError, describeError } from '../../src/cli/errors.js';
-import { SyscallError } from '../../src/kvm/ffi.js';
+import { UserError } from '../../src/errors.js';
+import { describeError } from '../../src/cli/errors.js';
+import { SyscallError } from '../../src/sys/syscall-error.js';
 import { KvmUnavailableError } from '../../src/kvm/system.js';
 
 describe('error handler', () => {

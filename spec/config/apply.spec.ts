@@ -37,23 +37,38 @@ describe('mvm run --config: merging with the command line', () => {
     dir = mkdtempSync(join(tmpdir(), 'mvm-config-apply-'));
     for (const name of ['root.img', 'data.img', 'extra.img']) writeFileSync(join(dir, name), Buffer.alloc(4096));
     file = join(dir, 'web.ini');
-    writeFileSync(file, [
-      '[machine]', 'vcpus = 2', 'memory = 512M', 'rng = false',
-      '[kernel]', 'append = root=/dev/vda', 'initrd =',
-      '[console]', 'device = serial',
-      '[drive.root]', 'path = root.img',
-      '[drive.data]', 'path = data.img', 'mode = ro',
-    ].join('\n'));
+    writeFileSync(
+      file,
+      [
+        '[machine]',
+        'vcpus = 2',
+        'memory = 512M',
+        'rng = false',
+        '[kernel]',
+        'append = root=/dev/vda',
+        'initrd =',
+        '[console]',
+        'device = serial',
+        '[drive.root]',
+        'path = root.img',
+        '[drive.data]',
+        'path = data.img',
+        'mode = ro',
+      ].join('\n'),
+    );
   });
 
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('takes the file\'s values over the flags\' defaults', async () => {
+  it("takes the file's values over the flags' defaults", async () => {
     const { options, configPath } = await parseRun(['--config', file]);
     expect(configPath).to.equal(file);
     expect(options).to.include({ cpus: '2', memory: '512M', rng: false, initrd: '', console: 'serial' });
     expect(options['append']).to.deep.equal(['root=/dev/vda']);
-    expect(options['disk']).to.deep.equal([join(dir, 'root.img'), `${join(dir, 'data.img')},ro`]);
+    expect(options['disk']).to.deep.equal([
+      { path: join(dir, 'root.img'), mode: 'overlay' },
+      { path: join(dir, 'data.img'), mode: 'ro' },
+    ]);
   });
 
   it('lets a flag given on the command line win over the file', async () => {
@@ -69,9 +84,13 @@ describe('mvm run --config: merging with the command line', () => {
     expect((await parseRun(['--config', file])).options['rng']).to.equal(false);
   });
 
-  it('puts --disk and --append after the file\'s disks and parameters', async () => {
+  it("puts --disk and --append after the file's disks and parameters", async () => {
     const { options } = await parseRun(['--config', file, '--disk', join(dir, 'extra.img'), '--append', 'rw', '--append', 'init=/init']);
-    expect(options['disk']).to.deep.equal([join(dir, 'root.img'), `${join(dir, 'data.img')},ro`, join(dir, 'extra.img')]);
+    expect(options['disk']).to.deep.equal([
+      { path: join(dir, 'root.img'), mode: 'overlay' },
+      { path: join(dir, 'data.img'), mode: 'ro' },
+      { path: join(dir, 'extra.img'), mode: 'overlay' },
+    ]);
     expect(options['append']).to.deep.equal(['root=/dev/vda', 'rw', 'init=/init']);
   });
 
@@ -84,15 +103,30 @@ describe('mvm run --config: merging with the command line', () => {
 
   it('only produces options that `mvm run` has', async () => {
     const everything = join(dir, 'everything.ini');
-    writeFileSync(everything, [
-      '[vm]', 'name = web',
-      '[machine]', 'vcpus = 1', 'memory = 64M', 'rng = true',
-      '[kernel]', `path = ${join(dir, 'root.img')}`, 'initrd =', 'cmdline = quiet', 'append = rw',
-      '[console]', 'device = virtio',
-      '[drive.root]', 'path = root.img',
-      '[net.eth0]', 'tap = tap0',
-      '[vsock]', 'cid = 3',
-    ].join('\n'));
+    writeFileSync(
+      everything,
+      [
+        '[vm]',
+        'name = web',
+        '[machine]',
+        'vcpus = 1',
+        'memory = 64M',
+        'rng = true',
+        '[kernel]',
+        `path = ${join(dir, 'root.img')}`,
+        'initrd =',
+        'cmdline = quiet',
+        'append = rw',
+        '[console]',
+        'device = virtio',
+        '[drive.root]',
+        'path = root.img',
+        '[net.eth0]',
+        'tap = tap0',
+        '[vsock]',
+        'cid = 3',
+      ].join('\n'),
+    );
     const program = new Command('mvm');
     register(program);
     const run = program.commands.find((c) => c.name() === 'run')!;

@@ -21,7 +21,7 @@ const MIN_MEMTOTAL_SHARE = 0.85;
 const SHAPE_SCRIPT = [
   'echo CPUS=$(nproc)',
   "echo MEMTOTAL_KB=$(awk '/^MemTotal:/ { print $2 }' /proc/meminfo)",
-  "echo ROOT=$(awk '$2 == \"/\" { print $1, $3 }' /proc/mounts)",
+  'echo ROOT=$(awk \'$2 == "/" { print $1, $3 }\' /proc/mounts)',
   'echo DISKS=$(cd /sys/block && ls -d vd* 2>/dev/null)',
   'for d in /sys/block/vd*; do [ -e $d ] && echo RO_$(basename $d)=$(cat $d/ro); done',
   'echo HWRNG=$([ -c /dev/hwrng ] && echo yes || echo no)',
@@ -95,13 +95,17 @@ describe('examples/*.ini boot (end to end)', function () {
   });
 
   it('has a boot check for every example', () => {
-    const examples = readdirSync(EXAMPLES).filter((f) => f.endsWith('.ini')).sort();
+    const examples = readdirSync(EXAMPLES)
+      .filter((f) => f.endsWith('.ini'))
+      .sort();
     expect(examples).to.deep.equal(Object.keys(CASES).sort());
   });
 
   for (const [example, testCase] of Object.entries(CASES)) {
     it(`boots ${example} with the shape it describes`, async () => {
-      const result = await runMvm(['run', '--config', join(EXAMPLES, example), ...testCase.extraFlags, '--', 'sh', '-c', SHAPE_SCRIPT], { timeoutMs: BOOT_TIMEOUT_MS });
+      const result = await runMvm(['run', '--config', join(EXAMPLES, example), ...testCase.extraFlags, '--', 'sh', '-c', SHAPE_SCRIPT], {
+        timeoutMs: BOOT_TIMEOUT_MS,
+      });
       expect(result.status, result.stderr).to.equal(0);
       testCase.check(shapeOf(result.stdout));
     });

@@ -1,7 +1,14 @@
 import { expect } from 'chai';
 import { SERIAL_INPUT_LIMIT, Serial16550 } from '../../src/devices/legacy/serial.js';
 
-const THR = 0, IER = 1, IIR = 2, LCR = 3, MCR = 4, LSR = 5, MSR = 6, SCR = 7;
+const THR = 0,
+  IER = 1,
+  IIR = 2,
+  LCR = 3,
+  MCR = 4,
+  LSR = 5,
+  MSR = 6,
+  SCR = 7;
 
 function uart() {
   const output: number[] = [];

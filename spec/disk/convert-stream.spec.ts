@@ -16,7 +16,9 @@ describe('convert: streamed output (oracle: qemu-img)', function () {
   this.timeout(60_000);
   let dir: string;
   const p = (name: string): string => path.join(dir, name);
-  beforeEach(() => { dir = makeTempDir(); });
+  beforeEach(() => {
+    dir = makeTempDir();
+  });
   afterEach(() => removeDir(dir));
 
   /** Converts to both formats and checks each output against the source. */
@@ -31,7 +33,13 @@ describe('convert: streamed output (oracle: qemu-img)', function () {
 
   it('copies scattered data, zero clusters and a partial last cluster (size not a multiple of anything)', async () => {
     qemuImg('create', '-f', 'qcow2', '-o', 'cluster_size=4096', p('src.qcow2'), String(3 * 1024 * 1024 + 1536));
-    qemuIo(p('src.qcow2'), ['write -P 0x11 0 4096', 'write -P 0x22 12288 20000', 'write -z 65536 65536', 'write -P 0x33 3145728 1536', 'write -P 0x44 1048576 1048576']);
+    qemuIo(p('src.qcow2'), [
+      'write -P 0x11 0 4096',
+      'write -P 0x22 12288 20000',
+      'write -z 65536 65536',
+      'write -P 0x33 3145728 1536',
+      'write -P 0x44 1048576 1048576',
+    ]);
     await roundTrip(p('src.qcow2'));
     await roundTrip(p('src.qcow2'), 9);
     await roundTrip(p('src.qcow2'), 21);
@@ -42,10 +50,18 @@ describe('convert: streamed output (oracle: qemu-img)', function () {
     // qemu-io stores these zeros as data (no zero detection on writes by default).
     qemuIo(p('src.qcow2'), ['write -P 0 0 262144', 'write -P 0x55 69631 1', 'write -P 0x66 131072 1']);
     await roundTrip(p('src.qcow2'), 12);
-    const data = (file: string, fmt: string) => (JSON.parse(qemuImg('map', '--output=json', '-f', fmt, file)) as Array<{ start: number; length: number; data: boolean }>)
-      .filter((e) => e.data).map((e) => [e.start, e.length]);
-    expect(data(p('out.qcow2'), 'qcow2')).to.deep.equal([[65536, 4096], [131072, 4096]]);
-    expect(data(p('out.raw'), 'raw')).to.deep.equal([[65536, 4096], [131072, 4096]]);
+    const data = (file: string, fmt: string) =>
+      (JSON.parse(qemuImg('map', '--output=json', '-f', fmt, file)) as Array<{ start: number; length: number; data: boolean }>)
+        .filter((e) => e.data)
+        .map((e) => [e.start, e.length]);
+    expect(data(p('out.qcow2'), 'qcow2')).to.deep.equal([
+      [65536, 4096],
+      [131072, 4096],
+    ]);
+    expect(data(p('out.raw'), 'raw')).to.deep.equal([
+      [65536, 4096],
+      [131072, 4096],
+    ]);
   });
 
   it('reads through a backing chain and compressed clusters (the non-direct read path)', async () => {
@@ -70,7 +86,13 @@ describe('convert: streamed output (oracle: qemu-img)', function () {
 
     const fd = fs.openSync(p('odd.raw'), 'w');
     fs.ftruncateSync(fd, 8 * 1024 * 1024 + 1024); // a whole number of sectors (qemu-img rounds up), not of units
-    for (const [at, fill] of [[12288, 1], [69632, 2], [131072 - 4096, 3], [1048576 + 4096, 4], [8 * 1024 * 1024 - 4096, 5]]) {
+    for (const [at, fill] of [
+      [12288, 1],
+      [69632, 2],
+      [131072 - 4096, 3],
+      [1048576 + 4096, 4],
+      [8 * 1024 * 1024 - 4096, 5],
+    ]) {
       fs.writeSync(fd, Buffer.alloc(4096, fill!), 0, 4096, at!);
     }
     fs.closeSync(fd);

@@ -10,7 +10,6 @@ import { peekU64, poke } from '../helpers/qcow2-poke.js';
 import { asQemuIoCommands, randomSequence } from '../helpers/qcow2-sequence.js';
 import { runMvmSync, type CliResult } from '../helpers/mvm-cli.js';
 
-
 function mvm(...args: string[]): CliResult {
   return runMvmSync(['image', ...args]);
 }
@@ -38,7 +37,9 @@ describe('mvm image (CLI, oracle: qemu-img)', function () {
   this.timeout(60_000);
   let dir: string;
   const p = (name: string) => path.join(dir, name);
-  beforeEach(() => { dir = makeTempDir(); });
+  beforeEach(() => {
+    dir = makeTempDir();
+  });
   afterEach(() => removeDir(dir));
 
   it('create: sizes with suffixes, cluster size and refcount options, raw images', () => {
@@ -156,7 +157,8 @@ describe('mvm image (CLI, oracle: qemu-img)', function () {
   });
 
   it('snapshot -c/-l/-a/-d behaves like qemu-img snapshot under random writes', () => {
-    const mine = p('mine.qcow2'), theirs = p('theirs.qcow2');
+    const mine = p('mine.qcow2'),
+      theirs = p('theirs.qcow2');
     mvmOk('create', '--cluster-size', '4K', mine, '2M');
     qemuImg('create', '-q', '-f', 'qcow2', '-o', 'cluster_size=4096', theirs, '2M');
     const shape = { size: 2 << 20, count: 60, maxLength: 20_000, discards: 100, zeroes: 100, align: 4096 };
@@ -167,21 +169,30 @@ describe('mvm image (CLI, oracle: qemu-img)', function () {
     };
     const same = () => expect(qemuImgStatus('compare', mine, theirs).status).to.equal(0);
     both(1);
-    mvmOk('snapshot', '-c', 's1', mine); qemuImg('snapshot', '-c', 's1', theirs);
-    both(2); same();
-    mvmOk('snapshot', '-c', 's2', mine); qemuImg('snapshot', '-c', 's2', theirs);
-    both(3); same();
+    mvmOk('snapshot', '-c', 's1', mine);
+    qemuImg('snapshot', '-c', 's1', theirs);
+    both(2);
+    same();
+    mvmOk('snapshot', '-c', 's2', mine);
+    qemuImg('snapshot', '-c', 's2', theirs);
+    both(3);
+    same();
     expect(qemuCheck(mine)).to.equal(0);
-    mvmOk('snapshot', '-a', 's1', mine); qemuImg('snapshot', '-a', 's1', theirs);
+    mvmOk('snapshot', '-a', 's1', mine);
+    qemuImg('snapshot', '-a', 's1', theirs);
     same();
     expect(qemuCheck(mine)).to.equal(0);
     both(4);
-    mvmOk('snapshot', '-d', 's1', mine); qemuImg('snapshot', '-d', 's1', theirs);
+    mvmOk('snapshot', '-d', 's1', mine);
+    qemuImg('snapshot', '-d', 's1', theirs);
     same();
     expect(qemuCheck(mine)).to.equal(0);
     expect(mvmOk('snapshot', '-l', mine)).to.match(/2\s+s2/);
-    expect(qemuImg('snapshot', '-l', mine)).to.match(/s2/).and.not.to.match(/s1/);
-    qemuImg('snapshot', '-a', 's2', mine); qemuImg('snapshot', '-a', 's2', theirs);
+    expect(qemuImg('snapshot', '-l', mine))
+      .to.match(/s2/)
+      .and.not.to.match(/s1/);
+    qemuImg('snapshot', '-a', 's2', mine);
+    qemuImg('snapshot', '-a', 's2', theirs);
     same();
     expect(mvm('snapshot', '-a', 'nope', mine).stderr).to.match(/no snapshot named "nope"/);
   });

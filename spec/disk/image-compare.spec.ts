@@ -16,7 +16,9 @@ describe('mvm image compare (oracle: qemu-img compare)', function () {
   this.timeout(30_000);
   let dir: string;
   const p = (name: string) => path.join(dir, name);
-  beforeEach(() => { dir = makeTempDir(); });
+  beforeEach(() => {
+    dir = makeTempDir();
+  });
   afterEach(() => removeDir(dir));
 
   it('agrees with qemu-img on identical, different, differently sized and chained images', () => {

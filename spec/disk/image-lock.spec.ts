@@ -40,7 +40,9 @@ function lockError(fn: () => unknown): string {
 /** Byte ranges locked on `file` per /proc/locks, as "start-end" strings. */
 function lockedRanges(file: string): string[] {
   const ino = fs.statSync(file).ino;
-  return fs.readFileSync('/proc/locks', 'utf8').split('\n')
+  return fs
+    .readFileSync('/proc/locks', 'utf8')
+    .split('\n')
     .map((l) => l.trim().split(/\s+/))
     .filter((f) => f[5]?.endsWith(`:${ino}`))
     .map((f) => `${f[6]}-${f[7]}`)
@@ -114,7 +116,9 @@ describe('image locks (oracle: qemu-img, qemu-io)', function () {
     try {
       expect(lockError(() => openLocked(p('a.qcow2'), false))).to.match(/a\.qcow2: in use by another process that does not let others write it/);
       expect(lockError(() => openLocked(p('a.qcow2'), true))).to.match(/in use by another process that may write it/);
-      expect(lockError(() => openLocked(p('base.qcow2'), false))).to.match(/base\.qcow2: in use by another process that does not let others write it/);
+      expect(lockError(() => openLocked(p('base.qcow2'), false))).to.match(
+        /base\.qcow2: in use by another process that does not let others write it/,
+      );
       openLocked(p('base.qcow2'), true).closeSync();
     } finally {
       a.closeSync();
@@ -128,9 +132,19 @@ describe('image locks (oracle: qemu-img, qemu-io)', function () {
     try {
       expect(() => VmDrives.open([{ path: p('a.qcow2'), mode: 'persistent' }])).to.throw(/a\.qcow2: in use by another process/);
       expect(() => VmDrives.open([{ path: p('a.qcow2'), mode: 'overlay' }]), 'nor reads it as a base while it is written').to.throw(/in use/);
-      const twoOverlays = VmDrives.open([{ path: p('base.qcow2'), mode: 'overlay' }, { path: p('base.qcow2'), mode: 'overlay' }]);
+      const twoOverlays = VmDrives.open([
+        { path: p('base.qcow2'), mode: 'overlay' },
+        { path: p('base.qcow2'), mode: 'overlay' },
+      ]);
       twoOverlays.closeSync();
-      expect(() => VmDrives.open([{ path: p('b.qcow2'), mode: 'persistent' }, { path: p('b.qcow2'), mode: 'persistent' }]), 'one disk twice in one VM').to.throw(/in use/);
+      expect(
+        () =>
+          VmDrives.open([
+            { path: p('b.qcow2'), mode: 'persistent' },
+            { path: p('b.qcow2'), mode: 'persistent' },
+          ]),
+        'one disk twice in one VM',
+      ).to.throw(/in use/);
     } finally {
       first.closeSync();
     }

@@ -21,7 +21,9 @@ describe('mvm image resize (oracle: qemu-img)', function () {
   this.timeout(30_000);
   let dir: string;
   const p = (name: string) => path.join(dir, name);
-  beforeEach(() => { dir = makeTempDir(); });
+  beforeEach(() => {
+    dir = makeTempDir();
+  });
   afterEach(() => removeDir(dir));
 
   it('reads absolute and relative sizes', () => {

@@ -19,7 +19,9 @@ function writeAndKill(image: string, seed: number, delayMs: number, mode: '' | '
   return new Promise((resolve, reject) => {
     const child = spawn('node', [WRITER, image, String(seed), mode], { stdio: ['ignore', 'pipe', 'pipe'] });
     let err = '';
-    child.stderr.on('data', (d) => { err += d; });
+    child.stderr.on('data', (d) => {
+      err += d;
+    });
     child.stdout.on('data', (d: Buffer) => {
       if (d.toString().includes('ready')) setTimeout(() => child.kill('SIGKILL'), delayMs);
     });
@@ -33,7 +35,9 @@ function writeAndKill(image: string, seed: number, delayMs: number, mode: '' | '
 describe('qcow2 kill -9 during writes', function () {
   this.timeout(60_000);
   let dir: string;
-  beforeEach(() => { dir = makeTempDir(); });
+  beforeEach(() => {
+    dir = makeTempDir();
+  });
   afterEach(() => removeDir(dir));
 
   const cases: Array<{ name: string; opts: CreateOptions; base?: boolean; snapshot?: boolean }> = [
@@ -79,7 +83,10 @@ describe('qcow2 kill -9 during writes', function () {
       await writeAndKill(image, 500 + round, 10 + rnd(300), 'churn');
       const { out } = qemuImgStatus('check', image);
       const errors = out.split('\n').filter((l) => l.startsWith('ERROR'));
-      expect(errors.filter((l) => !/^ERROR OFLAG_COPIED/.test(l)), out).to.deep.equal([]);
+      expect(
+        errors.filter((l) => !/^ERROR OFLAG_COPIED/.test(l)),
+        out,
+      ).to.deep.equal([]);
       const repair = runMvmSync(['image', 'check', '-r', 'all', image]);
       expect(repair.status, repair.stdout + repair.stderr).to.equal(0);
       expect(qemuCheck(image)).to.equal(0);
@@ -96,7 +103,9 @@ describe('qcow2 kill -9 during writes', function () {
     img.writeSync(512 * 1024, Buffer.alloc(1 << 20, 0x22)); // clusters only the active tree holds
     img.flushSync();
     // The header write is where the switch happens: a crash there keeps everything written before it.
-    img.writeHeader = () => { throw new Error('crash'); };
+    img.writeHeader = () => {
+      throw new Error('crash');
+    };
     expect(() => applySnapshot(img, 'one')).to.throw('crash');
     img.file.close(); // no flush on the way out, as after kill -9
     expect(qemuCheck(image), qemuImgStatus('check', image).out).to.be.oneOf([0, 3]);

@@ -22,8 +22,9 @@ const UNKNOWN_FIELD_AT = 108; // inside QEMU 7.2's 112-byte header, past every f
 function extensions(image: string): Array<{ type: number; data: string }> {
   const buf = fs.readFileSync(image).subarray(0, 65536);
   const out: Array<{ type: number; data: string }> = [];
-  for (let at = buf.readUInt32BE(H.headerLength); ;) {
-    const type = buf.readUInt32BE(at), len = buf.readUInt32BE(at + 4);
+  for (let at = buf.readUInt32BE(H.headerLength); ; ) {
+    const type = buf.readUInt32BE(at),
+      len = buf.readUInt32BE(at + 4);
     if (type === 0) return out;
     out.push({ type, data: buf.subarray(at + 8, at + 8 + len).toString('hex') });
     at += 8 + Math.ceil(len / 8) * 8;
@@ -46,9 +47,11 @@ function addUnknownExtension(image: string): void {
   if (nameAt) pokeU32(image, H.backingFileOffset + 4, at + ext.length);
 }
 
-describe('qcow2 header rewrites and L2 cache size', function () {
+describe('qcow2 header rewrites and L2 cache size', () => {
   let dir: string;
-  beforeEach(() => { dir = makeTempDir(); });
+  beforeEach(() => {
+    dir = makeTempDir();
+  });
   afterEach(() => removeDir(dir));
 
   it('keeps unknown header fields and extensions through snapshot and rebase', async () => {
@@ -86,8 +89,9 @@ describe('qcow2 header rewrites and L2 cache size', function () {
     expect(qemuCheck(img)).to.equal(0);
   });
 
-  it('gives QEMU\'s results with an L2 cache of only four tables (eviction flushes in order)', () => {
-    const mine = path.join(dir, 'mine.qcow2'), theirs = path.join(dir, 'theirs.qcow2');
+  it("gives QEMU's results with an L2 cache of only four tables (eviction flushes in order)", () => {
+    const mine = path.join(dir, 'mine.qcow2'),
+      theirs = path.join(dir, 'theirs.qcow2');
     const size = 2 << 20;
     createQcow2(mine, { size, clusterBits: 9 });
     qemuImg('create', '-q', '-f', 'qcow2', '-o', 'cluster_size=512', theirs, String(size));

@@ -33,7 +33,7 @@ function openError(image: string, readOnly = true): ImageError {
   throw new Error('expected an ImageError');
 }
 
-describe('qcow2 malformed images give one clear error', function () {
+describe('qcow2 malformed images give one clear error', () => {
   let dir: string, img: string;
   beforeEach(() => {
     dir = makeTempDir();
@@ -57,7 +57,14 @@ describe('qcow2 malformed images give one clear error', function () {
     ['header_length too small', () => pokeU32(img, H.headerLength, 96), /header_length 96/],
     ['header_length unaligned', () => pokeU32(img, H.headerLength, 105), /header_length 105/],
     ['refcount_order 7', () => pokeU32(img, H.refcountOrder, 7), /refcount_order 7/],
-    ['compression type 2', () => { pokeU32(img, H.incompatibleFeatures + 4, 1 << 3); poke(img, H.compressionType, Buffer.from([2])); }, /unknown compression type 2/],
+    [
+      'compression type 2',
+      () => {
+        pokeU32(img, H.incompatibleFeatures + 4, 1 << 3);
+        poke(img, H.compressionType, Buffer.from([2]));
+      },
+      /unknown compression type 2/,
+    ],
     ['zstd type without its feature bit', () => poke(img, H.compressionType, Buffer.from([1])), /compression type set without its feature bit/],
     ['huge L1 size', () => pokeU32(img, H.l1Size, 0x10000000), /L1 table of 268435456 entries is larger/],
     ['L1 too small for the size', () => pokeU64(img, H.size, 0x10, 0), /too small for the virtual size/],
@@ -70,11 +77,46 @@ describe('qcow2 malformed images give one clear error', function () {
     ['no refcount table', () => pokeU32(img, H.refcountTableClusters, 0), /no refcount table/],
     ['refcount table at offset 0', () => pokeU64(img, H.refcountTableOffset, 0, 0), /refcount table overlaps the image header/],
     ['too many snapshots', () => pokeU32(img, H.nbSnapshots, 100000), /100000 snapshots/],
-    ['snapshot table beyond end of file', () => { pokeU32(img, H.nbSnapshots, 1); pokeU64(img, H.snapshotsOffset, 1, 0); }, /snapshot table .* beyond the end/],
-    ['backing name too long', () => { pokeU64(img, H.backingFileOffset, 0, 512); pokeU32(img, H.backingFileSize, 5000); }, /backing file name of 5000 bytes/],
-    ['backing name outside the header cluster', () => { pokeU64(img, H.backingFileOffset, 0, CS - 4); pokeU32(img, H.backingFileSize, 100); }, /outside the header cluster/],
-    ['extension overrunning the header', () => { pokeU32(img, 112, 0x1234); pokeU32(img, 116, 0xffff0); }, /extension 0x1234 overruns/],
-    ['end marker with a huge length (QEMU refuses it too)', () => { pokeU32(img, 112, 0); pokeU32(img, 116, 0xfff00); }, /extension 0x0 overruns/],
+    [
+      'snapshot table beyond end of file',
+      () => {
+        pokeU32(img, H.nbSnapshots, 1);
+        pokeU64(img, H.snapshotsOffset, 1, 0);
+      },
+      /snapshot table .* beyond the end/,
+    ],
+    [
+      'backing name too long',
+      () => {
+        pokeU64(img, H.backingFileOffset, 0, 512);
+        pokeU32(img, H.backingFileSize, 5000);
+      },
+      /backing file name of 5000 bytes/,
+    ],
+    [
+      'backing name outside the header cluster',
+      () => {
+        pokeU64(img, H.backingFileOffset, 0, CS - 4);
+        pokeU32(img, H.backingFileSize, 100);
+      },
+      /outside the header cluster/,
+    ],
+    [
+      'extension overrunning the header',
+      () => {
+        pokeU32(img, 112, 0x1234);
+        pokeU32(img, 116, 0xffff0);
+      },
+      /extension 0x1234 overruns/,
+    ],
+    [
+      'end marker with a huge length (QEMU refuses it too)',
+      () => {
+        pokeU32(img, 112, 0);
+        pokeU32(img, 116, 0xfff00);
+      },
+      /extension 0x0 overruns/,
+    ],
   ];
   for (const [name, damage, message] of headerCases) {
     it(`refuses ${name}`, () => {
@@ -111,18 +153,24 @@ describe('qcow2 malformed images give one clear error', function () {
   // Damage the bit-flip fuzz found where mvm's check first disagreed with qemu-img's.
   const checkCases: Array<[string, () => void]> = [
     ['an L1 entry with flags but no offset', () => pokeU64(img, peekU64(img, H.l1TableOffset), 0x8000_0000, 0)],
-    ['reserved bits in an L2 entry', () => {
-      const l2 = peekU64(img, peekU64(img, H.l1TableOffset)) % 2 ** 56;
-      pokeU64(img, l2 + 8 * 100, 0, 0x2e);
-    }],
-    ['a compressed entry with the COPIED flag', () => {
-      const l2 = peekU64(img, peekU64(img, H.l1TableOffset)) % 2 ** 56;
-      const d = Qcow2Image.open(img, { readOnly: false });
-      d.writeCompressedSync(40, Buffer.alloc(200, 0)); // a real compressed entry at index 40 (tiny deflate input is fine)
-      d.closeSync();
-      const at = l2 + 8 * 40;
-      poke(img, at, Buffer.from([fs.readFileSync(img)[at]! | 0x80]));
-    }],
+    [
+      'reserved bits in an L2 entry',
+      () => {
+        const l2 = peekU64(img, peekU64(img, H.l1TableOffset)) % 2 ** 56;
+        pokeU64(img, l2 + 8 * 100, 0, 0x2e);
+      },
+    ],
+    [
+      'a compressed entry with the COPIED flag',
+      () => {
+        const l2 = peekU64(img, peekU64(img, H.l1TableOffset)) % 2 ** 56;
+        const d = Qcow2Image.open(img, { readOnly: false });
+        d.writeCompressedSync(40, Buffer.alloc(200, 0)); // a real compressed entry at index 40 (tiny deflate input is fine)
+        d.closeSync();
+        const at = l2 + 8 * 40;
+        poke(img, at, Buffer.from([fs.readFileSync(img)[at]! | 0x80]));
+      },
+    ],
   ];
   for (const [name, damage] of checkCases) {
     it(`check agrees with qemu-img on ${name}, and -r all repairs it`, () => {
@@ -162,7 +210,9 @@ describe('qcow2 malformed images give one clear error', function () {
       d.writeSync(3 * CS, Buffer.alloc(CS, 1));
       d.writeSync(64 * CS, Buffer.alloc(CS, 1)); // needs a new cluster; the free-looking L2 table is first in line
       d.flushSync();
-    } catch (err) { caught = err; }
+    } catch (err) {
+      caught = err;
+    }
     d.closeSync();
     expect(caught).to.be.instanceOf(ImageError);
     expect((caught as Error).message).to.match(/holds metadata; image marked corrupt/);
@@ -178,7 +228,8 @@ describe('qcow2 malformed images give one clear error', function () {
   });
 
   it('detects a two-image loop reached through a hard link', () => {
-    const a = path.join(dir, 'a.qcow2'), b = path.join(dir, 'b.qcow2');
+    const a = path.join(dir, 'a.qcow2'),
+      b = path.join(dir, 'b.qcow2');
     createQcow2(a, { size: 1 << 20, backing: { name: 'b.qcow2', format: 'qcow2' } });
     createQcow2(path.join(dir, 'tmp.qcow2'), { size: 1 << 20, backing: { name: 'a-link.qcow2', format: 'qcow2' } });
     fs.renameSync(path.join(dir, 'tmp.qcow2'), b);

@@ -12,16 +12,23 @@ const SIZE = '3M';
 /** A mix of plain, patterned, zeroed, compressed and discarded ranges, cluster-unaligned. */
 function fillCommands(compress: boolean): string[] {
   const cmds = [
-    'write -P 0x11 0 70k', 'write -P 0x22 131000 5000', 'write -z 8k 12k', 'write -P 0x33 1M 256k',
-    'discard 1M 128k', 'write -P 0x44 2900k 172k', 'write -z 2M 64k',
+    'write -P 0x11 0 70k',
+    'write -P 0x22 131000 5000',
+    'write -z 8k 12k',
+    'write -P 0x33 1M 256k',
+    'discard 1M 128k',
+    'write -P 0x44 2900k 172k',
+    'write -z 2M 64k',
   ];
   if (compress) cmds.push('write -c -P 0x55 1536k 64k', 'write -c -P 0x66 2496k 64k');
   return cmds;
 }
 
-describe('qcow2 read path (oracle: qemu-img convert -O raw)', function () {
+describe('qcow2 read path (oracle: qemu-img convert -O raw)', () => {
   let dir: string;
-  beforeEach(() => { dir = makeTempDir(); });
+  beforeEach(() => {
+    dir = makeTempDir();
+  });
   afterEach(() => removeDir(dir));
 
   const matrix: Array<{ compat: string; cluster: number; refbits: number }> = [

@@ -16,7 +16,9 @@ const CLUSTER = 4096;
 describe('qcow2 snapshots interleaved with writes (model-checked)', function () {
   this.timeout(60_000);
   let dir: string;
-  beforeEach(() => { dir = makeTempDir(); });
+  beforeEach(() => {
+    dir = makeTempDir();
+  });
   afterEach(() => removeDir(dir));
 
   for (const seed of [1, 2, 3]) {
@@ -41,7 +43,8 @@ describe('qcow2 snapshots interleaved with writes (model-checked)', function () 
           model.fill(0, offset, offset + length);
         } else if (dice < 75) {
           d.discardSync(offset, length); // whole clusters only, and they read as zeros afterwards
-          const first = Math.ceil(offset / CLUSTER) * CLUSTER, end = Math.floor((offset + length) / CLUSTER) * CLUSTER;
+          const first = Math.ceil(offset / CLUSTER) * CLUSTER,
+            end = Math.floor((offset + length) / CLUSTER) * CLUSTER;
           if (end > first) model.fill(0, first, end);
         } else if (dice < 85 && snaps.size < 4) {
           const name = `s${i}`;

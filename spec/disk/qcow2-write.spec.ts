@@ -26,9 +26,11 @@ function expectSameAsQemu(mine: string, theirs: string): void {
   expect(r.status).to.equal(0);
 }
 
-describe('qcow2 write path (oracle: qemu-io + qemu-img compare/check)', function () {
+describe('qcow2 write path (oracle: qemu-io + qemu-img compare/check)', () => {
   let dir: string;
-  beforeEach(() => { dir = makeTempDir(); });
+  beforeEach(() => {
+    dir = makeTempDir();
+  });
   afterEach(() => removeDir(dir));
 
   const shapes: Array<{ version: 2 | 3; clusterBits: number; refcountOrder: number }> = [
@@ -44,11 +46,28 @@ describe('qcow2 write path (oracle: qemu-io + qemu-img compare/check)', function
   for (const [i, s] of shapes.entries()) {
     it(`random writes/discards/zeroes on a new v${s.version} image, cluster ${2 ** s.clusterBits}, ${1 << s.refcountOrder}-bit refcounts`, () => {
       const size = 4 * MiB + 1536; // not a cluster multiple: the last cluster is partial
-      const mine = path.join(dir, 'mine.qcow2'), theirs = path.join(dir, 'theirs.qcow2');
+      const mine = path.join(dir, 'mine.qcow2'),
+        theirs = path.join(dir, 'theirs.qcow2');
       createQcow2(mine, { size, clusterBits: s.clusterBits, refcountOrder: s.refcountOrder, version: s.version });
       expect(qemuCheck(mine)).to.equal(0);
-      qemuImg('create', '-q', '-f', 'qcow2', '-o', `compat=${s.version === 2 ? '0.10' : '1.1'},cluster_size=${2 ** s.clusterBits}`, theirs, String(size));
-      const ops = randomSequence(1000 + i, { size, count: 250, maxLength: 3 * (2 ** s.clusterBits) + 5000, discards: 100, zeroes: 100, align: 2 ** s.clusterBits });
+      qemuImg(
+        'create',
+        '-q',
+        '-f',
+        'qcow2',
+        '-o',
+        `compat=${s.version === 2 ? '0.10' : '1.1'},cluster_size=${2 ** s.clusterBits}`,
+        theirs,
+        String(size),
+      );
+      const ops = randomSequence(1000 + i, {
+        size,
+        count: 250,
+        maxLength: 3 * 2 ** s.clusterBits + 5000,
+        discards: 100,
+        zeroes: 100,
+        align: 2 ** s.clusterBits,
+      });
       writeWithMvm(mine, ops);
       qemuIo(theirs, asQemuIoCommands(ops));
       expect(qemuCheck(mine)).to.equal(0);
@@ -60,7 +79,8 @@ describe('qcow2 write path (oracle: qemu-io + qemu-img compare/check)', function
     const base = path.join(dir, 'base.qcow2');
     qemuImg('create', '-q', '-f', 'qcow2', '-o', 'cluster_size=4096', base, '2M');
     qemuIo(base, ['write -P 0x5a 0 2M', 'write -z 64k 64k']);
-    const mine = path.join(dir, 'mine.qcow2'), theirs = path.join(dir, 'theirs.qcow2');
+    const mine = path.join(dir, 'mine.qcow2'),
+      theirs = path.join(dir, 'theirs.qcow2');
     createQcow2(mine, { size: 3 * MiB, clusterBits: 16, backing: { name: 'base.qcow2', format: 'qcow2' } });
     qemuImg('create', '-q', '-f', 'qcow2', '-b', 'base.qcow2', '-F', 'qcow2', theirs, '3M');
     const ops = randomSequence(7, { size: 3 * MiB, count: 150, maxLength: 100_000, discards: 80, zeroes: 120, align: 65536 });
@@ -75,7 +95,8 @@ describe('qcow2 write path (oracle: qemu-io + qemu-img compare/check)', function
     const data = Buffer.alloc(MiB);
     for (let i = 0; i < data.length; i++) data[i] = (i >> 9) & 0xff;
     fs.writeFileSync(base, data);
-    const mine = path.join(dir, 'mine.qcow2'), theirs = path.join(dir, 'theirs.qcow2');
+    const mine = path.join(dir, 'mine.qcow2'),
+      theirs = path.join(dir, 'theirs.qcow2');
     createQcow2(mine, { size: MiB, clusterBits: 12, version: 2, backing: { name: 'base.raw', format: 'raw' } });
     qemuImg('create', '-q', '-f', 'qcow2', '-o', 'compat=0.10,cluster_size=4096', '-b', 'base.raw', '-F', 'raw', theirs);
     const ops = randomSequence(8, { size: MiB, count: 150, maxLength: 9000, discards: 50, zeroes: 150, align: 4096 });
@@ -88,9 +109,10 @@ describe('qcow2 write path (oracle: qemu-io + qemu-img compare/check)', function
   it('treats a write into a compressed cluster as copy-on-write', () => {
     const src = path.join(dir, 'src.raw');
     const data = Buffer.alloc(MiB);
-    for (let i = 0; i < data.length; i++) data[i] = (i % 97) < 20 ? i & 0xff : 0;
+    for (let i = 0; i < data.length; i++) data[i] = i % 97 < 20 ? i & 0xff : 0;
     fs.writeFileSync(src, data);
-    const mine = path.join(dir, 'mine.qcow2'), theirs = path.join(dir, 'theirs.qcow2');
+    const mine = path.join(dir, 'mine.qcow2'),
+      theirs = path.join(dir, 'theirs.qcow2');
     qemuImg('convert', '-c', '-O', 'qcow2', '-o', 'cluster_size=4096', src, mine);
     fs.copyFileSync(mine, theirs);
     const ops = randomSequence(9, { size: MiB, count: 120, maxLength: 6000, discards: 100, zeroes: 100, align: 4096 });
@@ -123,7 +145,10 @@ describe('qcow2 write path (oracle: qemu-io + qemu-img compare/check)', function
     const before = qemuImg('info', '--output=json', img);
     const disk = openSync(img, { readOnly: false });
     const chunk = Buffer.alloc(MiB);
-    for (let i = 0; i < 8; i++) { chunk.fill(i + 1); disk.writeSync(i * MiB, chunk); }
+    for (let i = 0; i < 8; i++) {
+      chunk.fill(i + 1);
+      disk.writeSync(i * MiB, chunk);
+    }
     disk.closeSync();
     expect(qemuCheck(img)).to.equal(0);
     const expected = Buffer.alloc(8 * MiB);
@@ -148,9 +173,11 @@ describe('qcow2 write path (oracle: qemu-io + qemu-img compare/check)', function
   });
 });
 
-describe('qcow2 snapshots in one session', function () {
+describe('qcow2 snapshots in one session', () => {
   let dir: string;
-  beforeEach(() => { dir = makeTempDir(); });
+  beforeEach(() => {
+    dir = makeTempDir();
+  });
   afterEach(() => removeDir(dir));
 
   it('reuses clusters freed by deleting a snapshot after its L2 tables were copied', async () => {

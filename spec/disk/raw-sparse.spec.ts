@@ -14,7 +14,10 @@ const MiB = 1 << 20;
 
 /** Bytes this process has read through read(2)-like calls so far (all threads, the thread pool's too). */
 function bytesReadByThisProcess(): number {
-  const line = fs.readFileSync('/proc/self/io', 'utf8').split('\n').find((l) => l.startsWith('rchar:'));
+  const line = fs
+    .readFileSync('/proc/self/io', 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('rchar:'));
   return Number(line!.split(/\s+/)[1]);
 }
 
@@ -35,7 +38,9 @@ describe('raw images with holes', function () {
   before(async () => {
     expect(await loadNativeFileOps(), 'the FFI for lseek/fallocate loads').to.not.equal(undefined);
   });
-  beforeEach(() => { dir = makeTempDir(); });
+  beforeEach(() => {
+    dir = makeTempDir();
+  });
   afterEach(() => removeDir(dir));
 
   it('extentAt walks data and holes the way SEEK_DATA/SEEK_HOLE see them', () => {
@@ -81,9 +86,18 @@ describe('raw images with holes', function () {
       await disk.discard(2 * MiB, 4 * MiB);
       const back = Buffer.alloc(6 * MiB);
       await disk.read(MiB, back);
-      expect(back.subarray(0, MiB).some((b) => b !== 0), 'data before the hole kept').to.equal(true);
-      expect(back.subarray(MiB, 5 * MiB).every((b) => b === 0), 'the hole reads as zeros').to.equal(true);
-      expect(back.subarray(5 * MiB).some((b) => b !== 0), 'data after the hole kept').to.equal(true);
+      expect(
+        back.subarray(0, MiB).some((b) => b !== 0),
+        'data before the hole kept',
+      ).to.equal(true);
+      expect(
+        back.subarray(MiB, 5 * MiB).every((b) => b === 0),
+        'the hole reads as zeros',
+      ).to.equal(true);
+      expect(
+        back.subarray(5 * MiB).some((b) => b !== 0),
+        'data after the hole kept',
+      ).to.equal(true);
     } finally {
       await disk.close();
     }

@@ -28,7 +28,7 @@ describe('booting from the ext4 root disk (end to end)', function () {
   let dir: string;
   let env: Record<string, string>;
 
-  before(function () {
+  before(() => {
     for (const file of [KERNEL, ROOT_DISK, INITRD]) {
       if (!existsSync(file)) throw new Error(`${file} is missing: \`make test\` builds it (make images)`);
     }

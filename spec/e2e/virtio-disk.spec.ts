@@ -43,7 +43,7 @@ describe('virtio-blk and virtio-rng in a Linux guest (end to end)', function () 
 
   const mvm = (args: string[]) => runMvm(args, { env, timeoutMs: 580_000 });
 
-  before(function () {
+  before(() => {
     for (const file of [KERNEL, INITRD]) {
       if (!existsSync(file)) throw new Error(`${file} is missing: \`make test\` builds it (make images)`);
     }
@@ -100,8 +100,16 @@ describe('virtio-blk and virtio-rng in a Linux guest (end to end)', function () 
     content.write('BASE-CONTENT');
     writeFileSync(base, content);
     const baseHash = sha256(base);
-    const guest = (name: string) => mvm(['run', '--disk', base, '--', 'sh', '-c',
-      `head -c 12 /dev/vda; echo; printf '${name}' | dd of=/dev/vda bs=512 conv=sync,fsync 2>/dev/null; head -c ${name.length} /dev/vda; echo`]);
+    const guest = (name: string) =>
+      mvm([
+        'run',
+        '--disk',
+        base,
+        '--',
+        'sh',
+        '-c',
+        `head -c 12 /dev/vda; echo; printf '${name}' | dd of=/dev/vda bs=512 conv=sync,fsync 2>/dev/null; head -c ${name.length} /dev/vda; echo`,
+      ]);
     // One after the other: two concurrent `mvm run` requests to one helper VM currently both
     // receive the first one's output (a helper bug, reported), which would make this spec lie.
     const one = await guest('WRITTEN-BY-ONE');
@@ -121,9 +129,16 @@ describe('virtio-blk and virtio-rng in a Linux guest (end to end)', function () 
     const image = join(dir, 'ro.raw');
     writeFileSync(image, Buffer.alloc(MIB, 0x41));
     const hash = sha256(image);
-    const result = await mvm(['run', '--disk', `${image},ro`, '--', 'sh', '-c',
+    const result = await mvm([
+      'run',
+      '--disk',
+      `${image},ro`,
+      '--',
+      'sh',
+      '-c',
       'cat /sys/block/vda/ro; printf X | dd of=/dev/vda conv=fsync 2>/dev/null && echo WRITE-OK || echo WRITE-REFUSED; ' +
-      'echo RNG=$(cat /sys/class/misc/hw_random/rng_current); dd if=/dev/hwrng bs=4096 count=256 2>/dev/null | wc -c']);
+        'echo RNG=$(cat /sys/class/misc/hw_random/rng_current); dd if=/dev/hwrng bs=4096 count=256 2>/dev/null | wc -c',
+    ]);
     expect(result.stdout).to.match(/^1\s*$/m);
     expect(result.stdout).to.include('WRITE-REFUSED');
     expect(result.stdout).to.include('RNG=virtio_rng.0');

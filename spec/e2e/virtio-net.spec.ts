@@ -34,9 +34,11 @@ describe('virtio-net in a Linux guest (end to end)', function () {
   });
 
   it('pings the host side of a tap interface from the guest', async () => {
-    const guest = `node ${MVM_BIN} run --net tap=${TAP},mac=02:00:00:00:00:02 ` +
+    const guest =
+      `node ${MVM_BIN} run --net tap=${TAP},mac=02:00:00:00:00:02 ` +
       `--append ip=${GUEST_IP}::${HOST_IP}:255.255.255.0::eth0:off -- sh -c "cat /sys/class/net/eth0/address; ping -c 3 ${HOST_IP}"`;
-    const script = `set -e; ip tuntap add dev ${TAP} mode tap; trap "ip tuntap del dev ${TAP} mode tap" EXIT; ` +
+    const script =
+      `set -e; ip tuntap add dev ${TAP} mode tap; trap "ip tuntap del dev ${TAP} mode tap" EXIT; ` +
       `ip addr add ${HOST_IP}/24 dev ${TAP}; ip link set ${TAP} up; ${guest}`;
     const result = await mvm(['helper', 'exec', '--', 'sh', '-c', script]);
     expect(result.stdout).to.include('02:00:00:00:00:02');

@@ -17,8 +17,12 @@ function exited(child: { exitCode: number | null; signalCode: string | null; onc
 describe('mvm stop / kill / rm (fake VMMs)', function () {
   this.timeout(60_000);
   let run: FakeRunDir;
-  beforeEach(() => { run = new FakeRunDir(); });
-  afterEach(async () => { await run.cleanup(); });
+  beforeEach(() => {
+    run = new FakeRunDir();
+  });
+  afterEach(async () => {
+    await run.cleanup();
+  });
 
   it('stop asks for a graceful stop with the -t timeout, waits for the final state, prints the names', async () => {
     const a = await run.add({ name: 'a', stopDelayMs: 800 }).listen();
@@ -77,7 +81,7 @@ describe('mvm stop / kill / rm (fake VMMs)', function () {
     expect((await runMvm(['ps'], { env: run.env })).stdout).to.match(/^wedged\s+dead \(VMM process gone\)/m);
   });
 
-  it('kill never signals a recycled pid (a process that is not this VM\'s VMM)', async () => {
+  it("kill never signals a recycled pid (a process that is not this VM's VMM)", async () => {
     const stranger = fakeVmmProcess('someone-else');
     try {
       run.add({ name: 'recycled', pid: stranger.pid! });
@@ -121,7 +125,7 @@ describe('mvm stop / kill / rm (fake VMMs)', function () {
     expect(result.stdout).to.equal('doomed\n');
     expect(vm.requests).to.include('POST /kill');
     expect(existsSync(vm.dir)).to.equal(false);
-    expect(existsSync(join(run.root, 'base.qcow2')), 'the overlay\'s base image stays').to.equal(true);
+    expect(existsSync(join(run.root, 'base.qcow2')), "the overlay's base image stays").to.equal(true);
   });
 
   it('rm removes stopped and dead VMs but never a disk attached persistent or read-only', async () => {

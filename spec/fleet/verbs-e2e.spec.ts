@@ -63,15 +63,20 @@ describe('fleet verbs end to end: run -d, ps, stop, kill, rm, console, dead VMMs
     return new Map(rows.map((row) => [row.name, row]));
   };
 
-  before(async function () {
+  before(async () => {
     for (const file of [KERNEL, INITRD, ROOT_DISK]) {
       if (!existsSync(file)) throw new Error(`${file} is missing: \`make test\` builds it (make images)`);
     }
     started = true;
     // One of them with a disk, to see its throw-away overlay made and removed.
-    const results = await Promise.all(MINE.map((name) =>
-      mvm(['run', '-d', '--name', name, '-m', GUEST_MEMORY, ...(name === DIED_NAME ? ['--disk', ROOT_DISK] : [])], RUN_DETACHED_TIMEOUT_MS)));
-    results.forEach((result, i) => expect(result.status, `run -d ${MINE[i]}: ${result.stdout}${result.stderr}`).to.equal(0));
+    const results = await Promise.all(
+      MINE.map((name) =>
+        mvm(['run', '-d', '--name', name, '-m', GUEST_MEMORY, ...(name === DIED_NAME ? ['--disk', ROOT_DISK] : [])], RUN_DETACHED_TIMEOUT_MS),
+      ),
+    );
+    results.forEach((result, i) => {
+      expect(result.status, `run -d ${MINE[i]}: ${result.stdout}${result.stderr}`).to.equal(0);
+    });
     expect(results.map((r) => r.stdout.trim())).to.deep.equal(MINE);
   });
 
@@ -104,9 +109,25 @@ describe('fleet verbs end to end: run -d, ps, stop, kill, rm, console, dead VMMs
     expect(curl.status, curl.stderr).to.equal(0);
     expect(JSON.parse(curl.stdout)).to.include({ name: STOPPED_NAME, state: 'running', cpus: 1 });
     if (process.getuid?.() !== 0) this.skip(); // running curl as another uid needs root (CI runs as root)
-    const asOther = (path: string) => spawnSync('setpriv', [`--reuid=${OTHER_UID}`, `--regid=${OTHER_UID}`, '--clear-groups',
-      // -v: curl names the connect error (EACCES) only in its verbose lines.
-      'curl', '-v', '-sS', '--max-time', '30', '--unix-socket', path, 'http://mvm/vm'], { encoding: 'utf8' });
+    const asOther = (path: string) =>
+      spawnSync(
+        'setpriv',
+        [
+          `--reuid=${OTHER_UID}`,
+          `--regid=${OTHER_UID}`,
+          '--clear-groups',
+          // -v: curl names the connect error (EACCES) only in its verbose lines.
+          'curl',
+          '-v',
+          '-sS',
+          '--max-time',
+          '30',
+          '--unix-socket',
+          path,
+          'http://mvm/vm',
+        ],
+        { encoding: 'utf8' },
+      );
     const refused = asOther(socket);
     expect(refused.status, 'another uid must not get an answer').to.not.equal(0);
     expect(refused.stderr).to.match(/Permission denied/);
@@ -144,11 +165,13 @@ describe('fleet verbs end to end: run -d, ps, stop, kill, rm, console, dead VMMs
     child.stdout.on('data', (d: Buffer) => (out += d.toString('utf8')));
     const ended = new Promise<number | null>((r) => child.on('exit', r));
     // The shell computes the number, so seeing it proves the round trip (not just an echo of the input).
-    const ask = (): void => { child.stdin.write('echo mvm-$((6 * 7))-console\n'); };
+    const ask = (): void => {
+      child.stdin.write('echo mvm-$((6 * 7))-console\n');
+    };
     ask();
     const retry = setInterval(ask, 5_000);
     try {
-      await until(() => out.includes('mvm-42-console'), 'the guest shell\'s answer', 120_000);
+      await until(() => out.includes('mvm-42-console'), "the guest shell's answer", 120_000);
     } finally {
       clearInterval(retry);
     }

@@ -14,8 +14,12 @@ const POLL_MS = 20;
 
 describe('fleet liveness (shown state of a detached VM)', () => {
   let run: FakeRunDir;
-  beforeEach(() => { run = new FakeRunDir(); });
-  afterEach(async () => { await run.cleanup(); });
+  beforeEach(() => {
+    run = new FakeRunDir();
+  });
+  afterEach(async () => {
+    await run.cleanup();
+  });
 
   const shown = (name: string) => shownState(readVm(name, run.env));
 

@@ -21,8 +21,12 @@ async function until(condition: () => boolean, what: string, limitMs = 20_000): 
 describe('mvm logs / console / inspect (fake VMMs)', function () {
   this.timeout(60_000);
   let run: FakeRunDir;
-  beforeEach(() => { run = new FakeRunDir(); });
-  afterEach(async () => { await run.cleanup(); });
+  beforeEach(() => {
+    run = new FakeRunDir();
+  });
+  afterEach(async () => {
+    await run.cleanup();
+  });
 
   it('logs prints the console log as it is, bytes included', async () => {
     run.add({ name: 'chatty', console: 'line one\nline two\n\x1b[1mbold\x1b[0m\n' });

@@ -20,7 +20,9 @@ describe('mvm ps (fake VMMs)', function () {
     run.add({ name: 'old', state: 'exited', exitStatus: 0 });
     run.add({ name: 'broken', state: 'failed', exitReason: 'the guest kernel panicked' });
   });
-  after(async () => { await run.cleanup(); });
+  after(async () => {
+    await run.cleanup();
+  });
 
   it('lists the live and the dead VMs in a table, without the exited and failed ones', async () => {
     const result = await runMvm(['ps'], { env: run.env });
@@ -53,7 +55,16 @@ describe('mvm ps (fake VMMs)', function () {
     const rows = JSON.parse(result.stdout) as PsRow[];
     const byName = new Map(rows.map((r) => [r.name, r]));
     expect(rows.map((r) => r.name)).to.deep.equal(['broken', 'crashed', 'inhelper', 'lost', 'old', 'web']);
-    expect(byName.get('web')).to.include({ state: 'running', vcpus: 2, memoryBytes: 512 * 2 ** 20, bootMs: 1234, pid: process.pid, where: 'host', exitStatus: null, exitReason: null });
+    expect(byName.get('web')).to.include({
+      state: 'running',
+      vcpus: 2,
+      memoryBytes: 512 * 2 ** 20,
+      bootMs: 1234,
+      pid: process.pid,
+      where: 'host',
+      exitStatus: null,
+      exitReason: null,
+    });
     expect(byName.get('web')!.uptimeMs).to.be.within(65_000, 120_000);
     expect(byName.get('crashed')).to.include({ state: 'dead', reason: 'VMM process gone', uptimeMs: null });
     expect(byName.get('lost')).to.include({ state: 'dead', reason: 'API socket does not answer' });

@@ -13,8 +13,16 @@ import { writeJsonAtomic, type VmStatus } from '../../src/fleet/vm-status.js';
 
 const NAME = 'boot-wait';
 const STARTING: VmStatus = {
-  name: NAME, state: 'starting', pid: 1234, where: 'host', apiListen: '/x/api.sock', startedAt: '2026-11-23T23:00:00.000Z',
-  bootMs: null, exitedAt: null, exitStatus: null, exitReason: null,
+  name: NAME,
+  state: 'starting',
+  pid: 1234,
+  where: 'host',
+  apiListen: '/x/api.sock',
+  startedAt: '2026-11-23T23:00:00.000Z',
+  bootMs: null,
+  exitedAt: null,
+  exitStatus: null,
+  exitReason: null,
 };
 
 /** A VMM process that lives until told to exit. */

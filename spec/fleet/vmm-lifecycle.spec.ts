@@ -63,7 +63,15 @@ describe('detached VM lifecycle (state.json transitions)', () => {
   it('announces starting, then running with the boot time once the guest signals boot-complete', () => {
     const { lifecycle, states, last } = setUp();
     lifecycle.announce();
-    expect(last()).to.deep.include({ name: 'web', pid: 4242, where: 'host', apiListen: '/run/x/api.sock', state: 'starting', bootMs: null, exitStatus: null });
+    expect(last()).to.deep.include({
+      name: 'web',
+      pid: 4242,
+      where: 'host',
+      apiListen: '/run/x/api.sock',
+      state: 'starting',
+      bootMs: null,
+      exitStatus: null,
+    });
     lifecycle.booted(812.6);
     expect(states()).to.deep.equal(['starting', 'running']);
     expect(last().bootMs).to.equal(813);

@@ -6,16 +6,30 @@ import { BadRecord, checkVmRecord, planFromRecord, recordFromPlan } from '../../
 import type { VmPlan } from '../../src/vmm/vm-assembly.js';
 
 const PLAN: VmPlan = {
-  console: 'virtio', kernelPath: '/img/vmlinux', initrdPath: '/img/initramfs.cpio.gz', memoryBytes: 128 * 2 ** 20, cpus: 2,
+  console: 'virtio',
+  kernelPath: '/img/vmlinux',
+  initrdPath: '/img/initramfs.cpio.gz',
+  memoryBytes: 128 * 2 ** 20,
+  cpus: 2,
   cmdline: 'console=hvc0 quiet',
-  drives: [{ path: '/img/base.qcow2', mode: 'overlay' }, { path: '/img/data.qcow2', mode: 'persistent' }, { path: '/img/ro.raw', mode: 'ro' }],
+  drives: [
+    { path: '/img/base.qcow2', mode: 'overlay' },
+    { path: '/img/data.qcow2', mode: 'persistent' },
+    { path: '/img/ro.raw', mode: 'ro' },
+  ],
   nets: [{ tap: 'tap0', mac: Uint8Array.of(0x02, 0, 0, 0xab, 0xcd, 0xef) }],
   vsock: { cid: 3, uds: '/tmp/v.sock' },
   rng: true,
 };
 
 describe('vm.json records', () => {
-  const record = recordFromPlan(PLAN, 'web', ['/run/vms/web/overlay-0.qcow2', undefined, undefined], '/etc/web.ini', new Date('2026-11-23T23:00:00Z'));
+  const record = recordFromPlan(
+    PLAN,
+    'web',
+    ['/run/vms/web/overlay-0.qcow2', undefined, undefined],
+    '/etc/web.ini',
+    new Date('2026-11-23T23:00:00Z'),
+  );
 
   it('records the plan, with the overlay of each overlay drive and the MAC as text', () => {
     expect(record).to.deep.include({ name: 'web', createdAt: '2026-11-23T23:00:00.000Z', cpus: 2, kernel: '/img/vmlinux', config: '/etc/web.ini' });
@@ -35,14 +49,28 @@ describe('vm.json records', () => {
       { path: '/img/ro.raw', mode: 'ro' },
     ]);
     expect([...plan.nets[0]!.mac]).to.deep.equal([...PLAN.nets[0]!.mac]);
-    expect(plan).to.deep.include({ kernelPath: '/img/vmlinux', initrdPath: '/img/initramfs.cpio.gz', cmdline: PLAN.cmdline, cpus: 2, rng: true, vsock: PLAN.vsock });
+    expect(plan).to.deep.include({
+      kernelPath: '/img/vmlinux',
+      initrdPath: '/img/initramfs.cpio.gz',
+      cmdline: PLAN.cmdline,
+      cpus: 2,
+      rng: true,
+      vsock: PLAN.vsock,
+    });
   });
 
   for (const [field, change] of [
-    ['name', { name: 'other' }], ['cpus', { cpus: 0 }], ['memoryBytes', { memoryBytes: '1G' }], ['kernel', { kernel: 'relative/vmlinux' }],
-    ['console', { console: 'vga' }], ['drives[0].mode', { drives: [{ path: '/a', mode: 'rw' }] }],
-    ['drives[0].overlay', { drives: [{ path: '/a', mode: 'overlay' }] }], ['nets[0].tap', { nets: [{ tap: 'a;b', mac: '02:00:00:00:00:01' }] }],
-    ['nets[0].mac', { nets: [{ tap: 't', mac: 'zz' }] }], ['vsock', { vsock: { cid: 3 } }], ['rng', { rng: 'yes' }],
+    ['name', { name: 'other' }],
+    ['cpus', { cpus: 0 }],
+    ['memoryBytes', { memoryBytes: '1G' }],
+    ['kernel', { kernel: 'relative/vmlinux' }],
+    ['console', { console: 'vga' }],
+    ['drives[0].mode', { drives: [{ path: '/a', mode: 'rw' }] }],
+    ['drives[0].overlay', { drives: [{ path: '/a', mode: 'overlay' }] }],
+    ['nets[0].tap', { nets: [{ tap: 'a;b', mac: '02:00:00:00:00:01' }] }],
+    ['nets[0].mac', { nets: [{ tap: 't', mac: 'zz' }] }],
+    ['vsock', { vsock: { cid: 3 } }],
+    ['rng', { rng: 'yes' }],
   ] as const) {
     it(`refuses a record whose ${field} is invalid, naming it`, () => {
       expect(() => checkVmRecord({ ...JSON.parse(JSON.stringify(record)), ...change }, 'web')).to.throw(BadRecord, field);

@@ -5,12 +5,20 @@ import { relayStopReason } from '../../src/fleet/api-relay.js';
 import type { VmStatus } from '../../src/fleet/vm-status.js';
 
 const RUNNING: VmStatus = {
-  name: 'web', state: 'running', pid: 433, where: 'helper', apiListen: '/run/mvm/web-433/api.sock',
-  startedAt: '2026-11-23T23:34:39.564Z', bootMs: 9000, exitedAt: null, exitStatus: null, exitReason: null,
+  name: 'web',
+  state: 'running',
+  pid: 433,
+  where: 'helper',
+  apiListen: '/run/mvm/web-433/api.sock',
+  startedAt: '2026-11-23T23:34:39.564Z',
+  bootMs: 9000,
+  exitedAt: null,
+  exitStatus: null,
+  exitReason: null,
 };
 const HELPER = 18752;
 
-describe('host relay of a helper VM\'s API socket: when it ends', () => {
+describe("host relay of a helper VM's API socket: when it ends", () => {
   it('runs on while the VM runs (or stops) in the same helper', () => {
     expect(relayStopReason(RUNNING, RUNNING, true, HELPER, HELPER)).to.equal(null);
     expect(relayStopReason(RUNNING, { ...RUNNING, state: 'stopping' }, true, HELPER, HELPER)).to.equal(null);

@@ -46,8 +46,14 @@ describe('VMM stats', () => {
   });
 
   it('adds up exits of every vCPU by reason and in total', () => {
-    expect(sumExits([{ io: 5, mmio: 2, interrupted: 1, other: 0 }, { io: 1, mmio: 0, interrupted: 0, other: 3 }])).to.deep.equal({
-      total: 12, byReason: { io: 6, mmio: 2, interrupted: 1, other: 3 },
+    expect(
+      sumExits([
+        { io: 5, mmio: 2, interrupted: 1, other: 0 },
+        { io: 1, mmio: 0, interrupted: 0, other: 3 },
+      ]),
+    ).to.deep.equal({
+      total: 12,
+      byReason: { io: 6, mmio: 2, interrupted: 1, other: 3 },
     });
   });
 
@@ -66,7 +72,10 @@ describe('VMM stats', () => {
       cpuUsage: () => ({ user: 111, system: 222 }),
     };
     expect(collectStats(source, proc, 42)).to.deep.equal({
-      timestamp: 42, uptimeMs: 1500, bootMs: 700, cpu: { userUs: 111, systemUs: 222 },
+      timestamp: 42,
+      uptimeMs: 1500,
+      bootMs: 700,
+      cpu: { userUs: 111, systemUs: 222 },
       memory: { rssBytes: 10 * MIB, guestTouchedBytes: 4 * MIB, vmmBytes: 6 * MIB },
       exits: { total: 15, byReason: { io: 10, mmio: 4, interrupted: 0, other: 1 } },
       disks: [{ name: 'vda', readOps: 1, writeOps: 2, flushOps: 3, readBytes: 512, writeBytes: 1024 }],

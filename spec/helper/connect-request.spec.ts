@@ -40,10 +40,12 @@ function fakeDaemon(root: string): Promise<{ server: Server; port: number; done:
     };
     socket.on('data', onData);
   });
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => {
-    const address = server.address();
-    resolve({ server, port: typeof address === 'object' && address ? address.port : 0, done: () => finished });
-  }));
+  return new Promise((resolve) =>
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      resolve({ server, port: typeof address === 'object' && address ? address.port : 0, done: () => finished });
+    }),
+  );
 }
 
 function readAll(socket: Socket): Promise<string> {
@@ -64,7 +66,7 @@ describe('helper connect request (sockets inside the helper reached from the hos
     for (const [what, path] of [
       ['a relative path', 'run/mvm/web-42/api.sock'],
       ['a path outside the root', '/run/systemd/private'],
-      ['the root\'s look-alike sibling', '/run/mvm-evil/api.sock'],
+      ["the root's look-alike sibling", '/run/mvm-evil/api.sock'],
       ['the root itself', '/run/mvm'],
       ['a .. escape', '/run/mvm/../systemd/private'],
       ['a non-normalized path', '/run/mvm//web/api.sock'],
@@ -110,9 +112,12 @@ describe('helper connect request (sockets inside the helper reached from the hos
       const outside = join(dir, 'outside.sock');
       const other = await echoServer(outside);
       try {
-        await openHelperStream(daemon.port, TOKEN, outside).then(() => expect.fail('connected'), (err: Error) => {
-          expect(err.message).to.match(/refused: only sockets below .* may be connected to/);
-        });
+        await openHelperStream(daemon.port, TOKEN, outside).then(
+          () => expect.fail('connected'),
+          (err: Error) => {
+            expect(err.message).to.match(/refused: only sockets below .* may be connected to/);
+          },
+        );
       } finally {
         other.close();
       }
@@ -123,7 +128,10 @@ describe('helper connect request (sockets inside the helper reached from the hos
       const other = await echoServer(outside);
       symlinkSync(outside, join(root, 'web-42', 'link.sock'));
       try {
-        const err = await openHelperStream(daemon.port, TOKEN, join(root, 'web-42', 'link.sock')).then(() => null, (e: Error) => e);
+        const err = await openHelperStream(daemon.port, TOKEN, join(root, 'web-42', 'link.sock')).then(
+          () => null,
+          (e: Error) => e,
+        );
         expect(err?.message).to.match(/leads outside/);
       } finally {
         other.close();
@@ -133,7 +141,10 @@ describe('helper connect request (sockets inside the helper reached from the hos
     it('says so when nothing listens at the path', async () => {
       echo.close();
       rmSync(target, { force: true });
-      const err = await openHelperStream(daemon.port, TOKEN, target).then(() => null, (e: Error) => e);
+      const err = await openHelperStream(daemon.port, TOKEN, target).then(
+        () => null,
+        (e: Error) => e,
+      );
       expect(err?.message).to.match(/refused/);
     });
 
@@ -157,7 +168,10 @@ describe('helper connect request (sockets inside the helper reached from the hos
     it('closes a relayed connection the helper refuses, and reports why', async () => {
       const hostPath = join(dir, 'host-api.sock');
       const errors: string[] = [];
-      const relay = await relayHostSocket(hostPath, '/etc/passwd', { connect: (path) => openHelperStream(daemon.port, TOKEN, path), onError: (m) => errors.push(m) });
+      const relay = await relayHostSocket(hostPath, '/etc/passwd', {
+        connect: (path) => openHelperStream(daemon.port, TOKEN, path),
+        onError: (m) => errors.push(m),
+      });
       try {
         const client = connect(hostPath);
         const answer = readAll(client);

@@ -13,7 +13,9 @@ const CLI = join(projectRoot(), 'dist', 'src', 'cli', 'index.js');
 describe('mvm doctor', function () {
   this.timeout(60_000);
   let runDir: string;
-  before(() => { runDir = mkdtempSync(join(tmpdir(), 'mvm-doctor-')); });
+  before(() => {
+    runDir = mkdtempSync(join(tmpdir(), 'mvm-doctor-'));
+  });
   after(() => rmSync(runDir, { recursive: true, force: true }));
 
   function doctor(extraEnv: NodeJS.ProcessEnv): ReturnType<typeof spawnSync> & { stdout: string; stderr: string } {

@@ -20,7 +20,11 @@ const START_TIMEOUT_MS = 300_000;
 /** Each request is well under a second when idle; leave room for a loaded host. */
 const REQUEST_TIMEOUT_MS = 90_000;
 
-interface CliResult { status: number | null; stdout: string; stderr: string }
+interface CliResult {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
 
 function qemuMissing(): boolean {
   return spawnSync('qemu-system-x86_64', ['--version']).status !== 0;
@@ -36,8 +40,12 @@ describe('helper VM (end to end)', function () {
       const child = spawn(process.execPath, [CLI, ...args], { env, cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
       let stdout = '';
       let stderr = '';
-      child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-      child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+      child.stdout.on('data', (d: Buffer) => {
+        stdout += d.toString();
+      });
+      child.stderr.on('data', (d: Buffer) => {
+        stderr += d.toString();
+      });
       child.on('error', reject);
       child.on('close', (status) => resolve({ status, stdout, stderr }));
       child.stdin.end(input);
@@ -166,9 +174,20 @@ describe('helper VM (end to end)', function () {
 
   it('refuses a request without the right token', async () => {
     const state = readHelperState(helperFiles(helperStateDir({ MVM_RUN_DIR: runDir })))!;
-    const remote = new RemoteCommand(state.hostPort, {
-      version: PROTOCOL_VERSION, token: 'not-the-token', kind: 'exec', argv: ['true'], cwd: '/', env: {}, interactive: false, terminal: null,
-    }, null);
+    const remote = new RemoteCommand(
+      state.hostPort,
+      {
+        version: PROTOCOL_VERSION,
+        token: 'not-the-token',
+        kind: 'exec',
+        argv: ['true'],
+        cwd: '/',
+        env: {},
+        interactive: false,
+        terminal: null,
+      },
+      null,
+    );
     const result = await remote.done;
     expect(result).to.deep.equal({ kind: 'refused', message: 'wrong token' });
   });

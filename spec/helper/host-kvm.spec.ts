@@ -1,10 +1,8 @@
 // Detection of the host's KVM kind from fixture texts, and the decision
 // whether a Linux guest must run inside the helper VM.
 import { expect } from 'chai';
-import { UserError } from '../../src/cli/errors.js';
-import {
-  classifyHostKvm, cpuVirtualizationFeature, decideHelper, helperPolicy, type HostKvmFacts,
-} from '../../src/helper/host-kvm.js';
+import { UserError } from '../../src/errors.js';
+import { classifyHostKvm, cpuVirtualizationFeature, decideHelper, helperPolicy, type HostKvmFacts } from '../../src/helper/host-kvm.js';
 
 // Trimmed /proc/cpuinfo texts: two CPUs each, as the kernel prints them.
 const AMD_WITH_SVM = `processor\t: 0
@@ -68,7 +66,9 @@ describe('helper/host-kvm', () => {
       expect(kvm.kind).to.equal('absent');
       expect(kvm.cpuFeature).to.equal('svm');
       expect(kvm.absentBecause).to.match(/KVM modules are loaded but made no device \(check dmesg for kvm_amd\)/);
-      expect(classifyHostKvm(facts({ devKvmExists: false, kvmModuleLoaded: false })).absentBecause).to.equal('no KVM module is loaded (modprobe kvm_amd)');
+      expect(classifyHostKvm(facts({ devKvmExists: false, kvmModuleLoaded: false })).absentBecause).to.equal(
+        'no KVM module is loaded (modprobe kvm_amd)',
+      );
     });
     it('explains an absent /dev/kvm on a host that is itself a PVM guest, or a VM without nested virtualization', () => {
       const pvmGuest = classifyHostKvm(facts({ devKvmExists: false, devKvmAccessible: false, cpuinfo: PVM_GUEST_CPU, pvmModuleLoaded: true }));

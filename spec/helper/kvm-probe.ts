@@ -6,9 +6,11 @@ import { Capability } from '../../src/kvm/ioctls.js';
 
 const kvm = Kvm.open();
 const vm = kvm.createVm();
-process.stdout.write(JSON.stringify({
-  opened: true,
-  irqchip: kvm.checkExtension(Capability.IRQCHIP) > 0,
-  maxVcpus: kvm.maxVcpus(),
-  vmCreated: vm !== null,
-}) + '\n');
+process.stdout.write(
+  `${JSON.stringify({
+    opened: true,
+    irqchip: kvm.checkExtension(Capability.IRQCHIP) > 0,
+    maxVcpus: kvm.maxVcpus(),
+    vmCreated: vm !== null,
+  })}\n`,
+);

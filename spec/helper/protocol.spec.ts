@@ -2,13 +2,26 @@
 // limits on hostile lengths, and validation of requests.
 import { expect } from 'chai';
 import {
-  encodeChunked, encodeFrame, encodeJsonFrame, FrameDecoder, FrameType, MAX_FRAME_PAYLOAD,
-  parseRequest, ProtocolError, PROTOCOL_VERSION,
+  encodeChunked,
+  encodeFrame,
+  encodeJsonFrame,
+  FrameDecoder,
+  FrameType,
+  MAX_FRAME_PAYLOAD,
+  parseRequest,
+  ProtocolError,
+  PROTOCOL_VERSION,
 } from '../../src/helper/protocol.js';
 
 const validRequest = {
-  version: PROTOCOL_VERSION, token: 't', kind: 'exec', argv: ['true'], cwd: '/',
-  env: { TERM: 'xterm' }, interactive: false, terminal: { cols: 80, rows: 24 },
+  version: PROTOCOL_VERSION,
+  token: 't',
+  kind: 'exec',
+  argv: ['true'],
+  cwd: '/',
+  env: { TERM: 'xterm' },
+  interactive: false,
+  terminal: { cols: 80, rows: 24 },
 };
 
 describe('helper/protocol', () => {

@@ -1,18 +1,32 @@
 // Helper settings from the environment, the QEMU command line built from
 // them, and the runtime directory rules.
 import { expect } from 'chai';
-import { UserError } from '../../src/cli/errors.js';
+import { UserError } from '../../src/errors.js';
 import { exitCodeOf, forwardedEnv } from '../../src/helper/client.js';
 import {
-  GUEST_DAEMON_PORT, decodeCmdlineValue, encodeCmdlineValue, helperKernelCmdline, helperQemuArgs, parseDaemonParams, type HelperQemuOptions,
+  GUEST_DAEMON_PORT,
+  decodeCmdlineValue,
+  encodeCmdlineValue,
+  helperKernelCmdline,
+  helperQemuArgs,
+  parseDaemonParams,
+  type HelperQemuOptions,
 } from '../../src/helper/qemu-command.js';
 import { normaliseShares, parseMemoryMiB, readHelperSettings, uncoveredShares } from '../../src/helper/settings.js';
 import { cacheRoot, helperStateDir, runtimeRoot } from '../../src/runtime/paths.js';
 
 const OPTIONS: HelperQemuOptions = {
-  kernel: '/img/vmlinuz', initrd: '/img/initrd.cpio.gz', memoryMiB: 4096, cpus: 1, hostPort: 40001,
-  writableShares: ['/tmp', '/home/u/.cache/mvm'], nodePath: '/usr/bin/node', daemonPath: '/p/dist/src/helper/daemon.js',
-  tokenPath: '/tmp/mvm-0/helper/token', idleSeconds: 600, consoleLog: '/tmp/mvm-0/helper/console.log',
+  kernel: '/img/vmlinuz',
+  initrd: '/img/initrd.cpio.gz',
+  memoryMiB: 4096,
+  cpus: 1,
+  hostPort: 40001,
+  writableShares: ['/tmp', '/home/u/.cache/mvm'],
+  nodePath: '/usr/bin/node',
+  daemonPath: '/p/dist/src/helper/daemon.js',
+  tokenPath: '/tmp/mvm-0/helper/token',
+  idleSeconds: 600,
+  consoleLog: '/tmp/mvm-0/helper/console.log',
   pidFile: '/tmp/mvm-0/helper/qemu.pid',
 };
 
@@ -76,7 +90,9 @@ describe('helper/settings and QEMU command', () => {
     const cmdline = helperKernelCmdline(OPTIONS);
     expect(cmdline).to.include('mvm.rw=rw0:/tmp,rw1:/home/u/.cache/mvm');
     expect(parseDaemonParams(`BOOT_IMAGE=x ${cmdline}`)).to.deep.equal({
-      tokenPath: OPTIONS.tokenPath, port: GUEST_DAEMON_PORT, idleSeconds: 600,
+      tokenPath: OPTIONS.tokenPath,
+      port: GUEST_DAEMON_PORT,
+      idleSeconds: 600,
     });
     expect(() => helperKernelCmdline({ ...OPTIONS, nodePath: '' })).to.throw(UserError, /empty node path/);
   });
@@ -85,7 +101,10 @@ describe('helper/settings and QEMU command', () => {
     const odd = { ...OPTIONS, tokenPath: '/tmp/my work/x,y:z%/tök', writableShares: ['/tmp/my work', '/a,b'] };
     const cmdline = helperKernelCmdline(odd);
     // One word per parameter, and the share list still splits on commas and colons only where it should.
-    const names = cmdline.split(' ').filter((w) => w.startsWith('mvm.')).map((w) => w.split('=')[0]);
+    const names = cmdline
+      .split(' ')
+      .filter((w) => w.startsWith('mvm.'))
+      .map((w) => w.split('=')[0]);
     expect(names).to.deep.equal(['mvm.node', 'mvm.daemon', 'mvm.token', 'mvm.port', 'mvm.idle', 'mvm.rw']);
     expect(cmdline).to.include('mvm.rw=rw0:/tmp/my%20work,rw1:/a%2Cb');
     expect(parseDaemonParams(cmdline).tokenPath).to.equal(odd.tokenPath);

@@ -6,15 +6,28 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { UserError } from '../../src/cli/errors.js';
+import { UserError } from '../../src/errors.js';
 import { withStartLock } from '../../src/helper/start-lock.js';
 import {
-  helperFiles, isHelperProcess, isProcessAlive, parseHelperState, readHelperState, removeHelperState,
-  writeHelperState, type HelperState,
+  helperFiles,
+  isHelperProcess,
+  isProcessAlive,
+  parseHelperState,
+  readHelperState,
+  removeHelperState,
+  writeHelperState,
+  type HelperState,
 } from '../../src/helper/state.js';
 
 const STATE: HelperState = {
-  pid: 4242, hostPort: 40123, startedAt: 1_790_000_000_000, cpus: 1, memoryMiB: 4096, idleSeconds: 600, imageKey: 'abc', writableShares: ['/tmp'],
+  pid: 4242,
+  hostPort: 40123,
+  startedAt: 1_790_000_000_000,
+  cpus: 1,
+  memoryMiB: 4096,
+  idleSeconds: 600,
+  imageKey: 'abc',
+  writableShares: ['/tmp'],
 };
 
 /** A pid that no process has: the kernel's default pid_max is far below it. */
@@ -22,7 +35,9 @@ const UNUSED_PID = 2 ** 30;
 
 describe('helper/state', () => {
   let dir: string;
-  beforeEach(() => { dir = mkdtempSync(join(tmpdir(), 'mvm-helper-state-')); });
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'mvm-helper-state-'));
+  });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
   it('round-trips the state file and removes it', () => {

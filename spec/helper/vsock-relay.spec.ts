@@ -16,8 +16,15 @@ describe('vsock relayed into the helper VM (parts)', () => {
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
   it('forwards the argv with only the --vsock value replaced, in either spelling, never after --', () => {
-    expect(withVsockValue(['run', '--vsock', 'cid=3,uds=/h/v.sock', '--', 'echo', '--vsock', 'x'], 'NEW'))
-      .to.deep.equal(['run', '--vsock', 'NEW', '--', 'echo', '--vsock', 'x']);
+    expect(withVsockValue(['run', '--vsock', 'cid=3,uds=/h/v.sock', '--', 'echo', '--vsock', 'x'], 'NEW')).to.deep.equal([
+      'run',
+      '--vsock',
+      'NEW',
+      '--',
+      'echo',
+      '--vsock',
+      'x',
+    ]);
     expect(withVsockValue(['run', '--vsock=cid=3', '-m', '1G'], 'NEW')).to.deep.equal(['run', '--vsock=NEW', '-m', '1G']);
     expect(() => withVsockValue(['run', '--', '--vsock', 'x'], 'NEW')).to.throw('no --vsock');
   });
@@ -40,7 +47,12 @@ describe('vsock relayed into the helper VM (parts)', () => {
       await backend.listening();
       const stream = backend.connect(6000);
       const events: string[] = [];
-      stream.attach({ connected: () => events.push('connected'), data: () => events.push('data'), ended: () => events.push('ended'), closed: () => events.push('closed') });
+      stream.attach({
+        connected: () => events.push('connected'),
+        data: () => events.push('data'),
+        ended: () => events.push('ended'),
+        closed: () => events.push('closed'),
+      });
       await new Promise((r) => setImmediate(r));
       expect(events).to.deep.equal(['closed']);
       expect(warnings).to.have.length(1);

@@ -52,9 +52,19 @@ export class FakeVmApi {
     private readonly server: Server,
   ) {
     this.record = {
-      name: options.name, createdAt: new Date(this.startedAt).toISOString(), cpus: 1, memoryBytes: 256 * MIB,
-      kernel: 'images/out/vmlinux', initrd: null, cmdline: 'console=hvc0', console: 'virtio',
-      drives: [], nets: [], vsock: null, rng: true, config: null,
+      name: options.name,
+      createdAt: new Date(this.startedAt).toISOString(),
+      cpus: 1,
+      memoryBytes: 256 * MIB,
+      kernel: 'images/out/vmlinux',
+      initrd: null,
+      cmdline: 'console=hvc0',
+      console: 'virtio',
+      drives: [],
+      nets: [],
+      vsock: null,
+      rng: true,
+      config: null,
     };
   }
 
@@ -115,9 +125,16 @@ export class FakeVmApi {
   private writeStatus(exitStatus: number | null = null): void {
     const final = this.state === 'exited' || this.state === 'failed';
     const status: VmStatus = {
-      name: this.options.name, state: this.state, pid: this.options.pid ?? process.pid, where: 'host', apiListen: this.socketPath,
-      startedAt: new Date(this.startedAt).toISOString(), bootMs: this.options.bootMs ?? 1234,
-      exitedAt: final ? new Date().toISOString() : null, exitStatus, exitReason: null,
+      name: this.options.name,
+      state: this.state,
+      pid: this.options.pid ?? process.pid,
+      where: 'host',
+      apiListen: this.socketPath,
+      startedAt: new Date(this.startedAt).toISOString(),
+      bootMs: this.options.bootMs ?? 1234,
+      exitedAt: final ? new Date().toISOString() : null,
+      exitStatus,
+      exitReason: null,
     };
     writeJsonAtomic(join(this.dir, VM_FILES.status), status);
   }
@@ -165,8 +182,12 @@ export class FakeVmApi {
 
   private info(): VmInfo {
     return {
-      ...this.record, state: this.state, pid: this.options.pid ?? process.pid, startedAt: new Date(this.startedAt).toISOString(),
-      uptimeMs: Date.now() - this.startedAt, bootMs: this.options.bootMs ?? 1234,
+      ...this.record,
+      state: this.state,
+      pid: this.options.pid ?? process.pid,
+      startedAt: new Date(this.startedAt).toISOString(),
+      uptimeMs: Date.now() - this.startedAt,
+      bootMs: this.options.bootMs ?? 1234,
     };
   }
 
@@ -185,16 +206,25 @@ export class FakeVmApi {
       cpu: { userUs: Math.round(cpuUs * 0.75), systemUs: cpuUs - Math.round(cpuUs * 0.75) },
       memory: { rssBytes: touched + vmm, guestTouchedBytes: touched, vmmBytes: vmm },
       exits: { total: exits, byReason: { io: Math.round(exits * 0.6), mmio: exits - Math.round(exits * 0.6) } },
-      disks: [{
-        name: 'vda', readOps: Math.round(seconds * 10), writeOps: Math.round(seconds * 5), flushOps: 0,
-        readBytes: Math.round(seconds * (o.diskReadBytesPerSecond ?? 64 * 1024)),
-        writeBytes: Math.round(seconds * (o.diskWriteBytesPerSecond ?? 16 * 1024)),
-      }],
-      nets: [{
-        name: 'eth0', rxPackets: Math.round(seconds * 20), txPackets: Math.round(seconds * 10),
-        rxBytes: Math.round(seconds * (o.netRxBytesPerSecond ?? 8 * 1024)),
-        txBytes: Math.round(seconds * (o.netTxBytesPerSecond ?? 2 * 1024)),
-      }],
+      disks: [
+        {
+          name: 'vda',
+          readOps: Math.round(seconds * 10),
+          writeOps: Math.round(seconds * 5),
+          flushOps: 0,
+          readBytes: Math.round(seconds * (o.diskReadBytesPerSecond ?? 64 * 1024)),
+          writeBytes: Math.round(seconds * (o.diskWriteBytesPerSecond ?? 16 * 1024)),
+        },
+      ],
+      nets: [
+        {
+          name: 'eth0',
+          rxPackets: Math.round(seconds * 20),
+          txPackets: Math.round(seconds * 10),
+          rxBytes: Math.round(seconds * (o.netRxBytesPerSecond ?? 8 * 1024)),
+          txBytes: Math.round(seconds * (o.netTxBytesPerSecond ?? 2 * 1024)),
+        },
+      ],
     };
   }
 }

@@ -63,20 +63,38 @@ export class FakeVmm {
   private status: VmStatus;
   readonly record: VmRecord;
 
-  constructor(readonly dir: string, readonly options: FakeVmOptions) {
+  constructor(
+    readonly dir: string,
+    readonly options: FakeVmOptions,
+  ) {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     this.record = {
-      name: options.name, createdAt: new Date(Date.now() - 60_000).toISOString(),
-      cpus: options.cpus ?? 1, memoryBytes: options.memoryBytes ?? 256 * 2 ** 20,
-      kernel: '/fake/vmlinux', initrd: null, cmdline: 'console=hvc0', console: 'virtio',
-      drives: options.drives ?? [], nets: [], vsock: null, rng: true, config: null,
+      name: options.name,
+      createdAt: new Date(Date.now() - 60_000).toISOString(),
+      cpus: options.cpus ?? 1,
+      memoryBytes: options.memoryBytes ?? 256 * 2 ** 20,
+      kernel: '/fake/vmlinux',
+      initrd: null,
+      cmdline: 'console=hvc0',
+      console: 'virtio',
+      drives: options.drives ?? [],
+      nets: [],
+      vsock: null,
+      rng: true,
+      config: null,
     };
     writeJsonAtomic(join(dir, VM_FILES.record), this.record);
     this.status = {
-      name: options.name, state: options.state ?? 'running', pid: options.pid ?? process.pid,
-      where: options.where ?? 'host', apiListen: join(dir, VM_FILES.api),
-      startedAt: new Date(Date.now() - 65_000).toISOString(), bootMs: options.bootMs === undefined ? 412 : options.bootMs,
-      exitedAt: null, exitStatus: options.exitStatus ?? null, exitReason: options.exitReason ?? null,
+      name: options.name,
+      state: options.state ?? 'running',
+      pid: options.pid ?? process.pid,
+      where: options.where ?? 'host',
+      apiListen: join(dir, VM_FILES.api),
+      startedAt: new Date(Date.now() - 65_000).toISOString(),
+      bootMs: options.bootMs === undefined ? 412 : options.bootMs,
+      exitedAt: null,
+      exitStatus: options.exitStatus ?? null,
+      exitReason: options.exitReason ?? null,
     };
     writeJsonAtomic(join(dir, VM_FILES.status), this.status);
     appendFileSync(join(dir, VM_FILES.console), options.console ?? `${options.name} booted\n`);
@@ -127,16 +145,26 @@ export class FakeVmm {
   }
 
   private info(): VmInfo {
-    return { ...this.record, state: this.status.state, pid: this.status.pid, startedAt: this.status.startedAt, uptimeMs: 65_000, bootMs: this.status.bootMs };
+    return {
+      ...this.record,
+      state: this.status.state,
+      pid: this.status.pid,
+      startedAt: this.status.startedAt,
+      uptimeMs: 65_000,
+      bootMs: this.status.bootMs,
+    };
   }
 
   private stats(): VmStats {
     return {
-      timestamp: Date.now(), uptimeMs: 65_000, bootMs: this.status.bootMs,
+      timestamp: Date.now(),
+      uptimeMs: 65_000,
+      bootMs: this.status.bootMs,
       cpu: { userUs: 1000, systemUs: 500 },
       memory: { rssBytes: 64 * 2 ** 20, guestTouchedBytes: 40 * 2 ** 20, vmmBytes: 24 * 2 ** 20 },
       exits: { total: FAKE_EXITS_TOTAL, byReason: { io: 4000, mmio: 242 } },
-      disks: [], nets: [],
+      disks: [],
+      nets: [],
     };
   }
 

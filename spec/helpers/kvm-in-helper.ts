@@ -58,7 +58,9 @@ function declaredTests(body: (this: Mocha.Suite) => void): string[] {
   try {
     body.call(suiteStandIn);
   } finally {
-    names.forEach((name, i) => (globals[name] = saved[i]));
+    names.forEach((name, i) => {
+      globals[name] = saved[i];
+    });
   }
   return titles;
 }
@@ -68,10 +70,26 @@ async function runInHelper(file: string, title: string): Promise<Map<string, Inn
   const dir = mkdtempSync(join(tmpdir(), 'mvm-kvm-spec-'));
   const output = join(dir, 'results.json');
   try {
-    const run = await runMvm([
-      'helper', 'exec', '--', process.execPath, MOCHA, '--no-config', '--timeout', '120000',
-      '--reporter', 'json', '--reporter-option', `output=${output}`, '--grep', `^${escapeRegExp(title)} `, file,
-    ], { timeoutMs: HELPER_RUN_TIMEOUT_MS });
+    const run = await runMvm(
+      [
+        'helper',
+        'exec',
+        '--',
+        process.execPath,
+        MOCHA,
+        '--no-config',
+        '--timeout',
+        '120000',
+        '--reporter',
+        'json',
+        '--reporter-option',
+        `output=${output}`,
+        '--grep',
+        `^${escapeRegExp(title)} `,
+        file,
+      ],
+      { timeoutMs: HELPER_RUN_TIMEOUT_MS },
+    );
     let json: MochaJson;
     try {
       json = JSON.parse(readFileSync(output, 'utf8')) as MochaJson;

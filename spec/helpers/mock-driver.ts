@@ -2,7 +2,7 @@
 // its registers (as Linux's virtio_mmio.c does) and lays out split virtqueues
 // in a GuestMemory exactly as a guest would, including malformed ones.
 import type { GuestMemory } from '../../src/memory/guest-memory.js';
-import type { BusDevice } from '../../src/vmm/bus.js';
+import type { BusDevice } from '../../src/bus/bus.js';
 import { Feature, Reg, Status, featureBit } from '../../src/virtio/constants.js';
 import { DescFlag } from '../../src/virtio/chain.js';
 
@@ -37,7 +37,12 @@ export class MockDriver {
   private cursor: number;
   readonly queues: QueueLayout[] = [];
 
-  constructor(readonly device: BusDevice, readonly memory: GuestMemory, heapStart = 0x1000, private readonly heapEnd = memory.totalSize) {
+  constructor(
+    readonly device: BusDevice,
+    readonly memory: GuestMemory,
+    heapStart = 0x1000,
+    private readonly heapEnd = memory.totalSize,
+  ) {
     this.cursor = heapStart;
   }
 
@@ -89,7 +94,9 @@ export class MockDriver {
     this.writeReg(Reg.STATUS, Status.ACKNOWLEDGE);
     this.writeReg(Reg.STATUS, Status.ACKNOWLEDGE | Status.DRIVER);
     const offered = this.deviceFeatures();
-    const wanted = options.features ?? (offered & (featureBit(Feature.VERSION_1) | featureBit(Feature.RING_EVENT_IDX) | featureBit(Feature.RING_INDIRECT_DESC) | 0xff_ffffn));
+    const wanted =
+      options.features ??
+      offered & (featureBit(Feature.VERSION_1) | featureBit(Feature.RING_EVENT_IDX) | featureBit(Feature.RING_INDIRECT_DESC) | 0xff_ffffn);
     this.writeDriverFeatures(wanted);
     this.writeReg(Reg.STATUS, Status.ACKNOWLEDGE | Status.DRIVER | Status.FEATURES_OK);
     const status = this.readReg(Reg.STATUS);
@@ -151,18 +158,24 @@ export class MockDriver {
     const head = q.nextFree;
     if (options.indirect) {
       const table = this.alloc(16 * buffers.length, 16);
-      buffers.forEach((b, i) => this.writeDescriptor(table, i, {
-        address: addresses[i]!, length: b.length,
-        flags: (b.write ? DescFlag.WRITE : 0) | (i + 1 < buffers.length ? DescFlag.NEXT : 0), next: i + 1,
-      }));
+      buffers.forEach((b, i) => {
+        this.writeDescriptor(table, i, {
+          address: addresses[i]!,
+          length: b.length,
+          flags: (b.write ? DescFlag.WRITE : 0) | (i + 1 < buffers.length ? DescFlag.NEXT : 0),
+          next: i + 1,
+        });
+      });
       this.writeDescriptor(q.desc, head, { address: table, length: 16 * buffers.length, flags: DescFlag.INDIRECT, next: 0 });
       q.nextFree = (head + 1) % q.size;
     } else {
       buffers.forEach((b, i) => {
         const index = (head + i) % q.size;
         this.writeDescriptor(q.desc, index, {
-          address: addresses[i]!, length: b.length,
-          flags: (b.write ? DescFlag.WRITE : 0) | (i + 1 < buffers.length ? DescFlag.NEXT : 0), next: (index + 1) % q.size,
+          address: addresses[i]!,
+          length: b.length,
+          flags: (b.write ? DescFlag.WRITE : 0) | (i + 1 < buffers.length ? DescFlag.NEXT : 0),
+          next: (index + 1) % q.size,
         });
       });
       q.nextFree = (head + buffers.length) % q.size;

@@ -14,7 +14,10 @@ export interface CliResult {
   stderr: string;
 }
 
-export function runMvm(args: readonly string[], options: { env?: Record<string, string>; input?: string; inputDelayMs?: number; timeoutMs?: number } = {}): Promise<CliResult> {
+export function runMvm(
+  args: readonly string[],
+  options: { env?: Record<string, string>; input?: string; inputDelayMs?: number; timeoutMs?: number } = {},
+): Promise<CliResult> {
   return new Promise((resolvePromise, reject) => {
     const child = spawn(process.execPath, [MVM_BIN, ...args], {
       env: { ...process.env, ...options.env },

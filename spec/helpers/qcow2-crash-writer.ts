@@ -37,5 +37,8 @@ for (let i = 0; ; i++) {
   else if (dice < 8) disk.discardSync(offset, length);
   else disk.writeZeroesSync(offset, length);
   if (rnd(6) === 0) disk.flushSync();
-  if (!announced && i > 10) { process.stdout.write('ready\n'); announced = true; }
+  if (!announced && i > 10) {
+    process.stdout.write('ready\n');
+    announced = true;
+  }
 }

@@ -45,10 +45,18 @@ export function randomSequence(seed: number, shape: SequenceShape): DiskOp[] {
 export function applyWithMvm(disk: SyncDisk, ops: DiskOp[]): void {
   for (const o of ops) {
     switch (o.op) {
-      case 'write': disk.writeSync(o.offset, Buffer.alloc(o.length, o.pattern)); break;
-      case 'discard': disk.discardSync(o.offset, o.length); break;
-      case 'zero': disk.writeZeroesSync(o.offset, o.length); break;
-      case 'flush': disk.flushSync(); break;
+      case 'write':
+        disk.writeSync(o.offset, Buffer.alloc(o.length, o.pattern));
+        break;
+      case 'discard':
+        disk.discardSync(o.offset, o.length);
+        break;
+      case 'zero':
+        disk.writeZeroesSync(o.offset, o.length);
+        break;
+      case 'flush':
+        disk.flushSync();
+        break;
     }
   }
 }
@@ -56,10 +64,16 @@ export function applyWithMvm(disk: SyncDisk, ops: DiskOp[]): void {
 export function asQemuIoCommands(ops: DiskOp[]): string[] {
   return ops.map((o) => {
     switch (o.op) {
-      case 'write': return `write -P ${o.pattern} ${o.offset} ${o.length}`;
-      case 'discard': return `discard ${o.offset} ${o.length}`;
-      case 'zero': return `write -z ${o.offset} ${o.length}`;
-      case 'flush': return 'flush';
+      case 'write':
+        return `write -P ${o.pattern} ${o.offset} ${o.length}`;
+      case 'discard':
+        return `discard ${o.offset} ${o.length}`;
+      case 'zero':
+        return `write -z ${o.offset} ${o.length}`;
+      case 'flush':
+        return 'flush';
+      default:
+        throw new Error(`unknown disk operation ${JSON.stringify(o satisfies never)}`);
     }
   });
 }

@@ -11,7 +11,9 @@ const CHECK = path.join(IMAGES_DIR, 'check-kernel-config.sh');
 
 describe('kernel config check (images/check-kernel-config.sh)', () => {
   let dir: string;
-  beforeEach(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mvm-kconfig-')); });
+  beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mvm-kconfig-'));
+  });
   afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
   function check(fragment: string, config: string) {
@@ -21,8 +23,13 @@ describe('kernel config check (images/check-kernel-config.sh)', () => {
   }
 
   const FRAGMENT = [
-    '# comment lines and blank lines are ignored', '',
-    'CONFIG_SMP=y', 'CONFIG_SERIAL_8250_NR_UARTS=1', 'CONFIG_CMDLINE="a b"', '# CONFIG_PCI is not set', '# CONFIG_ACPI is not set',
+    '# comment lines and blank lines are ignored',
+    '',
+    'CONFIG_SMP=y',
+    'CONFIG_SERIAL_8250_NR_UARTS=1',
+    'CONFIG_CMDLINE="a b"',
+    '# CONFIG_PCI is not set',
+    '# CONFIG_ACPI is not set',
   ].join('\n');
 
   it('accepts a .config holding every line (an unset option may be absent)', () => {

@@ -16,9 +16,27 @@ const ELF64_PHDR_SIZE = 56;
 /** Note names and descriptors are padded to 4 bytes in ELF64 kernels' notes. */
 const NOTE_ALIGNMENT = 4;
 
-export interface ProgramHeader { type: number; offset: number; vaddr: bigint; paddr: bigint; fileSize: number; memSize: bigint }
-export interface ElfNote { name: string; type: number; desc: Buffer }
-export interface Elf64 { elfClass: number; data: number; type: number; machine: number; entry: bigint; segments: ProgramHeader[] }
+export interface ProgramHeader {
+  type: number;
+  offset: number;
+  vaddr: bigint;
+  paddr: bigint;
+  fileSize: number;
+  memSize: bigint;
+}
+export interface ElfNote {
+  name: string;
+  type: number;
+  desc: Buffer;
+}
+export interface Elf64 {
+  elfClass: number;
+  data: number;
+  type: number;
+  machine: number;
+  entry: bigint;
+  segments: ProgramHeader[];
+}
 
 function need(file: Buffer, offset: number, length: number, what: string): void {
   if (offset < 0 || length < 0 || offset + length > file.length) throw new Error(`elf: ${what} outside the file`);
@@ -45,8 +63,12 @@ export function readElf64(file: Buffer): Elf64 {
     });
   }
   return {
-    elfClass: file[EI_CLASS]!, data: file[EI_DATA]!, type: file.readUInt16LE(16),
-    machine: file.readUInt16LE(18), entry: file.readBigUInt64LE(24), segments,
+    elfClass: file[EI_CLASS]!,
+    data: file[EI_DATA]!,
+    type: file.readUInt16LE(16),
+    machine: file.readUInt16LE(18),
+    entry: file.readBigUInt64LE(24),
+    segments,
   };
 }
 
@@ -66,7 +88,11 @@ export function readNotes(file: Buffer, elf: Elf64): ElfNote[] {
       const nameAt = at + 12;
       const descAt = nameAt + pad(nameSize);
       if (descAt + descSize > end) throw new Error('elf: note runs past its segment');
-      notes.push({ name: file.toString('latin1', nameAt, nameAt + nameSize).replace(/\0+$/, ''), type, desc: file.subarray(descAt, descAt + descSize) });
+      notes.push({
+        name: file.toString('latin1', nameAt, nameAt + nameSize).replace(/\0+$/, ''),
+        type,
+        desc: file.subarray(descAt, descAt + descSize),
+      });
       at = descAt + pad(descSize);
     }
   }

@@ -24,7 +24,7 @@ describe('guest kernel + initramfs booted under QEMU TCG', function () {
   let initrd: string;
   let guest: QemuGuest | undefined;
 
-  before(function () {
+  before(() => {
     if (!fs.existsSync(KERNEL)) throw new Error(`${KERNEL} is missing: run \`make kernel\` first`);
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mvm-boot-'));
     initrd = path.join(dir, 'initramfs.cpio.gz');
@@ -36,7 +36,8 @@ describe('guest kernel + initramfs booted under QEMU TCG', function () {
   const encode = (command: string) => Buffer.from(command, 'utf8').toString('base64');
 
   it('runs mvm.cmd= with 2 CPUs, prints its output and powers off with its status', async () => {
-    const command = 'echo "host=$(hostname) cpus=$(grep -c ^processor /proc/cpuinfo)"; mount | grep -c -e devtmpfs -e proc -e sysfs -e tmpfs; ip -o link show lo; exit 7';
+    const command =
+      'echo "host=$(hostname) cpus=$(grep -c ^processor /proc/cpuinfo)"; mount | grep -c -e devtmpfs -e proc -e sysfs -e tmpfs; ip -o link show lo; exit 7';
     guest = new QemuGuest(KERNEL, initrd, `${BASE_CMDLINE} mvm.cmd=${encode(command)}`, 2);
     await guest.waitFor(fallback(7));
     expect(guest.console).to.contain('host=mvm cpus=2');

@@ -6,7 +6,11 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import {
-  GUEST_SIGNAL_BASE, GUEST_SIGNAL_BOOT_MAGIC, GUEST_SIGNAL_BOOT_OFFSET, GUEST_SIGNAL_EXIT_OFFSET, GUEST_SIGNAL_STOP_OFFSET,
+  GUEST_SIGNAL_BASE,
+  GUEST_SIGNAL_BOOT_MAGIC,
+  GUEST_SIGNAL_BOOT_OFFSET,
+  GUEST_SIGNAL_EXIT_OFFSET,
+  GUEST_SIGNAL_STOP_OFFSET,
 } from '../../src/arch/x86_64/layout.js';
 import { INIT_DIR } from './paths.js';
 
@@ -15,9 +19,13 @@ const BUSYBOX = '/bin/busybox';
 /** What the stand-in devmem prints before its arguments. */
 const DEVMEM_TAG = 'devmem:';
 
-interface ShellResult { status: number | null; stdout: string; stderr: string }
+interface ShellResult {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
 
-describe('guest init library (firmware/init/mvm-init-lib.sh)', function () {
+describe('guest init library (firmware/init/mvm-init-lib.sh)', () => {
   let appletDir: string;
 
   before(() => {
@@ -29,7 +37,9 @@ describe('guest init library (firmware/init/mvm-init-lib.sh)', function () {
   /** Runs SCRIPT after sourcing the library; devmem is replaced unless told otherwise. */
   function run(script: string, env: Record<string, string> = { MVM_DEVMEM: `echo ${DEVMEM_TAG}` }): ShellResult {
     const result = spawnSync(BUSYBOX, ['sh', '-c', `. '${LIB}'\n${script}`], {
-      env: { PATH: appletDir, ...env }, encoding: 'utf8', cwd: appletDir,
+      env: { PATH: appletDir, ...env },
+      encoding: 'utf8',
+      cwd: appletDir,
     });
     return { status: result.status, stdout: result.stdout, stderr: result.stderr };
   }
@@ -66,8 +76,11 @@ describe('guest init library (firmware/init/mvm-init-lib.sh)', function () {
     });
 
     for (const [what, value] of [
-      ['empty', ''], ['a character outside base64', 'ZWNo*yBoaQ=='], ['a length not a multiple of 4', 'ZWNobyBoaQ'],
-      ['a space', 'ZWNo byBoaQ=='], ['an empty command', base64('')],
+      ['empty', ''],
+      ['a character outside base64', 'ZWNo*yBoaQ=='],
+      ['a length not a multiple of 4', 'ZWNobyBoaQ'],
+      ['a space', 'ZWNo byBoaQ=='],
+      ['an empty command', base64('')],
     ] as const) {
       it(`rejects ${what}`, () => {
         expect(run(`mvm_decode_cmd '${value}'`)).to.deep.include({ status: 1, stdout: '' });
@@ -77,8 +90,17 @@ describe('guest init library (firmware/init/mvm-init-lib.sh)', function () {
 
   describe('mvm_exit_status', () => {
     for (const [input, expected] of [
-      ['0', '0'], ['3', '3'], ['255', '255'], ['256', '1'], ['007', '7'], ['010', '10'], ['000', '0'],
-      ['', '1'], ['abc', '1'], ['-1', '1'], ['99999999999999999999', '1'],
+      ['0', '0'],
+      ['3', '3'],
+      ['255', '255'],
+      ['256', '1'],
+      ['007', '7'],
+      ['010', '10'],
+      ['000', '0'],
+      ['', '1'],
+      ['abc', '1'],
+      ['-1', '1'],
+      ['99999999999999999999', '1'],
     ] as const) {
       it(`maps "${input}" to ${expected}`, () => {
         expect(run(`mvm_exit_status '${input}'`).stdout).to.equal(`${expected}\n`);
@@ -124,20 +146,28 @@ describe('guest init library (firmware/init/mvm-init-lib.sh)', function () {
      * values, one per call (the last repeats), logging each read; writes are echoed.
      */
     const stateDirs: string[] = [];
-    after(() => stateDirs.forEach((dir) => fs.rmSync(dir, { recursive: true, force: true })));
+    after(() =>
+      stateDirs.forEach((dir) => {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }),
+    );
 
     function standIns(values: string[]): Record<string, string> {
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mvm-stop-'));
       stateDirs.push(dir);
       const script = path.join(dir, 'devmem');
-      fs.writeFileSync(script, [
-        '#!/bin/busybox sh',
-        `echo "$*" >> '${dir}/calls'`,
-        `n=$(cat '${dir}/count' 2>/dev/null || echo 0); echo $((n + 1)) > '${dir}/count'`,
-        `set -- ${values.map((v) => `'${v}'`).join(' ')}`,
-        'i=0; for v; do i=$((i + 1)); last=$v; [ $i -gt $n ] && break; done',
-        'echo "$last"',
-      ].join('\n'), { mode: 0o755 });
+      fs.writeFileSync(
+        script,
+        [
+          '#!/bin/busybox sh',
+          `echo "$*" >> '${dir}/calls'`,
+          `n=$(cat '${dir}/count' 2>/dev/null || echo 0); echo $((n + 1)) > '${dir}/count'`,
+          `set -- ${values.map((v) => `'${v}'`).join(' ')}`,
+          'i=0; for v; do i=$((i + 1)); last=$v; [ $i -gt $n ] && break; done',
+          'echo "$last"',
+        ].join('\n'),
+        { mode: 0o755 },
+      );
       return { MVM_DEVMEM: script, MVM_POWEROFF: 'echo POWEROFF', STATE_DIR: dir };
     }
 
@@ -147,7 +177,13 @@ describe('guest init library (firmware/init/mvm-init-lib.sh)', function () {
       expect(fs.readFileSync(path.join(env.STATE_DIR!, 'calls'), 'utf8')).to.equal('0xc0000008 32\n');
     });
 
-    for (const [value, requested] of [['0x00000001', true], ['0x00000000', false], ['0xFFFFFFFF', false], ['garbage; rm -rf /', false], ['', false]] as const) {
+    for (const [value, requested] of [
+      ['0x00000001', true],
+      ['0x00000000', false],
+      ['0xFFFFFFFF', false],
+      ['garbage; rm -rf /', false],
+      ['', false],
+    ] as const) {
       it(`takes ${JSON.stringify(value)} as ${requested ? 'a stop request' : 'no stop request'}`, () => {
         const env = standIns([value]);
         expect(run('mvm_stop_requested && echo yes || echo no', env).stdout).to.equal(requested ? 'yes\n' : 'no\n');

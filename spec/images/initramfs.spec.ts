@@ -12,8 +12,23 @@ import { readNewc, S_IFCHR, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG, type CpioEntry } 
 
 /** Every command the scripts of firmware/init/ run, as busybox applets (init is busybox init). */
 const APPLETS_THE_INIT_RUNS = [
-  'sh', 'init', 'mount', 'mkdir', 'hostname', 'devmem', 'cat', 'base64', 'setsid', 'cttyhack',
-  'sync', 'stty', 'reboot', 'sleep', 'poweroff', 'halt', 'ip',
+  'sh',
+  'init',
+  'mount',
+  'mkdir',
+  'hostname',
+  'devmem',
+  'cat',
+  'base64',
+  'setsid',
+  'cttyhack',
+  'sync',
+  'stty',
+  'reboot',
+  'sleep',
+  'poweroff',
+  'halt',
+  'ip',
 ];
 /** Scripts busybox init runs from /etc/inittab, with their sources. */
 const INITTAB_SCRIPTS = { 'lib/mvm/session': 'session', 'lib/mvm/shutdown': 'shutdown' };
@@ -28,7 +43,7 @@ function buildRootfs(output: string): Buffer {
   return fs.readFileSync(output);
 }
 
-describe('initramfs (images/build-rootfs.sh)', function () {
+describe('initramfs (images/build-rootfs.sh)', () => {
   let dir: string;
   let archive: Buffer;
   let byName: Map<string, CpioEntry>;
@@ -71,7 +86,7 @@ describe('initramfs (images/build-rootfs.sh)', function () {
     expect(entry('init').data.toString('utf8')).to.match(/^exec \/sbin\/init$/m);
   });
 
-  it('has Debian\'s static busybox, executable', () => {
+  it("has Debian's static busybox, executable", () => {
     const busybox = entry('bin/busybox');
     expect(busybox.mode & S_IFMT).to.equal(S_IFREG);
     expect(busybox.mode & EXECUTABLE_BY_ALL).to.equal(EXECUTABLE_BY_ALL);
@@ -80,9 +95,9 @@ describe('initramfs (images/build-rootfs.sh)', function () {
   });
 
   it('links every applet the init runs to busybox', () => {
-    const links = new Map([...byName.values()]
-      .filter((e) => (e.mode & S_IFMT) === S_IFLNK)
-      .map((e) => [path.basename(e.name), e.data.toString('utf8')]));
+    const links = new Map(
+      [...byName.values()].filter((e) => (e.mode & S_IFMT) === S_IFLNK).map((e) => [path.basename(e.name), e.data.toString('utf8')]),
+    );
     for (const applet of APPLETS_THE_INIT_RUNS) {
       expect(links.get(applet), `applet ${applet}`).to.equal('/bin/busybox');
     }

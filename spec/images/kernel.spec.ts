@@ -5,9 +5,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import {
-  EM_X86_64, ELFCLASS64, ELFDATA2LSB, ET_EXEC, PT_LOAD, readElf64, readNotes, type Elf64,
-} from './elf64.js';
+import { EM_X86_64, ELFCLASS64, ELFDATA2LSB, ET_EXEC, PT_LOAD, readElf64, readNotes, type Elf64 } from './elf64.js';
 import { IMAGES_DIR, IMAGES_OUT, KERNEL_FRAGMENT } from './paths.js';
 
 const KERNEL = path.join(IMAGES_OUT, 'vmlinux');
@@ -25,7 +23,7 @@ function loaded(elf: Elf64, address: bigint): boolean {
   return elf.segments.some((s) => s.type === PT_LOAD && address >= s.paddr && address < s.paddr + s.memSize);
 }
 
-describe('guest kernel (images/build-kernel.sh)', function () {
+describe('guest kernel (images/build-kernel.sh)', () => {
   let file: Buffer;
   let elf: Elf64;
 
@@ -55,8 +53,9 @@ describe('guest kernel (images/build-kernel.sh)', function () {
   });
 
   it('was configured with every line of firmware/kernel/mvm-guest.config', () => {
-    const check = spawnSync(path.join(IMAGES_DIR, 'check-kernel-config.sh'),
-      [KERNEL_FRAGMENT, path.join(IMAGES_OUT, 'kernel.config')], { encoding: 'utf8' });
+    const check = spawnSync(path.join(IMAGES_DIR, 'check-kernel-config.sh'), [KERNEL_FRAGMENT, path.join(IMAGES_OUT, 'kernel.config')], {
+      encoding: 'utf8',
+    });
     expect(check.stdout).to.equal('');
     expect(check.status).to.equal(0);
   });
@@ -64,11 +63,12 @@ describe('guest kernel (images/build-kernel.sh)', function () {
   describe('the build cache', function () {
     this.timeout(COLD_BUILD_TIMEOUT_MS);
     let dir: string;
-    before(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mvm-kernel-')); });
+    before(() => {
+      dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mvm-kernel-'));
+    });
     after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-    const build = (output: string) =>
-      spawnSync(BUILD_KERNEL, [output], { encoding: 'utf8', env: { ...process.env, MVM_CACHE } });
+    const build = (output: string) => spawnSync(BUILD_KERNEL, [output], { encoding: 'utf8', env: { ...process.env, MVM_CACHE } });
 
     it('builds once, then copies the cached kernel without compiling', () => {
       const first = build(path.join(dir, 'first', 'vmlinux'));

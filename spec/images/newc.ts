@@ -47,7 +47,19 @@ export function readNewc(archive: Buffer): CpioEntry[] {
       fields.push(parseInt(text, 16));
     }
     const [, mode, uid, gid, , mtime, fileSize, , , rdevMajor, rdevMinor, nameSize] = fields as [
-      number, number, number, number, number, number, number, number, number, number, number, number];
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+    ];
     const nameStart = offset + HEADER_SIZE;
     if (nameSize < 1 || nameStart + nameSize > archive.length) throw new Error(`cpio: bad name size at ${offset}`);
     if (archive[nameStart + nameSize - 1] !== 0) throw new Error(`cpio: name not NUL-terminated at ${offset}`);

@@ -16,12 +16,36 @@ export class QemuGuest {
 
   constructor(kernel: string, initrd: string, append: string, cpus = 1) {
     this.qemu = spawn('qemu-system-x86_64', [
-      '-accel', 'tcg', '-M', 'microvm,acpi=off', '-smp', String(cpus), '-m', GUEST_MEMORY,
-      '-nodefaults', '-no-user-config', '-display', 'none', '-monitor', 'none', '-serial', 'stdio',
-      '-no-reboot', '-kernel', kernel, '-initrd', initrd, '-append', append,
+      '-accel',
+      'tcg',
+      '-M',
+      'microvm,acpi=off',
+      '-smp',
+      String(cpus),
+      '-m',
+      GUEST_MEMORY,
+      '-nodefaults',
+      '-no-user-config',
+      '-display',
+      'none',
+      '-monitor',
+      'none',
+      '-serial',
+      'stdio',
+      '-no-reboot',
+      '-kernel',
+      kernel,
+      '-initrd',
+      initrd,
+      '-append',
+      append,
     ]);
-    this.qemu.stdout.setEncoding('utf8').on('data', (chunk: string) => { this.output += chunk; });
-    this.qemu.stderr.setEncoding('utf8').on('data', (chunk: string) => { this.output += chunk; });
+    this.qemu.stdout.setEncoding('utf8').on('data', (chunk: string) => {
+      this.output += chunk;
+    });
+    this.qemu.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+      this.output += chunk;
+    });
     this.exit = new Promise((resolve) => this.qemu.on('exit', (code) => resolve(code)));
   }
 
@@ -34,7 +58,9 @@ export class QemuGuest {
   async waitFor(pattern: RegExp, from = 0): Promise<void> {
     const deadline = Date.now() + WAIT_LIMIT_MS;
     let exited = false;
-    void this.exit.then(() => { exited = true; });
+    void this.exit.then(() => {
+      exited = true;
+    });
     while (!pattern.test(this.output.slice(from))) {
       if (exited) throw new Error(`QEMU exited before the console showed ${pattern}; console:\n${this.output}`);
       if (Date.now() > deadline) throw new Error(`console never showed ${pattern}; console:\n${this.output}`);

@@ -1,8 +1,16 @@
 import { expect } from 'chai';
 import * as ioctls from '../../src/kvm/ioctls.js';
 import {
-  REGS_SIZE, SREGS_SIZE, decodeCpuid, decodeRegs, decodeSregs, encodeCpuid, encodeMemoryRegion, encodeMsrs,
-  encodeRegs, encodeSregs,
+  REGS_SIZE,
+  SREGS_SIZE,
+  decodeCpuid,
+  decodeRegs,
+  decodeSregs,
+  encodeCpuid,
+  encodeMemoryRegion,
+  encodeMsrs,
+  encodeRegs,
+  encodeSregs,
 } from '../../src/kvm/structs.js';
 import { RunPage } from '../../src/kvm/vcpu-exit.js';
 
@@ -37,9 +45,23 @@ describe('KVM ioctl numbers and struct layouts', () => {
     const base = new Uint8Array(SREGS_SIZE).fill(0xee);
     const seg = { base: 0, limit: 0xffffffff, selector: 0x10, type: 11, present: 1, dpl: 0, db: 0, s: 1, l: 1, g: 1, avl: 0, unusable: 0 };
     const sregs = {
-      cs: seg, ds: seg, es: seg, fs: seg, gs: seg, ss: seg, tr: seg, ldt: seg,
-      gdt: { base: 0x500, limit: 0x2f }, idt: { base: 0x530, limit: 0 },
-      cr0: 0x80000011, cr2: 0, cr3: 0x9000, cr4: 0x20, cr8: 0, efer: 0x500, apic_base: 0xfee00900,
+      cs: seg,
+      ds: seg,
+      es: seg,
+      fs: seg,
+      gs: seg,
+      ss: seg,
+      tr: seg,
+      ldt: seg,
+      gdt: { base: 0x500, limit: 0x2f },
+      idt: { base: 0x530, limit: 0 },
+      cr0: 0x80000011,
+      cr2: 0,
+      cr3: 0x9000,
+      cr4: 0x20,
+      cr8: 0,
+      efer: 0x500,
+      apic_base: 0xfee00900,
     };
     const bytes = encodeSregs(sregs, base);
     const back = decodeSregs(bytes);
@@ -57,7 +79,12 @@ describe('KVM ioctl numbers and struct layouts', () => {
     expect(region.getUint32(0, true)).to.equal(2);
     expect(region.getBigUint64(8, true)).to.equal(0x1_0000_0000n);
     expect(region.getBigUint64(24, true)).to.equal(0x7f00_0000_0000n);
-    const msrs = new DataView(encodeMsrs([{ index: 0x10, data: 5 }, { index: 0xc0000081, data: 7n }]).buffer);
+    const msrs = new DataView(
+      encodeMsrs([
+        { index: 0x10, data: 5 },
+        { index: 0xc0000081, data: 7n },
+      ]).buffer,
+    );
     expect(msrs.getUint32(0, true)).to.equal(2);
     expect(msrs.getUint32(24, true)).to.equal(0xc0000081);
     expect(msrs.getBigUint64(32, true)).to.equal(7n);

@@ -40,7 +40,7 @@ describe('loader/boot-setup', () => {
     const memorySize = 64 * MiB;
     const memory = ramFor(memorySize);
     const initrd = Uint8Array.from({ length: 300_000 }, (_, i) => (i * 7) & 0xff);
-    const boot = setupBoot(memory, { kernel, initrd, cmdline: 'console=ttyS0 reboot=k panic=1', memorySize, cpus: 3 });
+    const boot = setupBoot(memory, { kernel, initrd, cmdline: 'console=ttyS0 reboot=k panic=1', cpus: 3 });
 
     it('returns the entry and the start state for the boot vCPU', () => {
       expect(boot.entry).to.equal(KERNEL_AT + 0x40);
@@ -64,7 +64,7 @@ describe('loader/boot-setup', () => {
       expect(memory.read(bp.ramdiskImage, bp.ramdiskSize)).to.deep.equal(initrd);
       expect(bp.ramdiskImage).to.be.at.least(boot.kernel.kernelEnd);
       expect(bp.ramdiskImage + bp.ramdiskSize).to.be.at.most(memorySize);
-      expect(bp.e820).to.deep.equal(e820Map(memorySize));
+      expect(bp.e820).to.deep.equal(e820Map(guestRamRegions(memorySize)));
     });
 
     it('writes an MP table for the 3 vCPUs', () => {
@@ -102,22 +102,25 @@ describe('loader/boot-setup', () => {
     const memorySize = 32 * MiB;
     const memory = ramFor(memorySize);
     const cmdline = new KernelCmdline().set('console', 'ttyS0').addVirtioMmioDevice(0xd0000000, 0x1000, 5);
-    const boot = setupBoot(memory, { kernel, cmdline, memorySize, cpus: 1 });
+    const boot = setupBoot(memory, { kernel, cmdline, cpus: 1 });
     expect(boot).to.not.have.property('initrd');
     const bp = readBootParams(memory);
     expect(bp.ramdiskImage).to.equal(0);
-    expect(new TextDecoder().decode(memory.read(CMDLINE_START, bp.cmdlineSize))).to.equal(
-      'console=ttyS0 virtio_mmio.device=4K@0xd0000000:5',
-    );
+    expect(new TextDecoder().decode(memory.read(CMDLINE_START, bp.cmdlineSize))).to.equal('console=ttyS0 virtio_mmio.device=4K@0xd0000000:5');
   });
 
   it('refuses before writing anything: bad CPU count, memory that does not match, a bad command line', () => {
     const memorySize = 32 * MiB;
     const memory = ramFor(memorySize);
-    const options = { kernel, cmdline: 'console=ttyS0', memorySize, cpus: 1 };
+    const options = { kernel, cmdline: 'console=ttyS0', cpus: 1 };
     expect(() => setupBoot(memory, { ...options, cpus: 0 })).to.throw(BootError, /vCPUs requested/);
     expect(() => setupBoot(memory, { ...options, cpus: 1000 })).to.throw(BootError, /vCPUs requested/);
-    expect(() => setupBoot(memory, { ...options, memorySize: 64 * MiB })).to.throw(BootError, /does not map/);
+    // 32 MiB in all, but not where the layout for 32 MiB puts it (one region from 0).
+    const holed = GuestMemory.fromSizes([
+      { guestAddress: 0, size: 16 * MiB },
+      { guestAddress: 32 * MiB, size: 16 * MiB },
+    ]);
+    expect(() => setupBoot(holed, options)).to.throw(BootError, /does not map/);
     expect(() => setupBoot(memory, { ...options, cmdline: 'a\nb' })).to.throw(BootError, /control character/);
     expect(memory.readU8(KERNEL_AT), 'kernel not loaded').to.equal(0);
   });
@@ -126,9 +129,9 @@ describe('loader/boot-setup', () => {
     const memorySize = 17 * MiB;
     const memory = ramFor(memorySize);
     const big = buildElf({ entry: KERNEL_AT, segments: [{ paddr: KERNEL_AT, data: new Uint8Array(16), memsz: 2 * MiB }] });
-    expect(() => setupBoot(memory, { kernel: big, cmdline: '', memorySize, cpus: 1 })).to.throw(BootError, /does not fit/);
+    expect(() => setupBoot(memory, { kernel: big, cmdline: '', cpus: 1 })).to.throw(BootError, /does not fit/);
     const initrd = new Uint8Array(20 * MiB);
-    expect(() => setupBoot(memory, { kernel, initrd, cmdline: '', memorySize, cpus: 1 })).to.throw(BootError, /initrd .* does not fit/);
+    expect(() => setupBoot(memory, { kernel, initrd, cmdline: '', cpus: 1 })).to.throw(BootError, /initrd .* does not fit/);
   });
 
   describe('with the project kernel and initramfs (images/out)', () => {
@@ -145,7 +148,6 @@ describe('loader/boot-setup', () => {
         kernel: readFileSync(out('vmlinux')),
         initrd,
         cmdline: 'console=ttyS0 reboot=k panic=1',
-        memorySize,
         cpus: 2,
       });
       expect(boot.entry).to.equal(0x1000000);

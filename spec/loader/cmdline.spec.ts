@@ -68,6 +68,11 @@ describe('loader/cmdline', () => {
     expect(placed).to.deep.equal({ address: CMDLINE_START, length: 13 });
     expect(new TextDecoder().decode(memory.read(CMDLINE_START, 13))).to.equal('console=ttyS0');
     expect(memory.readU8(CMDLINE_START + 13)).to.equal(0);
-    expect(memory.read(CMDLINE_START, CMDLINE_MAX_SIZE).slice(13).every((b) => b === 0)).to.equal(true);
+    expect(
+      memory
+        .read(CMDLINE_START, CMDLINE_MAX_SIZE)
+        .slice(13)
+        .every((b) => b === 0),
+    ).to.equal(true);
   });
 });

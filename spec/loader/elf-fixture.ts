@@ -29,7 +29,7 @@ const pad4 = (n: number) => Math.ceil(n / 4) * 4;
 export function noteBytes(notes: readonly FixtureNote[]): Uint8Array {
   const parts: number[] = [];
   for (const note of notes) {
-    const name = new TextEncoder().encode(note.name + '\0');
+    const name = new TextEncoder().encode(`${note.name}\0`);
     const bytes = new Uint8Array(12 + pad4(name.length) + pad4(note.desc.length));
     const view = new DataView(bytes.buffer);
     view.setUint32(0, name.length, true);

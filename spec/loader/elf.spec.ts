@@ -92,12 +92,30 @@ describe('loader/elf', () => {
 
     it('refuses a wrong magic, class, endianness, version, type or machine', () => {
       const good = simpleKernel();
-      expectRejected(patch(good, 0, (v) => v.setUint8(1, 0x46)), /bad magic/);
-      expectRejected(patch(good, 4, (v) => v.setUint8(0, 1)), /not a 64-bit ELF/);
-      expectRejected(patch(good, 5, (v) => v.setUint8(0, 2)), /not little-endian/);
-      expectRejected(patch(good, 6, (v) => v.setUint8(0, 0)), /unknown ELF version/);
-      expectRejected(patch(good, 0x10, (v) => v.setUint16(0, 3, true)), /e_type is 3/);
-      expectRejected(patch(good, 0x12, (v) => v.setUint16(0, 40, true)), /e_machine is 40/);
+      expectRejected(
+        patch(good, 0, (v) => v.setUint8(1, 0x46)),
+        /bad magic/,
+      );
+      expectRejected(
+        patch(good, 4, (v) => v.setUint8(0, 1)),
+        /not a 64-bit ELF/,
+      );
+      expectRejected(
+        patch(good, 5, (v) => v.setUint8(0, 2)),
+        /not little-endian/,
+      );
+      expectRejected(
+        patch(good, 6, (v) => v.setUint8(0, 0)),
+        /unknown ELF version/,
+      );
+      expectRejected(
+        patch(good, 0x10, (v) => v.setUint16(0, 3, true)),
+        /e_type is 3/,
+      );
+      expectRejected(
+        patch(good, 0x12, (v) => v.setUint16(0, 40, true)),
+        /e_machine is 40/,
+      );
     });
 
     it('refuses a bzImage or any random bytes with the same clear error', () => {
@@ -109,31 +127,61 @@ describe('loader/elf', () => {
 
     it('refuses a program header table that runs past the end of the file', () => {
       const good = simpleKernel();
-      expectRejected(patch(good, 0x38, (v) => v.setUint16(0, 1000, true)), /program header table/);
-      expectRejected(patch(good, 0x20, (v) => v.setUint32(0, good.length - 10, true)), /program header table/);
+      expectRejected(
+        patch(good, 0x38, (v) => v.setUint16(0, 1000, true)),
+        /program header table/,
+      );
+      expectRejected(
+        patch(good, 0x20, (v) => v.setUint32(0, good.length - 10, true)),
+        /program header table/,
+      );
     });
 
     it('refuses e_phoff and sizes beyond 2^53 without a typed-array exception', () => {
       const good = simpleKernel();
-      expectRejected(patch(good, 0x20, (v) => v.setBigUint64(0, 0xffffffffffffffffn, true)), /e_phoff .* too large/);
-      expectRejected(patch(good, phdrField(0, 0x20), (v) => v.setBigUint64(0, 1n << 60n, true)), /p_filesz .* too large/);
+      expectRejected(
+        patch(good, 0x20, (v) => v.setBigUint64(0, 0xffffffffffffffffn, true)),
+        /e_phoff .* too large/,
+      );
+      expectRejected(
+        patch(good, phdrField(0, 0x20), (v) => v.setBigUint64(0, 1n << 60n, true)),
+        /p_filesz .* too large/,
+      );
     });
 
     it('refuses a wrong e_phentsize and a zero or PN_XNUM program header count', () => {
       const good = simpleKernel();
-      expectRejected(patch(good, 0x36, (v) => v.setUint16(0, 32, true)), /e_phentsize is 32/);
-      expectRejected(patch(good, 0x38, (v) => v.setUint16(0, 0, true)), /program header count 0/);
-      expectRejected(patch(good, 0x38, (v) => v.setUint16(0, 0xffff, true)), /program header count 65535/);
+      expectRejected(
+        patch(good, 0x36, (v) => v.setUint16(0, 32, true)),
+        /e_phentsize is 32/,
+      );
+      expectRejected(
+        patch(good, 0x38, (v) => v.setUint16(0, 0, true)),
+        /program header count 0/,
+      );
+      expectRejected(
+        patch(good, 0x38, (v) => v.setUint16(0, 0xffff, true)),
+        /program header count 65535/,
+      );
     });
 
     it('refuses a segment whose file bytes lie beyond the end of the file', () => {
       const good = simpleKernel();
-      expectRejected(patch(good, phdrField(1, 0x08), (v) => v.setUint32(0, good.length - 1, true)), /segment 1 .* beyond the end/);
-      expectRejected(patch(good, phdrField(1, 0x20), (v) => v.setUint32(0, 0x7fffffff, true)), /segment 1 .* beyond the end/);
+      expectRejected(
+        patch(good, phdrField(1, 0x08), (v) => v.setUint32(0, good.length - 1, true)),
+        /segment 1 .* beyond the end/,
+      );
+      expectRejected(
+        patch(good, phdrField(1, 0x20), (v) => v.setUint32(0, 0x7fffffff, true)),
+        /segment 1 .* beyond the end/,
+      );
     });
 
     it('refuses a segment with more file bytes than memory bytes', () => {
-      expectRejected(patch(simpleKernel(), phdrField(1, 0x28), (v) => v.setUint32(0, 1, true)), /more file bytes/);
+      expectRejected(
+        patch(simpleKernel(), phdrField(1, 0x28), (v) => v.setUint32(0, 1, true)),
+        /more file bytes/,
+      );
     });
 
     it('refuses a file without loadable segments', () => {
@@ -143,7 +191,10 @@ describe('loader/elf', () => {
     });
 
     it('refuses an entry point outside the loaded segments', () => {
-      expectRejected(patch(simpleKernel(), 0x18, (v) => v.setUint32(0, 0x5000, true)), /entry point 0x5000/);
+      expectRejected(
+        patch(simpleKernel(), 0x18, (v) => v.setUint32(0, 0x5000, true)),
+        /entry point 0x5000/,
+      );
     });
 
     it('refuses a truncated or oversized note', () => {
@@ -153,8 +204,14 @@ describe('loader/elf', () => {
         notes: [{ name: 'Xen', type: 18, desc: bytes(1, 2, 3, 4) }],
       });
       const noteAt = file.length - 20;
-      expectRejected(patch(file, noteAt + 4, (v) => v.setUint32(0, 0xfffffff0, true)), /runs past its segment/);
-      expectRejected(patch(file, noteAt + 4, (v) => v.setUint32(0, 2, true)), /2-byte descriptor/);
+      expectRejected(
+        patch(file, noteAt + 4, (v) => v.setUint32(0, 0xfffffff0, true)),
+        /runs past its segment/,
+      );
+      expectRejected(
+        patch(file, noteAt + 4, (v) => v.setUint32(0, 2, true)),
+        /2-byte descriptor/,
+      );
     });
   });
 
@@ -163,7 +220,9 @@ describe('loader/elf', () => {
       let seed = 0x2545f491;
       const random = () => {
         // xorshift32: deterministic, so a failure reproduces.
-        seed ^= seed << 13; seed ^= seed >>> 17; seed ^= seed << 5;
+        seed ^= seed << 13;
+        seed ^= seed >>> 17;
+        seed ^= seed << 5;
         return (seed >>> 0) / 0x1_0000_0000;
       };
       const good = buildElf({
@@ -228,10 +287,11 @@ describe('loader/elf', () => {
       const loaded = loadElfKernel(mem, readFileSync(path));
       expect(loaded.entry).to.equal(0x1000000);
       expect(loaded.kernelStart).to.equal(0x1000000);
-      expect(loaded.kernelEnd).to.be.greaterThan(loaded.kernelStart).and.below(64 * MiB);
+      expect(loaded.kernelEnd)
+        .to.be.greaterThan(loaded.kernelStart)
+        .and.below(64 * MiB);
       expect(loaded.pvhEntry, 'CONFIG_PVH=y in firmware/kernel').to.be.a('number');
       expect(mem.readU8(loaded.entry), 'first byte of startup_64 is code').to.not.equal(0);
     });
   });
 });
-

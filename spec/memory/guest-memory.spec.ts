@@ -2,11 +2,12 @@ import { expect } from 'chai';
 import { GuestMemory, GuestMemoryError } from '../../src/memory/guest-memory.js';
 
 describe('GuestMemory', () => {
-  const memory = () => GuestMemory.fromSizes([
-    { guestAddress: 0, size: 0x1000 },
-    { guestAddress: 0x1000, size: 0x1000 },
-    { guestAddress: 0x10000, size: 0x100 },
-  ]);
+  const memory = () =>
+    GuestMemory.fromSizes([
+      { guestAddress: 0, size: 0x1000 },
+      { guestAddress: 0x1000, size: 0x1000 },
+      { guestAddress: 0x10000, size: 0x100 },
+    ]);
 
   it('reads back what it writes, little-endian', () => {
     const m = memory();
@@ -19,7 +20,17 @@ describe('GuestMemory', () => {
 
   it('refuses every access that leaves a region, overflows or is not an integer', () => {
     const m = memory();
-    const bad: [number, number][] = [[0xfff, 2], [0x2000, 1], [-1, 1], [0x10000 + 0xff, 2], [Number.MAX_SAFE_INTEGER, 1], [0.5, 1], [0, -1], [NaN, 1], [0, Infinity]];
+    const bad: [number, number][] = [
+      [0xfff, 2],
+      [0x2000, 1],
+      [-1, 1],
+      [0x10000 + 0xff, 2],
+      [Number.MAX_SAFE_INTEGER, 1],
+      [0.5, 1],
+      [0, -1],
+      [NaN, 1],
+      [0, Infinity],
+    ];
     for (const [address, length] of bad) {
       expect(m.isValidRange(address, length), `${address}+${length}`).to.equal(false);
       expect(() => m.slice(address, length), `${address}+${length}`).to.throw(GuestMemoryError);
@@ -43,6 +54,11 @@ describe('GuestMemory', () => {
   });
 
   it('refuses overlapping regions', () => {
-    expect(() => GuestMemory.fromSizes([{ guestAddress: 0, size: 0x2000 }, { guestAddress: 0x1000, size: 0x1000 }])).to.throw(GuestMemoryError);
+    expect(() =>
+      GuestMemory.fromSizes([
+        { guestAddress: 0, size: 0x2000 },
+        { guestAddress: 0x1000, size: 0x1000 },
+      ]),
+    ).to.throw(GuestMemoryError);
   });
 });

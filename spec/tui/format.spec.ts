@@ -14,17 +14,38 @@ const MIB = 1024 * 1024;
 
 function view(name: string, overrides: Partial<VmView> = {}): VmView {
   return {
-    name, state: 'running', reason: null, apiError: null, stopRequested: false, info: null, stats: null, rates: null,
-    cpuHistory: [], exitsHistory: [], ...overrides,
+    name,
+    state: 'running',
+    reason: null,
+    apiError: null,
+    stopRequested: false,
+    info: null,
+    stats: null,
+    rates: null,
+    cpuHistory: [],
+    exitsHistory: [],
+    ...overrides,
   };
 }
 
 const busy: Partial<VmView> = {
-  rates: { cpuPercent: 12.34, exitsPerSecond: 1530, diskReadBytesPerSecond: 1536, diskWriteBytesPerSecond: 0, netRxBytesPerSecond: 2 * MIB, netTxBytesPerSecond: 100 },
+  rates: {
+    cpuPercent: 12.34,
+    exitsPerSecond: 1530,
+    diskReadBytesPerSecond: 1536,
+    diskWriteBytesPerSecond: 0,
+    netRxBytesPerSecond: 2 * MIB,
+    netTxBytesPerSecond: 100,
+  },
   stats: {
-    timestamp: 0, uptimeMs: 3_723_000, bootMs: 2326, cpu: { userUs: 0, systemUs: 0 },
+    timestamp: 0,
+    uptimeMs: 3_723_000,
+    bootMs: 2326,
+    cpu: { userUs: 0, systemUs: 0 },
     memory: { rssBytes: 250 * MIB, guestTouchedBytes: 212 * MIB, vmmBytes: 38 * MIB },
-    exits: { total: 10, byReason: { io: 6, mmio: 3, hlt: 1 } }, disks: [], nets: [],
+    exits: { total: 10, byReason: { io: 6, mmio: 3, hlt: 1 } },
+    disks: [],
+    nets: [],
   },
 };
 
@@ -64,7 +85,9 @@ describe('tui: sparklines', () => {
 
   it('keeps a bounded history', () => {
     const series = new BoundedSeries(3);
-    [1, 2, 3, 4, 5].forEach((v) => series.push(v));
+    [1, 2, 3, 4, 5].forEach((v) => {
+      series.push(v);
+    });
     expect(series.latest()).to.deep.equal([3, 4, 5]);
     expect(series.latest(2)).to.deep.equal([4, 5]);
   });
@@ -73,8 +96,31 @@ describe('tui: sparklines', () => {
 describe('tui: VM table layout', () => {
   it('lays out every column with the rates, memory as guest+VMM, boot and uptime', () => {
     const layout = tableLayout([view('web-1', busy)], 0, 120, 10);
-    expect(layout.header.split(/\s+/).filter(Boolean)).to.deep.equal(['NAME', 'STATE', 'CPU%', 'MEM', 'EXITS/s', 'DISK', 'R/W', 'NET', 'RX/TX', 'BOOT', 'UPTIME']);
-    expect(layout.rows[0]!.split(/\s+/).filter(Boolean)).to.deep.equal(['web-1', 'running', '12.3', '212M+38M', '1.5k', '1.5K/0', '2M/100', '2326', 'ms', '1h02m']);
+    expect(layout.header.split(/\s+/).filter(Boolean)).to.deep.equal([
+      'NAME',
+      'STATE',
+      'CPU%',
+      'MEM',
+      'EXITS/s',
+      'DISK',
+      'R/W',
+      'NET',
+      'RX/TX',
+      'BOOT',
+      'UPTIME',
+    ]);
+    expect(layout.rows[0]!.split(/\s+/).filter(Boolean)).to.deep.equal([
+      'web-1',
+      'running',
+      '12.3',
+      '212M+38M',
+      '1.5k',
+      '1.5K/0',
+      '2M/100',
+      '2326',
+      'ms',
+      '1h02m',
+    ]);
     expect(layout.rows[0]!.length).to.equal(120);
   });
 
@@ -110,16 +156,36 @@ describe('tui: VM table layout', () => {
 
 describe('tui: history panel and status line', () => {
   it('draws CPU and exits sparklines with the latest and peak values and the exit reasons', () => {
-    const lines = historyLines(view('web-1', {
-      ...busy,
-      info: {
-        name: 'web-1', createdAt: '', cpus: 2, memoryBytes: 256 * MIB, kernel: '', initrd: null, cmdline: '', console: 'virtio',
-        drives: [], nets: [], vsock: null, rng: true, config: null, state: 'running', pid: 4321, startedAt: '', uptimeMs: 1, bootMs: 1,
-      },
-      cpuHistory: [0, 50, 25], exitsHistory: [100, 3000, 1500],
-    }), 60);
-    expect(lines[0]).to.match(/^CPU %\s+▁▅▃  now   25\.0  max   50\.0$/); // against one core: 50 % is half height
-    expect(lines[1]).to.match(/^exits\/s\s+▁█▅  now   1\.5k  max     3k$/);
+    const lines = historyLines(
+      view('web-1', {
+        ...busy,
+        info: {
+          name: 'web-1',
+          createdAt: '',
+          cpus: 2,
+          memoryBytes: 256 * MIB,
+          kernel: '',
+          initrd: null,
+          cmdline: '',
+          console: 'virtio',
+          drives: [],
+          nets: [],
+          vsock: null,
+          rng: true,
+          config: null,
+          state: 'running',
+          pid: 4321,
+          startedAt: '',
+          uptimeMs: 1,
+          bootMs: 1,
+        },
+        cpuHistory: [0, 50, 25],
+        exitsHistory: [100, 3000, 1500],
+      }),
+      60,
+    );
+    expect(lines[0]).to.match(/^CPU %\s+▁▅▃ {2}now {3}25\.0 {2}max {3}50\.0$/); // against one core: 50 % is half height
+    expect(lines[1]).to.match(/^exits\/s\s+▁█▅ {2}now {3}1\.5k {2}max {5}3k$/);
     expect(lines[0]!.length).to.equal(60);
     expect(lines[2]).to.equal('vcpus 2, memory 256M, pid 4321, exits 10: io 60% mmio 30% hlt 10%');
   });

@@ -8,7 +8,9 @@ import { computeRates } from '../../src/tui/rates.js';
 function sample(overrides: { timestamp: number; uptimeMs?: number; cpuUs?: number; exits?: number; read?: number; rx?: number }): VmStats {
   const cpuUs = overrides.cpuUs ?? 0;
   return {
-    timestamp: overrides.timestamp, uptimeMs: overrides.uptimeMs ?? overrides.timestamp, bootMs: 100,
+    timestamp: overrides.timestamp,
+    uptimeMs: overrides.uptimeMs ?? overrides.timestamp,
+    bootMs: 100,
     cpu: { userUs: Math.floor(cpuUs / 2), systemUs: cpuUs - Math.floor(cpuUs / 2) },
     memory: { rssBytes: 3, guestTouchedBytes: 2, vmmBytes: 1 },
     exits: { total: overrides.exits ?? 0, byReason: {} },

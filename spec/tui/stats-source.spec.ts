@@ -55,11 +55,14 @@ describe('tui: stats source', function () {
     expect(await source.poll(ROUND_WAIT_MS)).to.deep.equal([]);
   });
 
-  it('computes every VM\'s rates from two polls and keeps their history', async () => {
+  it("computes every VM's rates from two polls and keeps their history", async () => {
     await fake({ name: 'web-1', cpuFraction: 0.25, exitsPerSecond: 5000 });
     await fake({ name: 'db-2', cpuFraction: 0.5, exitsPerSecond: 100 });
     const first = await source.poll(ROUND_WAIT_MS);
-    expect(first.map((v) => [v.name, v.state, v.rates])).to.deep.equal([['db-2', 'running', null], ['web-1', 'running', null]]);
+    expect(first.map((v) => [v.name, v.state, v.rates])).to.deep.equal([
+      ['db-2', 'running', null],
+      ['web-1', 'running', null],
+    ]);
     expect(byName(first, 'web-1').stats!.memory.guestTouchedBytes).to.be.greaterThan(0);
     await sleep(BETWEEN_POLLS_MS);
     await source.poll(ROUND_WAIT_MS);
@@ -155,7 +158,9 @@ describe('tui: stats source', function () {
     await fake({ name: 'web-1' });
     const wedged = await fake({ name: 'wedged' });
     await wedged.die();
-    const silentServer = createServer(() => { /* never answers */ });
+    const silentServer = createServer(() => {
+      /* never answers */
+    });
     await new Promise<void>((resolve) => silentServer.listen(wedged.socketPath, resolve));
     const patient = new StatsSource({ env: { MVM_RUN_DIR: runDir }, requestTimeoutMs: 600_000 });
     try {

@@ -33,7 +33,10 @@ interface Row {
 function row(screen: string, name: string): Row | null {
   const line = screen.split('\n').find((l) => new RegExp(`${name}\\s+[a-z]+\\s`).test(l));
   if (!line) return null;
-  const [state, cpu, memory, exits] = line.slice(line.indexOf(name) + name.length).trim().split(/\s+/);
+  const [state, cpu, memory, exits] = line
+    .slice(line.indexOf(name) + name.length)
+    .trim()
+    .split(/\s+/);
   const [guestMemory, vmmMemory] = (memory ?? '').split('+');
   return { state: state!, cpu: Number(cpu), guestMemory: guestMemory ?? '', vmmMemory: vmmMemory ?? '', exitsPerSecond: exits ?? '' };
 }
@@ -41,8 +44,14 @@ function row(screen: string, name: string): Row | null {
 const nonZeroSize = /^(\d*[1-9][\d.]*|\d+\.\d*[1-9])[KMG]?$/;
 
 function busy(r: Row | null): boolean {
-  return r !== null && r.state === 'running' && r.cpu > 0 && /^[1-9][\d.]*k?$/.test(r.exitsPerSecond)
-    && nonZeroSize.test(r.guestMemory) && nonZeroSize.test(r.vmmMemory);
+  return (
+    r !== null &&
+    r.state === 'running' &&
+    r.cpu > 0 &&
+    /^[1-9][\d.]*k?$/.test(r.exitsPerSecond) &&
+    nonZeroSize.test(r.guestMemory) &&
+    nonZeroSize.test(r.vmmMemory)
+  );
 }
 
 describe('mvm top end to end (two detached VMs)', function () {
@@ -58,7 +67,9 @@ describe('mvm top end to end (two detached VMs)', function () {
     if (spawnSync('sh', ['-c', 'command -v tmux']).status !== 0) this.skip(); // `make deps` installs tmux
     workDir = mkdtempSync(join(tmpdir(), 'mvm-top-e2e-'));
     const started = await Promise.all(names.map((name) => runMvm(['run', '-d', '--name', name, '-m', GUEST_MEMORY], { timeoutMs: BOOT_TIMEOUT_MS })));
-    started.forEach((result, i) => expect(result.status, `run -d ${names[i]}: ${result.stdout}${result.stderr}`).to.equal(0));
+    started.forEach((result, i) => {
+      expect(result.status, `run -d ${names[i]}: ${result.stdout}${result.stderr}`).to.equal(0);
+    });
   });
 
   after(async function () {

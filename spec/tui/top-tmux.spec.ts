@@ -22,7 +22,10 @@ const NARROW_COLUMNS = 64;
 function rowCells(screen: string, name: string): string[] {
   const line = screen.split('\n').find((l) => new RegExp(`${name}\\s+[a-z]+\\s`).test(l));
   if (!line) throw new Error(`no row for ${name} on the screen:\n${screen}`);
-  return line.slice(line.indexOf(name) + name.length).trim().split(/\s+/);
+  return line
+    .slice(line.indexOf(name) + name.length)
+    .trim()
+    .split(/\s+/);
 }
 
 describe('mvm top (tmux, fake VMMs)', function () {
@@ -42,7 +45,9 @@ describe('mvm top (tmux, fake VMMs)', function () {
     session?.kill();
     session = TmuxSession.start(`mvm-top-${process.pid}`, 'sh', { columns: COLUMNS, rows: ROWS });
     const files = { before: join(workDir, `${tag}.before`), after: join(workDir, `${tag}.after`), exit: join(workDir, `${tag}.exit`) };
-    session.type(`stty -a > ${files.before}; MVM_RUN_DIR=${root} node ${MVM_BIN} top --interval 0.5; echo $? > ${files.exit}; stty -a > ${files.after}; echo DONE""-${tag}`);
+    session.type(
+      `stty -a > ${files.before}; MVM_RUN_DIR=${root} node ${MVM_BIN} top --interval 0.5; echo $? > ${files.exit}; stty -a > ${files.after}; echo DONE""-${tag}`,
+    );
     return files;
   }
 

@@ -50,7 +50,10 @@ describe('split virtqueue and descriptor chains', () => {
     expect(r?.kind).to.equal('chain');
     if (r?.kind !== 'chain') return;
     expect(r.chain.head).to.equal(head);
-    expect(r.chain.readable).to.deep.equal([{ address: addresses[0], length: 16 }, { address: addresses[1], length: 100 }]);
+    expect(r.chain.readable).to.deep.equal([
+      { address: addresses[0], length: 16 },
+      { address: addresses[1], length: 100 },
+    ]);
     expect(r.chain.writable).to.deep.equal([{ address: addresses[2], length: 1 }]);
     expect(r.chain.readableLength).to.equal(116);
     expect(r.chain.writableLength).to.equal(1);
@@ -217,8 +220,15 @@ describe('split virtqueue and descriptor chains', () => {
   });
 
   it('splits a buffer that spans two adjacent RAM regions, and refuses one that spans a hole', () => {
-    const memory = new GuestMemory([{ guestAddress: 0, bytes: new Uint8Array(0x1000) }, { guestAddress: 0x1000, bytes: new Uint8Array(0x1000) }, { guestAddress: 0x3000, bytes: new Uint8Array(0x1000) }]);
-    expect(splitAtRegions(memory, 0xff0, 0x20)).to.deep.equal([{ address: 0xff0, length: 0x10 }, { address: 0x1000, length: 0x10 }]);
+    const memory = new GuestMemory([
+      { guestAddress: 0, bytes: new Uint8Array(0x1000) },
+      { guestAddress: 0x1000, bytes: new Uint8Array(0x1000) },
+      { guestAddress: 0x3000, bytes: new Uint8Array(0x1000) },
+    ]);
+    expect(splitAtRegions(memory, 0xff0, 0x20)).to.deep.equal([
+      { address: 0xff0, length: 0x10 },
+      { address: 0x1000, length: 0x10 },
+    ]);
     expect(splitAtRegions(memory, 0x1ff0, 0x20)).to.equal(undefined);
     memory.writeU64(0, 0xff0n);
     memory.writeU32(8, 0x20);

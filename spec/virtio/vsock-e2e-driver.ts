@@ -108,11 +108,22 @@ async function main(): Promise<void> {
   const base = process.env['MVM_IN_HELPER'] === '1' ? '/run' : tmpdir();
   const dir = mkdtempSync(join(base, 'mvm-vsock-e2e-'));
   const uds = join(dir, 'v.sock');
-  const result: DriverResult = { uds, okLine: '', sentSha256: '', echoedSha256: '', echoedBytes: 0, hostReceived: '', mvmStatus: null, mvmStdout: '', mvmStderr: '' };
+  const result: DriverResult = {
+    uds,
+    okLine: '',
+    sentSha256: '',
+    echoedSha256: '',
+    echoedBytes: 0,
+    hostReceived: '',
+    mvmStatus: null,
+    mvmStdout: '',
+    mvmStderr: '',
+  };
   const listener = hostListener(`${uds}_${HOST_PORT}`, (text) => (result.hostReceived = text));
 
-  const mvm = spawn(process.execPath, [MVM_CLI, 'run', '--vsock', `cid=${GUEST_CID},uds=${uds}`, '--', 'sh', '-c', guestScript()],
-    { stdio: ['ignore', 'pipe', 'pipe'] });
+  const mvm = spawn(process.execPath, [MVM_CLI, 'run', '--vsock', `cid=${GUEST_CID},uds=${uds}`, '--', 'sh', '-c', guestScript()], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const limit = setTimeout(() => mvm.kill('SIGKILL'), RUN_LIMIT_MS);
   let echo: Promise<void> | undefined;
   mvm.stderr.on('data', (chunk: Buffer) => (result.mvmStderr += chunk.toString('utf8')));
@@ -121,13 +132,16 @@ async function main(): Promise<void> {
     if (echo === undefined && result.mvmStdout.includes(GUEST_LISTENING)) {
       const payload = randomBytes(ECHO_BYTES);
       result.sentSha256 = sha256(payload);
-      echo = echoThroughGuest(uds, payload).then(({ okLine, echoed }) => {
-        result.okLine = okLine;
-        result.echoedBytes = echoed.length;
-        result.echoedSha256 = sha256(echoed);
-      }, (err: Error) => {
-        result.error = `host -> guest: ${err.message}`;
-      });
+      echo = echoThroughGuest(uds, payload).then(
+        ({ okLine, echoed }) => {
+          result.okLine = okLine;
+          result.echoedBytes = echoed.length;
+          result.echoedSha256 = sha256(echoed);
+        },
+        (err: Error) => {
+          result.error = `host -> guest: ${err.message}`;
+        },
+      );
     }
   });
   result.mvmStatus = await new Promise<number | null>((resolve) => mvm.on('close', (status) => resolve(status)));
@@ -135,7 +149,7 @@ async function main(): Promise<void> {
   await echo;
   listener.close();
   rmSync(dir, { recursive: true, force: true });
-  process.stdout.write(JSON.stringify(result) + '\n');
+  process.stdout.write(`${JSON.stringify(result)}\n`);
 }
 
 // Only when run as a program: the spec imports the constants.

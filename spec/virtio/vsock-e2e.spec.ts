@@ -80,9 +80,9 @@ describe('virtio-vsock in a Linux guest (end to end)', function () {
     let result: DriverResult;
 
     before(async () => {
-      result = parseDriver(viaHelper
-        ? await runMvm(['helper', 'exec', '--', process.execPath, DRIVER], { env, timeoutMs: DRIVER_LIMIT_MS })
-        : await runDriverHere(env));
+      result = parseDriver(
+        viaHelper ? await runMvm(['helper', 'exec', '--', process.execPath, DRIVER], { env, timeoutMs: DRIVER_LIMIT_MS }) : await runDriverHere(env),
+      );
     });
 
     it('guest -> host: a connection to CID 2 port P reaches the listener on PATH_P, and its answer reaches the guest', () => {
@@ -91,7 +91,7 @@ describe('virtio-vsock in a Linux guest (end to end)', function () {
       expect(result.mvmStdout, describeRun(result)).to.match(/^GUEST-CONNECT-STATUS=0\s*$/m);
     });
 
-    it('host -> guest: CONNECT is answered with OK, 1 MiB comes back from the guest\'s echo byte for byte', () => {
+    it("host -> guest: CONNECT is answered with OK, 1 MiB comes back from the guest's echo byte for byte", () => {
       expectEchoed(result);
     });
 
@@ -101,7 +101,7 @@ describe('virtio-vsock in a Linux guest (end to end)', function () {
       expect(result.mvmStdout, describeRun(result)).to.match(new RegExp(`^USAGE-STATUS=${TOOL_USAGE}\\s*$`, 'm'));
     });
 
-    it('the VM exits with the guest command\'s status once the listener has served the host', () => {
+    it("the VM exits with the guest command's status once the listener has served the host", () => {
       expect(result.mvmStatus, describeRun(result)).to.equal(0);
     });
   });
@@ -123,7 +123,10 @@ describe('virtio-vsock in a Linux guest (end to end)', function () {
     it('guest -> host is refused at once with one line naming PATH_P on this host', () => {
       expect(result.hostReceived, describeRun(result)).to.equal('');
       expect(result.mvmStdout, describeRun(result)).to.match(new RegExp(`^GUEST-CONNECT-STATUS=${TOOL_FAILED}\\s*$`, 'm'));
-      const refusal = new RegExp(`^mvm: vsock: the guest's connection to host port ${HOST_PORT} cannot reach ${result.uds}_${HOST_PORT}: .*helper VM`, 'm');
+      const refusal = new RegExp(
+        `^mvm: vsock: the guest's connection to host port ${HOST_PORT} cannot reach ${result.uds}_${HOST_PORT}: .*helper VM`,
+        'm',
+      );
       expect(result.mvmStderr, describeRun(result)).to.match(refusal);
     });
   });

@@ -13,7 +13,7 @@ import { PROJECT_ROOT, runMvm } from '../helpers/mvm-cli.js';
 const ROOT_DISK = resolve(PROJECT_ROOT, 'images/out/rootfs.qcow2');
 const KERNEL = resolve(PROJECT_ROOT, 'images/out/vmlinux');
 
-describe('booting the root disk with just --initrd \'\' --disk (end to end)', function () {
+describe("booting the root disk with just --initrd '' --disk (end to end)", function () {
   // A cold helper VM ~20 s, the guest run 5-30 s under load.
   this.timeout(600_000);
   let dir: string;
@@ -34,7 +34,8 @@ describe('booting the root disk with just --initrd \'\' --disk (end to end)', fu
 
   it('gets root=/dev/vda rw init=/init devtmpfs.mount=0 on its command line and / from vda, read-write', async () => {
     // mountinfo's third field is the MAJOR:MINOR of the filesystem mounted at its fifth; /sys/block/vda/dev is vda's.
-    const script = 'cat /proc/cmdline; echo ROOT-DEVICE=$(awk \'$5 == "/" { print $3 }\' /proc/self/mountinfo) VDA=$(cat /sys/block/vda/dev); ' +
+    const script =
+      'cat /proc/cmdline; echo ROOT-DEVICE=$(awk \'$5 == "/" { print $3 }\' /proc/self/mountinfo) VDA=$(cat /sys/block/vda/dev); ' +
       'echo ROOT-MOUNT=$(awk \'$2 == "/" { print $3, substr($4, 1, 2) }\' /proc/mounts)';
     const result = await runMvm(['run', '--initrd', '', '--disk', ROOT_DISK, '--', 'sh', '-c', script], { env, timeoutMs: 580_000 });
     const output = result.stdout + result.stderr;

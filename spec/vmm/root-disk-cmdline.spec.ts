@@ -22,7 +22,7 @@ describe('root-disk kernel parameters (rootDiskParameters)', () => {
     expect(rootDiskParameters({ ...DISK_BOOT, appended: ['quiet', 'root=/dev/vdb ro'] })).to.deep.equal([]);
   });
 
-  it('keeps the user\'s own init= and ro instead of the defaults', () => {
+  it("keeps the user's own init= and ro instead of the defaults", () => {
     expect(rootDiskParameters({ ...DISK_BOOT, appended: ['init=/bin/sh'] })).to.deep.equal(['root=/dev/vda', 'rw', 'devtmpfs.mount=0']);
     expect(rootDiskParameters({ ...DISK_BOOT, appended: ['ro'] })).to.deep.equal(['root=/dev/vda', 'init=/init', 'devtmpfs.mount=0']);
     expect(rootDiskParameters({ ...DISK_BOOT, appended: ['devtmpfs.mount=1', 'ip=10.0.0.2'] })).to.deep.equal(['root=/dev/vda', 'rw', 'init=/init']);

@@ -1,8 +1,9 @@
 // The JSON shapes of a microVM's API (vms/<name>/api.sock, HTTP/1.1 over a
 // unix socket; docs/api.md is the user-facing description). Server
 // (src/api/server.ts, in the VMM process) and clients (mvm ps/stop/top…)
-// both use these types.
-import type { VmRecord, VmLifeState } from '../fleet/vm-status.js';
+// both use these types. They are the API's own, declared here rather than
+// taken from the fleet's files (vm.json, state.json), so that changing what
+// mvm stores on disk cannot change what the API promises.
 
 export const API_PATHS = {
   /** GET → VmInfo */
@@ -23,10 +24,43 @@ export const DEFAULT_STOP_TIMEOUT_MS = 10_000;
 /** Longest stop timeout a request may ask for: an hour is more than any guest needs to shut down. */
 export const MAX_STOP_TIMEOUT_MS = 3_600_000;
 
-export interface VmInfo extends VmRecord {
-  readonly state: VmLifeState;
+/** Where a VM is in its life, as docs/api.md describes each state. */
+export type VmState = 'starting' | 'running' | 'stopping' | 'exited' | 'failed';
+
+export interface DriveInfo {
+  /** The image the user named. */
+  readonly path: string;
+  readonly mode: 'overlay' | 'persistent' | 'ro';
+  /** The throw-away overlay the guest writes to, when mode is overlay. */
+  readonly overlay?: string;
+}
+
+export interface NetInfo {
+  readonly tap: string;
+  /** Six hex pairs separated by colons. */
+  readonly mac: string;
+}
+
+/** GET /vm: the VM as launched, and its state. */
+export interface VmInfo {
+  readonly name: string;
+  readonly createdAt: string; // ISO 8601
+  readonly cpus: number;
+  readonly memoryBytes: number;
+  readonly kernel: string;
+  readonly initrd: string | null;
+  readonly cmdline: string;
+  readonly console: 'virtio' | 'serial';
+  readonly drives: readonly DriveInfo[];
+  readonly nets: readonly NetInfo[];
+  readonly vsock: { readonly cid: number; readonly uds: string } | null;
+  readonly rng: boolean;
+  /** The ini file the VM came from, if any. */
+  readonly config: string | null;
+  readonly state: VmState;
+  /** The VMM process's pid (inside the helper VM when it runs there). */
   readonly pid: number;
-  readonly startedAt: string;
+  readonly startedAt: string; // ISO 8601
   readonly uptimeMs: number;
   readonly bootMs: number | null;
 }

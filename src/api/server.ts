@@ -9,11 +9,18 @@
 import { chmodSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { API_PATHS, CONSOLE_UPGRADE_PROTOCOL, DEFAULT_STOP_TIMEOUT_MS, MAX_STOP_TIMEOUT_MS, type ApiError, type StopAccepted, type VmInfo, type VmStats } from './schema.js';
+import {
+  API_PATHS,
+  CONSOLE_UPGRADE_PROTOCOL,
+  DEFAULT_STOP_TIMEOUT_MS,
+  MAX_STOP_TIMEOUT_MS,
+  type ApiError,
+  type StopAccepted,
+  type VmInfo,
+  type VmStats,
+} from './schema.js';
 
-export type ControlOutcome =
-  | { readonly ok: true; readonly accepted: StopAccepted }
-  | { readonly ok: false; readonly error: string };
+export type ControlOutcome = { readonly ok: true; readonly accepted: StopAccepted } | { readonly ok: false; readonly error: string };
 
 export interface VmController {
   info(): VmInfo;
@@ -39,13 +46,16 @@ const HTTP_PAYLOAD_TOO_LARGE = 413;
 const HTTP_INTERNAL_ERROR = 500;
 
 class RequestError extends Error {
-  constructor(readonly status: number, message: string) {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
     super(message);
   }
 }
 
 function send(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body) + '\n';
+  const text = `${JSON.stringify(body)}\n`;
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
   res.end(text);
 }
@@ -89,7 +99,8 @@ function readJsonBody(req: IncomingMessage): Promise<unknown> {
 /** POST /stop's body: nothing, {} or {"timeoutMs": N}. */
 export function parseStopBody(body: unknown): number {
   if (body === undefined || body === null) return DEFAULT_STOP_TIMEOUT_MS;
-  if (typeof body !== 'object' || Array.isArray(body)) throw new RequestError(HTTP_BAD_REQUEST, 'the body must be a JSON object such as {"timeoutMs": 10000}');
+  if (typeof body !== 'object' || Array.isArray(body))
+    throw new RequestError(HTTP_BAD_REQUEST, 'the body must be a JSON object such as {"timeoutMs": 10000}');
   const fields = body as Record<string, unknown>;
   for (const key of Object.keys(fields)) {
     if (key !== 'timeoutMs') throw new RequestError(HTTP_BAD_REQUEST, `unknown field "${key}" (only timeoutMs)`);
@@ -142,8 +153,10 @@ async function route(controller: VmController, req: IncomingMessage, res: Server
 
 /** Refuses an upgrade request with a plain HTTP answer and closes the connection. */
 function refuseUpgrade(socket: Duplex, status: number, reason: string, error: string): void {
-  const body = JSON.stringify({ error } satisfies ApiError) + '\n';
-  socket.end(`HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+  const body = `${JSON.stringify({ error } satisfies ApiError)}\n`;
+  socket.end(
+    `HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+  );
 }
 
 export function createApiServer(controller: VmController): Server {
@@ -159,7 +172,8 @@ export function createApiServer(controller: VmController): Server {
     const path = (req.url ?? '/').split('?')[0];
     const protocol = String(req.headers.upgrade ?? '').toLowerCase();
     if (path !== API_PATHS.console) return refuseUpgrade(socket, HTTP_NOT_FOUND, 'Not Found', `${path} cannot be upgraded`);
-    if (protocol !== CONSOLE_UPGRADE_PROTOCOL) return refuseUpgrade(socket, HTTP_BAD_REQUEST, 'Bad Request', `upgrade to "${CONSOLE_UPGRADE_PROTOCOL}", not "${protocol}"`);
+    if (protocol !== CONSOLE_UPGRADE_PROTOCOL)
+      return refuseUpgrade(socket, HTTP_BAD_REQUEST, 'Bad Request', `upgrade to "${CONSOLE_UPGRADE_PROTOCOL}", not "${protocol}"`);
     if (req.method !== 'GET') return refuseUpgrade(socket, HTTP_METHOD_NOT_ALLOWED, 'Method Not Allowed', `${path} takes GET`);
     socket.write(`HTTP/1.1 101 Switching Protocols\r\nconnection: Upgrade\r\nupgrade: ${CONSOLE_UPGRADE_PROTOCOL}\r\n\r\n`);
     controller.attachConsole(socket, head);

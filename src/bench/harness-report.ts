@@ -21,12 +21,20 @@ function formatNumber(value: number): string {
 /** Median, p90 and min–max per row, columns aligned. */
 export function formatTable(rows: readonly ReportRow[]): string {
   const cells = rows.map((r) => [
-    r.label, r.unit, String(r.summary.n), formatNumber(r.summary.median), formatNumber(r.summary.p90),
+    r.label,
+    r.unit,
+    String(r.summary.n),
+    formatNumber(r.summary.median),
+    formatNumber(r.summary.p90),
     `${formatNumber(r.summary.min)}–${formatNumber(r.summary.max)}`,
   ]);
   const header = ['', 'unit', 'n', 'median', 'p90', 'min–max'];
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
-  const line = (c: readonly string[]) => c.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ').trimEnd();
+  const line = (c: readonly string[]) =>
+    c
+      .map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!)))
+      .join('  ')
+      .trimEnd();
   return [line(header), ...cells.map(line)].join('\n');
 }
 
@@ -39,6 +47,6 @@ export function formatRatios(ratios: ReadonlyArray<{ label: string; value: numbe
 /** Writes VALUE as indented JSON, creating the directory; returns the path written. */
 export function writeJsonReport(file: string, value: unknown): string {
   fs.mkdirSync(path.dirname(file), { recursive: true });
-  fs.writeFileSync(file, JSON.stringify(value, null, 2) + '\n');
+  fs.writeFileSync(file, `${JSON.stringify(value, null, 2)}\n`);
   return file;
 }

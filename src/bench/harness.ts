@@ -41,7 +41,9 @@ export function timeProcess(command: string, args: readonly string[], options: T
       stdout += chunk;
       if (markerMs === undefined && options.marker !== undefined && stdout.includes(options.marker)) markerMs = elapsedMs();
     });
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk; });
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+      stderr += chunk;
+    });
     const timer = setTimeout(() => child.kill('SIGKILL'), options.limitMs ?? DEFAULT_LIMIT_MS);
     child.on('error', (err) => {
       clearTimeout(timer);

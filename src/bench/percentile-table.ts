@@ -18,13 +18,22 @@ export function formatNumber(value: number): string {
 /** Aligned text columns: the first left-aligned, the rest right-aligned. */
 export function alignColumns(header: readonly string[], cells: ReadonlyArray<readonly string[]>): string {
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => (c[i] ?? '').length)));
-  const line = (c: readonly string[]) => c.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ').trimEnd();
+  const line = (c: readonly string[]) =>
+    c
+      .map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!)))
+      .join('  ')
+      .trimEnd();
   return [line(header), ...cells.map(line)].join('\n');
 }
 
 export function formatPercentileTable(rows: readonly PercentileRow[]): string {
   const cells = rows.map((r) => [
-    r.label, r.unit, String(r.summary.n), formatNumber(r.summary.median), formatNumber(r.summary.p90), formatNumber(r.summary.p99),
+    r.label,
+    r.unit,
+    String(r.summary.n),
+    formatNumber(r.summary.median),
+    formatNumber(r.summary.p90),
+    formatNumber(r.summary.p99),
     `${formatNumber(r.summary.min)}–${formatNumber(r.summary.max)}`,
   ]);
   return alignColumns(['', 'unit', 'n', 'p50', 'p90', 'p99', 'min–max'], cells);

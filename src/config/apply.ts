@@ -37,8 +37,8 @@ export function applyConfigFile(command: Command): string | null {
     const source = command.getOptionValueSource(key);
     if (DETACHED_ONLY.has(key) && command.getOptionValue(DETACH_OPTION) !== true) continue;
     if (REPEATABLE.has(key)) {
-      const flagValues = (EXPLICIT_SOURCES.has(source) ? command.getOptionValue(key) : undefined) as string[] | undefined;
-      command.setOptionValueWithSource(key, [...(fileValue as string[]), ...(flagValues ?? [])], flagValues ? source : CONFIG_SOURCE);
+      const flagValues = (EXPLICIT_SOURCES.has(source) ? command.getOptionValue(key) : undefined) as unknown[] | undefined;
+      command.setOptionValueWithSource(key, [...(fileValue as unknown[]), ...(flagValues ?? [])], flagValues ? source : CONFIG_SOURCE);
     } else if (!EXPLICIT_SOURCES.has(source)) {
       command.setOptionValueWithSource(key, fileValue, CONFIG_SOURCE);
     }

@@ -1,6 +1,6 @@
 // The one shape of every `mvm run --config` error: where in which file, then
 // what is wrong, on one line — "web.ini:7: [drive.data] mode: ...".
-import { UserError } from '../cli/errors.js';
+import { UserError } from '../errors.js';
 
 /** A bad config file is a usage error, like a bad flag (commander's exit status). */
 export const CONFIG_ERROR_EXIT = 2;
@@ -15,8 +15,19 @@ export interface ConfigPlace {
   readonly key?: string;
 }
 
-export function configError(place: ConfigPlace, message: string): UserError {
-  const where = place.line === undefined ? place.file : `${place.file}:${place.line}`;
-  const what = place.section === undefined ? '' : place.key === undefined ? `[${place.section}] ` : `[${place.section}] ${place.key}: `;
-  return new UserError(`${where}: ${what}${message}`, CONFIG_ERROR_EXIT);
+/** What is wrong (`problem`) and where (`place`), with the message that puts them on one line. */
+export class ConfigError extends UserError {
+  constructor(
+    readonly place: ConfigPlace,
+    readonly problem: string,
+  ) {
+    const where = place.line === undefined ? place.file : `${place.file}:${place.line}`;
+    const what = place.section === undefined ? '' : place.key === undefined ? `[${place.section}] ` : `[${place.section}] ${place.key}: `;
+    super(`${where}: ${what}${problem}`, CONFIG_ERROR_EXIT);
+    this.name = 'ConfigError';
+  }
+}
+
+export function configError(place: ConfigPlace, problem: string): ConfigError {
+  return new ConfigError(place, problem);
 }

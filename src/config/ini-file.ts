@@ -58,7 +58,8 @@ export function readIniFile(file: string): IniFile {
       const name = ini.unsafe(header[1]!);
       if (name === '') throw configError({ file, line }, 'empty section name []');
       const first = sectionLines.get(name);
-      if (first !== undefined) throw configError({ file, line, section: name }, `section given twice (first on line ${first}); put all its keys in one section`);
+      if (first !== undefined)
+        throw configError({ file, line, section: name }, `section given twice (first on line ${first}); put all its keys in one section`);
       sectionLines.set(name, line);
       current = { name, line, entries: [] };
       sections.push(current);
@@ -66,7 +67,10 @@ export function readIniFile(file: string): IniFile {
     }
     const equals = content.indexOf('=');
     if (equals < 0 || content.trimStart().startsWith('[')) {
-      throw configError({ file, line }, `"${shorten(content.trim())}" is not a [section] header, a key = value line or a comment: is this an ini file?`);
+      throw configError(
+        { file, line },
+        `"${shorten(content.trim())}" is not a [section] header, a key = value line or a comment: is this an ini file?`,
+      );
     }
     const key = ini.unsafe(content.slice(0, equals));
     if (key === '') throw configError({ file, line }, 'a "= value" line without a key');
@@ -90,7 +94,8 @@ function readConfigText(file: string, absolutePath: string): string {
     if (err instanceof Error && 'code' in err) throw configError({ file }, `cannot read it (${err.message})`);
     throw err;
   }
-  if (size > MAX_CONFIG_BYTES) throw configError({ file }, `${size} bytes is too large for a VM config (at most ${MAX_CONFIG_BYTES}): not an ini file?`);
+  if (size > MAX_CONFIG_BYTES)
+    throw configError({ file }, `${size} bytes is too large for a VM config (at most ${MAX_CONFIG_BYTES}): not an ini file?`);
   let bytes: Buffer;
   try {
     bytes = readFileSync(absolutePath);

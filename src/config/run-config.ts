@@ -1,6 +1,7 @@
 // `mvm run --config FILE.ini`: what each section and key of a VM's ini file
 // means, checked key by key with the same parsers as the command-line flags,
-// and turned into the option values those flags would have given.
+// and turned into the option values those flags would have given (a device
+// section into the same typed settings as its flag, never into flag text).
 //
 //   [vm]          name     (the VM's name for `mvm run -d`)
 //   [machine]     vcpus, memory, rng = true|false
@@ -15,15 +16,17 @@
 // to its disks works from any working directory.
 import { existsSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { UserError } from '../cli/errors.js';
+import { UserError } from '../errors.js';
 import { MIN_MEMORY_SIZE } from '../arch/x86_64/e820.js';
-import { parseSize } from '../disk/size.js';
-import { parseDriveOption, type DriveMode } from '../devices/virtio/block/drives.js';
-import { parseNetOption } from '../devices/virtio/net-option.js';
-import { parseVsockOption } from '../devices/virtio/vsock/option.js';
+import { parseSize } from '../units/size.js';
+import type { DriveSettings, NetSettings, VsockSettings } from '../devices/settings.js';
 import { CONSOLE_DEVICES } from '../vmm/default-cmdline.js';
 import { checkVmName } from '../fleet/vm-dir.js';
 import { configError } from './config-error.js';
+import { driveSettings } from './drive-option.js';
+import { netSettings } from './net-option.js';
+import { SettingError } from './setting-error.js';
+import { vsockSettings } from './vsock-option.js';
 import { readIniFile, type IniEntry, type IniFile, type IniSection } from './ini-file.js';
 
 /**
@@ -42,9 +45,9 @@ export interface RunConfigValues {
   bootArgs?: string;
   append?: string[];
   console?: string;
-  disk?: string[];
-  net?: string[];
-  vsock?: string;
+  disk?: DriveSettings[];
+  net?: NetSettings[];
+  vsock?: VsockSettings;
 }
 
 export interface RunConfig {
@@ -52,7 +55,6 @@ export interface RunConfig {
   readonly values: RunConfigValues;
 }
 
-const DRIVE_MODES: readonly DriveMode[] = ['overlay', 'persistent', 'ro'];
 const BOOLEANS: Record<string, boolean> = { true: true, false: false };
 /** The NAME of [drive.NAME] / [net.NAME]: a label for messages and for the reader of the file. */
 const DEVICE_NAME = /^[A-Za-z0-9_-]{1,32}$/;
@@ -74,17 +76,15 @@ class SectionReader {
   }
 
   /**
-   * Runs one of mvm's option parsers on a value, re-raising its error at this
-   * key; the flag's own prefix ("--disk PATH: ") is dropped, as the file, the
-   * section and the key now say where the value came from.
+   * Runs one of mvm's setting parsers, re-raising its error at the key it
+   * names (a SettingError's key), else at `key`.
    */
-  check<T>(key: string, parse: () => T, flagPrefixes: readonly string[] = []): T {
+  check<T>(key: string, parse: () => T): T {
     try {
       return parse();
     } catch (err) {
       if (!(err instanceof UserError)) throw err;
-      const prefix = flagPrefixes.map((p) => `${p}: `).find((p) => err.message.startsWith(p));
-      throw this.fail(key, prefix ? err.message.slice(prefix.length) : err.message);
+      throw this.fail(err instanceof SettingError && err.key !== undefined ? err.key : key, err.message);
     }
   }
 
@@ -114,18 +114,25 @@ interface SectionKind {
 
 const SECTION_KINDS: Record<string, SectionKind> = {
   vm: {
-    named: false, keys: ['name'], required: [], emptyAllowed: [],
+    named: false,
+    keys: ['name'],
+    required: [],
+    emptyAllowed: [],
     read(r, values) {
       const name = r.entry('name');
       if (name) values.name = r.check('name', () => checkVmName(name.value));
     },
   },
   machine: {
-    named: false, keys: ['vcpus', 'memory', 'rng'], required: [], emptyAllowed: [],
+    named: false,
+    keys: ['vcpus', 'memory', 'rng'],
+    required: [],
+    emptyAllowed: [],
     read(r, values) {
       const vcpus = r.entry('vcpus');
       if (vcpus) {
-        if (!/^[0-9]+$/.test(vcpus.value) || Number(vcpus.value) < 1) throw r.fail('vcpus', `must be a whole number of at least 1, not "${vcpus.value}"`);
+        if (!/^[0-9]+$/.test(vcpus.value) || Number(vcpus.value) < 1)
+          throw r.fail('vcpus', `must be a whole number of at least 1, not "${vcpus.value}"`);
         values.cpus = vcpus.value;
       }
       const memory = r.entry('memory');
@@ -143,7 +150,10 @@ const SECTION_KINDS: Record<string, SectionKind> = {
     },
   },
   kernel: {
-    named: false, keys: ['path', 'cmdline', 'append', 'initrd'], required: [], emptyAllowed: ['initrd', 'append'],
+    named: false,
+    keys: ['path', 'cmdline', 'append', 'initrd'],
+    required: [],
+    emptyAllowed: ['initrd', 'append'],
     read(r, values) {
       const path = r.entry('path');
       if (path) values.kernel = r.existingFile('path', path.value);
@@ -156,7 +166,10 @@ const SECTION_KINDS: Record<string, SectionKind> = {
     },
   },
   console: {
-    named: false, keys: ['device'], required: [], emptyAllowed: [],
+    named: false,
+    keys: ['device'],
+    required: [],
+    emptyAllowed: [],
     read(r, values) {
       const device = r.entry('device');
       if (!device) return;
@@ -165,47 +178,43 @@ const SECTION_KINDS: Record<string, SectionKind> = {
     },
   },
   drive: {
-    named: true, keys: ['path', 'mode'], required: ['path'], emptyAllowed: [],
+    named: true,
+    keys: ['path', 'mode'],
+    required: ['path'],
+    emptyAllowed: [],
     read(r, values) {
-      const modeText = r.entry('mode')?.value ?? 'overlay';
-      const mode = DRIVE_MODES.find((m) => m === modeText);
-      if (!mode) throw r.fail('mode', `must be overlay, persistent or ro, not "${modeText}"`);
       const path = r.relativeToFile(r.entry('path')!.value);
-      const flagText = mode === 'overlay' ? path : `${path},${mode}`;
-      if (!existsSync(path)) throw r.fail('path', `${path} does not exist`);
-      const parsed = r.check('path', () => parseDriveOption(flagText), [`--disk ${flagText}`, `--disk ${path}`]);
-      // --disk reads a trailing ",ro" as the mode: a file really named so cannot go through it.
-      if (parsed.mode !== mode || parsed.path !== path) throw r.fail('path', `${path}: a path ending in ",persistent" or ",ro" cannot be attached; rename the file`);
-      (values.disk ??= []).push(flagText);
+      values.disk ??= [];
+      values.disk.push(r.check('path', () => driveSettings(path, r.entry('mode')?.value)));
     },
   },
   net: {
-    named: true, keys: ['tap', 'mac'], required: ['tap'], emptyAllowed: [],
+    named: true,
+    keys: ['tap', 'mac'],
+    required: ['tap'],
+    emptyAllowed: [],
     read(r, values) {
-      const tapText = `tap=${r.entry('tap')!.value}`;
-      r.check('tap', () => parseNetOption(tapText), [`--net ${tapText}`]);
-      const mac = r.entry('mac');
-      const flagText = mac ? `${tapText},mac=${mac.value}` : tapText;
-      if (mac) r.check('mac', () => parseNetOption(flagText), [`--net ${flagText}`]);
-      (values.net ??= []).push(flagText);
+      values.net ??= [];
+      values.net.push(r.check('tap', () => netSettings(r.entry('tap')!.value, r.entry('mac')?.value)));
     },
   },
   vsock: {
-    named: false, keys: ['cid', 'uds'], required: ['cid'], emptyAllowed: [],
+    named: false,
+    keys: ['cid', 'uds'],
+    required: ['cid'],
+    emptyAllowed: [],
     read(r, values) {
-      const cidText = `cid=${r.entry('cid')!.value}`;
-      r.check('cid', () => parseVsockOption(cidText), [`--vsock ${cidText}`]);
       const uds = r.entry('uds');
-      // Without uds the default socket path is chosen when the VM starts, as with --vsock.
-      const flagText = uds ? `${cidText},uds=${r.relativeToFile(uds.value)}` : cidText;
-      if (uds) r.check('uds', () => parseVsockOption(flagText), [`--vsock ${flagText}`]);
-      values.vsock = flagText;
+      // Without uds the socket gets the default path, as with --vsock.
+      values.vsock = r.check('cid', () => vsockSettings(r.entry('cid')!.value, uds && r.relativeToFile(uds.value)));
     },
   },
 };
 
 /** The sections as a user would write them, for "unknown section" messages. */
-const SECTION_LIST = Object.entries(SECTION_KINDS).map(([kind, k]) => (k.named ? `[${kind}.NAME]` : `[${kind}]`)).join(', ');
+const SECTION_LIST = Object.entries(SECTION_KINDS)
+  .map(([kind, k]) => (k.named ? `[${kind}.NAME]` : `[${kind}]`))
+  .join(', ');
 
 /** Reads and checks FILE; every problem is a one-line UserError naming the file, the section and the key. */
 export function loadRunConfig(file: string): RunConfig {
@@ -218,10 +227,13 @@ export function loadRunConfig(file: string): RunConfig {
     const kind = Object.hasOwn(SECTION_KINDS, kindName) ? SECTION_KINDS[kindName] : undefined;
     const reader = new SectionReader(ini, section);
     if (!kind || (!kind.named && deviceName !== undefined)) throw reader.fail(undefined, `unknown section (known: ${SECTION_LIST})`);
-    if (kind.named && deviceName === undefined) throw reader.fail(undefined, `needs a name, e.g. [${kindName}.${kindName === 'net' ? 'eth0' : 'root'}]: one section per device`);
-    if (kind.named && !DEVICE_NAME.test(deviceName!)) throw reader.fail(undefined, `"${deviceName}" is not a device name (1-32 letters, digits, "_" or "-")`);
+    if (kind.named && deviceName === undefined)
+      throw reader.fail(undefined, `needs a name, e.g. [${kindName}.${kindName === 'net' ? 'eth0' : 'root'}]: one section per device`);
+    if (kind.named && !DEVICE_NAME.test(deviceName!))
+      throw reader.fail(undefined, `"${deviceName}" is not a device name (1-32 letters, digits, "_" or "-")`);
     for (const entry of section.entries) {
-      if (!kind.keys.includes(entry.key)) throw reader.fail(entry.key, `unknown key (keys of [${kindName}${kind.named ? '.NAME' : ''}]: ${kind.keys.join(', ')})`);
+      if (!kind.keys.includes(entry.key))
+        throw reader.fail(entry.key, `unknown key (keys of [${kindName}${kind.named ? '.NAME' : ''}]: ${kind.keys.join(', ')})`);
       if (entry.value === '' && !kind.emptyAllowed.includes(entry.key)) throw reader.fail(entry.key, 'has no value');
     }
     const missing = kind.required.find((key) => !reader.entry(key));

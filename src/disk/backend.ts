@@ -39,10 +39,18 @@ export interface SyncDisk {
 /** Adapts a synchronous disk to the async backend interface. */
 export function asBackend(disk: SyncDisk): DiskBackend {
   return {
-    get path() { return disk.path; },
-    get format() { return disk.format; },
-    get size() { return disk.size; },
-    get readOnly() { return disk.readOnly; },
+    get path() {
+      return disk.path;
+    },
+    get format() {
+      return disk.format;
+    },
+    get size() {
+      return disk.size;
+    },
+    get readOnly() {
+      return disk.readOnly;
+    },
     read: async (offset, buffer) => disk.readSync(offset, buffer),
     write: async (offset, data) => disk.writeSync(offset, data),
     flush: async () => disk.flushSync(),

@@ -23,7 +23,10 @@ export async function commitImage(path: string): Promise<{ bytes: number }> {
       while (g < top.size) {
         const m = top.mapGuest(g);
         let n = Math.min(m.avail, top.size - g);
-        if (m.kind === Kind.Unallocated) { g += n; continue; }
+        if (m.kind === Kind.Unallocated) {
+          g += n;
+          continue;
+        }
         if (m.kind !== Kind.Zero) {
           // Gather following allocated data clusters into one transfer.
           while (g + n < top.size && n < CHUNK) {

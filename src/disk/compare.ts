@@ -37,12 +37,17 @@ function firstNonZero(data: Buffer, zero: Buffer): number {
 
 export function compareImages(a: SyncDisk, b: SyncDisk): CompareResult {
   const common = Math.min(a.size, b.size);
-  const bufA = Buffer.allocUnsafe(CHUNK), bufB = Buffer.allocUnsafe(CHUNK);
-  for (let pos = 0; pos < common;) {
+  const bufA = Buffer.allocUnsafe(CHUNK),
+    bufB = Buffer.allocUnsafe(CHUNK);
+  for (let pos = 0; pos < common; ) {
     const skip = Math.min(zeroBytesAt(a, pos, MAX_SKIP), zeroBytesAt(b, pos, MAX_SKIP));
-    if (skip > 0) { pos += skip; continue; }
+    if (skip > 0) {
+      pos += skip;
+      continue;
+    }
     const n = Math.min(CHUNK, common - pos);
-    const da = bufA.subarray(0, n), db = bufB.subarray(0, n);
+    const da = bufA.subarray(0, n),
+      db = bufB.subarray(0, n);
     a.readSync(pos, da);
     b.readSync(pos, db);
     const at = firstDifference(da, db);
@@ -51,9 +56,12 @@ export function compareImages(a: SyncDisk, b: SyncDisk): CompareResult {
   }
   const longer = a.size > b.size ? a : b;
   const zero = Buffer.alloc(SECTOR);
-  for (let pos = common; pos < longer.size;) {
+  for (let pos = common; pos < longer.size; ) {
     const skip = zeroBytesAt(longer, pos, MAX_SKIP);
-    if (skip > 0) { pos += skip; continue; }
+    if (skip > 0) {
+      pos += skip;
+      continue;
+    }
     const n = Math.min(CHUNK, longer.size - pos);
     const data = bufA.subarray(0, n);
     longer.readSync(pos, data);

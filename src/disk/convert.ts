@@ -97,7 +97,7 @@ async function convertCompressed(input: SyncDisk, dst: string, opts: ConvertOpti
       else output.writeSync(next.cluster * cs, next.data);
       opts.progress?.(Math.min(1, ((next.cluster + 1) * cs) / size));
     };
-    for (let pos = 0; pos < size;) {
+    for (let pos = 0; pos < size; ) {
       const skip = Math.floor(zeroBytesAt(input, pos, MAX_SKIP) / cs) * cs;
       if (skip > 0) {
         pos += skip;

@@ -40,11 +40,17 @@ const MAX_SKIP = 1 << 30;
 function readFully(fd: number, buf: Buffer, offset: number): Promise<void> {
   return new Promise((resolve, reject) => {
     const step = (done: number): void => {
-      if (done === buf.length) { resolve(); return; }
+      if (done === buf.length) {
+        resolve();
+        return;
+      }
       fs.read(fd, buf, done, buf.length - done, offset + done, (err, n) => {
         if (err) reject(err);
         else if (n > 0) step(done + n);
-        else { buf.fill(0, done); resolve(); }
+        else {
+          buf.fill(0, done);
+          resolve();
+        }
       });
     };
     step(0);
@@ -82,7 +88,7 @@ interface Window {
 function rawWindow(input: RawDisk, pos: number, limit: number, unit: number): Window {
   const end = pos + limit;
   const segments: Segment[] = [];
-  for (let g = pos; g < end;) {
+  for (let g = pos; g < end; ) {
     const e = input.extentAt(g);
     if (e.length <= 0) break;
     const stop = Math.min(end, g + e.length);
@@ -118,7 +124,10 @@ function qcow2Window(input: Qcow2Image, pos: number, limit: number, unit: number
     const m = input.mapGuest(g);
     const n = Math.min(m.avail, end - g);
     if (m.kind === Kind.Data) {
-      if (host0 < 0) { host0 = m.host; nextHost = m.host; }
+      if (host0 < 0) {
+        host0 = m.host;
+        nextHost = m.host;
+      }
       if (m.host !== nextHost) break;
       const last = segments[segments.length - 1];
       if (last && last.guest + last.length === g) last.length += n;
@@ -168,10 +177,19 @@ function windowAt(input: SyncDisk, pos: number, limit: number, unit: number): Wi
 function writeAll(fd: number, buffers: Buffer[], position: number): Promise<void> {
   return new Promise((resolve, reject) => {
     const step = (bufs: Buffer[], at: number): void => {
-      if (bufs.length === 0) { resolve(); return; }
+      if (bufs.length === 0) {
+        resolve();
+        return;
+      }
       fs.writev(fd, bufs, at, (err, written) => {
-        if (err) { reject(err); return; }
-        if (written === 0) { reject(new Error(`short write at offset ${at}`)); return; }
+        if (err) {
+          reject(err);
+          return;
+        }
+        if (written === 0) {
+          reject(new Error(`short write at offset ${at}`));
+          return;
+        }
         let rest = written;
         let i = 0;
         while (i < bufs.length && rest >= bufs[i]!.length) rest -= bufs[i++]!.length;
@@ -236,7 +254,9 @@ export async function copyNonZero(input: SyncDisk, sink: CopySink, progress?: (f
     for (let w = claim(); w; w = claim()) {
       const prevTurn = placeTurn;
       let release!: () => void;
-      placeTurn = new Promise((resolve) => { release = resolve; });
+      placeTurn = new Promise((resolve) => {
+        release = resolve;
+      });
       try {
         const data = buf.subarray(0, w.span);
         if (w.read) await readFully(w.read.fd, data, w.read.offset);
@@ -246,9 +266,12 @@ export async function copyNonZero(input: SyncDisk, sink: CopySink, progress?: (f
         const runs: Array<[number, number, number]> = [];
         for (const seg of w.segments) {
           const bytes = data.subarray(seg.at, seg.at + seg.length);
-          for (let off = 0; off < seg.length;) {
+          for (let off = 0; off < seg.length; ) {
             const run = nonZeroRun(bytes, off, unit, zero);
-            if (run === 0) { off += Math.min(unit, seg.length - off); continue; }
+            if (run === 0) {
+              off += Math.min(unit, seg.length - off);
+              continue;
+            }
             runs.push([seg.guest + off, run, seg.at + off]);
             off += run;
           }
@@ -258,7 +281,7 @@ export async function copyNonZero(input: SyncDisk, sink: CopySink, progress?: (f
         release();
         // Runs that land next to each other in the output (every run of a window, for qcow2 output) go out as one pwritev.
         const groups: Array<[Buffer[], number]> = [];
-        for (let i = 0; i < runs.length;) {
+        for (let i = 0; i < runs.length; ) {
           const host = hosts[i]!;
           const buffers: Buffer[] = [];
           let next = host;

@@ -6,7 +6,7 @@ import { COMPAT_LAZY_REFCOUNTS, INCOMPAT_CORRUPT, INCOMPAT_DIRTY, INCOMPAT_EXTL2
 import { Qcow2Image } from './qcow2/image.js';
 import { listSnapshots } from './qcow2/snapshot.js';
 import { snapshotDiskSize } from './qcow2/snapshot-table.js';
-import { formatSize } from './size.js';
+import { formatSize } from '../units/size.js';
 
 export interface ImageInfo {
   filename: string;
@@ -21,7 +21,14 @@ export interface ImageInfo {
   snapshots?: Array<{ id: string; name: string; 'vm-state-size': number; 'date-sec': number; 'date-nsec': number; 'disk-size'?: number }>;
   'format-specific'?: {
     type: 'qcow2';
-    data: { compat: string; 'compression-type': string; 'lazy-refcounts': boolean; 'refcount-bits': number; corrupt: boolean; 'extended-l2': boolean };
+    data: {
+      compat: string;
+      'compression-type': string;
+      'lazy-refcounts': boolean;
+      'refcount-bits': number;
+      corrupt: boolean;
+      'extended-l2': boolean;
+    };
   };
 }
 
@@ -36,13 +43,21 @@ export function imageInfo(path: string): ImageInfo {
     const info: ImageInfo = { filename: path, format, 'virtual-size': h.size, 'actual-size': actual, 'cluster-size': h.clusterSize };
     if (h.backingFile !== undefined) {
       info['backing-filename'] = h.backingFile;
-      try { info['full-backing-filename'] = resolveBackingName(path, h.backingFile); } catch { /* refused names are shown as stored */ }
+      try {
+        info['full-backing-filename'] = resolveBackingName(path, h.backingFile);
+      } catch {
+        /* refused names are shown as stored */
+      }
       if (h.backingFormat) info['backing-filename-format'] = h.backingFormat;
     }
     const snaps = listSnapshots(image);
     if (snaps.length) {
       info.snapshots = snaps.map((s) => ({
-        id: s.id, name: s.name, 'vm-state-size': s.vmStateSize, 'date-sec': s.dateSeconds, 'date-nsec': s.dateNanos,
+        id: s.id,
+        name: s.name,
+        'vm-state-size': s.vmStateSize,
+        'date-sec': s.dateSeconds,
+        'date-nsec': s.dateNanos,
         ...(snapshotDiskSize(s) !== undefined ? { 'disk-size': snapshotDiskSize(s) } : {}),
       }));
     }
@@ -50,9 +65,12 @@ export function imageInfo(path: string): ImageInfo {
     info['format-specific'] = {
       type: 'qcow2',
       data: {
-        compat: h.version === 2 ? '0.10' : '1.1', 'compression-type': h.compressionType === 0 ? 'zlib' : 'zstd',
-        'lazy-refcounts': (h.compatible & COMPAT_LAZY_REFCOUNTS) !== 0, 'refcount-bits': 1 << h.refcountOrder,
-        corrupt: (h.incompatible & INCOMPAT_CORRUPT) !== 0, 'extended-l2': (h.incompatible & INCOMPAT_EXTL2) !== 0,
+        compat: h.version === 2 ? '0.10' : '1.1',
+        'compression-type': h.compressionType === 0 ? 'zlib' : 'zstd',
+        'lazy-refcounts': (h.compatible & COMPAT_LAZY_REFCOUNTS) !== 0,
+        'refcount-bits': 1 << h.refcountOrder,
+        corrupt: (h.incompatible & INCOMPAT_CORRUPT) !== 0,
+        'extended-l2': (h.incompatible & INCOMPAT_EXTL2) !== 0,
       },
     };
     return info;
@@ -66,7 +84,10 @@ export const SNAPSHOT_HEADING = 'ID        TAG                 DATE';
 /** One line of a snapshot listing, in columns like qemu-img's. */
 export function snapshotRow(id: string, name: string, dateSeconds: number): string {
   const MS_PER_S = 1000;
-  const date = new Date(dateSeconds * MS_PER_S).toISOString().replace('T', ' ').replace(/\.\d+Z$/, '');
+  const date = new Date(dateSeconds * MS_PER_S)
+    .toISOString()
+    .replace('T', ' ')
+    .replace(/\.\d+Z$/, '');
   return `${id.padEnd(10)}${name.padEnd(20)}${date}`;
 }
 
@@ -90,9 +111,14 @@ export function formatInfo(info: ImageInfo): string {
   const fs2 = info['format-specific'];
   if (fs2) {
     lines.push('Format specific information:');
-    lines.push(`    compat: ${fs2.data.compat}`, `    compression type: ${fs2.data['compression-type']}`,
-      `    lazy refcounts: ${fs2.data['lazy-refcounts']}`, `    refcount bits: ${fs2.data['refcount-bits']}`,
-      `    corrupt: ${fs2.data.corrupt}`, `    extended l2: ${fs2.data['extended-l2']}`);
+    lines.push(
+      `    compat: ${fs2.data.compat}`,
+      `    compression type: ${fs2.data['compression-type']}`,
+      `    lazy refcounts: ${fs2.data['lazy-refcounts']}`,
+      `    refcount bits: ${fs2.data['refcount-bits']}`,
+      `    corrupt: ${fs2.data.corrupt}`,
+      `    extended l2: ${fs2.data['extended-l2']}`,
+    );
   }
   return lines.join('\n');
 }

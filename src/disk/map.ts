@@ -31,9 +31,12 @@ function describe(disk: SyncDisk, g: number, depth: number): Extent {
   const m = disk.mapGuest(g);
   const length = Math.min(m.avail, disk.size - g);
   switch (m.kind) {
-    case Kind.Data: return { start: g, length, depth, present: true, zero: false, data: true, compressed: false, offset: m.host, file: disk.path };
-    case Kind.Zero: return { start: g, length, depth, present: true, zero: true, data: false, compressed: false };
-    case Kind.Compressed: return { start: g, length, depth, present: true, zero: false, data: true, compressed: true };
+    case Kind.Data:
+      return { start: g, length, depth, present: true, zero: false, data: true, compressed: false, offset: m.host, file: disk.path };
+    case Kind.Zero:
+      return { start: g, length, depth, present: true, zero: true, data: false, compressed: false };
+    case Kind.Compressed:
+      return { start: g, length, depth, present: true, zero: false, data: true, compressed: true };
     default: {
       // Past the end of a shorter backing file the zeros belong to this layer (as qemu-img reports it).
       if (!disk.backing || g >= disk.backing.size) {
@@ -46,9 +49,15 @@ function describe(disk: SyncDisk, g: number, depth: number): Extent {
 }
 
 function mergeable(a: Extent, b: Extent): boolean {
-  return a.depth === b.depth && a.present === b.present && a.zero === b.zero && a.data === b.data &&
-    a.compressed === b.compressed && a.file === b.file &&
-    (a.offset === undefined ? b.offset === undefined : b.offset === a.offset + a.length);
+  return (
+    a.depth === b.depth &&
+    a.present === b.present &&
+    a.zero === b.zero &&
+    a.data === b.data &&
+    a.compressed === b.compressed &&
+    a.file === b.file &&
+    (a.offset === undefined ? b.offset === undefined : b.offset === a.offset + a.length)
+  );
 }
 
 /** Bytes from `g` that are known to read as zeros without reading them (0 if data follows). */

@@ -1,4 +1,4 @@
-// File operations Node's fs lacks, through the FFI in src/kvm: a raw file's
+// File operations Node's fs lacks, through libc (src/sys/libc.ts): a raw file's
 // holes (lseek SEEK_DATA / SEEK_HOLE) so convert and map skip what was never
 // written without reading it, new holes (fallocate PUNCH_HOLE) so a guest's
 // discard gives the space back, and byte-range locks on the open file
@@ -11,7 +11,7 @@
 // nothing, no locks are taken.
 import { constants } from 'node:os';
 
-type Ffi = typeof import('../kvm/ffi.js');
+type Ffi = typeof import('../sys/libc.js');
 
 export interface NativeFileOps {
   /** Offset of the first data byte in [from, end), or `end` when only holes follow. */
@@ -80,7 +80,7 @@ export function installNativeFileOps(ffi: Ffi): NativeFileOps {
 export async function loadNativeFileOps(): Promise<NativeFileOps | undefined> {
   if (ops) return ops;
   try {
-    return installNativeFileOps(await import('../kvm/ffi.js'));
+    return installNativeFileOps(await import('../sys/libc.js'));
   } catch {
     return undefined;
   }

@@ -29,7 +29,12 @@ export class RawDisk implements SyncDisk {
   readonly format = 'raw' as const;
   private closed = false;
 
-  private constructor(readonly path: string, private readonly fd: number, public size: number, readonly readOnly: boolean) {}
+  private constructor(
+    readonly path: string,
+    private readonly fd: number,
+    public size: number,
+    readonly readOnly: boolean,
+  ) {}
 
   get fileDescriptor(): number {
     return this.fd;
@@ -52,7 +57,10 @@ export class RawDisk implements SyncDisk {
     let done = 0;
     while (done < buffer.length) {
       const n = fs.readSync(this.fd, buffer, done, buffer.length - done, offset + done);
-      if (n === 0) { buffer.fill(0, done); return; } // the file shrank under us: read zeros
+      if (n === 0) {
+        buffer.fill(0, done);
+        return;
+      } // the file shrank under us: read zeros
       done += n;
     }
   }

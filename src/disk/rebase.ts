@@ -41,13 +41,15 @@ function copyChangedClusters(path: string, target: string | undefined, format: D
       guard.enter(path, image.file.fd, path); // the new base must not lead back to this image
       newBase = openChainMember(target, format, guard, path);
     }
-    const old = Buffer.allocUnsafe(CHUNK), now = Buffer.allocUnsafe(CHUNK);
+    const old = Buffer.allocUnsafe(CHUNK),
+      now = Buffer.allocUnsafe(CHUNK);
     let g = 0;
     while (g < image.size) {
       const m = image.mapGuest(g);
       const n = Math.min(m.avail, CHUNK, image.size - g);
       if (m.kind === Kind.Unallocated) {
-        const a = old.subarray(0, n), b = now.subarray(0, n);
+        const a = old.subarray(0, n),
+          b = now.subarray(0, n);
         image.readSync(g, a);
         const fromNew = newBase ? Math.max(0, Math.min(n, newBase.size - g)) : 0;
         if (fromNew > 0) newBase!.readSync(g, b.subarray(0, fromNew));

@@ -11,7 +11,7 @@ import { refuseIfInUse } from './image-lock.js';
 import { probeFormat } from './open.js';
 import { MAX_L1_BYTES } from './qcow2/constants.js';
 import { Qcow2Image } from './qcow2/image.js';
-import { parseSize } from './size.js';
+import { parseSize } from '../units/size.js';
 
 /** qcow2 sizes are whole sectors (QEMU's rule too). */
 const SECTOR = 512;
@@ -73,7 +73,8 @@ function growQcow2(image: Qcow2Image, size: number): void {
   const needed = l1EntriesFor(image, size);
   if (needed * 8 > MAX_L1_BYTES) throw new ImageError(image.path, `${size} bytes needs an L1 table larger than the ${MAX_L1_BYTES}-byte limit`);
   if (needed > h.l1Size) {
-    const rc = image.refcounts!, cs = image.clusterSize;
+    const rc = image.refcounts!,
+      cs = image.clusterSize;
     const l1 = Buffer.alloc(needed * 8);
     image.l1.copy(l1);
     const offset = rc.allocate(Math.ceil(l1.length / cs)) * cs;

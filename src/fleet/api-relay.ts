@@ -8,7 +8,7 @@
 import { closeSync, existsSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { UserError } from '../cli/errors.js';
+import { UserError } from '../errors.js';
 import { findRunningHelper } from '../helper/lifecycle.js';
 import { relayHostSocket } from '../helper/socket-relay.js';
 import { CLI_ENTRY } from './cli-entry.js';
@@ -35,7 +35,11 @@ function log(message: string): void {
  * `helperPid` the running helper's QEMU pid now (null: none).
  */
 export function relayStopReason(
-  started: VmStatus, now: VmStatus | null, statusExists: boolean, startHelperPid: number, helperPid: number | null,
+  started: VmStatus,
+  now: VmStatus | null,
+  statusExists: boolean,
+  startHelperPid: number,
+  helperPid: number | null,
 ): string | null {
   if (now === null && !statusExists) return 'the VM directory is gone';
   if (now !== null && isFinalState(now.state)) return `the VM has ${now.state}`;
@@ -88,7 +92,13 @@ export async function runApiRelay(name: string): Promise<void> {
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
   setInterval(() => {
-    const reason = relayStopReason(status, readJsonFile<VmStatus>(statusPath), existsSync(statusPath), helperPid, findRunningHelper()?.state.pid ?? null);
+    const reason = relayStopReason(
+      status,
+      readJsonFile<VmStatus>(statusPath),
+      existsSync(statusPath),
+      helperPid,
+      findRunningHelper()?.state.pid ?? null,
+    );
     if (reason !== null) stop(reason);
   }, WATCH_INTERVAL_MS);
 }
@@ -105,8 +115,12 @@ export async function startApiRelay(name: string): Promise<void> {
   let exited = false;
   try {
     const child = spawn(process.execPath, [CLI_ENTRY, '__relay', name], { detached: true, stdio: ['ignore', log, log] });
-    child.on('error', () => { exited = true; });
-    child.on('exit', () => { exited = true; });
+    child.on('error', () => {
+      exited = true;
+    });
+    child.on('exit', () => {
+      exited = true;
+    });
     child.unref();
     const deadline = Date.now() + RELAY_START_TIMEOUT_MS;
     while (Date.now() < deadline) {

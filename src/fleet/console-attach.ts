@@ -7,7 +7,7 @@ import { request } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { ApiUnreachable, DEFAULT_API_TIMEOUT_MS } from '../api/client.js';
 import { API_PATHS, CONSOLE_UPGRADE_PROTOCOL } from '../api/schema.js';
-import { UserError } from '../cli/errors.js';
+import { UserError } from '../errors.js';
 import { CONSOLE_ESCAPE_NAME, ConsoleIo } from '../vmm/console-io.js';
 
 /** Why an attachment ended. */
@@ -17,7 +17,9 @@ export type ConsoleEnd = 'detached' | 'vm-stopped' | 'signal';
 export function openConsole(socketPath: string, timeoutMs: number = DEFAULT_API_TIMEOUT_MS): Promise<{ socket: Duplex; head: Buffer }> {
   return new Promise((resolve, reject) => {
     const req = request({
-      socketPath, method: 'GET', path: API_PATHS.console,
+      socketPath,
+      method: 'GET',
+      path: API_PATHS.console,
       headers: { connection: 'Upgrade', upgrade: CONSOLE_UPGRADE_PROTOCOL },
       timeout: timeoutMs,
     });
@@ -34,7 +36,9 @@ export function openConsole(socketPath: string, timeoutMs: number = DEFAULT_API_
         try {
           const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { error?: unknown };
           if (typeof body.error === 'string') detail = body.error;
-        } catch { /* not JSON: the status says enough */ }
+        } catch {
+          /* not JSON: the status says enough */
+        }
         reject(new UserError(`the VM refused the console attach: ${detail}`));
       });
     });
@@ -68,7 +72,8 @@ export function relayConsole(socket: Duplex, head: Buffer, name: string): Promis
       socket.destroy();
       // Otherwise the open stdin keeps this process alive after the attachment.
       process.stdin.destroy();
-      const message = how === 'detached' ? `detached from ${name} (it keeps running)` : how === 'vm-stopped' ? `${name} stopped` : 'detached (signal)';
+      const message =
+        how === 'detached' ? `detached from ${name} (it keeps running)` : how === 'vm-stopped' ? `${name} stopped` : 'detached (signal)';
       process.stderr.write(`\r\nmvm: ${message}\n`);
       resolve(how);
     }

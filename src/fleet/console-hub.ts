@@ -25,7 +25,11 @@ export class ConsoleHub {
   private readonly clients = new Set<Duplex>();
 
   /** `toGuest` receives client input. */
-  constructor(logPath: string, private readonly toGuest: (bytes: Uint8Array) => void, private readonly logLimit = CONSOLE_LOG_LIMIT_BYTES) {
+  constructor(
+    logPath: string,
+    private readonly toGuest: (bytes: Uint8Array) => void,
+    private readonly logLimit = CONSOLE_LOG_LIMIT_BYTES,
+  ) {
     this.fd = openSync(logPath, 'a', 0o600);
   }
 
@@ -56,7 +60,10 @@ export class ConsoleHub {
     if (this.truncated) return;
     const room = this.logLimit - this.written;
     if (data.length > room) {
-      data = Buffer.concat([data.subarray(0, Math.max(0, room)), Buffer.from(`\n[mvm: console.log reached ${this.logLimit} bytes; later output is not kept]\n`)]);
+      data = Buffer.concat([
+        data.subarray(0, Math.max(0, room)),
+        Buffer.from(`\n[mvm: console.log reached ${this.logLimit} bytes; later output is not kept]\n`),
+      ]);
       this.truncated = true;
     }
     let offset = 0;

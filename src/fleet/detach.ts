@@ -14,9 +14,8 @@ import { closeSync, existsSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { UserError } from '../cli/errors.js';
-import { openSync as openDisk, probeFormat } from '../disk/open.js';
-import { createQcow2 } from '../disk/qcow2/create.js';
+import { UserError } from '../errors.js';
+import { createOverlay } from '../disk/overlay.js';
 import { runViaHelperIfNeeded } from '../helper/client.js';
 import type { VmPlan } from '../vmm/vm-assembly.js';
 import { startApiRelay } from './api-relay.js';
@@ -70,7 +69,9 @@ export async function runDetached(plan: VmPlan, options: DetachOptions, argv: re
   if (existsSync(vmDir(name))) throw new UserError(`a VM named ${name} already exists (mvm rm ${name})`);
   const socket = vmFile(name, 'api');
   if (Buffer.byteLength(socket) > MAX_SOCKET_PATH_BYTES) {
-    throw new UserError(`the VM's API socket ${socket} would be longer than a unix socket path may be (${MAX_SOCKET_PATH_BYTES} bytes): use a shorter name or MVM_RUN_DIR`);
+    throw new UserError(
+      `the VM's API socket ${socket} would be longer than a unix socket path may be (${MAX_SOCKET_PATH_BYTES} bytes): use a shorter name or MVM_RUN_DIR`,
+    );
   }
   const forwarded = await runViaHelperIfNeeded(options.name === undefined ? withNameArgument(argv, name) : argv);
   if (forwarded !== null) {
@@ -91,11 +92,8 @@ export async function runDetached(plan: VmPlan, options: DetachOptions, argv: re
 function createOverlays(plan: VmPlan, dir: string): (string | undefined)[] {
   return plan.drives.map((drive, i) => {
     if (drive.mode !== 'overlay') return undefined;
-    const base = openDisk(drive.path, { readOnly: true });
-    const size = base.size;
-    base.closeSync();
     const overlay = join(dir, `overlay-${i}.qcow2`);
-    createQcow2(overlay, { size, backing: { name: drive.path, format: probeFormat(drive.path) } });
+    createOverlay(overlay, drive.path);
     return overlay;
   });
 }
@@ -154,8 +152,12 @@ type BootOutcome =
 
 export async function waitForBoot(name: string, child: ChildProcess, timeoutMs: number): Promise<BootOutcome> {
   let died: { code: number | null; signal: string | null } | null = child.exitCode !== null ? { code: child.exitCode, signal: null } : null;
-  child.once('exit', (code, signal) => { died = { code, signal }; });
-  child.once('error', () => { died ??= { code: null, signal: null }; });
+  child.once('exit', (code, signal) => {
+    died = { code, signal };
+  });
+  child.once('error', () => {
+    died ??= { code: null, signal: null };
+  });
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     // Read before looking at the process: a VMM that wrote its final state and exited is not a death.
@@ -171,7 +173,11 @@ export async function waitForBoot(name: string, child: ChildProcess, timeoutMs: 
 
 function lastLines(path: string, count: number): string[] {
   try {
-    return readFileSync(path, 'utf8').split(/\r?\n/).map((l) => l.replace(/[\x00-\x08\x0b-\x1f\x7f]/g, '').trimEnd()).filter((l) => l.length > 0).slice(-count);
+    return readFileSync(path, 'utf8')
+      .split(/\r?\n/)
+      .map((l) => l.replace(/[\x00-\x08\x0b-\x1f\x7f]/g, '').trimEnd())
+      .filter((l) => l.length > 0)
+      .slice(-count);
   } catch {
     return [];
   }
@@ -182,9 +188,10 @@ function failureMessage(name: string, outcome: Exclude<BootOutcome, { kind: 'boo
   let tailOf = vmFile(name, 'console');
   switch (outcome.kind) {
     case 'ended':
-      head = outcome.status.state === 'failed'
-        ? `the VM ${name} failed before it booted: ${outcome.status.exitReason ?? 'no reason given'}`
-        : `the VM ${name} ended before it booted (exit status ${outcome.status.exitStatus ?? 'none'}${outcome.status.exitReason ? `, ${outcome.status.exitReason}` : ''})`;
+      head =
+        outcome.status.state === 'failed'
+          ? `the VM ${name} failed before it booted: ${outcome.status.exitReason ?? 'no reason given'}`
+          : `the VM ${name} ended before it booted (exit status ${outcome.status.exitStatus ?? 'none'}${outcome.status.exitReason ? `, ${outcome.status.exitReason}` : ''})`;
       break;
     case 'died':
       head = `the VMM process of ${name} ended (${outcome.signal ? `signal ${outcome.signal}` : `status ${outcome.code}`}) without a final state; see ${vmFile(name, 'vmmLog')}`;

@@ -66,9 +66,7 @@ function copyNew(path: string, offset: number, sink: LogSink): number | null {
  * Copies the log; with `follow`, waits for more until `isOver()` (by default:
  * the VM's shown state is exited, failed or dead), then copies the rest.
  */
-export async function copyLog(
-  path: string, sink: LogSink, follow: false | { readonly isOver: () => Promise<boolean> },
-): Promise<void> {
+export async function copyLog(path: string, sink: LogSink, follow: false | { readonly isOver: () => Promise<boolean> }): Promise<void> {
   let offset: number | null = copyNew(path, 0, sink);
   if (!follow) return;
   for (let poll = 1; offset !== null; poll++) {

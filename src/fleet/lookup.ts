@@ -2,7 +2,7 @@
 // docker does: each name on its own, a failure reported on one line and the
 // rest still done, a non-zero exit if any failed.
 import { lstatSync } from 'node:fs';
-import { describeError, UserError } from '../cli/errors.js';
+import { UserError } from '../errors.js';
 import type { PathEnv } from '../runtime/paths.js';
 import { readVm, type VmEntry } from './registry.js';
 import { checkVmName, vmDir } from './vm-dir.js';
@@ -27,18 +27,15 @@ export function findVm(name: string, env: PathEnv = process.env): VmEntry {
  * name succeeded, else the highest exit code seen. Anything that is not a
  * UserError is a bug and propagates.
  */
-export async function forEachVm(
-  names: readonly string[], action: (entry: VmEntry) => Promise<void>, env: PathEnv = process.env,
-): Promise<number> {
+export async function forEachVm(names: readonly string[], action: (entry: VmEntry) => Promise<void>, env: PathEnv = process.env): Promise<number> {
   let status = 0;
   for (const name of names) {
     try {
       await action(findVm(name, env));
     } catch (err) {
       if (!(err instanceof UserError)) throw err;
-      const { message, exitCode } = describeError(err);
-      process.stderr.write(`mvm: ${message}\n`);
-      status = Math.max(status, exitCode);
+      process.stderr.write(`mvm: ${err.message}\n`);
+      status = Math.max(status, err.exitCode);
     }
   }
   return status;

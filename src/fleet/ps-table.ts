@@ -1,6 +1,6 @@
 // What `mvm ps` shows: one row per VM (its shown state decided by liveness.ts),
 // as an aligned table for people or as JSON for scripts.
-import { formatSize } from '../disk/size.js';
+import { formatSize } from '../units/size.js';
 import { isFinalShownState, shownState } from './liveness.js';
 import type { VmEntry } from './registry.js';
 import type { VmShownState } from './vm-status.js';
@@ -55,26 +55,28 @@ export function formatState(row: Pick<PsRow, 'state' | 'reason' | 'exitStatus'>)
 
 /** The rows for `entries`, their liveness checked in parallel (each check may wait on an API socket). */
 export async function psRows(entries: readonly VmEntry[], now: () => number = Date.now): Promise<PsRow[]> {
-  return Promise.all(entries.map(async (entry): Promise<PsRow> => {
-    const shown = await shownState(entry);
-    const { record, status } = entry;
-    const started = status ? Date.parse(status.startedAt) : Number.NaN;
-    return {
-      name: entry.name,
-      state: shown.state,
-      reason: shown.reason,
-      vcpus: record?.cpus ?? null,
-      memoryBytes: record?.memoryBytes ?? null,
-      uptimeMs: !isFinalShownState(shown.state) && Number.isFinite(started) ? Math.max(0, now() - started) : null,
-      bootMs: status?.bootMs ?? null,
-      pid: status?.pid ?? null,
-      where: status?.where ?? null,
-      exitStatus: status?.exitStatus ?? null,
-      exitReason: status?.exitReason ?? null,
-      createdAt: record?.createdAt ?? null,
-      startedAt: status?.startedAt ?? null,
-    };
-  }));
+  return Promise.all(
+    entries.map(async (entry): Promise<PsRow> => {
+      const shown = await shownState(entry);
+      const { record, status } = entry;
+      const started = status ? Date.parse(status.startedAt) : Number.NaN;
+      return {
+        name: entry.name,
+        state: shown.state,
+        reason: shown.reason,
+        vcpus: record?.cpus ?? null,
+        memoryBytes: record?.memoryBytes ?? null,
+        uptimeMs: !isFinalShownState(shown.state) && Number.isFinite(started) ? Math.max(0, now() - started) : null,
+        bootMs: status?.bootMs ?? null,
+        pid: status?.pid ?? null,
+        where: status?.where ?? null,
+        exitStatus: status?.exitStatus ?? null,
+        exitReason: status?.exitReason ?? null,
+        createdAt: record?.createdAt ?? null,
+        startedAt: status?.startedAt ?? null,
+      };
+    }),
+  );
 }
 
 /** `mvm ps` without -a: every VM not over, and the dead ones (state.json still says live: they need a look). */
@@ -101,5 +103,5 @@ function cells(row: PsRow): string[] {
 export function formatPsTable(rows: readonly PsRow[]): string {
   const table = [[...HEADERS], ...rows.map(cells)];
   const widths = HEADERS.map((_, column) => Math.max(...table.map((line) => line[column]!.length)));
-  return table.map((line) => line.map((cell, column) => (column === line.length - 1 ? cell : cell.padEnd(widths[column]!))).join(COLUMN_GAP)).join('\n') + '\n';
+  return `${table.map((line) => line.map((cell, column) => (column === line.length - 1 ? cell : cell.padEnd(widths[column]!))).join(COLUMN_GAP)).join('\n')}\n`;
 }

@@ -30,7 +30,9 @@ export function readVm(name: string, env: PathEnv = process.env): VmEntry {
 export function listVms(env: PathEnv = process.env): VmEntry[] {
   let names: string[];
   try {
-    names = readdirSync(vmsRoot(env), { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name);
+    names = readdirSync(vmsRoot(env), { withFileTypes: true })
+      .filter((d) => d.isDirectory())
+      .map((d) => d.name);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw err;

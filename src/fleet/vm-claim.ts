@@ -2,7 +2,7 @@
 // makes atomic, so of two `mvm run -d --name x` at once exactly one gets the
 // directory and the other is told the name is taken.
 import { mkdirSync } from 'node:fs';
-import { UserError } from '../cli/errors.js';
+import { UserError } from '../errors.js';
 import { ensurePrivateDir, runtimeRoot, type PathEnv } from '../runtime/paths.js';
 import { checkVmName, vmDir, vmsRoot } from './vm-dir.js';
 

@@ -5,7 +5,7 @@ import { readdirSync, readFileSync, realpathSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { apiCall, ApiUnreachable, type ApiResponse } from '../api/client.js';
 import { API_PATHS, type ApiError } from '../api/schema.js';
-import { UserError } from '../cli/errors.js';
+import { UserError } from '../errors.js';
 import { insideHelper } from '../helper/host-kvm.js';
 import type { PathEnv } from '../runtime/paths.js';
 import { apiSocketPath, isFinalShownState, processExists, shownState, type ShownState } from './liveness.js';
@@ -49,7 +49,9 @@ export async function waitUntilFinal(name: string, limitMs: number, env: PathEnv
 function isVmProcess(pid: number, name: string): boolean {
   if (!processExists(pid)) return false;
   try {
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').some((arg) => arg.includes(name));
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8')
+      .split('\0')
+      .some((arg) => arg.includes(name));
   } catch {
     // No /proc (or not ours to read): the pid check is all there is.
     return true;
@@ -143,8 +145,10 @@ function realOrResolved(path: string): string {
 function wellFormedDrives(entry: VmEntry): VmDriveRecord[] {
   const drives: unknown = entry.record?.drives;
   if (!Array.isArray(drives)) return [];
-  return drives.filter((d): d is VmDriveRecord => typeof d === 'object' && d !== null && typeof d.path === 'string'
-    && (d.overlay === undefined || typeof d.overlay === 'string'));
+  return drives.filter(
+    (d): d is VmDriveRecord =>
+      typeof d === 'object' && d !== null && typeof d.path === 'string' && (d.overlay === undefined || typeof d.overlay === 'string'),
+  );
 }
 
 /**

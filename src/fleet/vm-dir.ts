@@ -15,7 +15,7 @@
 // A name is claimed by creating its directory (mkdir is atomic), so two
 // `mvm run -d --name x` at once never both succeed.
 import { join } from 'node:path';
-import { UserError } from '../cli/errors.js';
+import { UserError } from '../errors.js';
 import { runtimeRoot, type PathEnv } from '../runtime/paths.js';
 
 export const VM_FILES = {

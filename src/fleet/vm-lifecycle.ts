@@ -42,9 +42,7 @@ const REAL_TIMERS: LifecycleTimers = {
   clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
 };
 
-export type StopOutcome =
-  | { readonly ok: true; readonly accepted: StopAccepted }
-  | { readonly ok: false; readonly error: string };
+export type StopOutcome = { readonly ok: true; readonly accepted: StopAccepted } | { readonly ok: false; readonly error: string };
 
 export function isFinalState(state: VmLifeState): boolean {
   return state === 'exited' || state === 'failed';
@@ -63,7 +61,12 @@ export class VmLifecycle {
     private readonly timers: LifecycleTimers = REAL_TIMERS,
   ) {
     this.current = {
-      ...identity, state: 'starting', bootMs: null, exitedAt: null, exitStatus: null, exitReason: null,
+      ...identity,
+      state: 'starting',
+      bootMs: null,
+      exitedAt: null,
+      exitStatus: null,
+      exitReason: null,
     };
   }
 

@@ -2,8 +2,7 @@
 // the VMM process turns the record back into the plan it boots. The file sits
 // in the owner's private directory, but it is still a file anyone with that
 // uid can edit, so the VMM checks every field before using it.
-import type { DriveSpec } from '../devices/virtio/block/drives.js';
-import type { NetOption } from '../devices/virtio/net-option.js';
+import type { DriveSettings, NetSettings } from '../devices/settings.js';
 import type { VmPlan } from '../vmm/vm-assembly.js';
 import type { VmDriveRecord, VmNetRecord, VmRecord } from './vm-status.js';
 
@@ -19,7 +18,11 @@ function parseMac(text: string): Uint8Array {
 
 /** The record of a VM about to be launched; `overlays[i]` is drive i's overlay path when its mode is overlay. */
 export function recordFromPlan(
-  plan: VmPlan, name: string, overlays: readonly (string | undefined)[], config: string | null, now: Date = new Date(),
+  plan: VmPlan,
+  name: string,
+  overlays: readonly (string | undefined)[],
+  config: string | null,
+  now: Date = new Date(),
 ): VmRecord {
   return {
     name,
@@ -30,7 +33,9 @@ export function recordFromPlan(
     initrd: plan.initrdPath ?? null,
     cmdline: plan.cmdline,
     console: plan.console,
-    drives: plan.drives.map((d, i): VmDriveRecord => (d.mode === 'overlay' ? { path: d.path, mode: d.mode, overlay: overlays[i]! } : { path: d.path, mode: d.mode })),
+    drives: plan.drives.map(
+      (d, i): VmDriveRecord => (d.mode === 'overlay' ? { path: d.path, mode: d.mode, overlay: overlays[i]! } : { path: d.path, mode: d.mode }),
+    ),
     nets: plan.nets.map((n): VmNetRecord => ({ tap: n.tap, mac: formatMac(n.mac) })),
     vsock: plan.vsock ? { cid: plan.vsock.cid, uds: plan.vsock.uds } : null,
     rng: plan.rng,
@@ -47,8 +52,10 @@ export function planFromRecord(record: VmRecord): VmPlan {
     memoryBytes: record.memoryBytes,
     cpus: record.cpus,
     cmdline: record.cmdline,
-    drives: record.drives.map((d): DriveSpec => (d.mode === 'overlay' ? { path: d.overlay!, mode: 'persistent' } : { path: d.path, mode: d.mode })),
-    nets: record.nets.map((n): NetOption => ({ tap: n.tap, mac: parseMac(n.mac) })),
+    drives: record.drives.map(
+      (d): DriveSettings => (d.mode === 'overlay' ? { path: d.overlay!, mode: 'persistent' } : { path: d.path, mode: d.mode }),
+    ),
+    nets: record.nets.map((n): NetSettings => ({ tap: n.tap, mac: parseMac(n.mac) })),
     vsock: record.vsock ?? undefined,
     rng: record.rng,
   };

@@ -7,10 +7,11 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { createApiServer, listenApi, type VmController } from '../api/server.js';
 import { DEFAULT_STOP_TIMEOUT_MS, type VmInfo } from '../api/schema.js';
+// A process entry point (`mvm __vmm`) that reports failures the way the CLI does (scripts/check-layers.mjs).
 import { describeError } from '../cli/errors.js';
 import { insideHelper } from '../helper/host-kvm.js';
 import { helperVmmDir } from '../helper/vmm-activity.js';
-import { exitImmediately } from '../kvm/ffi.js';
+import { exitImmediately } from '../sys/libc.js';
 import { assembleVm, type AssembledVm } from '../vmm/vm-assembly.js';
 import { ConsoleHub } from './console-hub.js';
 import { VmLifecycle, type VmIdentity } from './vm-lifecycle.js';
@@ -38,7 +39,11 @@ export async function runVmm(name: string): Promise<void> {
   // The process's own start (before node loaded mvm's modules), like bootMs, which counts from there too.
   const startedAtMs = Math.round(performance.timeOrigin);
   const identity: VmIdentity = {
-    name, pid: process.pid, where: insideHelper() ? 'helper' : 'host', apiListen: apiListenPath(name), startedAt: new Date(startedAtMs).toISOString(),
+    name,
+    pid: process.pid,
+    where: insideHelper() ? 'helper' : 'host',
+    apiListen: apiListenPath(name),
+    startedAt: new Date(startedAtMs).toISOString(),
   };
   let record: VmRecord | undefined;
   let vm: AssembledVm | undefined;
@@ -56,16 +61,26 @@ export async function runVmm(name: string): Promise<void> {
   function end(final: VmStatus): never {
     if (!ended) {
       ended = true;
-      log(`VM ${final.state}${final.exitStatus !== null ? ` with status ${final.exitStatus}` : ''}${final.exitReason ? `: ${final.exitReason}` : ''}`);
+      log(
+        `VM ${final.state}${final.exitStatus !== null ? ` with status ${final.exitStatus}` : ''}${final.exitReason ? `: ${final.exitReason}` : ''}`,
+      );
       // Each step on its own: one failing (the directory removed under us, say) must not keep the process alive.
       const steps: [string, () => void][] = [
         ['closing the console', () => hub?.close()],
-        ['closing the disks', () => { for (const problem of vm?.close() ?? []) log(problem); }],
-        ['closing the API socket', () => {
-          server.close();
-          rmSync(identity.apiListen, { force: true });
-          if (identity.where === 'helper') rmSync(dirname(identity.apiListen), { recursive: true, force: true });
-        }],
+        [
+          'closing the disks',
+          () => {
+            for (const problem of vm?.close() ?? []) log(problem);
+          },
+        ],
+        [
+          'closing the API socket',
+          () => {
+            server.close();
+            rmSync(identity.apiListen, { force: true });
+            if (identity.where === 'helper') rmSync(dirname(identity.apiListen), { recursive: true, force: true });
+          },
+        ],
         ['writing the final state', () => writeJsonAtomic(vmFile(name, 'status'), final)],
       ];
       for (const [what, step] of steps) {
@@ -84,16 +99,37 @@ export async function runVmm(name: string): Promise<void> {
     return {
       info: (): VmInfo => {
         const status = lifecycle.status;
-        return { ...record!, state: status.state, pid: status.pid, startedAt: status.startedAt, uptimeMs: Date.now() - startedAtMs, bootMs: status.bootMs };
+        const r = record!;
+        return {
+          name: r.name,
+          createdAt: r.createdAt,
+          cpus: r.cpus,
+          memoryBytes: r.memoryBytes,
+          kernel: r.kernel,
+          initrd: r.initrd,
+          cmdline: r.cmdline,
+          console: r.console,
+          drives: r.drives,
+          nets: r.nets,
+          vsock: r.vsock,
+          rng: r.rng,
+          config: r.config,
+          state: status.state,
+          pid: status.pid,
+          startedAt: status.startedAt,
+          uptimeMs: Date.now() - startedAtMs,
+          bootMs: status.bootMs,
+        };
       },
-      stats: () => collectStats({
-        uptimeMs: () => Date.now() - startedAtMs,
-        bootMs: () => lifecycle.status.bootMs,
-        exitCounts: () => vm?.machine.exitCounts() ?? [],
-        disks: () => (vm?.blocks ?? []).map((b, i) => ({ name: `vd${DRIVE_LETTERS[i] ?? i}`, stats: b.stats })),
-        nets: () => (vm?.nets ?? []).map((n, i) => ({ name: `eth${i}`, stats: n.stats })),
-        guestRamHostRanges: () => vm?.machine.guestRamHostRanges ?? [],
-      }),
+      stats: () =>
+        collectStats({
+          uptimeMs: () => Date.now() - startedAtMs,
+          bootMs: () => lifecycle.status.bootMs,
+          exitCounts: () => vm?.machine.exitCounts() ?? [],
+          disks: () => (vm?.blocks ?? []).map((b, i) => ({ name: `vd${DRIVE_LETTERS[i] ?? i}`, stats: b.stats })),
+          nets: () => (vm?.nets ?? []).map((n, i) => ({ name: `eth${i}`, stats: n.stats })),
+          guestRamHostRanges: () => vm?.machine.guestRamHostRanges ?? [],
+        }),
       stop: (timeoutMs) => lifecycle.stop(timeoutMs),
       kill: () => lifecycle.kill('killed (POST /kill)'),
       attachConsole: (socket, head) => (hub ? hub.attach(socket, head) : socket.destroy()),

@@ -79,8 +79,9 @@ function mergeRanges(ranges: readonly HostRange[]): { start: bigint; end: bigint
   const merged: { start: bigint; end: bigint }[] = [];
   for (const span of sorted) {
     const last = merged[merged.length - 1];
-    if (last && span.start <= last.end) last.end = span.end > last.end ? span.end : last.end;
-    else merged.push({ ...span });
+    if (!last || span.start > last.end) merged.push({ ...span });
+    // bigints: Math.max does not take them.
+    else if (span.end > last.end) last.end = span.end;
   }
   return merged;
 }
@@ -108,11 +109,24 @@ export function collectStats(source: StatsSource, proc: ProcReader = PROC_SELF, 
     cpu: { userUs: cpu.user, systemUs: cpu.system },
     memory: { rssBytes, guestTouchedBytes, vmmBytes: rssBytes - guestTouchedBytes },
     exits: sumExits(source.exitCounts()),
-    disks: source.disks().map(({ name, stats }): DiskStats => ({
-      name, readOps: stats.reads, writeOps: stats.writes, flushOps: stats.flushes, readBytes: stats.bytesRead, writeBytes: stats.bytesWritten,
-    })),
-    nets: source.nets().map(({ name, stats }): NetStats => ({
-      name, rxPackets: stats.rxFrames, txPackets: stats.txFrames, rxBytes: stats.rxBytes, txBytes: stats.txBytes,
-    })),
+    disks: source.disks().map(
+      ({ name, stats }): DiskStats => ({
+        name,
+        readOps: stats.reads,
+        writeOps: stats.writes,
+        flushOps: stats.flushes,
+        readBytes: stats.bytesRead,
+        writeBytes: stats.bytesWritten,
+      }),
+    ),
+    nets: source.nets().map(
+      ({ name, stats }): NetStats => ({
+        name,
+        rxPackets: stats.rxFrames,
+        txPackets: stats.txFrames,
+        rxBytes: stats.rxBytes,
+        txBytes: stats.txBytes,
+      }),
+    ),
   };
 }

@@ -9,12 +9,17 @@
 // included, go to the remote command, which sees MVM_INTERACTIVE=1) and is
 // restored on every way out, signals included.
 import { constants as osConstants } from 'node:os';
-import { UserError } from '../cli/errors.js';
+import { UserError } from '../errors.js';
 import { RemoteCommand, type RemoteResult } from './connection.js';
 import { decideHelper, detectHostKvm, helperPolicy, insideHelper } from './host-kvm.js';
 import { ensureHelper, stopHelper } from './lifecycle.js';
 import {
-  FORWARDABLE_SIGNALS, PROTOCOL_VERSION, type ExitStatus, type ForwardableSignal, type HelperRequest, type RequestKind,
+  FORWARDABLE_SIGNALS,
+  PROTOCOL_VERSION,
+  type ExitStatus,
+  type ForwardableSignal,
+  type HelperRequest,
+  type RequestKind,
   type TerminalSize,
 } from './protocol.js';
 
@@ -25,7 +30,21 @@ export type { HostKvm, KvmKind } from './host-kvm.js';
 const SIGNAL_EXIT_BASE = 128;
 
 /** Variables that describe the user's session and mvm's configuration; the rest of the host env stays home. */
-const FORWARDED_ENV = ['PATH', 'HOME', 'USER', 'LOGNAME', 'TERM', 'COLORTERM', 'LANG', 'LC_ALL', 'LC_CTYPE', 'TZ', 'NO_COLOR', 'FORCE_COLOR', 'TMPDIR'];
+const FORWARDED_ENV = [
+  'PATH',
+  'HOME',
+  'USER',
+  'LOGNAME',
+  'TERM',
+  'COLORTERM',
+  'LANG',
+  'LC_ALL',
+  'LC_CTYPE',
+  'TZ',
+  'NO_COLOR',
+  'FORCE_COLOR',
+  'TMPDIR',
+];
 /** MVM_* variables go along too, except the ones about the helper itself. */
 const NOT_FORWARDED_MVM = new Set(['MVM_IN_HELPER', 'MVM_HELPER', 'MVM_INTERACTIVE']);
 
@@ -119,8 +138,14 @@ async function streamThrough(remote: RemoteCommand, interactive: boolean): Promi
 
 function buildRequest(kind: RequestKind, argv: readonly string[], token: string, interactive: boolean): HelperRequest {
   return {
-    version: PROTOCOL_VERSION, token, kind, argv: [...argv], cwd: process.cwd(),
-    env: forwardedEnv(process.env), interactive, terminal: terminalSize(),
+    version: PROTOCOL_VERSION,
+    token,
+    kind,
+    argv: [...argv],
+    cwd: process.cwd(),
+    env: forwardedEnv(process.env),
+    interactive,
+    terminal: terminalSize(),
   };
 }
 
@@ -140,16 +165,20 @@ export async function runInHelper(kind: 'mvm' | 'exec', argv: readonly string[])
   for (let attempt = 0; attempt < 2; attempt++) {
     const helper = await ensureHelper();
     const remote = new RemoteCommand(helper.state.hostPort, buildRequest(kind, argv, helper.token, interactive), {
-      stdout: process.stdout, stderr: process.stderr,
+      stdout: process.stdout,
+      stderr: process.stderr,
     });
     const { result, interruptedBy } = await streamThrough(remote, interactive);
     if (result.kind === 'dropped' && interruptedBy !== null) {
       return exitCodeOf({ code: null, signal: interruptedBy });
     }
     switch (result.kind) {
-      case 'exit': return exitCodeOf(result.status);
-      case 'refused': throw new UserError(`the helper VM refused the request: ${result.message}`);
-      case 'pong': throw new UserError('the helper VM answered a command with a ping reply');
+      case 'exit':
+        return exitCodeOf(result.status);
+      case 'refused':
+        throw new UserError(`the helper VM refused the request: ${result.message}`);
+      case 'pong':
+        throw new UserError('the helper VM answered a command with a ping reply');
       case 'dropped':
         if (result.accepted) throw new UserError(`lost the connection to the helper VM: ${result.reason}`);
         // Powered off (idle) or wedged: stop that one, the next round starts afresh.
@@ -166,7 +195,7 @@ export async function runInHelper(kind: 'mvm' | 'exec', argv: readonly string[])
  */
 export async function runViaHelperIfNeeded(argv: readonly string[]): Promise<number | null> {
   const decision = decideHelper(detectHostKvm(), helperPolicy(), insideHelper());
-  if (decision.notice) process.stderr.write(decision.notice + '\n');
+  if (decision.notice) process.stderr.write(`${decision.notice}\n`);
   if (!decision.useHelper) return null;
   return runInHelper('mvm', argv);
 }

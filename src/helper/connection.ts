@@ -4,8 +4,18 @@
 import { connect, type Socket } from 'node:net';
 import type { Writable } from 'node:stream';
 import {
-  encodeChunked, encodeFrame, encodeJsonFrame, FrameDecoder, FrameType, parseJsonPayload, PROTOCOL_VERSION,
-  type ExitStatus, type ForwardableSignal, type HelperRequest, type PingReply, type TerminalSize,
+  encodeChunked,
+  encodeFrame,
+  encodeJsonFrame,
+  FrameDecoder,
+  FrameType,
+  parseJsonPayload,
+  PROTOCOL_VERSION,
+  type ExitStatus,
+  type ForwardableSignal,
+  type HelperRequest,
+  type PingReply,
+  type TerminalSize,
 } from './protocol.js';
 
 /** The daemon is only ever reachable through QEMU's loopback-bound port forward. */
@@ -32,7 +42,9 @@ export class RemoteCommand {
   private markStarted: () => void = () => undefined;
 
   constructor(port: number, request: HelperRequest, output: RemoteOutput | null) {
-    this.started = new Promise<void>((resolve) => { this.markStarted = resolve; });
+    this.started = new Promise<void>((resolve) => {
+      this.markStarted = resolve;
+    });
     this.socket = connect({ host: HELPER_HOST, port });
     this.socket.setNoDelay(true);
     this.socket.write(encodeJsonFrame(FrameType.Request, request));
@@ -51,17 +63,29 @@ export class RemoteCommand {
         try {
           for (const frame of decoder.push(chunk)) {
             switch (frame.type) {
-              case FrameType.Accepted: this.accepted = true; this.markStarted(); break;
-              case FrameType.Stdout: if (output) write(output.stdout, frame.payload); break;
-              case FrameType.Stderr: if (output) write(output.stderr, frame.payload); break;
-              case FrameType.Exit: result = { kind: 'exit', status: parseJsonPayload(frame) as ExitStatus }; break;
-              case FrameType.Pong: result = { kind: 'pong', reply: parseJsonPayload(frame) as PingReply }; break;
+              case FrameType.Accepted:
+                this.accepted = true;
+                this.markStarted();
+                break;
+              case FrameType.Stdout:
+                if (output) write(output.stdout, frame.payload);
+                break;
+              case FrameType.Stderr:
+                if (output) write(output.stderr, frame.payload);
+                break;
+              case FrameType.Exit:
+                result = { kind: 'exit', status: parseJsonPayload(frame) as ExitStatus };
+                break;
+              case FrameType.Pong:
+                result = { kind: 'pong', reply: parseJsonPayload(frame) as PingReply };
+                break;
               case FrameType.Error: {
                 const { message } = parseJsonPayload(frame) as { message?: unknown };
                 result = { kind: 'refused', message: typeof message === 'string' ? message : 'request refused' };
                 break;
               }
-              default: throw new Error(`unexpected frame type ${frame.type} from the helper`);
+              default:
+                throw new Error(`unexpected frame type ${frame.type} from the helper`);
             }
           }
         } catch (err) {
@@ -69,7 +93,9 @@ export class RemoteCommand {
           this.socket.destroy();
         }
       });
-      this.socket.on('error', (err) => { failure = err.message; });
+      this.socket.on('error', (err) => {
+        failure = err.message;
+      });
       this.socket.on('close', () => resolve(result ?? { kind: 'dropped', accepted: this.accepted, reason: failure }));
     });
   }
@@ -109,7 +135,14 @@ export function openHelperStream(port: number, token: string, path: string, env:
     const socket = connect({ host: HELPER_HOST, port, allowHalfOpen: true });
     socket.setNoDelay(true);
     const request: HelperRequest = {
-      version: PROTOCOL_VERSION, token, kind: 'connect', argv: [path], cwd: '/', env, interactive: false, terminal: null,
+      version: PROTOCOL_VERSION,
+      token,
+      kind: 'connect',
+      argv: [path],
+      cwd: '/',
+      env,
+      interactive: false,
+      terminal: null,
     };
     socket.write(encodeJsonFrame(FrameType.Request, request));
     const decoder = new FrameDecoder();
@@ -119,7 +152,7 @@ export function openHelperStream(port: number, token: string, path: string, env:
     };
     const timer = setTimeout(() => fail(`the helper VM did not answer within ${CONNECT_ANSWER_TIMEOUT_MS} ms`), CONNECT_ANSWER_TIMEOUT_MS);
     const onData = (chunk: Buffer): void => {
-      let frame;
+      let frame: ReturnType<typeof decoder.push>[number] | undefined;
       try {
         [frame] = decoder.push(chunk, 1);
       } catch (err) {

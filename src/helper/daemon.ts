@@ -11,8 +11,14 @@ import { createServer, type Socket } from 'node:net';
 import { release } from 'node:os';
 import { GUEST_ADDRESS, parseDaemonParams } from './qemu-command.js';
 import {
-  encodeJsonFrame, FrameDecoder, FrameType, parseJsonPayload, parseRequest, ProtocolError,
-  PROTOCOL_VERSION, type PingReply,
+  encodeJsonFrame,
+  FrameDecoder,
+  FrameType,
+  parseJsonPayload,
+  parseRequest,
+  ProtocolError,
+  PROTOCOL_VERSION,
+  type PingReply,
 } from './protocol.js';
 import { connectClientToSocket } from './connect-request.js';
 import { Session } from './session.js';

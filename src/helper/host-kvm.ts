@@ -5,7 +5,7 @@
 // functions, so every kind of host can be tested with fixture texts; only
 // readHostKvmFacts() touches the real machine.
 import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
-import { UserError } from '../cli/errors.js';
+import { UserError } from '../errors.js';
 
 export const DEV_KVM = '/dev/kvm';
 const CPUINFO = '/proc/cpuinfo';
@@ -133,20 +133,28 @@ export function insideHelper(env: NodeJS.ProcessEnv = process.env): boolean {
 /** A short human description of the kind, used in notices and by `mvm doctor`. */
 export function describeKvmKind(kind: KvmKind): string {
   switch (kind) {
-    case 'hardware': return 'hardware virtualization (VT-x/AMD-V)';
-    case 'pvm': return 'PVM (paravirtual; cannot run unmodified Linux guests)';
-    case 'no-hw-virt': return 'KVM without VT-x/AMD-V (cannot run unmodified Linux guests)';
-    case 'absent': return `none (${DEV_KVM} is missing)`;
+    case 'hardware':
+      return 'hardware virtualization (VT-x/AMD-V)';
+    case 'pvm':
+      return 'PVM (paravirtual; cannot run unmodified Linux guests)';
+    case 'no-hw-virt':
+      return 'KVM without VT-x/AMD-V (cannot run unmodified Linux guests)';
+    case 'absent':
+      return `none (${DEV_KVM} is missing)`;
   }
 }
 
 /** The notice's name for the kind: "this host's KVM (PVM) cannot run Linux guests". */
 function shortKindName(kind: KvmKind): string {
   switch (kind) {
-    case 'pvm': return "this host's KVM (PVM) cannot run Linux guests";
-    case 'no-hw-virt': return "this host's KVM has no VT-x/AMD-V and cannot run Linux guests";
-    case 'absent': return `this host has no ${DEV_KVM}`;
-    case 'hardware': return "this host's KVM can run Linux guests";
+    case 'pvm':
+      return "this host's KVM (PVM) cannot run Linux guests";
+    case 'no-hw-virt':
+      return "this host's KVM has no VT-x/AMD-V and cannot run Linux guests";
+    case 'absent':
+      return `this host has no ${DEV_KVM}`;
+    case 'hardware':
+      return "this host's KVM can run Linux guests";
   }
 }
 
@@ -172,7 +180,10 @@ export function decideHelper(kvm: HostKvm, policy: HelperPolicy, inHelper: boole
     // cannot emulate (mvm's tiny test guests, PVM-aware kernels) work, and a
     // Linux guest that does not fails with mvm's crash report, not silently.
     if (kvm.kind === 'absent') throw new UserError(`${shortKindName(kvm.kind)}, and MVM_HELPER=never forbids the helper VM`, 3);
-    return { useHelper: false, notice: `mvm: MVM_HELPER=never: running directly; ${shortKindName(kvm.kind)} unless they avoid what it cannot emulate` };
+    return {
+      useHelper: false,
+      notice: `mvm: MVM_HELPER=never: running directly; ${shortKindName(kvm.kind)} unless they avoid what it cannot emulate`,
+    };
   }
   return { useHelper: true, notice: `mvm: ${shortKindName(kvm.kind)}; running inside the helper VM` };
 }

@@ -10,7 +10,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { UserError } from '../cli/errors.js';
+import { UserError } from '../errors.js';
 import { HELPER_DAEMON_ENTRY } from '../runtime/build-layout.js';
 import { ensurePrivateDir, helperStateDir, projectRoot } from '../runtime/paths.js';
 import { HELPER_HOST, RemoteCommand } from './connection.js';
@@ -18,10 +18,7 @@ import { PROTOCOL_VERSION, type PingReply } from './protocol.js';
 import { helperQemuArgs } from './qemu-command.js';
 import { withStartLock } from './start-lock.js';
 import { normaliseShares, readHelperSettings, uncoveredShares, type HelperSettings } from './settings.js';
-import {
-  helperFiles, isHelperProcess, readHelperState, removeHelperState, writeHelperState,
-  type HelperFiles, type HelperState,
-} from './state.js';
+import { helperFiles, isHelperProcess, readHelperState, removeHelperState, writeHelperState, type HelperFiles, type HelperState } from './state.js';
 
 /** Boot + node start-up under emulation takes ~10 s here; allow slow, busy machines plenty more. */
 const READY_TIMEOUT_MS = 180_000;
@@ -78,15 +75,27 @@ function buildHelperImage(settings: HelperSettings): HelperImage {
   process.stderr.write('mvm: building the helper VM image (once; cached afterwards)\n');
   const result = spawnSync(script, [settings.imageDir], { stdio: ['ignore', 'ignore', 'inherit'] });
   const image = findHelperImage(settings);
-  if (result.status !== 0 || image === null) throw new UserError(`building the helper VM image failed (run ${script} ${settings.imageDir} to see why)`);
+  if (result.status !== 0 || image === null)
+    throw new UserError(`building the helper VM image failed (run ${script} ${settings.imageDir} to see why)`);
   return image;
 }
 
 /** Asks the daemon for its state; null when it does not answer properly. */
 export async function pingHelper(port: number, token: string, timeoutMs = PING_TIMEOUT_MS): Promise<PingReply | null> {
-  const remote = new RemoteCommand(port, {
-    version: PROTOCOL_VERSION, token, kind: 'ping', argv: [], cwd: '/', env: {}, interactive: false, terminal: null,
-  }, null);
+  const remote = new RemoteCommand(
+    port,
+    {
+      version: PROTOCOL_VERSION,
+      token,
+      kind: 'ping',
+      argv: [],
+      cwd: '/',
+      env: {},
+      interactive: false,
+      terminal: null,
+    },
+    null,
+  );
   const timer = setTimeout(() => remote.abort(), timeoutMs);
   const result = await remote.done;
   clearTimeout(timer);
@@ -179,13 +188,19 @@ async function startHelper(files: HelperFiles, keepShares: readonly string[] = [
   const image = findHelperImage(settings) ?? buildHelperImage(settings);
   for (const share of settings.writableShares) mkdirSync(share, { recursive: true });
   const token = randomBytes(TOKEN_BYTES).toString('hex');
-  writeFileSync(files.token, token + '\n', { mode: 0o600 });
+  writeFileSync(files.token, `${token}\n`, { mode: 0o600 });
   for (let attempt = 1; attempt <= PORT_ATTEMPTS; attempt++) {
     const hostPort = await freeLoopbackPort();
     const pid = launchQemu(settings, image, files, hostPort);
     const state: HelperState = {
-      pid, hostPort, startedAt: Date.now(), cpus: settings.cpus, memoryMiB: settings.memoryMiB,
-      idleSeconds: settings.idleSeconds, imageKey: image.key, writableShares: settings.writableShares,
+      pid,
+      hostPort,
+      startedAt: Date.now(),
+      cpus: settings.cpus,
+      memoryMiB: settings.memoryMiB,
+      idleSeconds: settings.idleSeconds,
+      imageKey: image.key,
+      writableShares: settings.writableShares,
     };
     writeHelperState(files, state);
     if (await waitUntilReady(state, token, files)) return { state, token, files };
@@ -196,7 +211,7 @@ async function startHelper(files: HelperFiles, keepShares: readonly string[] = [
     if (!alive && /host forwarding rule|Could not set up host forwarding/i.test(qemuLog) && attempt < PORT_ATTEMPTS) continue;
     throw new UserError(
       `the helper VM did not become ready (${alive ? 'timed out' : 'QEMU exited'}); ` +
-      `QEMU log ${files.qemuLog}: ${qemuLog.replace(/\n/g, ' | ')}; console ${files.consoleLog}: ${tail(files.consoleLog, 3).replace(/\n/g, ' | ')}`,
+        `QEMU log ${files.qemuLog}: ${qemuLog.replace(/\n/g, ' | ')}; console ${files.consoleLog}: ${tail(files.consoleLog, 3).replace(/\n/g, ' | ')}`,
     );
   }
   throw new UserError('the helper VM could not get a loopback port');
@@ -219,7 +234,7 @@ async function reuseOrRestart(running: RunningHelper, reply: PingReply, files: H
   if (busy) {
     throw new UserError(
       `the running helper VM cannot write ${missing.join(', ')} (it was started with other shares) and is in use; ` +
-      'run this command with the environment that started it, or stop its VMs and run `mvm helper stop`',
+        'run this command with the environment that started it, or stop its VMs and run `mvm helper stop`',
     );
   }
   process.stderr.write(`mvm: restarting the helper VM so that it can write ${missing.join(', ')}\n`);
@@ -245,8 +260,9 @@ export async function ensureHelper(): Promise<RunningHelper> {
     // Someone may have started it while we waited for the lock.
     const started = findRunningHelper(files);
     if (started) {
-      const answer = (await pingHelper(started.state.hostPort, started.token))
-        ?? ((await waitUntilReady(started.state, started.token, files)) ? await pingHelper(started.state.hostPort, started.token) : null);
+      const answer =
+        (await pingHelper(started.state.hostPort, started.token)) ??
+        ((await waitUntilReady(started.state, started.token, files)) ? await pingHelper(started.state.hostPort, started.token) : null);
       if (answer !== null && (await reuseOrRestart(started, answer, files)) !== null) return started;
       await stopHelper(files, started.state.pid);
     }

@@ -173,7 +173,8 @@ function isPositiveInt(value: unknown): value is number {
 export function parseRequest(value: unknown): HelperRequest {
   if (typeof value !== 'object' || value === null) throw new ProtocolError('request is not an object');
   const r = value as Record<string, unknown>;
-  if (r.version !== PROTOCOL_VERSION) throw new ProtocolError(`protocol version ${String(r.version)} is not ${PROTOCOL_VERSION}; restart the helper (mvm helper stop)`);
+  if (r.version !== PROTOCOL_VERSION)
+    throw new ProtocolError(`protocol version ${String(r.version)} is not ${PROTOCOL_VERSION}; restart the helper (mvm helper stop)`);
   if (typeof r.token !== 'string') throw new ProtocolError('request has no token');
   if (r.kind !== 'mvm' && r.kind !== 'exec' && r.kind !== 'ping' && r.kind !== 'connect') {
     throw new ProtocolError(`unknown request kind ${String(r.kind)}`);

@@ -1,7 +1,7 @@
 // The QEMU command line that boots the helper VM. Pure: every input is an
 // argument, so the spec can check the properties that matter (loopback-only
 // port forward, read-only host root, AMD-V CPU) without starting QEMU.
-import { UserError } from '../cli/errors.js';
+import { UserError } from '../errors.js';
 
 /**
  * The daemon's port inside the helper. Only QEMU's user-mode network stack
@@ -91,30 +91,46 @@ export function helperKernelCmdline(o: HelperQemuOptions): string {
 export function helperQemuArgs(o: HelperQemuOptions): string[] {
   if (!Number.isInteger(o.hostPort) || o.hostPort <= 0 || o.hostPort > 65535) throw new RangeError(`bad host port ${o.hostPort}`);
   const shares = o.writableShares.flatMap((path, i) => [
-    '-virtfs', `local,path=${qemuOptionValue(path)},mount_tag=${shareTag(i)},security_model=none,multidevs=remap`,
+    '-virtfs',
+    `local,path=${qemuOptionValue(path)},mount_tag=${shareTag(i)},security_model=none,multidevs=remap`,
   ]);
   return [
-    '-name', 'mvm-helper',
-    '-accel', 'tcg',
+    '-name',
+    'mvm-helper',
+    '-accel',
+    'tcg',
     // An emulated EPYC with AMD-V: Debian's kvm_amd then offers a
     // hardware-style /dev/kvm inside, whatever the host's KVM is.
-    '-cpu', 'EPYC,+svm',
-    '-smp', String(o.cpus),
-    '-m', String(o.memoryMiB),
-    '-nodefaults', '-no-user-config',
-    '-display', 'none',
-    '-serial', `file:${o.consoleLog}`,
-    '-kernel', o.kernel,
-    '-initrd', o.initrd,
-    '-append', helperKernelCmdline(o),
-    '-virtfs', `local,path=/,mount_tag=${HOST_ROOT_TAG},security_model=none,readonly=on,multidevs=remap`,
+    '-cpu',
+    'EPYC,+svm',
+    '-smp',
+    String(o.cpus),
+    '-m',
+    String(o.memoryMiB),
+    '-nodefaults',
+    '-no-user-config',
+    '-display',
+    'none',
+    '-serial',
+    `file:${o.consoleLog}`,
+    '-kernel',
+    o.kernel,
+    '-initrd',
+    o.initrd,
+    '-append',
+    helperKernelCmdline(o),
+    '-virtfs',
+    `local,path=/,mount_tag=${HOST_ROOT_TAG},security_model=none,readonly=on,multidevs=remap`,
     ...shares,
     // restrict=on: the helper gets no route to the host or the outside; the
     // one forward binds 127.0.0.1 only, so nothing off this machine reaches it.
-    '-netdev', `user,id=net0,restrict=on,hostfwd=tcp:127.0.0.1:${o.hostPort}-${GUEST_ADDRESS}:${GUEST_DAEMON_PORT}`,
+    '-netdev',
+    `user,id=net0,restrict=on,hostfwd=tcp:127.0.0.1:${o.hostPort}-${GUEST_ADDRESS}:${GUEST_DAEMON_PORT}`,
     // romfile= (empty) skips loading the iPXE boot ROM nobody uses.
-    '-device', 'virtio-net-pci,netdev=net0,romfile=',
-    '-pidfile', o.pidFile,
+    '-device',
+    'virtio-net-pci,netdev=net0,romfile=',
+    '-pidfile',
+    o.pidFile,
     '-no-reboot',
   ];
 }
@@ -134,7 +150,7 @@ export function parseDaemonParams(cmdline: string): DaemonParams {
   }
   const encodedToken = values.get('token');
   const tokenPath = encodedToken === undefined ? undefined : decodeCmdlineValue(encodedToken);
-  if (!tokenPath || !tokenPath.startsWith('/')) throw new Error('mvm.token=<absolute path> is missing from the kernel command line');
+  if (!tokenPath?.startsWith('/')) throw new Error('mvm.token=<absolute path> is missing from the kernel command line');
   const port = Number(values.get('port'));
   if (!Number.isInteger(port) || port <= 0 || port > 65535) throw new Error('mvm.port on the kernel command line is not a port number');
   const idle = Number(values.get('idle') ?? '0');

@@ -6,8 +6,14 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import {
-  encodeChunked, encodeJsonFrame, FrameType, isForwardableSignal, parseJsonPayload,
-  type ExitStatus, type Frame, type HelperRequest,
+  encodeChunked,
+  encodeJsonFrame,
+  FrameType,
+  isForwardableSignal,
+  parseJsonPayload,
+  type ExitStatus,
+  type Frame,
+  type HelperRequest,
 } from './protocol.js';
 import type { SparePool } from './spare-pool.js';
 import type { SpareMessage } from './spare-messages.js';

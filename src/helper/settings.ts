@@ -9,7 +9,7 @@
 //   MVM_QEMU                 the QEMU binary (qemu-system-x86_64)
 import { tmpdir } from 'node:os';
 import { isAbsolute, join, resolve, sep } from 'node:path';
-import { UserError } from '../cli/errors.js';
+import { UserError } from '../errors.js';
 import { cacheRoot, projectRoot, runtimeRoot } from '../runtime/paths.js';
 
 /** Ten minutes: long enough to span a test run's pauses, short enough that an idle CI box stops burning CPU. */
@@ -65,10 +65,12 @@ export function parseMemoryMiB(raw: string): number {
  * command line.
  */
 export function normaliseShares(paths: readonly string[]): string[] {
-  const absolute = paths.filter((p) => p !== '').map((p) => {
-    if (!isAbsolute(p)) throw new UserError(`helper share "${p}" must be an absolute path`, 2);
-    return resolve(p);
-  });
+  const absolute = paths
+    .filter((p) => p !== '')
+    .map((p) => {
+      if (!isAbsolute(p)) throw new UserError(`helper share "${p}" must be an absolute path`, 2);
+      return resolve(p);
+    });
   const unique = [...new Set(absolute)].sort((a, b) => a.length - b.length);
   const kept: string[] = [];
   for (const path of unique) {
@@ -89,17 +91,19 @@ export function uncoveredShares(needed: readonly string[], have: readonly string
 }
 
 export function readHelperSettings(env: NodeJS.ProcessEnv = process.env): HelperSettings {
-  const idleSeconds = env.MVM_HELPER_IDLE_SECONDS !== undefined
-    ? parseWholeNumber('MVM_HELPER_IDLE_SECONDS', env.MVM_HELPER_IDLE_SECONDS, 0, MAX_IDLE_SECONDS)
-    : DEFAULT_IDLE_SECONDS;
+  const idleSeconds =
+    env.MVM_HELPER_IDLE_SECONDS !== undefined
+      ? parseWholeNumber('MVM_HELPER_IDLE_SECONDS', env.MVM_HELPER_IDLE_SECONDS, 0, MAX_IDLE_SECONDS)
+      : DEFAULT_IDLE_SECONDS;
   const memoryMiB = env.MVM_HELPER_MEMORY !== undefined ? parseMemoryMiB(env.MVM_HELPER_MEMORY) : DEFAULT_MEMORY_MIB;
   const cpus = env.MVM_HELPER_CPUS !== undefined ? parseWholeNumber('MVM_HELPER_CPUS', env.MVM_HELPER_CPUS, 1, MAX_CPUS) : DEFAULT_CPUS;
   // Writable by default: mvm's runtime and cache roots (state, disks and
   // images written from inside), the temporary directory (tests hand files
   // back and forth there) and the project tree.
-  const shares = env.MVM_HELPER_SHARES !== undefined
-    ? env.MVM_HELPER_SHARES.split(':')
-    : [runtimeRoot(env), cacheRoot(env), env.TMPDIR || tmpdir(), projectRoot()];
+  const shares =
+    env.MVM_HELPER_SHARES !== undefined
+      ? env.MVM_HELPER_SHARES.split(':')
+      : [runtimeRoot(env), cacheRoot(env), env.TMPDIR || tmpdir(), projectRoot()];
   return {
     idleSeconds,
     memoryMiB,

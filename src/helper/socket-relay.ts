@@ -49,7 +49,8 @@ function join(client: Socket, upstream: Socket): void {
  * refuses is closed at once (the reason goes to `onError`).
  */
 export function relayHostSocket(
-  hostPath: string, helperPath: string,
+  hostPath: string,
+  helperPath: string,
   options: { connect?: HelperConnector; onError?: (message: string) => void } = {},
 ): Promise<SocketRelay> {
   const connectUpstream = options.connect ?? connectViaRunningHelper;
@@ -65,18 +66,21 @@ export function relayHostSocket(
       clients.delete(client);
     });
     client.on('error', () => client.destroy());
-    connectUpstream(helperPath).then((upstream) => {
-      if (client.destroyed) {
-        upstream.destroy();
-        return;
-      }
-      open.add(upstream);
-      upstream.on('close', () => open.delete(upstream));
-      join(client, upstream);
-    }, (err: unknown) => {
-      onError(`relaying a connection to ${helperPath}: ${err instanceof Error ? err.message : String(err)}`);
-      client.destroy();
-    });
+    connectUpstream(helperPath).then(
+      (upstream) => {
+        if (client.destroyed) {
+          upstream.destroy();
+          return;
+        }
+        open.add(upstream);
+        upstream.on('close', () => open.delete(upstream));
+        join(client, upstream);
+      },
+      (err: unknown) => {
+        onError(`relaying a connection to ${helperPath}: ${err instanceof Error ? err.message : String(err)}`);
+        client.destroy();
+      },
+    );
   });
   rmSync(hostPath, { force: true });
   return new Promise((resolve, reject) => {

@@ -21,13 +21,15 @@ const BUILD_SENTINELS = [CLI_ENTRY, SPARE_ENTRY];
 
 /** Identifies the build on disk now (missing files count too). */
 export function buildStamp(files: readonly string[] = BUILD_SENTINELS): string {
-  return files.map((file) => {
-    try {
-      return String(statSync(file).mtimeMs);
-    } catch {
-      return 'missing';
-    }
-  }).join(' ');
+  return files
+    .map((file) => {
+      try {
+        return String(statSync(file).mtimeMs);
+      } catch {
+        return 'missing';
+      }
+    })
+    .join(' ');
 }
 /** Nice value while warming up: only idle CPU time goes to the next spare. */
 const WARMING_NICE = 19;

@@ -50,6 +50,7 @@ process.on('message', (raw: unknown) => {
 // imports then come from the module cache.
 try {
   await import('commander');
+  // A process entry point that becomes the CLI: it may import src/cli (scripts/check-layers.mjs).
   const commands = await import('../cli/commands/index.js');
   await commands.loadAllCommandModules();
 } catch (err) {

@@ -3,7 +3,7 @@
 // pid; a lock whose owner died (an mvm killed mid-start) is broken.
 import { linkSync, openSync, readFileSync, renameSync, unlinkSync, writeSync, closeSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { UserError } from '../cli/errors.js';
+import { UserError } from '../errors.js';
 import { isProcessAlive } from './state.js';
 
 /** How often a waiting command looks at the lock again. */

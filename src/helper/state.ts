@@ -64,8 +64,13 @@ export function parseHelperState(text: string): HelperState | null {
   const shares = s.writableShares;
   if (shares !== undefined && (!Array.isArray(shares) || !shares.every((p) => typeof p === 'string' && p.startsWith('/')))) return null;
   return {
-    pid: s.pid, hostPort: s.hostPort, startedAt: s.startedAt, cpus: s.cpus,
-    memoryMiB: s.memoryMiB, idleSeconds: s.idleSeconds, imageKey: s.imageKey,
+    pid: s.pid,
+    hostPort: s.hostPort,
+    startedAt: s.startedAt,
+    cpus: s.cpus,
+    memoryMiB: s.memoryMiB,
+    idleSeconds: s.idleSeconds,
+    imageKey: s.imageKey,
     ...(shares !== undefined ? { writableShares: shares as string[] } : {}),
   };
 }
@@ -81,7 +86,7 @@ export function readHelperState(files: HelperFiles): HelperState | null {
 /** Written to a temporary name and renamed, so readers never see half a file. */
 export function writeHelperState(files: HelperFiles, state: HelperState): void {
   const temp = `${files.state}.${process.pid}.tmp`;
-  writeFileSync(temp, JSON.stringify(state, null, 2) + '\n', { mode: 0o600 });
+  writeFileSync(temp, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
   renameSync(temp, files.state);
 }
 

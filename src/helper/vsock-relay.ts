@@ -12,8 +12,8 @@
 // a line naming PATH_P (vsock-relayed-from.ts) instead of failing silently.
 import { existsSync, lstatSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import type { VsockOption } from '../devices/virtio/vsock/option.js';
-import { UserError } from '../cli/errors.js';
+import type { VsockSettings } from '../devices/settings.js';
+import { UserError } from '../errors.js';
 import { decideHelper, detectHostKvm, helperPolicy, insideHelper } from './host-kvm.js';
 import { relayHostSocket } from './socket-relay.js';
 import { HELPER_RUN_DIR } from './vmm-activity.js';
@@ -48,17 +48,17 @@ export function withVsockValue(argv: readonly string[], value: string): string[]
  * listens on the option's PATH here, relaying to a new socket inside the
  * helper, and returns the argv to forward. Undefined when nothing needs relaying.
  */
-export async function relayVsockIfForwarded(argv: readonly string[], option: VsockOption | undefined): Promise<VsockRelay | undefined> {
+export async function relayVsockIfForwarded(argv: readonly string[], option: VsockSettings | undefined): Promise<VsockRelay | undefined> {
   if (!option || !decideHelper(detectHostKvm(), helperPolicy(), insideHelper()).useHelper) return undefined;
   // The relay replaces whatever is at PATH; only a stale socket may be replaced, as without the helper.
-  if (existsSync(option.uds) && !lstatSync(option.uds).isSocket()) throw new UserError(`--vsock: ${option.uds} exists and is not a socket`);
+  if (existsSync(option.uds) && !lstatSync(option.uds).isSocket()) throw new UserError(`vsock: ${option.uds} exists and is not a socket`);
   // Below the helper's local socket root (the only place its daemon connects to); unique per run.
   const helperPath = `${HELPER_RUN_DIR}/vsock-${process.pid}-${randomBytes(UNIQUE_SUFFIX_BYTES).toString('hex')}.sock`;
-  let relay;
+  let relay: Awaited<ReturnType<typeof relayHostSocket>>;
   try {
     relay = await relayHostSocket(option.uds, helperPath, { onError: (message) => process.stderr.write(`mvm: vsock: ${message}\n`) });
   } catch (err) {
-    throw new UserError(`--vsock: cannot listen on ${option.uds} (${err instanceof Error ? err.message : String(err)})`);
+    throw new UserError(`vsock: cannot listen on ${option.uds} (${err instanceof Error ? err.message : String(err)})`);
   }
   process.env[VSOCK_RELAYED_FROM_ENV] = option.uds;
   return { argv: withVsockValue(argv, `cid=${option.cid},uds=${helperPath}`), close: () => relay.close() };

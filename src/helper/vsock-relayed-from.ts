@@ -25,6 +25,7 @@ export function relayedBackendOptions(uds: string, env: NodeJS.ProcessEnv = proc
   if (!hostPath || !insideHelper(env)) return {};
   mkdirSync(dirname(uds), { recursive: true, mode: SOCKET_DIR_MODE });
   return {
-    refuseGuestConnections: (port) => `the guest's connection to host port ${port} cannot reach ${hostPath}_${port}: this VM runs inside the helper VM, and only host-to-guest vsock connections are relayed out of it (run the listener inside the helper: mvm helper exec -- …)`,
+    refuseGuestConnections: (port) =>
+      `the guest's connection to host port ${port} cannot reach ${hostPath}_${port}: this VM runs inside the helper VM, and only host-to-guest vsock connections are relayed out of it (run the listener inside the helper: mvm helper exec -- …)`,
   };
 }

@@ -2,8 +2,6 @@
 // Encoding by hand with DataView keeps FFI marshalling out of the hot path and
 // makes each offset visible next to the struct it belongs to.
 
-import type { CpuidEntry } from '../arch/x86_64/cpuid.js';
-
 type U64 = number | bigint;
 
 function setU64(view: DataView, offset: number, value: U64): void {
@@ -18,8 +16,24 @@ function viewOf(bytes: Uint8Array): DataView {
 
 export const REGS_SIZE = 144;
 const REG_NAMES = [
-  'rax', 'rbx', 'rcx', 'rdx', 'rsi', 'rdi', 'rsp', 'rbp',
-  'r8', 'r9', 'r10', 'r11', 'r12', 'r13', 'r14', 'r15', 'rip', 'rflags',
+  'rax',
+  'rbx',
+  'rcx',
+  'rdx',
+  'rsi',
+  'rdi',
+  'rsp',
+  'rbp',
+  'r8',
+  'r9',
+  'r10',
+  'r11',
+  'r12',
+  'r13',
+  'r14',
+  'r15',
+  'rip',
+  'rflags',
 ] as const;
 export type RegisterName = (typeof REG_NAMES)[number];
 export type KvmRegs = Record<RegisterName, bigint>;
@@ -28,7 +42,9 @@ export type KvmRegsInput = Partial<Record<RegisterName, U64>>;
 export function encodeRegs(regs: KvmRegsInput): Uint8Array {
   const bytes = new Uint8Array(REGS_SIZE);
   const view = viewOf(bytes);
-  REG_NAMES.forEach((name, i) => setU64(view, i * 8, regs[name] ?? 0));
+  REG_NAMES.forEach((name, i) => {
+    setU64(view, i * 8, regs[name] ?? 0);
+  });
   return bytes;
 }
 
@@ -64,10 +80,23 @@ export interface KvmDtable {
 }
 
 export interface KvmSregs {
-  cs: KvmSegment; ds: KvmSegment; es: KvmSegment; fs: KvmSegment;
-  gs: KvmSegment; ss: KvmSegment; tr: KvmSegment; ldt: KvmSegment;
-  gdt: KvmDtable; idt: KvmDtable;
-  cr0: U64; cr2: U64; cr3: U64; cr4: U64; cr8: U64; efer: U64; apic_base: U64;
+  cs: KvmSegment;
+  ds: KvmSegment;
+  es: KvmSegment;
+  fs: KvmSegment;
+  gs: KvmSegment;
+  ss: KvmSegment;
+  tr: KvmSegment;
+  ldt: KvmSegment;
+  gdt: KvmDtable;
+  idt: KvmDtable;
+  cr0: U64;
+  cr2: U64;
+  cr3: U64;
+  cr4: U64;
+  cr8: U64;
+  efer: U64;
+  apic_base: U64;
 }
 
 export const SREGS_SIZE = 312;
@@ -83,7 +112,9 @@ function encodeSegment(view: DataView, at: number, s: KvmSegment): void {
   view.setUint32(at + 8, s.limit >>> 0, true);
   view.setUint16(at + 12, s.selector, true);
   const flags = [s.type, s.present, s.dpl, s.db, s.s, s.l, s.g, s.avl, s.unusable ?? 0];
-  flags.forEach((v, i) => view.setUint8(at + 14 + i, v));
+  flags.forEach((v, i) => {
+    view.setUint8(at + 14 + i, v);
+  });
 }
 
 function decodeSegment(view: DataView, at: number): KvmSegment {
@@ -92,7 +123,14 @@ function decodeSegment(view: DataView, at: number): KvmSegment {
     base: view.getBigUint64(at, true),
     limit: view.getUint32(at + 8, true),
     selector: view.getUint16(at + 12, true),
-    type: u8(0), present: u8(1), dpl: u8(2), db: u8(3), s: u8(4), l: u8(5), g: u8(6), avl: u8(7),
+    type: u8(0),
+    present: u8(1),
+    dpl: u8(2),
+    db: u8(3),
+    s: u8(4),
+    l: u8(5),
+    g: u8(6),
+    avl: u8(7),
     unusable: u8(8),
   };
 }
@@ -104,12 +142,19 @@ function decodeSegment(view: DataView, at: number): KvmSegment {
 export function encodeSregs(sregs: KvmSregs, base: Uint8Array): Uint8Array {
   const bytes = Uint8Array.from(base);
   const view = viewOf(bytes);
-  SEGMENTS.forEach((name, i) => encodeSegment(view, i * SEGMENT_SIZE, sregs[name]));
-  for (const [at, table] of [[GDT_OFFSET, sregs.gdt], [IDT_OFFSET, sregs.idt]] as const) {
+  SEGMENTS.forEach((name, i) => {
+    encodeSegment(view, i * SEGMENT_SIZE, sregs[name]);
+  });
+  for (const [at, table] of [
+    [GDT_OFFSET, sregs.gdt],
+    [IDT_OFFSET, sregs.idt],
+  ] as const) {
     setU64(view, at, table.base);
     view.setUint16(at + 8, table.limit, true);
   }
-  CONTROL_NAMES.forEach((name, i) => setU64(view, CR0_OFFSET + i * 8, sregs[name]));
+  CONTROL_NAMES.forEach((name, i) => {
+    setU64(view, CR0_OFFSET + i * 8, sregs[name]);
+  });
   return bytes;
 }
 
@@ -119,9 +164,23 @@ export function decodeSregs(bytes: Uint8Array): KvmSregs {
   const table = (at: number): KvmDtable => ({ base: view.getBigUint64(at, true), limit: view.getUint16(at + 8, true) });
   const cr = (i: number) => view.getBigUint64(CR0_OFFSET + i * 8, true);
   return {
-    cs: seg(0), ds: seg(1), es: seg(2), fs: seg(3), gs: seg(4), ss: seg(5), tr: seg(6), ldt: seg(7),
-    gdt: table(GDT_OFFSET), idt: table(IDT_OFFSET),
-    cr0: cr(0), cr2: cr(1), cr3: cr(2), cr4: cr(3), cr8: cr(4), efer: cr(5), apic_base: cr(6),
+    cs: seg(0),
+    ds: seg(1),
+    es: seg(2),
+    fs: seg(3),
+    gs: seg(4),
+    ss: seg(5),
+    tr: seg(6),
+    ldt: seg(7),
+    gdt: table(GDT_OFFSET),
+    idt: table(IDT_OFFSET),
+    cr0: cr(0),
+    cr2: cr(1),
+    cr3: cr(2),
+    cr4: cr(3),
+    cr8: cr(4),
+    efer: cr(5),
+    apic_base: cr(6),
   };
 }
 
@@ -145,8 +204,16 @@ export function encodeMsrs(entries: readonly MsrEntry[]): Uint8Array {
 
 // ---- kvm_cpuid2: header {u32 nent, u32 pad} + kvm_cpuid_entry2[] (40 bytes each) ----
 
-/** struct kvm_cpuid_entry2's fields: the CPUID filter's own type (src/arch/x86_64/cpuid.ts). */
-export type { CpuidEntry };
+/** struct kvm_cpuid_entry2 (the padding left out). */
+export interface CpuidEntry {
+  function: number;
+  index: number;
+  flags: number;
+  eax: number;
+  ebx: number;
+  ecx: number;
+  edx: number;
+}
 
 const CPUID_ENTRY_SIZE = 40;
 const CPUID_FIELDS = ['function', 'index', 'flags', 'eax', 'ebx', 'ecx', 'edx'] as const;
@@ -161,7 +228,9 @@ export function encodeCpuid(entries: readonly CpuidEntry[]): Uint8Array {
   const bytes = cpuidBuffer(entries.length);
   const view = viewOf(bytes);
   entries.forEach((e, i) => {
-    CPUID_FIELDS.forEach((f, j) => view.setUint32(8 + i * CPUID_ENTRY_SIZE + j * 4, e[f] >>> 0, true));
+    CPUID_FIELDS.forEach((f, j) => {
+      view.setUint32(8 + i * CPUID_ENTRY_SIZE + j * 4, e[f] >>> 0, true);
+    });
   });
   return bytes;
 }

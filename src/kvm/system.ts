@@ -1,10 +1,16 @@
 // /dev/kvm itself: API version, capabilities, supported CPUID, and creating VMs.
 import { constants as osConstants } from 'node:os';
-import { UserError } from '../cli/errors.js';
-import * as ffi from './ffi.js';
+import { UserError } from '../errors.js';
+import * as ffi from '../sys/libc.js';
+import { SyscallError, errnoName } from '../sys/syscall-error.js';
 import {
-  Capability, KVM_API_VERSION, KVM_CHECK_EXTENSION, KVM_CREATE_VM, KVM_GET_API_VERSION,
-  KVM_GET_SUPPORTED_CPUID, KVM_GET_VCPU_MMAP_SIZE,
+  Capability,
+  KVM_API_VERSION,
+  KVM_CHECK_EXTENSION,
+  KVM_CREATE_VM,
+  KVM_GET_API_VERSION,
+  KVM_GET_SUPPORTED_CPUID,
+  KVM_GET_VCPU_MMAP_SIZE,
 } from './ioctls.js';
 import { cpuidBuffer, decodeCpuid, type CpuidEntry } from './structs.js';
 import { VmFd } from './vm.js';
@@ -32,10 +38,12 @@ export class Kvm {
     try {
       fd = ffi.open(path, ffi.O_RDWR | ffi.O_CLOEXEC);
     } catch (err) {
-      if (err instanceof ffi.SyscallError) {
-        const name = ffi.errnoName(err.errno);
-        if (name === 'ENOENT') throw new KvmUnavailableError(`${path} does not exist: this host has no KVM (load kvm_intel or kvm_amd, or enable virtualization)`);
-        if (name === 'EACCES' || name === 'EPERM') throw new KvmUnavailableError(`no permission to open ${path}: add your user to the kvm group or run as root`);
+      if (err instanceof SyscallError) {
+        const name = errnoName(err.errno);
+        if (name === 'ENOENT')
+          throw new KvmUnavailableError(`${path} does not exist: this host has no KVM (load kvm_intel or kvm_amd, or enable virtualization)`);
+        if (name === 'EACCES' || name === 'EPERM')
+          throw new KvmUnavailableError(`no permission to open ${path}: add your user to the kvm group or run as root`);
       }
       throw err;
     }

@@ -2,14 +2,35 @@
 // primitive. A VcpuFd can be rebuilt in a worker thread from its fd number
 // (fds are process-wide), which maps its own view of the kvm_run page.
 import { constants as osConstants } from 'node:os';
-import * as ffi from './ffi.js';
+import * as ffi from '../sys/libc.js';
 import {
-  KVM_GET_LAPIC, KVM_GET_MP_STATE, KVM_GET_REGS, KVM_SET_LAPIC, KVM_GET_SREGS, KVM_RUN, KVM_SET_CPUID2, KVM_SET_MP_STATE,
-  KVM_SET_MSRS, KVM_SET_REGS, KVM_SET_SREGS,
+  KVM_GET_LAPIC,
+  KVM_GET_MP_STATE,
+  KVM_GET_REGS,
+  KVM_SET_LAPIC,
+  KVM_GET_SREGS,
+  KVM_RUN,
+  KVM_SET_CPUID2,
+  KVM_SET_MP_STATE,
+  KVM_SET_MSRS,
+  KVM_SET_REGS,
+  KVM_SET_SREGS,
 } from './ioctls.js';
 import {
-  decodeRegs, decodeSregs, encodeCpuid, encodeMpState, encodeMsrs, encodeRegs, encodeSregs,
-  REGS_SIZE, SREGS_SIZE, type CpuidEntry, type KvmRegs, type KvmRegsInput, type KvmSregs, type MsrEntry,
+  decodeRegs,
+  decodeSregs,
+  encodeCpuid,
+  encodeMpState,
+  encodeMsrs,
+  encodeRegs,
+  encodeSregs,
+  REGS_SIZE,
+  SREGS_SIZE,
+  type CpuidEntry,
+  type KvmRegs,
+  type KvmRegsInput,
+  type KvmSregs,
+  type MsrEntry,
 } from './structs.js';
 import { RunPage, type VcpuExit } from './vcpu-exit.js';
 

@@ -1,10 +1,19 @@
 // A KVM virtual machine: memory slots, the in-kernel interrupt controllers
 // and PIT, interrupt lines, irqfd/ioeventfd, and creating vCPUs.
-import * as ffi from './ffi.js';
+import * as ffi from '../sys/libc.js';
 import {
-  KVM_CREATE_IRQCHIP, KVM_CREATE_PIT2, KVM_CREATE_VCPU, KVM_IOEVENTFD, KVM_IOEVENTFD_FLAG_DATAMATCH,
-  KVM_IOEVENTFD_FLAG_PIO, KVM_IRQFD, KVM_IRQ_LINE, KVM_PIT_SPEAKER_DUMMY, KVM_SET_IDENTITY_MAP_ADDR,
-  KVM_SET_TSS_ADDR, KVM_SET_USER_MEMORY_REGION,
+  KVM_CREATE_IRQCHIP,
+  KVM_CREATE_PIT2,
+  KVM_CREATE_VCPU,
+  KVM_IOEVENTFD,
+  KVM_IOEVENTFD_FLAG_DATAMATCH,
+  KVM_IOEVENTFD_FLAG_PIO,
+  KVM_IRQFD,
+  KVM_IRQ_LINE,
+  KVM_PIT_SPEAKER_DUMMY,
+  KVM_SET_IDENTITY_MAP_ADDR,
+  KVM_SET_TSS_ADDR,
+  KVM_SET_USER_MEMORY_REGION,
 } from './ioctls.js';
 import { encodeIoeventfd, encodeIrqfd, encodeIrqLevel, encodeMemoryRegion, encodePitConfig } from './structs.js';
 import { VcpuFd } from './vcpu.js';
@@ -25,19 +34,19 @@ export class VmFd {
    * MAP_NORESERVE: the host pays only for pages the guest touches.
    */
   addAnonymousMemory(guestAddress: number, size: number, flags = 0): ffi.Mapping {
-    const mapping = ffi.mmap(
-      size,
-      ffi.PROT_READ | ffi.PROT_WRITE,
-      ffi.MAP_PRIVATE | ffi.MAP_ANONYMOUS | ffi.MAP_NORESERVE,
-      -1,
-    );
+    const mapping = ffi.mmap(size, ffi.PROT_READ | ffi.PROT_WRITE, ffi.MAP_PRIVATE | ffi.MAP_ANONYMOUS | ffi.MAP_NORESERVE, -1);
     this.setMemoryRegion(this.nextSlot++, guestAddress, size, mapping.address, flags);
     return mapping;
   }
 
   setMemoryRegion(slot: number, guestAddress: number, size: number, hostAddress: bigint, flags = 0): void {
     const region = encodeMemoryRegion(slot, flags, guestAddress, size, hostAddress);
-    ffi.ioctlWithBuffer(this.fd, KVM_SET_USER_MEMORY_REGION, region, `KVM_SET_USER_MEMORY_REGION (slot ${slot} at 0x${guestAddress.toString(16)}, ${size} bytes)`);
+    ffi.ioctlWithBuffer(
+      this.fd,
+      KVM_SET_USER_MEMORY_REGION,
+      region,
+      `KVM_SET_USER_MEMORY_REGION (slot ${slot} at 0x${guestAddress.toString(16)}, ${size} bytes)`,
+    );
   }
 
   /** Intel VMX needs three pages for a real-mode TSS; AMD ignores it. */

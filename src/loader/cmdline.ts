@@ -96,9 +96,7 @@ export class KernelCmdline {
     const candidate = [...this.params, param].join(' ');
     const size = encoder.encode(candidate).length + 1;
     if (size > this.capacity) {
-      throw new BootError(
-        `kernel command line would be ${size} bytes with its terminating NUL; the limit is ${this.capacity}`,
-      );
+      throw new BootError(`kernel command line would be ${size} bytes with its terminating NUL; the limit is ${this.capacity}`);
     }
     this.params.push(param);
     return this;

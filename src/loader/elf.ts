@@ -201,8 +201,7 @@ function findPvhEntry(file: ElfReader, phdrs: readonly ProgramHeader[]): number 
       const descAt = nameAt + alignNote(namesz);
       const next = descAt + alignNote(descsz);
       if (next > end) throw malformed(`note at file offset ${at} runs past its segment`);
-      const isXen =
-        namesz === wantedName.length && wantedName.every((byte, i) => file.bytes[nameAt + i] === byte);
+      const isXen = namesz === wantedName.length && wantedName.every((byte, i) => file.bytes[nameAt + i] === byte);
       if (isXen && type === XEN_ELFNOTE_PHYS32_ENTRY) {
         // Linux emits the entry as a 32-bit value or, in some versions, as a pointer-sized one.
         if (descsz === 4) return file.u32(descAt, 'PVH entry');
@@ -221,7 +220,13 @@ function findPvhEntry(file: ElfReader, phdrs: readonly ProgramHeader[]): number 
 
 /** A vmlinux whose headers, segments and notes have all been checked against the file. */
 export interface ParsedKernel extends LoadedKernel {
-  readonly segments: readonly { readonly index: number; readonly paddr: number; readonly offset: number; readonly filesz: number; readonly memsz: number }[];
+  readonly segments: readonly {
+    readonly index: number;
+    readonly paddr: number;
+    readonly offset: number;
+    readonly filesz: number;
+    readonly memsz: number;
+  }[];
 }
 
 /**
@@ -241,9 +246,7 @@ export function parseElfKernel(kernel: Uint8Array, memory?: Pick<GuestMemory, 'i
       throw malformed(`segment ${seg.index} has more file bytes (${seg.filesz}) than memory bytes (${seg.memsz})`);
     }
     if (seg.paddr < HIMEM_START) {
-      throw new BootError(
-        `kernel segment ${seg.index} at ${hex(seg.paddr)} lies below ${hex(HIMEM_START)}, where the boot structures live`,
-      );
+      throw new BootError(`kernel segment ${seg.index} at ${hex(seg.paddr)} lies below ${hex(HIMEM_START)}, where the boot structures live`);
     }
     if (memory && !memory.isValidRange(seg.paddr, seg.memsz)) {
       throw new BootError(

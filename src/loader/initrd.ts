@@ -6,7 +6,7 @@
 // possible: the kernel unpacks it early and then frees it, and a high initrd
 // leaves the low memory the kernel grows into untouched.
 import { BootError, hex } from '../arch/x86_64/boot-error.js';
-import { PAGE_SIZE, lowRamEnd } from '../arch/x86_64/e820.js';
+import { PAGE_SIZE, lowRamEnd, type RamRegion } from '../arch/x86_64/e820.js';
 import { HIMEM_START, MMIO_GAP_START, MiB } from '../arch/x86_64/layout.js';
 import type { GuestMemory } from '../memory/guest-memory.js';
 
@@ -23,7 +23,8 @@ export interface InitrdPlacement {
 }
 
 export interface InitrdConstraints {
-  readonly memorySize: number;
+  /** The guest's RAM (guestRamRegions): the initrd goes into the part below the MMIO gap. */
+  readonly ram: readonly RamRegion[];
   /** [kernelStart, kernelEnd) of the loaded kernel; the initrd must not touch it. */
   readonly kernelStart: number;
   readonly kernelEnd: number;
@@ -44,7 +45,7 @@ export function placeInitrd(size: number, limits: InitrdConstraints): InitrdPlac
   if (!Number.isSafeInteger(size) || size <= 0) throw new BootError('the initrd is empty');
   const addrMax = limits.initrdAddrMax ?? DEFAULT_INITRD_ADDR_MAX;
   // The initrd's last byte must be <= addrMax, so its end may be addrMax + 1.
-  const top = Math.min(lowRamEnd(limits.memorySize), addrMax + 1, MMIO_GAP_START);
+  const top = Math.min(lowRamEnd(limits.ram), addrMax + 1, MMIO_GAP_START);
   const windows = [
     { start: limits.kernelEnd, end: top },
     { start: HIMEM_START, end: Math.min(limits.kernelStart, top) },

@@ -32,9 +32,7 @@ export class GuestMemory {
     for (let i = 1; i < sorted.length; i++) {
       const prev = sorted[i - 1]!;
       if (prev.guestAddress + prev.bytes.length > sorted[i]!.guestAddress) {
-        throw new GuestMemoryError(
-          `memory regions overlap at 0x${sorted[i]!.guestAddress.toString(16)}`,
-        );
+        throw new GuestMemoryError(`memory regions overlap at 0x${sorted[i]!.guestAddress.toString(16)}`);
       }
     }
     this.regions = sorted;
@@ -151,9 +149,7 @@ export class GuestMemory {
   private locate(address: number, length: number): number {
     const i = this.find(address, length);
     if (i < 0) {
-      throw new GuestMemoryError(
-        `guest range 0x${toHex(address)}+${length} is outside guest memory`,
-      );
+      throw new GuestMemoryError(`guest range 0x${toHex(address)}+${length} is outside guest memory`);
     }
     return i;
   }

@@ -14,7 +14,7 @@
 import { lstatSync, mkdirSync } from 'node:fs';
 import { homedir, userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
-import { UserError } from '../cli/errors.js';
+import { UserError } from '../errors.js';
 import { PROJECT_ROOT } from './build-layout.js';
 
 /** Owner-only: the runtime root holds the helper's request token. */

@@ -7,10 +7,9 @@ import type { ChildProcess } from 'node:child_process';
 import { constants as osConstants } from 'node:os';
 import blessed from 'blessed';
 import type { Widgets } from 'blessed';
-import { describeError } from '../cli/errors.js';
 import { isFinalShownState } from '../fleet/liveness.js';
 import { HISTORY_PANEL_HEIGHT, HistoryPanel } from './history-panel.js';
-import { StatsSource, type VmView } from './stats-source.js';
+import type { StatsSource, VmView } from './stats-source.js';
 import { StatusLine } from './status-line.js';
 import { lendTerminal } from './terminal-handover.js';
 import { VmTablePanel } from './vm-table.js';
@@ -28,6 +27,8 @@ export interface DashboardOptions {
   readonly source: StatsSource;
   /** The mvm CLI entry of this build (build-layout.ts): `c` runs `mvm console NAME` with it. */
   readonly cliPath: string;
+  /** One line for an error, the way the CLI prints it (src/cli/errors.ts decides; the screen only shows it). */
+  readonly describe: (err: unknown) => string;
 }
 
 export class Dashboard {
@@ -48,7 +49,11 @@ export class Dashboard {
 
   constructor(private readonly options: DashboardOptions) {
     this.screen = blessed.screen({
-      smartCSR: true, title: 'mvm top', warnings: false, autoPadding: true, fullUnicode: true,
+      smartCSR: true,
+      title: 'mvm top',
+      warnings: false,
+      autoPadding: true,
+      fullUnicode: true,
       // The sparklines' block characters are UTF-8: without this, terminfo entries that do not declare
       // U8 (screen, tmux) would get them replaced by ASCII look-alikes.
       forceUnicode: true,
@@ -68,7 +73,7 @@ export class Dashboard {
     this.render();
     this.options.source.start(
       (views) => this.update(views),
-      (err) => this.report(`cannot list VMs: ${describeError(err).message}`),
+      (err) => this.report(`cannot list VMs: ${this.options.describe(err)}`),
     );
     return done;
   }
@@ -115,13 +120,19 @@ export class Dashboard {
 
   private stopSelected(): void {
     const view = this.selectedView();
-    if (!view) return this.report('no VM selected');
+    if (!view) {
+      this.report('no VM selected');
+      return;
+    }
     this.report(`asking ${view.name} to stop…`);
-    this.options.source.requestStop(view.name).then(({ sent, message }) => {
-      // Show the stop at once rather than at the next poll.
-      if (sent) this.views = this.views.map((v) => (v.name === view.name ? { ...v, stopRequested: true } : v));
-      this.report(message);
-    }, (err) => this.report(`stop ${view.name}: ${describeError(err).message}`));
+    this.options.source.requestStop(view.name).then(
+      ({ sent, message }) => {
+        // Show the stop at once rather than at the next poll.
+        if (sent) this.views = this.views.map((v) => (v.name === view.name ? { ...v, stopRequested: true } : v));
+        this.report(message);
+      },
+      (err) => this.report(`stop ${view.name}: ${this.options.describe(err)}`),
+    );
   }
 
   /**
@@ -131,8 +142,14 @@ export class Dashboard {
    */
   private attachConsole(): void {
     const view = this.selectedView();
-    if (!view) return this.report('no VM selected');
-    if (isFinalShownState(view.state)) return this.report(`${view.name} is ${view.state}: no console to attach`);
+    if (!view) {
+      this.report('no VM selected');
+      return;
+    }
+    if (isFinalShownState(view.state)) {
+      this.report(`${view.name} is ${view.state}: no console to attach`);
+      return;
+    }
     this.consoleChild = lendTerminal(this.screen, process.execPath, [this.options.cliPath, 'console', view.name], (end) => {
       this.consoleChild = null;
       if (end.error) this.report(`console ${view.name}: ${end.error.message}`);
@@ -156,7 +173,7 @@ export class Dashboard {
 
   private fail(err: unknown): void {
     this.close(EXIT_INTERNAL_ERROR);
-    process.stderr.write(`mvm: ${describeError(err).message}\n`);
+    process.stderr.write(`mvm: ${this.options.describe(err)}\n`);
   }
 
   /** Idempotent: stops polling, gives the terminal back, removes the process handlers. */

@@ -79,6 +79,6 @@ export function formatBootMs(ms: number | null | undefined): string {
 export function fitCell(text: string, width: number, align: 'left' | 'right' = 'left'): string {
   if (width <= 0) return '';
   const chars = [...text];
-  const cut = chars.length > width ? chars.slice(0, width - 1).join('') + '…' : text;
+  const cut = chars.length > width ? `${chars.slice(0, width - 1).join('')}…` : text;
   return align === 'left' ? cut.padEnd(width) : cut.padStart(width);
 }

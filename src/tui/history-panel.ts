@@ -31,7 +31,9 @@ function factsLine(view: VmView): string {
   }
   const info = view.info;
   const facts = [`vcpus ${info.cpus}`, `memory ${formatBytes(info.memoryBytes)}`, `pid ${info.pid}`];
-  const byReason = Object.entries(view.stats?.exits.byReason ?? {}).filter(([, n]) => n > 0).sort((a, b) => b[1] - a[1]);
+  const byReason = Object.entries(view.stats?.exits.byReason ?? {})
+    .filter(([, n]) => n > 0)
+    .sort((a, b) => b[1] - a[1]);
   const total = byReason.reduce((sum, [, n]) => sum + n, 0);
   if (total > 0) {
     const shares = byReason.slice(0, TOP_EXIT_REASONS).map(([reason, n]) => `${reason} ${Math.round((n / total) * PERCENT)}%`);
@@ -55,14 +57,24 @@ export class HistoryPanel {
 
   constructor(parent: Widgets.Screen, options: { bottom: number }) {
     this.box = blessed.box({
-      parent, bottom: options.bottom, left: 0, width: '100%', height: HISTORY_PANEL_HEIGHT,
-      border: { type: 'line' }, label: ' history ', tags: false,
+      parent,
+      bottom: options.bottom,
+      left: 0,
+      width: '100%',
+      height: HISTORY_PANEL_HEIGHT,
+      border: { type: 'line' },
+      label: ' history ',
+      tags: false,
     });
   }
 
   update(view: VmView | undefined): void {
     const width = Number(this.box.width) - 2;
     this.box.setLabel(view ? ` ${view.name}: history ` : ' history ');
-    this.box.setContent(historyLines(view, width).map((line) => [...line].slice(0, width).join('')).join('\n'));
+    this.box.setContent(
+      historyLines(view, width)
+        .map((line) => [...line].slice(0, width).join(''))
+        .join('\n'),
+    );
   }
 }

@@ -29,7 +29,10 @@ interface Totals {
 }
 
 function totals(stats: VmStats): Totals {
-  let diskRead = 0, diskWrite = 0, netRx = 0, netTx = 0;
+  let diskRead = 0,
+    diskWrite = 0,
+    netRx = 0,
+    netTx = 0;
   for (const disk of stats.disks) {
     diskRead += disk.readBytes;
     diskWrite += disk.writeBytes;

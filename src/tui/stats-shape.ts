@@ -36,8 +36,14 @@ const LIFE_STATES = new Set(['starting', 'running', 'stopping', 'exited', 'faile
 
 /** Only the fields the dashboard reads; the rest of VmInfo is passed through untouched. */
 export function isVmInfo(body: unknown): body is VmInfo {
-  return isObject(body)
-    && typeof body.state === 'string' && LIFE_STATES.has(body.state)
-    && isCount(body.cpus) && isCount(body.memoryBytes) && isCount(body.pid) && isCount(body.uptimeMs)
-    && (body.bootMs === null || isCount(body.bootMs));
+  return (
+    isObject(body) &&
+    typeof body.state === 'string' &&
+    LIFE_STATES.has(body.state) &&
+    isCount(body.cpus) &&
+    isCount(body.memoryBytes) &&
+    isCount(body.pid) &&
+    isCount(body.uptimeMs) &&
+    (body.bootMs === null || isCount(body.bootMs))
+  );
 }

@@ -108,9 +108,11 @@ export class StatsSource {
   start(onUpdate: (views: readonly VmView[]) => void, onError: (err: unknown) => void): void {
     this.running = true;
     const round = (): void => {
-      this.poll().then(onUpdate, onError).finally(() => {
-        if (this.running) this.timer = setTimeout(round, this.intervalMs);
-      });
+      this.poll()
+        .then(onUpdate, onError)
+        .finally(() => {
+          if (this.running) this.timer = setTimeout(round, this.intervalMs);
+        });
     };
     round();
   }
@@ -161,8 +163,16 @@ export class StatsSource {
   /** A VM seen for the first time whose API has not answered yet. */
   private waitingView(entry: VmEntry): VmView {
     return {
-      name: entry.name, state: entry.status?.state ?? 'starting', reason: 'waiting for the API to answer', apiError: null,
-      stopRequested: false, info: null, stats: null, rates: null, cpuHistory: [], exitsHistory: [],
+      name: entry.name,
+      state: entry.status?.state ?? 'starting',
+      reason: 'waiting for the API to answer',
+      apiError: null,
+      stopRequested: false,
+      info: null,
+      stats: null,
+      rates: null,
+      cpuHistory: [],
+      exitsHistory: [],
     };
   }
 
@@ -200,9 +210,23 @@ export class StatsSource {
 
   private async pollOne(entry: VmEntry): Promise<VmView> {
     const tracker = this.tracker(entry.name);
-    const view = (state: VmShownState, reason: string | null, info: VmInfo | null, stats: VmStats | null, apiError: string | null = null): VmView => ({
-      name: entry.name, state, reason, apiError, stopRequested: tracker.stopRequested, info, stats, rates: tracker.rates,
-      cpuHistory: tracker.cpu.latest(), exitsHistory: tracker.exits.latest(),
+    const view = (
+      state: VmShownState,
+      reason: string | null,
+      info: VmInfo | null,
+      stats: VmStats | null,
+      apiError: string | null = null,
+    ): VmView => ({
+      name: entry.name,
+      state,
+      reason,
+      apiError,
+      stopRequested: tracker.stopRequested,
+      info,
+      stats,
+      rates: tracker.rates,
+      cpuHistory: tracker.cpu.latest(),
+      exitsHistory: tracker.exits.latest(),
     });
     const status = entry.status;
     if (status && isLiveState(status.state)) {

@@ -37,8 +37,20 @@ const COLUMNS: readonly Column[] = [
   { title: 'CPU%', width: 6, align: 'right', priority: 8, cell: (v) => formatPercent(v.rates?.cpuPercent) },
   { title: 'MEM', width: 11, align: 'right', priority: 7, cell: memoryCell },
   { title: 'EXITS/s', width: 7, align: 'right', priority: 6, cell: (v) => formatCount(v.rates?.exitsPerSecond) },
-  { title: 'DISK R/W', width: 11, align: 'right', priority: 4, cell: (v) => formatPair(formatBytes(v.rates?.diskReadBytesPerSecond), formatBytes(v.rates?.diskWriteBytesPerSecond)) },
-  { title: 'NET RX/TX', width: 11, align: 'right', priority: 3, cell: (v) => formatPair(formatBytes(v.rates?.netRxBytesPerSecond), formatBytes(v.rates?.netTxBytesPerSecond)) },
+  {
+    title: 'DISK R/W',
+    width: 11,
+    align: 'right',
+    priority: 4,
+    cell: (v) => formatPair(formatBytes(v.rates?.diskReadBytesPerSecond), formatBytes(v.rates?.diskWriteBytesPerSecond)),
+  },
+  {
+    title: 'NET RX/TX',
+    width: 11,
+    align: 'right',
+    priority: 3,
+    cell: (v) => formatPair(formatBytes(v.rates?.netRxBytesPerSecond), formatBytes(v.rates?.netTxBytesPerSecond)),
+  },
   { title: 'BOOT', width: 8, align: 'right', priority: 2, cell: (v) => formatBootMs(v.info?.bootMs ?? v.stats?.bootMs) },
   { title: 'UPTIME', width: 7, align: 'right', priority: 5, cell: (v) => formatUptime(v.stats?.uptimeMs ?? v.info?.uptimeMs) },
 ];
@@ -78,13 +90,21 @@ export function tableLayout(views: readonly VmView[], selected: number, width: n
   const columns = fittingColumns(width, nameWidth);
   const line = (name: string, cells: string[]): string =>
     fitCell([fitCell(name, nameWidth), ...columns.map((c, i) => fitCell(cells[i]!, c.width, c.align))].join(GAP), width);
-  const header = line(NAME_TITLE, columns.map((c) => c.title));
+  const header = line(
+    NAME_TITLE,
+    columns.map((c) => c.title),
+  );
   const capacity = Math.max(0, height - 1);
   const firstView = selected >= capacity ? selected - capacity + 1 : 0;
   const visible = views.slice(firstView, firstView + capacity);
   return {
     header,
-    rows: visible.map((v) => line(v.name, columns.map((c) => c.cell(v)))),
+    rows: visible.map((v) =>
+      line(
+        v.name,
+        columns.map((c) => c.cell(v)),
+      ),
+    ),
     selectedRow: selected >= 0 && selected < views.length ? selected - firstView : -1,
     firstView,
   };
@@ -92,7 +112,12 @@ export function tableLayout(views: readonly VmView[], selected: number, width: n
 
 /** blessed colour tags per state: trouble stands out, finished VMs fade. */
 const STATE_STYLE: Readonly<Record<string, string>> = {
-  running: 'green-fg', starting: 'cyan-fg', stopping: 'yellow-fg', dead: 'red-fg', failed: 'red-fg', exited: 'gray-fg',
+  running: 'green-fg',
+  starting: 'cyan-fg',
+  stopping: 'yellow-fg',
+  dead: 'red-fg',
+  failed: 'red-fg',
+  exited: 'gray-fg',
   [UNREACHABLE_LABEL]: 'magenta-fg',
 };
 
@@ -101,8 +126,14 @@ export class VmTablePanel {
 
   constructor(parent: Widgets.Screen, options: { top: number; bottom: number }) {
     this.box = blessed.box({
-      parent, top: options.top, left: 0, width: '100%', height: `100%-${options.top + options.bottom}`,
-      border: { type: 'line' }, label: ' VMs ', tags: true,
+      parent,
+      top: options.top,
+      left: 0,
+      width: '100%',
+      height: `100%-${options.top + options.bottom}`,
+      border: { type: 'line' },
+      label: ' VMs ',
+      tags: true,
     });
   }
 

@@ -48,7 +48,10 @@ export interface DescriptorChain {
 }
 
 export class ChainError {
-  constructor(readonly head: number, readonly reason: string) {}
+  constructor(
+    readonly head: number,
+    readonly reason: string,
+  ) {}
 }
 
 export interface ChainContext {
@@ -80,9 +83,12 @@ export function walkChain(ctx: ChainContext, head: number): DescriptorChain | Ch
       if (!ctx.indirectAllowed) return new ChainError(head, 'indirect descriptor without the negotiated INDIRECT_DESC feature');
       if (inIndirect) return new ChainError(head, 'indirect descriptor inside an indirect table');
       if (flags & DescFlag.NEXT) return new ChainError(head, 'indirect descriptor also has the NEXT flag');
-      if (length === 0 || length % DESCRIPTOR_SIZE !== 0) return new ChainError(head, `indirect table length ${length} is not a non-zero multiple of ${DESCRIPTOR_SIZE}`);
-      if (address === undefined || !ctx.memory.isValidRange(address, length)) return new ChainError(head, `indirect table at ${hex(address)}+${length} is outside guest memory`);
-      if (length / DESCRIPTOR_SIZE > MAX_INDIRECT_DESCRIPTORS) return new ChainError(head, `indirect table of ${length / DESCRIPTOR_SIZE} descriptors, more than ${MAX_INDIRECT_DESCRIPTORS}`);
+      if (length === 0 || length % DESCRIPTOR_SIZE !== 0)
+        return new ChainError(head, `indirect table length ${length} is not a non-zero multiple of ${DESCRIPTOR_SIZE}`);
+      if (address === undefined || !ctx.memory.isValidRange(address, length))
+        return new ChainError(head, `indirect table at ${hex(address)}+${length} is outside guest memory`);
+      if (length / DESCRIPTOR_SIZE > MAX_INDIRECT_DESCRIPTORS)
+        return new ChainError(head, `indirect table of ${length / DESCRIPTOR_SIZE} descriptors, more than ${MAX_INDIRECT_DESCRIPTORS}`);
       table = address;
       tableSize = length / DESCRIPTOR_SIZE;
       inIndirect = true;
@@ -142,5 +148,5 @@ export function splitAtRegions(memory: GuestMemory, address: number, length: num
 }
 
 function hex(n: number | undefined): string {
-  return n === undefined ? '(beyond 2^53)' : '0x' + n.toString(16);
+  return n === undefined ? '(beyond 2^53)' : `0x${n.toString(16)}`;
 }

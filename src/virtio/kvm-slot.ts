@@ -4,7 +4,7 @@
 // completes inside KVM; the main thread sees the eventfd become readable).
 // Without them, interrupts are KVM_IRQ_LINE pulses and notifications
 // arrive as ordinary MMIO exits through the bus, which always works.
-import { EventNotifier } from '../kvm/event-notifier.js';
+import { EventNotifier } from '../sys/event-notifier.js';
 import { Capability } from '../kvm/ioctls.js';
 import type { Kvm } from '../kvm/system.js';
 import type { VmFd } from '../kvm/vm.js';

@@ -4,7 +4,7 @@
 // device semantics: the device (device.ts) supplies features, config bytes
 // and queue handling. Every value the driver writes is checked; a misuse is a
 // counted warning, never an exception out of read()/write().
-import type { BusDevice } from '../vmm/bus.js';
+import type { BusDevice } from '../bus/bus.js';
 import type { GuestMemory } from '../memory/guest-memory.js';
 import { Feature, Interrupt, MVM_VENDOR_ID, Reg, Status, VIRTIO_MMIO_MAGIC, VIRTIO_MMIO_VERSION, featureBit } from './constants.js';
 import type { DeviceContext, VirtioDevice } from './device.js';
@@ -36,7 +36,11 @@ export class MmioTransport implements BusDevice {
   private configGeneration = 0;
   private active = false;
 
-  constructor(readonly device: VirtioDevice, private readonly memory: GuestMemory, private readonly options: TransportOptions) {
+  constructor(
+    readonly device: VirtioDevice,
+    private readonly memory: GuestMemory,
+    private readonly options: TransportOptions,
+  ) {
     this.errors = new GuestErrors(device.name);
     this.queues = device.queueMaxSizes.map((max) => new Virtqueue(max, memory));
   }
@@ -88,24 +92,39 @@ export class MmioTransport implements BusDevice {
   private readRegister(offset: number): number {
     const q = this.queues[this.queueSel];
     switch (offset) {
-      case Reg.MAGIC: return VIRTIO_MMIO_MAGIC;
-      case Reg.VERSION: return VIRTIO_MMIO_VERSION;
-      case Reg.DEVICE_ID: return this.device.deviceType;
-      case Reg.VENDOR_ID: return MVM_VENDOR_ID;
+      case Reg.MAGIC:
+        return VIRTIO_MMIO_MAGIC;
+      case Reg.VERSION:
+        return VIRTIO_MMIO_VERSION;
+      case Reg.DEVICE_ID:
+        return this.device.deviceType;
+      case Reg.VENDOR_ID:
+        return MVM_VENDOR_ID;
       case Reg.DEVICE_FEATURES:
         return this.deviceFeaturesSel < FEATURE_WORDS ? Number((this.offeredFeatures >> BigInt(32 * this.deviceFeaturesSel)) & U32_MASK) : 0;
       // A queue that does not exist reads as size 0: "not available" (4.2.3.2).
-      case Reg.QUEUE_NUM_MAX: return q ? q.maxSize : 0;
-      case Reg.QUEUE_READY: return q?.ready ? 1 : 0;
-      case Reg.INTERRUPT_STATUS: return this.interruptStatus;
-      case Reg.STATUS: return this.status;
-      case Reg.CONFIG_GENERATION: return this.configGeneration;
-      case Reg.QUEUE_DESC_LOW: return q ? low(q.descTable) : 0;
-      case Reg.QUEUE_DESC_HIGH: return q ? high(q.descTable) : 0;
-      case Reg.QUEUE_DRIVER_LOW: return q ? low(q.availRing) : 0;
-      case Reg.QUEUE_DRIVER_HIGH: return q ? high(q.availRing) : 0;
-      case Reg.QUEUE_DEVICE_LOW: return q ? low(q.usedRing) : 0;
-      case Reg.QUEUE_DEVICE_HIGH: return q ? high(q.usedRing) : 0;
+      case Reg.QUEUE_NUM_MAX:
+        return q ? q.maxSize : 0;
+      case Reg.QUEUE_READY:
+        return q?.ready ? 1 : 0;
+      case Reg.INTERRUPT_STATUS:
+        return this.interruptStatus;
+      case Reg.STATUS:
+        return this.status;
+      case Reg.CONFIG_GENERATION:
+        return this.configGeneration;
+      case Reg.QUEUE_DESC_LOW:
+        return q ? low(q.descTable) : 0;
+      case Reg.QUEUE_DESC_HIGH:
+        return q ? high(q.descTable) : 0;
+      case Reg.QUEUE_DRIVER_LOW:
+        return q ? low(q.availRing) : 0;
+      case Reg.QUEUE_DRIVER_HIGH:
+        return q ? high(q.availRing) : 0;
+      case Reg.QUEUE_DEVICE_LOW:
+        return q ? low(q.usedRing) : 0;
+      case Reg.QUEUE_DEVICE_HIGH:
+        return q ? high(q.usedRing) : 0;
       default:
         this.errors.warn(`read of write-only or unknown register 0x${offset.toString(16)}`);
         return 0;
@@ -114,17 +133,35 @@ export class MmioTransport implements BusDevice {
 
   private writeRegister(offset: number, value: number): void {
     switch (offset) {
-      case Reg.DEVICE_FEATURES_SEL: this.deviceFeaturesSel = value; return;
-      case Reg.DRIVER_FEATURES_SEL: this.driverFeaturesSel = value; return;
-      case Reg.DRIVER_FEATURES: this.writeDriverFeatures(value); return;
-      case Reg.QUEUE_SEL: this.queueSel = value; return;
-      case Reg.QUEUE_NOTIFY: this.notify(value); return;
-      case Reg.INTERRUPT_ACK: this.interruptStatus &= ~value; return;
-      case Reg.STATUS: this.writeStatus(value); return;
-      case Reg.QUEUE_NUM: case Reg.QUEUE_READY:
-      case Reg.QUEUE_DESC_LOW: case Reg.QUEUE_DESC_HIGH:
-      case Reg.QUEUE_DRIVER_LOW: case Reg.QUEUE_DRIVER_HIGH:
-      case Reg.QUEUE_DEVICE_LOW: case Reg.QUEUE_DEVICE_HIGH:
+      case Reg.DEVICE_FEATURES_SEL:
+        this.deviceFeaturesSel = value;
+        return;
+      case Reg.DRIVER_FEATURES_SEL:
+        this.driverFeaturesSel = value;
+        return;
+      case Reg.DRIVER_FEATURES:
+        this.writeDriverFeatures(value);
+        return;
+      case Reg.QUEUE_SEL:
+        this.queueSel = value;
+        return;
+      case Reg.QUEUE_NOTIFY:
+        this.notify(value);
+        return;
+      case Reg.INTERRUPT_ACK:
+        this.interruptStatus &= ~value;
+        return;
+      case Reg.STATUS:
+        this.writeStatus(value);
+        return;
+      case Reg.QUEUE_NUM:
+      case Reg.QUEUE_READY:
+      case Reg.QUEUE_DESC_LOW:
+      case Reg.QUEUE_DESC_HIGH:
+      case Reg.QUEUE_DRIVER_LOW:
+      case Reg.QUEUE_DRIVER_HIGH:
+      case Reg.QUEUE_DEVICE_LOW:
+      case Reg.QUEUE_DEVICE_HIGH:
         this.writeQueueRegister(offset, value);
         return;
       default:
@@ -158,18 +195,32 @@ export class MmioTransport implements BusDevice {
       else this.errors.warn(`queue ${this.queueSel} made ready after DRIVER_OK; ignored`);
       return;
     }
-    if (q.ready || (this.status & Status.DRIVER_OK)) {
+    if (q.ready || this.status & Status.DRIVER_OK) {
       this.errors.warn(`queue ${this.queueSel} register 0x${offset.toString(16)} written while the queue is in use; ignored`);
       return;
     }
     switch (offset) {
-      case Reg.QUEUE_NUM: q.size = value; return;
-      case Reg.QUEUE_DESC_LOW: q.descTable = withLow(q.descTable, value); return;
-      case Reg.QUEUE_DESC_HIGH: q.descTable = withHigh(q.descTable, value); return;
-      case Reg.QUEUE_DRIVER_LOW: q.availRing = withLow(q.availRing, value); return;
-      case Reg.QUEUE_DRIVER_HIGH: q.availRing = withHigh(q.availRing, value); return;
-      case Reg.QUEUE_DEVICE_LOW: q.usedRing = withLow(q.usedRing, value); return;
-      case Reg.QUEUE_DEVICE_HIGH: q.usedRing = withHigh(q.usedRing, value); return;
+      case Reg.QUEUE_NUM:
+        q.size = value;
+        return;
+      case Reg.QUEUE_DESC_LOW:
+        q.descTable = withLow(q.descTable, value);
+        return;
+      case Reg.QUEUE_DESC_HIGH:
+        q.descTable = withHigh(q.descTable, value);
+        return;
+      case Reg.QUEUE_DRIVER_LOW:
+        q.availRing = withLow(q.availRing, value);
+        return;
+      case Reg.QUEUE_DRIVER_HIGH:
+        q.availRing = withHigh(q.availRing, value);
+        return;
+      case Reg.QUEUE_DEVICE_LOW:
+        q.usedRing = withLow(q.usedRing, value);
+        return;
+      case Reg.QUEUE_DEVICE_HIGH:
+        q.usedRing = withHigh(q.usedRing, value);
+        return;
     }
   }
 
@@ -192,13 +243,13 @@ export class MmioTransport implements BusDevice {
         return;
       }
     }
-    if ((added & Status.DRIVER_OK) && !(value & Status.FEATURES_OK)) {
+    if (added & Status.DRIVER_OK && !(value & Status.FEATURES_OK)) {
       this.errors.warn('DRIVER_OK without FEATURES_OK; the device stays inactive');
       this.status = value & ~Status.DRIVER_OK;
       return;
     }
     this.status = value;
-    if ((added & Status.DRIVER_OK) && !(value & Status.FAILED)) this.activate();
+    if (added & Status.DRIVER_OK && !(value & Status.FAILED)) this.activate();
   }
 
   private featuresRefusal(): string | undefined {
@@ -247,7 +298,7 @@ export class MmioTransport implements BusDevice {
       return;
     }
     const q = this.queues[index];
-    if (!q || !q.ready) {
+    if (!q?.ready) {
       this.errors.warn(`notification for queue ${index}, which is not in use`);
       return;
     }

@@ -48,7 +48,10 @@ export class Virtqueue {
   /** used.idx when the driver was last interrupted (or chose not to be). */
   private signalledUsed = 0;
 
-  constructor(readonly maxSize: number, private memory: GuestMemory) {
+  constructor(
+    readonly maxSize: number,
+    private memory: GuestMemory,
+  ) {
     this.size = maxSize;
   }
 

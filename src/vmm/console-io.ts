@@ -57,9 +57,9 @@ export class ConsoleIo {
 
   private input(chunk: Buffer): void {
     if (this.options.interactive) {
-      const escape = chunk.indexOf(CONSOLE_ESCAPE_BYTE);
-      if (escape >= 0) {
-        if (escape > 0) this.options.onInput(chunk.subarray(0, escape));
+      const escapeAt = chunk.indexOf(CONSOLE_ESCAPE_BYTE);
+      if (escapeAt >= 0) {
+        if (escapeAt > 0) this.options.onInput(chunk.subarray(0, escapeAt));
         this.options.onEscape();
         return;
       }

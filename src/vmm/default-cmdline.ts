@@ -61,7 +61,12 @@ export interface RootDiskChoice {
 export function rootDiskParameters(choice: RootDiskChoice): string[] {
   if (choice.initrd || choice.disks === 0 || choice.replacedCommandLine) return [];
   // One --append may carry several words ("root=/dev/vdb ro").
-  const chosen = new Set(choice.appended.flatMap((p) => p.split(/\s+/)).filter((w) => w !== '').map(settingOf));
+  const chosen = new Set(
+    choice.appended
+      .flatMap((p) => p.split(/\s+/))
+      .filter((w) => w !== '')
+      .map(settingOf),
+  );
   if (chosen.has('root')) return [];
   return ROOT_DISK_PARAMETERS.filter((word) => !chosen.has(settingOf(word)));
 }

@@ -7,9 +7,15 @@ import { filterCpuid } from '../arch/x86_64/cpuid.js';
 import { guestRamRegions } from '../arch/x86_64/e820.js';
 import { configureLapicLints } from '../arch/x86_64/lapic.js';
 import {
-  GUEST_SIGNAL_BASE, GUEST_SIGNAL_SIZE, I8042_COMMAND_PORT, I8042_DATA_PORT, KVM_IDENTITY_MAP_ADDRESS,
-  KVM_TSS_ADDRESS, SERIAL_COM1_GSI, SERIAL_COM1_PORT, SERIAL_PORT_COUNT,
-  IOAPIC_PINS, VIRTIO_FIRST_GSI, VIRTIO_MMIO_BASE, VIRTIO_MMIO_MAX_SLOTS, VIRTIO_MMIO_SLOT_SIZE,
+  GUEST_SIGNAL_BASE,
+  GUEST_SIGNAL_SIZE,
+  I8042_COMMAND_PORT,
+  I8042_DATA_PORT,
+  KVM_IDENTITY_MAP_ADDRESS,
+  KVM_TSS_ADDRESS,
+  SERIAL_COM1_GSI,
+  SERIAL_COM1_PORT,
+  SERIAL_PORT_COUNT,
 } from '../arch/x86_64/layout.js';
 import { KernelCmdline } from '../loader/cmdline.js';
 import type { VirtioDevice } from '../virtio/device.js';
@@ -18,17 +24,19 @@ import { wireSlot } from '../virtio/kvm-slot.js';
 import { GuestSignal } from '../devices/legacy/guest-signal.js';
 import { I8042 } from '../devices/legacy/i8042.js';
 import { Serial16550 } from '../devices/legacy/serial.js';
-import { MAX_MAPPING_BYTES, SyscallError, errnoName } from '../kvm/ffi.js';
+import { MAX_MAPPING_BYTES } from '../sys/libc.js';
+import { SyscallError, errnoName } from '../sys/syscall-error.js';
 import { Capability } from '../kvm/ioctls.js';
 import { Kvm } from '../kvm/system.js';
 import type { VmFd } from '../kvm/vm.js';
 import { setupBoot, type BootSetup } from '../loader/boot-setup.js';
 import { GuestMemory, type MemoryRegion } from '../memory/guest-memory.js';
-import { UserError } from '../cli/errors.js';
-import { Bus } from './bus.js';
+import { UserError } from '../errors.js';
+import { Bus } from '../bus/bus.js';
 import { ConsoleTail } from './console-tail.js';
 import { describeFatalExit, describeLocation } from './exit-report.js';
 import { VcpuRunner, type VcpuExitCounts } from './vcpu-runner.js';
+import { allocateVirtioSlots, type VirtioSlot } from './virtio-slots.js';
 import type { VcpuStopMessage } from './vcpu-protocol.js';
 
 export interface MachineConfig {
@@ -82,6 +90,7 @@ export class Machine {
     private readonly events: MachineEvents,
     kvm: Kvm,
     config: MachineConfig,
+    slots: readonly VirtioSlot[],
   ) {
     this.serial = new Serial16550({
       output: (bytes) => {
@@ -97,12 +106,13 @@ export class Machine {
       powerOff: (status) => events.powerOff(status, 'guest-signal'),
     });
     this.mmio.register('guest-signal', GUEST_SIGNAL_BASE, GUEST_SIGNAL_SIZE, this.guestSignal);
-    (config.virtio ?? []).forEach((device, slot) => {
+    (config.virtio ?? []).forEach((device, i) => {
+      const slot = slots[i]!;
       // Edge-triggered (the MP table announces ISA polarity and trigger): irqfd or a KVM_IRQ_LINE pulse.
-      const wiring = wireSlot(kvm, vm, VIRTIO_FIRST_GSI + slot);
+      const wiring = wireSlot(kvm, vm, slot.gsi);
       const transport = new MmioTransport(device, memory, { interrupt: wiring.interrupt });
-      this.mmio.register(device.name, virtioSlotBase(slot), VIRTIO_MMIO_SLOT_SIZE, transport);
-      wiring.attachNotifiers(transport, virtioSlotBase(slot));
+      this.mmio.register(device.name, slot.base, slot.size, transport);
+      wiring.attachNotifiers(transport, slot.base);
       this.virtio.push(transport);
     });
     this.createVcpus(kvm, config.cpus);
@@ -113,6 +123,7 @@ export class Machine {
     kvm.requireCapabilities();
     const maxVcpus = kvm.maxVcpus();
     if (config.cpus > maxVcpus) throw new UserError(`${config.cpus} vCPUs requested but this host's KVM allows at most ${maxVcpus}`);
+    const slots = allocateVirtioSlots(config.virtio?.length ?? 0);
     const vm = kvm.createVm();
     vm.setTssAddress(KVM_TSS_ADDRESS);
     vm.setIdentityMapAddress(KVM_IDENTITY_MAP_ADDRESS);
@@ -122,11 +133,10 @@ export class Machine {
     const boot = setupBoot(memory, {
       kernel: config.kernel,
       ...(config.initrd ? { initrd: config.initrd } : {}),
-      cmdline: withVirtioDevices(config.cmdline, config.virtio?.length ?? 0),
-      memorySize: config.memoryBytes,
+      cmdline: withVirtioDevices(config.cmdline, slots),
       cpus: config.cpus,
     });
-    return new Machine(vm, memory, hostRanges, boot, events, kvm, config);
+    return new Machine(vm, memory, hostRanges, boot, events, kvm, config, slots);
   }
 
   /** Starts every vCPU thread; the boot vCPU runs, the others wait for the kernel's SIPI. */
@@ -178,7 +188,7 @@ export class Machine {
       lines.push(`vCPU ${id} stopped: ${describeFatalExit(message.exit)}`);
       lines.push(`  at ${describeLocation(this.memory, message.regs, message.sregs)}`);
       if (message.exit.kind === 'internal-error' && message.exit.data.length > 0) {
-        lines.push(`  KVM data: ${message.exit.data.map((d) => '0x' + d.toString(16)).join(' ')}`);
+        lines.push(`  KVM data: ${message.exit.data.map((d) => `0x${d.toString(16)}`).join(' ')}`);
       }
     }
     const tail = this.consoleTail.lastLines(CRASH_REPORT_LINES);
@@ -192,20 +202,14 @@ export class Machine {
   }
 }
 
-function virtioSlotBase(slot: number): number {
-  return VIRTIO_MMIO_BASE + slot * VIRTIO_MMIO_SLOT_SIZE;
-}
-
 /**
  * Announces each virtio-mmio slot on the command line. The entries go first:
  * the kernel hands everything after a `--` to init, so appended ones could be lost.
  */
-function withVirtioDevices(cmdline: string, count: number): string {
-  const slots = Math.min(VIRTIO_MMIO_MAX_SLOTS, IOAPIC_PINS - VIRTIO_FIRST_GSI);
-  if (count > slots) throw new UserError(`${count} virtio devices requested but this machine has ${slots} slots`);
-  if (count === 0) return cmdline;
+function withVirtioDevices(cmdline: string, slots: readonly VirtioSlot[]): string {
+  if (slots.length === 0) return cmdline;
   const line = new KernelCmdline();
-  for (let slot = 0; slot < count; slot++) line.addVirtioMmioDevice(virtioSlotBase(slot), VIRTIO_MMIO_SLOT_SIZE, VIRTIO_FIRST_GSI + slot);
+  for (const slot of slots) line.addVirtioMmioDevice(slot.base, slot.size, slot.gsi);
   return `${line.toString()} ${cmdline}`;
 }
 

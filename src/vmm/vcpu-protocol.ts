@@ -15,6 +15,4 @@ export interface VcpuThreadData {
 export const ExitCounter = { IO: 0, MMIO: 1, INTERRUPTED: 2, OTHER: 3 } as const;
 export const EXIT_COUNTER_SLOTS = 4;
 
-export type VcpuStopMessage =
-  | { type: 'stopped'; exit: VcpuExit; regs?: KvmRegs; sregs?: KvmSregs }
-  | { type: 'failed'; message: string };
+export type VcpuStopMessage = { type: 'stopped'; exit: VcpuExit; regs?: KvmRegs; sregs?: KvmSregs } | { type: 'failed'; message: string };

@@ -3,7 +3,7 @@
 import { Worker } from 'node:worker_threads';
 import { VCPU_THREAD_ENTRY } from '../runtime/build-layout.js';
 import type { VcpuFd } from '../kvm/vcpu.js';
-import type { Bus } from './bus.js';
+import type { Bus } from '../bus/bus.js';
 import { ExitKind, ExitMailbox, type MailboxRequest } from './exit-mailbox.js';
 import { EXIT_COUNTER_SLOTS, ExitCounter, type VcpuStopMessage, type VcpuThreadData } from './vcpu-protocol.js';
 
@@ -43,7 +43,10 @@ export class VcpuRunner {
     this.worker = new Worker(VCPU_THREAD_ENTRY, { workerData: data });
     this.worker.on('message', (message: VcpuStopMessage) => this.finish(message));
     this.worker.on('error', (err) => this.finish({ type: 'failed', message: err.message }));
-    void this.mailbox.serve((request) => this.dispatch(request), () => this.stopped);
+    void this.mailbox.serve(
+      (request) => this.dispatch(request),
+      () => this.stopped,
+    );
   }
 
   exitCounts(): VcpuExitCounts {

@@ -5,18 +5,17 @@
 // (src/cli/commands/run.ts) and the detached VMM process (src/fleet/vmm-process.ts),
 // so both boot exactly the same machine.
 import { readFileSync } from 'node:fs';
-import { UserError } from '../cli/errors.js';
-import { VmDrives, type DriveSpec } from '../devices/virtio/block/drives.js';
+import { UserError } from '../errors.js';
+import { VmDrives } from '../devices/virtio/block/drives.js';
+import type { DriveSettings, NetSettings, VsockSettings } from '../devices/settings.js';
 import { installNativeFileOps } from '../disk/native-file-ops.js';
-import * as ffi from '../kvm/ffi.js';
+import * as ffi from '../sys/libc.js';
 import type { VirtioBlock } from '../devices/virtio/block/device.js';
 import { VirtioConsole } from '../devices/virtio/console.js';
 import { VirtioNet } from '../devices/virtio/net.js';
-import type { NetOption } from '../devices/virtio/net-option.js';
 import { VirtioRng } from '../devices/virtio/rng.js';
 import { TapBackend } from '../devices/virtio/tap-backend.js';
 import { VirtioVsock } from '../devices/virtio/vsock/device.js';
-import type { VsockOption } from '../devices/virtio/vsock/option.js';
 import { UnixSocketBackend } from '../devices/virtio/vsock/unix-backend.js';
 import { relayedBackendOptions } from '../helper/vsock-relayed-from.js';
 import type { ConsoleDevice } from './default-cmdline.js';
@@ -30,9 +29,9 @@ export interface VmPlan {
   readonly memoryBytes: number;
   readonly cpus: number;
   readonly cmdline: string;
-  readonly drives: readonly DriveSpec[];
-  readonly nets: readonly NetOption[];
-  readonly vsock: VsockOption | undefined;
+  readonly drives: readonly DriveSettings[];
+  readonly nets: readonly NetSettings[];
+  readonly vsock: VsockSettings | undefined;
   readonly rng: boolean;
 }
 
@@ -75,17 +74,32 @@ export function assembleVm(plan: VmPlan, events: AssemblyEvents): AssembledVm {
   try {
     vsock = plan.vsock ? openVsock(plan.vsock, events.warn) : undefined;
     const nets = openNets(plan.nets);
-    // eslint-disable-next-line prefer-const
     let machine: Machine;
     // The virtio console carries the session once the guest's driver is up;
     // the UART stays for anything printed to ttyS0 (early boot, --console serial).
-    const virtioConsole = plan.console === 'virtio'
-      ? new VirtioConsole({ output: (bytes) => { machine.consoleTail.push(bytes); events.consoleOutput(bytes); } })
-      : undefined;
+    const virtioConsole =
+      plan.console === 'virtio'
+        ? new VirtioConsole({
+            output: (bytes) => {
+              machine.consoleTail.push(bytes);
+              events.consoleOutput(bytes);
+            },
+          })
+        : undefined;
     machine = Machine.create(
       {
-        kernel, ...(initrd ? { initrd } : {}), cmdline: plan.cmdline, memoryBytes: plan.memoryBytes, cpus: plan.cpus,
-        virtio: [...drives.devices, ...nets, ...(plan.rng ? [new VirtioRng()] : []), ...(vsock ? [vsock.device] : []), ...(virtioConsole ? [virtioConsole] : [])],
+        kernel,
+        ...(initrd ? { initrd } : {}),
+        cmdline: plan.cmdline,
+        memoryBytes: plan.memoryBytes,
+        cpus: plan.cpus,
+        virtio: [
+          ...drives.devices,
+          ...nets,
+          ...(plan.rng ? [new VirtioRng()] : []),
+          ...(vsock ? [vsock.device] : []),
+          ...(virtioConsole ? [virtioConsole] : []),
+        ],
       },
       {
         consoleOutput: (bytes) => events.consoleOutput(bytes),
@@ -121,26 +135,28 @@ export function assembleVm(plan: VmPlan, events: AssemblyEvents): AssembledVm {
   }
 }
 
-/** One virtio-net device per --net, on its tap interface. */
-function openNets(nets: readonly NetOption[]): VirtioNet[] {
+/** One virtio-net device per NIC, on its tap interface. */
+function openNets(nets: readonly NetSettings[]): VirtioNet[] {
   return nets.map((net, i) => {
     let backend: TapBackend;
     try {
       backend = new TapBackend(net.tap);
     } catch (err) {
-      throw new UserError(`--net tap=${net.tap}: cannot open the tap interface (${err instanceof Error ? err.message : String(err)}); create it first (ip tuntap add dev ${net.tap} mode tap) or run with CAP_NET_ADMIN`);
+      throw new UserError(
+        `cannot open the tap interface ${net.tap} (${err instanceof Error ? err.message : String(err)}); create it first (ip tuntap add dev ${net.tap} mode tap) or run with CAP_NET_ADMIN`,
+      );
     }
     return new VirtioNet(backend, net.mac, `eth${i}`);
   });
 }
 
-/** The --vsock device and its unix-socket host side (removed again when the VM stops). */
-function openVsock(option: VsockOption, warn: (message: string) => void): { device: VirtioVsock; backend: UnixSocketBackend } {
+/** The vsock device and its unix-socket host side (removed again when the VM stops). */
+function openVsock(option: VsockSettings, warn: (message: string) => void): { device: VirtioVsock; backend: UnixSocketBackend } {
   let backend: UnixSocketBackend;
   try {
     backend = new UnixSocketBackend(option.uds, warn, relayedBackendOptions(option.uds));
   } catch (err) {
-    throw new UserError(`--vsock: cannot listen on ${option.uds} (${err instanceof Error ? err.message : String(err)})`);
+    throw new UserError(`vsock: cannot listen on ${option.uds} (${err instanceof Error ? err.message : String(err)})`);
   }
   return { device: new VirtioVsock(option.cid, backend), backend };
 }

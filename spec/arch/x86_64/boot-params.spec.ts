@@ -1,13 +1,7 @@
 import { expect } from 'chai';
 import { BootError } from '../../../src/arch/x86_64/boot-error.js';
-import {
-  E820_MAX_ENTRIES,
-  E820_TABLE,
-  ZERO_PAGE_SIZE,
-  readBootParams,
-  writeBootParams,
-} from '../../../src/arch/x86_64/boot-params.js';
-import { e820Map } from '../../../src/arch/x86_64/e820.js';
+import { E820_MAX_ENTRIES, E820_TABLE, ZERO_PAGE_SIZE, readBootParams, writeBootParams } from '../../../src/arch/x86_64/boot-params.js';
+import { e820Map, guestRamRegions } from '../../../src/arch/x86_64/e820.js';
 import { CMDLINE_START, GiB, MiB, ZERO_PAGE_START } from '../../../src/arch/x86_64/layout.js';
 import { GuestMemory } from '../../../src/memory/guest-memory.js';
 
@@ -18,7 +12,7 @@ function memory(): GuestMemory {
 describe('arch/x86_64/boot-params', () => {
   it('fills the setup header fields a 64-bit entry kernel reads', () => {
     const mem = memory();
-    writeBootParams(mem, { cmdlineAddress: CMDLINE_START, cmdlineLength: 42, e820: e820Map(128 * MiB) });
+    writeBootParams(mem, { cmdlineAddress: CMDLINE_START, cmdlineLength: 42, e820: e820Map(guestRamRegions(128 * MiB)) });
     const bp = readBootParams(mem);
     expect(bp.bootFlag).to.equal(0xaa55);
     expect(bp.header).to.equal(0x53726448);
@@ -37,7 +31,7 @@ describe('arch/x86_64/boot-params', () => {
 
   it('writes the e820 table at 0x2d0 with its count at 0x1e8', () => {
     const mem = memory();
-    const e820 = e820Map(6 * GiB);
+    const e820 = e820Map(guestRamRegions(6 * GiB));
     writeBootParams(mem, { cmdlineAddress: CMDLINE_START, cmdlineLength: 0, e820 });
     expect(mem.readU8(ZERO_PAGE_START + 0x1e8)).to.equal(e820.length);
     expect(readBootParams(mem).e820).to.deep.equal(e820);
@@ -52,7 +46,7 @@ describe('arch/x86_64/boot-params', () => {
     writeBootParams(mem, {
       cmdlineAddress: CMDLINE_START,
       cmdlineLength: 0,
-      e820: e820Map(64 * MiB),
+      e820: e820Map(guestRamRegions(64 * MiB)),
       initrd: { address: 0x1_2340_0000, size: 0x10_0000 },
     });
     expect(mem.readU32(ZERO_PAGE_START + 0x218)).to.equal(0x2340_0000);
@@ -64,15 +58,14 @@ describe('arch/x86_64/boot-params', () => {
   it('clears whatever was in the page before', () => {
     const mem = memory();
     mem.fill(ZERO_PAGE_START, ZERO_PAGE_SIZE, 0xff);
-    writeBootParams(mem, { cmdlineAddress: CMDLINE_START, cmdlineLength: 0, e820: e820Map(64 * MiB) });
+    writeBootParams(mem, { cmdlineAddress: CMDLINE_START, cmdlineLength: 0, e820: e820Map(guestRamRegions(64 * MiB)) });
     expect(readBootParams(mem).sentinel).to.equal(0);
     expect(mem.readU8(ZERO_PAGE_START + E820_TABLE + 3 * 20), 'slot after the 3 entries').to.equal(0);
   });
 
   it('refuses an empty e820 map and one longer than 128 entries', () => {
     const entry = { address: 0, size: 4096, type: 1 };
-    const write = (n: number) => () =>
-      writeBootParams(memory(), { cmdlineAddress: CMDLINE_START, cmdlineLength: 0, e820: Array(n).fill(entry) });
+    const write = (n: number) => () => writeBootParams(memory(), { cmdlineAddress: CMDLINE_START, cmdlineLength: 0, e820: Array(n).fill(entry) });
     expect(write(0)).to.throw(BootError, /1 to 128/);
     expect(write(E820_MAX_ENTRIES + 1)).to.throw(BootError, /129 entries/);
     expect(write(E820_MAX_ENTRIES)).to.not.throw();

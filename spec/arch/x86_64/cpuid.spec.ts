@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { BootError } from '../../../src/arch/x86_64/boot-error.js';
-import { filterCpuid, type CpuidEntry } from '../../../src/arch/x86_64/cpuid.js';
+import { filterCpuid } from '../../../src/arch/x86_64/cpuid.js';
+import type { CpuidEntry } from '../../../src/kvm/structs.js';
 
 function vendorLeaf(name: string): CpuidEntry {
   const view = new DataView(new TextEncoder().encode(name).buffer);
@@ -8,7 +9,14 @@ function vendorLeaf(name: string): CpuidEntry {
 }
 
 const leaf = (fn: number, index: number, regs: Partial<CpuidEntry>, flags = 0): CpuidEntry => ({
-  function: fn, index, flags, eax: 0, ebx: 0, ecx: 0, edx: 0, ...regs,
+  function: fn,
+  index,
+  flags,
+  eax: 0,
+  ebx: 0,
+  ecx: 0,
+  edx: 0,
+  ...regs,
 });
 
 /** A plausible KVM_GET_SUPPORTED_CPUID answer on an Intel host with 8 host threads. */
@@ -55,7 +63,7 @@ const find = (entries: CpuidEntry[], fn: number, index = 0) => {
 
 describe('arch/x86_64/cpuid', () => {
   describe('leaf 1', () => {
-    it('carries this vCPU\'s APIC id and the package\'s logical count, keeping the low EBX bits', () => {
+    it("carries this vCPU's APIC id and the package's logical count, keeping the low EBX bits", () => {
       const ebx = find(filterCpuid(intelSupported(), 2, 4), 1).ebx;
       expect(ebx >>> 24, 'initial APIC id').to.equal(2);
       expect((ebx >>> 16) & 0xff, 'logical processors').to.equal(4);
@@ -106,7 +114,10 @@ describe('arch/x86_64/cpuid', () => {
   it('replaces leaf 0xb with SMT and core levels for N single-thread cores', () => {
     const out = filterCpuid(intelSupported(), 3, 6).filter((e) => e.function === 0xb);
     expect(out.map((e) => e.index)).to.deep.equal([0, 1, 2]);
-    expect(out.every((e) => e.edx === 3 && e.flags === 1), 'x2APIC id and significant index').to.equal(true);
+    expect(
+      out.every((e) => e.edx === 3 && e.flags === 1),
+      'x2APIC id and significant index',
+    ).to.equal(true);
     expect(out[0]).to.include({ eax: 0, ebx: 1, ecx: 0x100 });
     expect(out[1]).to.include({ eax: 3, ebx: 6, ecx: 0x201 });
     expect((out[2]!.ecx >>> 8) & 0xff, 'level type 0 ends the list').to.equal(0);
@@ -118,7 +129,7 @@ describe('arch/x86_64/cpuid', () => {
     for (let i = 0; i < cpus; i++) {
       const out = filterCpuid(intelSupported(), i, cpus);
       const shift = find(out, 0xb, 1).eax;
-      packages.add(find(out, 1).ebx >>> 24 >>> shift);
+      packages.add((find(out, 1).ebx >>> 24) >>> shift);
       expect(find(out, 0xb, 0).edx).to.equal(i);
     }
     expect([...packages]).to.deep.equal([0]);

@@ -6,7 +6,7 @@ import { EBDA_START, GiB, HIMEM_START, MMIO_GAP_END, MMIO_GAP_START, MiB } from 
 describe('arch/x86_64/e820', () => {
   it('maps small RAM as one region from 0', () => {
     expect(guestRamRegions(256 * MiB)).to.deep.equal([{ guestAddress: 0, size: 256 * MiB }]);
-    expect(lowRamEnd(256 * MiB)).to.equal(256 * MiB);
+    expect(lowRamEnd(guestRamRegions(256 * MiB))).to.equal(256 * MiB);
   });
 
   it('splits RAM larger than the MMIO gap start into a low and a 4 GiB region', () => {
@@ -18,7 +18,7 @@ describe('arch/x86_64/e820', () => {
   });
 
   it('describes low RAM, the reserved EBDA/legacy hole and extended RAM', () => {
-    expect(e820Map(256 * MiB)).to.deep.equal([
+    expect(e820Map(guestRamRegions(256 * MiB))).to.deep.equal([
       { address: 0, size: EBDA_START, type: E820_RAM },
       { address: EBDA_START, size: HIMEM_START - EBDA_START, type: E820_RESERVED },
       { address: HIMEM_START, size: 256 * MiB - HIMEM_START, type: E820_RAM },
@@ -26,7 +26,7 @@ describe('arch/x86_64/e820', () => {
   });
 
   it('adds the RAM above 4 GiB and totals exactly the requested RAM', () => {
-    const map = e820Map(5 * GiB);
+    const map = e820Map(guestRamRegions(5 * GiB));
     expect(map.at(-1)).to.deep.equal({ address: MMIO_GAP_END, size: 2 * GiB, type: E820_RAM });
     const ram = map.filter((e) => e.type === E820_RAM).reduce((sum, e) => sum + e.size, 0);
     const reserved = map.filter((e) => e.type === E820_RESERVED).reduce((sum, e) => sum + e.size, 0);

@@ -1,21 +1,8 @@
 import { expect } from 'chai';
-import {
-  CR0_PE,
-  CR0_PG,
-  CR4_PAE,
-  EFER_LMA,
-  EFER_LME,
-  bootRegisters,
-  bootSpecialRegisters,
-} from '../../../src/arch/x86_64/boot-registers.js';
-import { BOOT_GDT_SIZE, writeBootGdt, type KvmSegment } from '../../../src/arch/x86_64/gdt.js';
-import {
-  BOOT_GDT_START,
-  BOOT_IDT_START,
-  BOOT_STACK_POINTER,
-  PML4_START,
-  ZERO_PAGE_START,
-} from '../../../src/arch/x86_64/layout.js';
+import { CR0_PE, CR0_PG, CR4_PAE, EFER_LMA, EFER_LME, bootRegisters, bootSpecialRegisters } from '../../../src/arch/x86_64/boot-registers.js';
+import { BOOT_GDT_SIZE, writeBootGdt } from '../../../src/arch/x86_64/gdt.js';
+import type { KvmSegment } from '../../../src/kvm/structs.js';
+import { BOOT_GDT_START, BOOT_IDT_START, BOOT_STACK_POINTER, PML4_START, ZERO_PAGE_START } from '../../../src/arch/x86_64/layout.js';
 import { GuestMemory } from '../../../src/memory/guest-memory.js';
 
 /** Decodes a descriptor the way the CPU does when a selector is loaded (SDM 3.4.5). */
@@ -80,11 +67,13 @@ describe('arch/x86_64 boot GDT and registers', () => {
   });
 
   it('enters long mode with paging on the given tables', () => {
-    expect(sregs.cr0 & CR0_PE).to.equal(CR0_PE);
-    expect((sregs.cr0 & CR0_PG) >>> 0).to.equal(CR0_PG);
-    expect(sregs.cr0 & 0x6000_0000, 'CD and NW clear: caches on').to.equal(0);
+    const cr0 = Number(sregs.cr0);
+    const cr4 = Number(sregs.cr4);
+    expect(cr0 & CR0_PE).to.equal(CR0_PE);
+    expect((cr0 & CR0_PG) >>> 0).to.equal(CR0_PG);
+    expect(cr0 & 0x6000_0000, 'CD and NW clear: caches on').to.equal(0);
     expect(sregs.cr3).to.equal(PML4_START);
-    expect(sregs.cr4 & CR4_PAE).to.equal(CR4_PAE);
+    expect(cr4 & CR4_PAE).to.equal(CR4_PAE);
     expect(sregs.efer).to.equal(EFER_LME | EFER_LMA);
     expect(sregs.efer).to.equal(0x500);
   });

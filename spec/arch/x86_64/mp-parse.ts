@@ -45,7 +45,13 @@ export function parseMpTable(memory: GuestMemory) {
     }
     if (type === 1) result.buses.push({ id: memory.readU8(at + 1), type: ascii(memory, at + 2, 6) });
     else if (type === 2) result.ioapics.push({ id: memory.readU8(at + 1), flags: memory.readU8(at + 3), address: memory.readU32(at + 4) });
-    else if (type === 3) result.intsrc.push({ kind: memory.readU8(at + 1), srcIrq: memory.readU8(at + 5), dstApic: memory.readU8(at + 6), dstPin: memory.readU8(at + 7) });
+    else if (type === 3)
+      result.intsrc.push({
+        kind: memory.readU8(at + 1),
+        srcIrq: memory.readU8(at + 5),
+        dstApic: memory.readU8(at + 6),
+        dstPin: memory.readU8(at + 7),
+      });
     else if (type === 4) result.lintsrc.push({ kind: memory.readU8(at + 1), dstApic: memory.readU8(at + 6), dstPin: memory.readU8(at + 7) });
     else expect.fail(`unknown entry type ${type}`);
     at += 8;

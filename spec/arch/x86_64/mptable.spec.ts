@@ -16,7 +16,10 @@ describe('arch/x86_64/mptable', () => {
       expect(mp.cpus.map((c) => c.apicId)).to.deep.equal([...Array(cpus).keys()]);
       expect(mp.cpus.map((c) => c.flags)).to.deep.equal([3, ...Array(cpus - 1).fill(1)]);
       expect(mp.ioapics).to.deep.equal([{ id: cpus, flags: 1, address: IOAPIC_START }]);
-      expect(mp.intsrc.every((e) => e.dstApic === cpus), 'interrupts go to the IOAPIC').to.equal(true);
+      expect(
+        mp.intsrc.every((e) => e.dstApic === cpus),
+        'interrupts go to the IOAPIC',
+      ).to.equal(true);
     });
   }
 
@@ -26,7 +29,9 @@ describe('arch/x86_64/mptable', () => {
     const mp = parseMpTable(memory);
     expect(mp.buses).to.deep.equal([{ id: 0, type: 'ISA   ' }]);
     expect(mp.intsrc).to.have.length(IOAPIC_PINS);
-    mp.intsrc.forEach((e, pin) => expect(e, `pin ${pin}`).to.deep.equal({ kind: 0, srcIrq: pin, dstApic: 2, dstPin: pin }));
+    mp.intsrc.forEach((e, pin) => {
+      expect(e, `pin ${pin}`).to.deep.equal({ kind: 0, srcIrq: pin, dstApic: 2, dstPin: pin });
+    });
     expect(mp.lintsrc).to.deep.equal([
       { kind: 3, dstApic: 0xff, dstPin: 0 },
       { kind: 1, dstApic: 0xff, dstPin: 1 },

@@ -49,7 +49,12 @@ describe('virtio-blk segment I/O', () => {
     memory.slice(0, 2 * PAGE).fill(0x55);
     disk.failNext = true;
     let failed = false;
-    await readIntoSegments(disk, memory, 0, [{ address: 0, length: PAGE }, { address: PAGE, length: PAGE }]).catch(() => { failed = true; });
+    await readIntoSegments(disk, memory, 0, [
+      { address: 0, length: PAGE },
+      { address: PAGE, length: PAGE },
+    ]).catch(() => {
+      failed = true;
+    });
     expect(failed).to.equal(true);
     expect(memory.slice(0, 2 * PAGE).every((b) => b === 0x55)).to.equal(true);
   });

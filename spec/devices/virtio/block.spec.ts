@@ -102,7 +102,11 @@ describe('virtio-blk', () => {
     const memory = smallMemory(4 << 20);
     const d = new MockDriver(new MmioTransport(new VirtioBlock(big, 'big'), memory, { interrupt: () => {} }), memory);
     d.init();
-    const buffers = [{ length: 16, data: header(RequestType.IN, 8) }, ...Array.from({ length: 256 }, () => ({ length: SECTOR, write: true })), { length: 1, write: true }];
+    const buffers = [
+      { length: 16, data: header(RequestType.IN, 8) },
+      ...Array.from({ length: 256 }, () => ({ length: SECTOR, write: true })),
+      { length: 1, write: true },
+    ];
     const { head, addresses } = d.addChain(0, buffers, { indirect: true });
     d.notify(0);
     await settle();
@@ -187,7 +191,10 @@ describe('virtio-blk', () => {
   });
 
   it('drops completions of requests in flight when the driver resets the device', async () => {
-    driver.addChain(0, [{ length: 16, data: header(RequestType.FLUSH, 0) }, { length: 1, write: true }]);
+    driver.addChain(0, [
+      { length: 16, data: header(RequestType.FLUSH, 0) },
+      { length: 1, write: true },
+    ]);
     driver.notify(0);
     driver.writeReg(Reg.STATUS, 0);
     await settle();

@@ -37,7 +37,10 @@ describe('virtio-console', () => {
     driver.memory.write(second.addresses[0]!, Buffer.from('\n'));
     driver.notify(1);
     expect(Buffer.from(output).toString()).to.equal('hello\n');
-    expect(driver.takeUsed(1)).to.deep.equal([{ id: first.head, length: 0 }, { id: second.head, length: 0 }]);
+    expect(driver.takeUsed(1)).to.deep.equal([
+      { id: first.head, length: 0 },
+      { id: second.head, length: 0 },
+    ]);
   });
 
   it('caps what one chain may send', () => {
@@ -52,7 +55,10 @@ describe('virtio-console', () => {
     const a = driver.addChain(0, [{ length: 4, write: true }]);
     const b = driver.addChain(0, [{ length: 4, write: true }]);
     driver.notify(0);
-    expect(driver.takeUsed(0)).to.deep.equal([{ id: a.head, length: 4 }, { id: b.head, length: 2 }]);
+    expect(driver.takeUsed(0)).to.deep.equal([
+      { id: a.head, length: 4 },
+      { id: b.head, length: 2 },
+    ]);
     expect(Buffer.from(driver.memory.read(a.addresses[0]!, 4)).toString()).to.equal('abcd');
     expect(Buffer.from(driver.memory.read(b.addresses[0]!, 2)).toString()).to.equal('ef');
   });

@@ -38,14 +38,30 @@ class CountingMemory extends GuestMemory {
       throw err;
     }
   }
-  override slice(address: number, length: number): Uint8Array { return this.count(() => super.slice(address, length)); }
-  override readU8(address: number): number { return this.count(() => super.readU8(address)); }
-  override readU16(address: number): number { return this.count(() => super.readU16(address)); }
-  override readU32(address: number): number { return this.count(() => super.readU32(address)); }
-  override readU64(address: number): number { return this.count(() => super.readU64(address)); }
-  override writeU8(address: number, v: number): void { this.count(() => super.writeU8(address, v)); }
-  override writeU16(address: number, v: number): void { this.count(() => super.writeU16(address, v)); }
-  override writeU32(address: number, v: number): void { this.count(() => super.writeU32(address, v)); }
+  override slice(address: number, length: number): Uint8Array {
+    return this.count(() => super.slice(address, length));
+  }
+  override readU8(address: number): number {
+    return this.count(() => super.readU8(address));
+  }
+  override readU16(address: number): number {
+    return this.count(() => super.readU16(address));
+  }
+  override readU32(address: number): number {
+    return this.count(() => super.readU32(address));
+  }
+  override readU64(address: number): number {
+    return this.count(() => super.readU64(address));
+  }
+  override writeU8(address: number, v: number): void {
+    this.count(() => super.writeU8(address, v));
+  }
+  override writeU16(address: number, v: number): void {
+    this.count(() => super.writeU16(address, v));
+  }
+  override writeU32(address: number, v: number): void {
+    this.count(() => super.writeU32(address, v));
+  }
 }
 
 interface Outcome {
@@ -122,12 +138,25 @@ async function fuzz(makeDevice: () => VirtioDevice, seed: number, target: Target
         // A plausible virtio-blk header in the first buffer, when it lands in RAM.
         if (d === 0 && memory.isValidRange(at, 16)) {
           const type = plausible ? (dataWritable ? RequestType.IN : RequestType.OUT) : -1;
-          memory.writeU32(at, type >= 0 && random() < 0.8 ? type : [RequestType.IN, RequestType.OUT, RequestType.FLUSH, RequestType.GET_ID, RequestType.DISCARD, RequestType.WRITE_ZEROES, int(20)][int(7)]!);
+          memory.writeU32(
+            at,
+            type >= 0 && random() < 0.8
+              ? type
+              : [RequestType.IN, RequestType.OUT, RequestType.FLUSH, RequestType.GET_ID, RequestType.DISCARD, RequestType.WRITE_ZEROES, int(20)][
+                  int(7)
+                ]!,
+          );
           memory.writeU32(at + 8, random() < 0.8 ? int(80) : int(2 ** 32));
           memory.writeU32(at + 12, random() < 0.9 ? 0 : int(2 ** 32));
         }
       }
-      if (inIndirect) driver.writeDescriptor(table(), head, { address: base, length: random() < 0.9 ? 16 * descriptors : int(200), flags: DescFlag.INDIRECT | (random() < 0.1 ? DescFlag.NEXT : 0), next: 0 });
+      if (inIndirect)
+        driver.writeDescriptor(table(), head, {
+          address: base,
+          length: random() < 0.9 ? 16 * descriptors : int(200),
+          flags: DescFlag.INDIRECT | (random() < 0.1 ? DescFlag.NEXT : 0),
+          next: 0,
+        });
       if (random() < 0.002) {
         // A wild available index: the ring is broken, the device must ask for a reset.
         memory.writeU16(driver.queues[Q]!.avail + 2, int(65536));
@@ -170,13 +199,18 @@ describe(`virtio fuzz: ${CHAINS_PER_DEVICE} random descriptor chains per device 
     ['virtio-blk read-only', () => new VirtioBlock(new MemoryDisk(64 * 512, true), 'fuzz'), undefined],
     ['virtio-rng', () => new VirtioRng(), undefined],
     ['virtio-net transmit', () => new VirtioNet(new FakeWire(), new Uint8Array(6)), { queue: 1, queueCount: 2 }],
-    ['virtio-net receive', () => new VirtioNet(new FakeWire(), new Uint8Array(6)), {
-      queue: 0, queueCount: 2,
-      // A frame from the host side every other chain, of a random-ish size.
-      tick: (device: VirtioDevice, i: number) => {
-        if (i % 2 === 0) ((device as VirtioNet)['backend'] as FakeWire).receive!(new Uint8Array(14 + ((i * 7919) % 1600)));
+    [
+      'virtio-net receive',
+      () => new VirtioNet(new FakeWire(), new Uint8Array(6)),
+      {
+        queue: 0,
+        queueCount: 2,
+        // A frame from the host side every other chain, of a random-ish size.
+        tick: (device: VirtioDevice, i: number) => {
+          if (i % 2 === 0) ((device as VirtioNet)['backend'] as FakeWire).receive!(new Uint8Array(14 + ((i * 7919) % 1600)));
+        },
       },
-    }],
+    ],
   ] as const) {
     it(`${name}: no exception escapes, no access outside guest memory, no internal error`, async () => {
       const outcome = await fuzz(make, SEED, 'queue' in (target ?? {}) ? target : undefined);

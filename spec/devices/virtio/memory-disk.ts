@@ -8,7 +8,10 @@ export class MemoryDisk implements DiskBackend {
   readonly bytes: Uint8Array;
   calls: string[] = [];
   failNext = false;
-  constructor(readonly size: number, readonly readOnly = false) {
+  constructor(
+    readonly size: number,
+    readonly readOnly = false,
+  ) {
     this.bytes = new Uint8Array(size);
   }
   private check(op: string): void {
@@ -26,7 +29,9 @@ export class MemoryDisk implements DiskBackend {
     this.check(`write ${offset} ${data.length}`);
     this.bytes.set(data, offset);
   }
-  async flush(): Promise<void> { this.check('flush'); }
+  async flush(): Promise<void> {
+    this.check('flush');
+  }
   async discard(offset: number, length: number): Promise<void> {
     this.check(`discard ${offset} ${length}`);
     this.bytes.fill(0, offset, offset + length);
@@ -37,4 +42,3 @@ export class MemoryDisk implements DiskBackend {
   }
   async close(): Promise<void> {}
 }
-

@@ -34,7 +34,10 @@ describe('virtio-net', () => {
   it('transmits a frame without its virtio header', () => {
     const packet = new Uint8Array(NET_HDR_SIZE + 60);
     packet.set(frame(60, 0xab), NET_HDR_SIZE);
-    const { head } = driver.addChain(1, [{ length: NET_HDR_SIZE, data: packet.subarray(0, NET_HDR_SIZE) }, { length: 60, data: packet.subarray(NET_HDR_SIZE) }]);
+    const { head } = driver.addChain(1, [
+      { length: NET_HDR_SIZE, data: packet.subarray(0, NET_HDR_SIZE) },
+      { length: 60, data: packet.subarray(NET_HDR_SIZE) },
+    ]);
     driver.notify(1);
     expect(wire.sent.map((f) => [...f])).to.deep.equal([[...frame(60, 0xab)]]);
     expect(driver.takeUsed(1)).to.deep.equal([{ id: head, length: 0 }]);

@@ -21,13 +21,16 @@ describe('virtio-rng', () => {
   });
   afterEach(() => restore());
 
-  it('is an entropy device with no features beyond the transport\'s', () => {
+  it("is an entropy device with no features beyond the transport's", () => {
     expect(driver.readReg(Reg.DEVICE_ID)).to.equal(DeviceId.ENTROPY);
     expect(driver.deviceFeatures() & 0xff_ffffn).to.equal(0n);
   });
 
   it('fills writable buffers with random bytes and reports the length', () => {
-    const { head, addresses } = driver.addChain(0, [{ length: 64, write: true }, { length: 4096, write: true }]);
+    const { head, addresses } = driver.addChain(0, [
+      { length: 64, write: true },
+      { length: 4096, write: true },
+    ]);
     driver.notify(0);
     expect(driver.takeUsed(0)).to.deep.equal([{ id: head, length: 64 + 4096 }]);
     const bytes = driver.memory.read(addresses[1]!, 4096);
@@ -51,6 +54,9 @@ describe('virtio-rng', () => {
     driver.publish(0, 7);
     const { head } = driver.addChain(0, [{ length: 16, write: true }]);
     driver.notify(0);
-    expect(driver.takeUsed(0)).to.deep.equal([{ id: 7, length: 0 }, { id: head, length: 16 }]);
+    expect(driver.takeUsed(0)).to.deep.equal([
+      { id: 7, length: 0 },
+      { id: head, length: 16 },
+    ]);
   });
 });

@@ -64,16 +64,25 @@ describe(`virtio-vsock fuzz: ${PACKETS} random packets (seed ${SEED})`, function
           const header = encodeHeader({
             srcCid: random() < 0.95 ? BigInt(GUEST_CID) : BigInt(int(2 ** 32)),
             dstCid: random() < 0.95 ? BigInt(HOST_CID) : pick([0n, 1n, 3n, 2n ** 64n - 1n]),
-            srcPort: pick(PORTS), dstPort: pick(PORTS), len,
-            type: random() < 0.95 ? 1 : int(4), op, flags: random() < 0.8 ? int(4) : int(2 ** 32),
-            bufAlloc: random() < 0.8 ? int(1 << 20) : int(2 ** 32), fwdCnt: random() < 0.8 ? 0 : int(2 ** 32),
+            srcPort: pick(PORTS),
+            dstPort: pick(PORTS),
+            len,
+            type: random() < 0.95 ? 1 : int(4),
+            op,
+            flags: random() < 0.8 ? int(4) : int(2 ** 32),
+            bufAlloc: random() < 0.8 ? int(1 << 20) : int(2 ** 32),
+            fwdCnt: random() < 0.8 ? 0 : int(2 ** 32),
           });
           // Payload room: usually as announced, sometimes less; the header sometimes split or cut short.
           const room = Math.min(random() < 0.8 ? len : int(300), MAX_PAYLOAD + 16);
           const cut = random() < 0.05 ? int(HEADER_SIZE) : HEADER_SIZE;
-          const buffers = random() < 0.2
-            ? [{ length: 10, data: header.subarray(0, 10) }, { length: cut - 10 > 0 ? cut - 10 : 1, data: header.subarray(10, Math.max(cut, 11)) }]
-            : [{ length: Math.max(cut, 1), data: header.subarray(0, Math.max(cut, 1)) }];
+          const buffers =
+            random() < 0.2
+              ? [
+                  { length: 10, data: header.subarray(0, 10) },
+                  { length: cut - 10 > 0 ? cut - 10 : 1, data: header.subarray(10, Math.max(cut, 11)) },
+                ]
+              : [{ length: Math.max(cut, 1), data: header.subarray(0, Math.max(cut, 1)) }];
           if (room > 0) buffers.push({ length: room, data: payload.subarray(0, room) });
           if (random() < 0.05) buffers.push({ length: 8, write: true } as never);
           driver.addChain(1, buffers);
@@ -94,13 +103,15 @@ describe(`virtio-vsock fuzz: ${PACKETS} random packets (seed ${SEED})`, function
           // Rx buffers about as fast as the device answers (control packets go first, so fewer would starve data).
           if (random() < 0.5) {
             // A driver never has more buffers outstanding than the queue holds.
-            for (let b = int(8); b > 0 && rxOutstanding < QUEUE_SIZE; b--, rxOutstanding++) driver.addChain(0, [{ length: pick([8, HEADER_SIZE, HEADER_SIZE + 100, HEADER_SIZE + 4096]), write: true }]);
+            for (let b = int(8); b > 0 && rxOutstanding < QUEUE_SIZE; b--, rxOutstanding++)
+              driver.addChain(0, [{ length: pick([8, HEADER_SIZE, HEADER_SIZE + 100, HEADER_SIZE + 4096]), write: true }]);
             driver.notify(0);
           }
           const used = driver.takeUsed(0).length;
           delivered += used;
           rxOutstanding -= used;
-          for (const conn of (vsock as unknown as { connections: Map<string, Connection> }).connections.values()) maxPending = Math.max(maxPending, conn.pendingLength);
+          for (const conn of (vsock as unknown as { connections: Map<string, Connection> }).connections.values())
+            maxPending = Math.max(maxPending, conn.pendingLength);
           if (i % 5000 === 4999) {
             // Reset now and then, as a rebooting guest would; buffers come from a fresh heap.
             restart();
@@ -117,9 +128,13 @@ describe(`virtio-vsock fuzz: ${PACKETS} random packets (seed ${SEED})`, function
     } finally {
       restore();
     }
-    if (process.env['FUZZ_VERBOSE']) console.log(warnings.slice(0, 12), { escaped, needsReset, delivered, maxPending, stats: vsock.stats, guestErrors: transport.errors.count });
+    if (process.env['FUZZ_VERBOSE'])
+      console.log(warnings.slice(0, 12), { escaped, needsReset, delivered, maxPending, stats: vsock.stats, guestErrors: transport.errors.count });
     expect(escaped, 'exceptions out of the transport').to.equal(0);
-    expect(warnings.filter((w) => /internal error/.test(w)), 'internal errors').to.deep.equal([]);
+    expect(
+      warnings.filter((w) => /internal error/.test(w)),
+      'internal errors',
+    ).to.deep.equal([]);
     expect(needsReset, 'NEEDS_RESET').to.equal(0);
     expect(maxPending, 'host bytes buffered for one connection').to.be.at.most(HOST_PENDING_HIGH + MAX_HOST_CHUNK);
     expect(delivered, 'packets delivered to the guest').to.be.greaterThan(PACKETS / 10);

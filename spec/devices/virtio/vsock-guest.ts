@@ -23,8 +23,17 @@ export class VsockGuest {
 
   header(fields: Partial<Header>): Header {
     return {
-      srcCid: BigInt(GUEST_CID), dstCid: BigInt(HOST_CID), srcPort: 1000, dstPort: 5000, len: 0, type: TYPE_STREAM,
-      op: Op.RW, flags: 0, bufAlloc: this.bufAlloc, fwdCnt: this.fwdCnt, ...fields,
+      srcCid: BigInt(GUEST_CID),
+      dstCid: BigInt(HOST_CID),
+      srcPort: 1000,
+      dstPort: 5000,
+      len: 0,
+      type: TYPE_STREAM,
+      op: Op.RW,
+      flags: 0,
+      bufAlloc: this.bufAlloc,
+      fwdCnt: this.fwdCnt,
+      ...fields,
     };
   }
 

@@ -61,7 +61,14 @@ describe('virtio-vsock device', () => {
     expect(guest.receive()).to.deep.equal([]);
     host.connects[0]!.stream.events!.connected();
     const [response] = guest.receive();
-    expect(response!.header).to.include({ op: Op.RESPONSE, srcPort: HOST_PORT, dstPort: GUEST_PORT, srcCid: BigInt(HOST_CID), dstCid: BigInt(GUEST_CID), bufAlloc: HOST_BUF_ALLOC });
+    expect(response!.header).to.include({
+      op: Op.RESPONSE,
+      srcPort: HOST_PORT,
+      dstPort: GUEST_PORT,
+      srcCid: BigInt(HOST_CID),
+      dstCid: BigInt(GUEST_CID),
+      bufAlloc: HOST_BUF_ALLOC,
+    });
   });
 
   it('guest REQUEST to a host port nobody serves: RST', () => {
@@ -177,7 +184,10 @@ describe('virtio-vsock device', () => {
     stream.events!.data(bytes(5, 1));
     stream.events!.ended();
     const packets = guest.receive();
-    expect(packets.map((p) => [p.header.op, p.header.flags])).to.deep.equal([[Op.RW, 0], [Op.SHUTDOWN, SHUTDOWN_SEND]]);
+    expect(packets.map((p) => [p.header.op, p.header.flags])).to.deep.equal([
+      [Op.RW, 0],
+      [Op.SHUTDOWN, SHUTDOWN_SEND],
+    ]);
     guest.send({ op: Op.RW }, bytes(2, 8));
     expect(stream.written).to.deep.equal([8, 8]);
     stream.events!.closed();

@@ -3,7 +3,7 @@
 // a machine shape (RAM, CPU count) the boot structures cannot describe.
 // All are caused by what the user asked for, so they are UserErrors: the CLI
 // prints the one-line message, never a stack.
-import { UserError } from '../../cli/errors.js';
+import { UserError } from '../../errors.js';
 
 export class BootError extends UserError {
   constructor(message: string) {

@@ -1,8 +1,8 @@
 // The boot vCPU's registers at the first KVM_RUN of the 64-bit boot protocol
 // (Documentation/x86/boot.rst, "64-bit Boot Protocol"): long mode with
 // paging on, flat __BOOT_CS/__BOOT_DS segments, interrupts off, %rsi
-// pointing at the zero page. Plain objects whose field names match struct
-// kvm_regs / kvm_sregs (linux/kvm.h, x86), so the KVM layer copies them 1:1.
+// pointing at the zero page. Typed as the KVM layer's own struct kvm_regs /
+// kvm_sregs (src/kvm/structs.ts), so it copies them 1:1.
 //
 // Only the boot vCPU gets these. Application processors stay in KVM's
 // wait-for-SIPI state and are started by the kernel through the local APIC.
@@ -16,8 +16,8 @@ import {
   DATA_DESCRIPTOR,
   TSS_DESCRIPTOR,
   segmentFromDescriptor,
-  type KvmSegment,
 } from './gdt.js';
+import type { KvmSegment, KvmSregs, RegisterName } from '../../kvm/structs.js';
 import { BOOT_GDT_START, BOOT_IDT_START, BOOT_STACK_POINTER, ZERO_PAGE_START } from './layout.js';
 
 /** CR0 bits (SDM vol. 3A, section 2.5). PE: protected mode; ET: 387 present (fixed 1); PG: paging. */
@@ -32,40 +32,35 @@ export const EFER_LMA = 1 << 10;
 /** RFLAGS bit 1 is reserved and always 1; IF = 0 keeps interrupts off as boot.rst requires. */
 export const RFLAGS_RESERVED_ONE = 0x2;
 
-/** struct kvm_dtable: a descriptor-table register (GDTR/IDTR). */
-export interface KvmDtable {
-  base: number;
-  limit: number;
-}
-
-/** The struct kvm_regs fields the boot path sets; all others are zero. */
-export interface KvmRegs {
-  rax: number; rbx: number; rcx: number; rdx: number;
-  rsi: number; rdi: number; rsp: number; rbp: number;
-  r8: number; r9: number; r10: number; r11: number;
-  r12: number; r13: number; r14: number; r15: number;
-  rip: number; rflags: number;
-}
+/** Every struct kvm_regs field: the boot path sets them all. */
+export type BootRegisters = Record<RegisterName, number>;
 
 /**
  * The struct kvm_sregs fields the boot path decides. Merge them into what
  * KVM_GET_SREGS returned: ldt, cr2, cr8, apic_base and interrupt_bitmap keep
  * KVM's values (apic_base in particular must stay as KVM set it).
  */
-export interface BootSpecialRegisters {
-  cs: KvmSegment; ds: KvmSegment; es: KvmSegment; fs: KvmSegment;
-  gs: KvmSegment; ss: KvmSegment; tr: KvmSegment;
-  gdt: KvmDtable; idt: KvmDtable;
-  cr0: number; cr3: number; cr4: number; efer: number;
-}
+export type BootSpecialRegisters = Omit<KvmSregs, 'ldt' | 'cr2' | 'cr8' | 'apic_base'>;
 
 /** General registers for entering the kernel at `entry` (its 64-bit entry point). */
-export function bootRegisters(entry: number): KvmRegs {
+export function bootRegisters(entry: number): BootRegisters {
   return {
-    rax: 0, rbx: 0, rcx: 0, rdx: 0,
-    rsi: ZERO_PAGE_START, rdi: 0,
-    rsp: BOOT_STACK_POINTER, rbp: BOOT_STACK_POINTER,
-    r8: 0, r9: 0, r10: 0, r11: 0, r12: 0, r13: 0, r14: 0, r15: 0,
+    rax: 0,
+    rbx: 0,
+    rcx: 0,
+    rdx: 0,
+    rsi: ZERO_PAGE_START,
+    rdi: 0,
+    rsp: BOOT_STACK_POINTER,
+    rbp: BOOT_STACK_POINTER,
+    r8: 0,
+    r9: 0,
+    r10: 0,
+    r11: 0,
+    r12: 0,
+    r13: 0,
+    r14: 0,
+    r15: 0,
     rip: entry,
     rflags: RFLAGS_RESERVED_ONE,
   };
@@ -76,7 +71,11 @@ export function bootSpecialRegisters(pml4Address: number): BootSpecialRegisters 
   const data = (): KvmSegment => segmentFromDescriptor(DATA_DESCRIPTOR, BOOT_DS_SELECTOR);
   return {
     cs: segmentFromDescriptor(CODE64_DESCRIPTOR, BOOT_CS_SELECTOR),
-    ds: data(), es: data(), fs: data(), gs: data(), ss: data(),
+    ds: data(),
+    es: data(),
+    fs: data(),
+    gs: data(),
+    ss: data(),
     tr: segmentFromDescriptor(TSS_DESCRIPTOR, BOOT_TSS_SELECTOR),
     gdt: { base: BOOT_GDT_START, limit: BOOT_GDT_SIZE - 1 },
     idt: { base: BOOT_IDT_START, limit: BOOT_IDT_LIMIT },

@@ -6,18 +6,8 @@
 // The topology presented is one package of N single-threaded cores with
 // APIC id = vCPU index. Bit positions: Intel SDM vol. 2A, "CPUID"; AMD
 // APM vol. 3, appendix E; KVM's flags: Documentation/virt/kvm/api.rst.
+import type { CpuidEntry } from '../../kvm/structs.js';
 import { BootError } from './boot-error.js';
-
-/** Mirror of struct kvm_cpuid_entry2 (linux/kvm.h). */
-export interface CpuidEntry {
-  function: number;
-  index: number;
-  flags: number;
-  eax: number;
-  ebx: number;
-  ecx: number;
-  edx: number;
-}
 
 export interface CpuidOptions {
   /**
@@ -102,7 +92,9 @@ function vendorOf(entries: readonly CpuidEntry[]): Vendor {
   if (!leaf0) return 'other';
   const bytes = new Uint8Array(12);
   const view = new DataView(bytes.buffer);
-  [leaf0.ebx, leaf0.edx, leaf0.ecx].forEach((reg, i) => view.setUint32(i * 4, reg >>> 0, true));
+  [leaf0.ebx, leaf0.edx, leaf0.ecx].forEach((reg, i) => {
+    view.setUint32(i * 4, reg >>> 0, true);
+  });
   const name = String.fromCharCode(...bytes);
   if (name === 'GenuineIntel') return 'intel';
   if (name === 'AuthenticAMD' || name === 'HygonGenuine') return 'amd';
@@ -122,7 +114,15 @@ function topologyEntries(fn: number, cpuIndex: number, cpuCount: number): CpuidE
     // Subleaf 0, SMT level: one thread per core, so no APIC-id bits.
     { function: fn, index: 0, flags, eax: 0, ebx: 1, ecx: (TOPOLOGY_LEVEL_SMT << TOPOLOGY_LEVEL_TYPE_SHIFT) | 0, edx: cpuIndex },
     // Subleaf 1, core level: N cores in the package.
-    { function: fn, index: 1, flags, eax: idBits(cpuCount), ebx: cpuCount, ecx: (TOPOLOGY_LEVEL_CORE << TOPOLOGY_LEVEL_TYPE_SHIFT) | 1, edx: cpuIndex },
+    {
+      function: fn,
+      index: 1,
+      flags,
+      eax: idBits(cpuCount),
+      ebx: cpuCount,
+      ecx: (TOPOLOGY_LEVEL_CORE << TOPOLOGY_LEVEL_TYPE_SHIFT) | 1,
+      edx: cpuIndex,
+    },
     // Subleaf 2: level type 0 ends the enumeration.
     { function: fn, index: 2, flags, eax: 0, ebx: 0, ecx: 2, edx: cpuIndex },
   ];
@@ -139,12 +139,7 @@ function cacheEax(eax: number, addressableIds: number, withCoreCount: boolean): 
 }
 
 /** The CPUID entries for vCPU `cpuIndex` of `cpuCount`, derived from KVM's supported set. */
-export function filterCpuid(
-  supported: readonly CpuidEntry[],
-  cpuIndex: number,
-  cpuCount: number,
-  options: CpuidOptions = {},
-): CpuidEntry[] {
+export function filterCpuid(supported: readonly CpuidEntry[], cpuIndex: number, cpuCount: number, options: CpuidOptions = {}): CpuidEntry[] {
   if (!Number.isInteger(cpuCount) || cpuCount < 1 || cpuCount > CPUID_MAX_CPUS) {
     throw new BootError(`${cpuCount} vCPUs cannot be described in CPUID: mvm supports 1 to ${CPUID_MAX_CPUS}`);
   }
@@ -161,7 +156,11 @@ export function filterCpuid(
     const e: CpuidEntry = { ...original };
     switch (e.function) {
       case LEAF_FEATURES:
-        e.ebx = ((e.ebx & L1_EBX_KEEP) | (cpuIndex << L1_EBX_APIC_ID_SHIFT) | (Math.min(addressableIds, L1_EBX_LOGICAL_COUNT_MAX) << L1_EBX_LOGICAL_COUNT_SHIFT)) >>> 0;
+        e.ebx =
+          ((e.ebx & L1_EBX_KEEP) |
+            (cpuIndex << L1_EBX_APIC_ID_SHIFT) |
+            (Math.min(addressableIds, L1_EBX_LOGICAL_COUNT_MAX) << L1_EBX_LOGICAL_COUNT_SHIFT)) >>>
+          0;
         e.ecx = ((e.ecx & ~L1_ECX_HIDDEN & ~L1_ECX_TSC_DEADLINE) | L1_ECX_HYPERVISOR) >>> 0;
         if (options.tscDeadlineTimer) e.ecx = (e.ecx | L1_ECX_TSC_DEADLINE) >>> 0;
         e.edx = ((e.edx & ~L1_EDX_HIDDEN & ~L1_EDX_HTT) | (multi ? L1_EDX_HTT : 0)) >>> 0;

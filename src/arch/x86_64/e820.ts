@@ -6,14 +6,7 @@
 // slot including the legacy hole at 640 KiB–1 MiB; the e820 map marks that
 // hole (and the EBDA holding the MP table) reserved so the kernel leaves it alone.
 import { BootError } from './boot-error.js';
-import {
-  EBDA_START,
-  GiB,
-  HIMEM_START,
-  MMIO_GAP_END,
-  MMIO_GAP_START,
-  MiB,
-} from './layout.js';
+import { EBDA_START, GiB, HIMEM_START, MMIO_GAP_END, MMIO_GAP_START, MiB } from './layout.js';
 
 /** e820 types (ACPI spec 6.4, table 15.312 "Address Range Types"). */
 export const E820_RAM = 1;
@@ -68,15 +61,14 @@ export function guestRamRegions(memorySize: number): RamRegion[] {
   return regions;
 }
 
-/** End of the RAM below the MMIO gap, i.e. the highest address usable for 32-bit data. */
-export function lowRamEnd(memorySize: number): number {
-  return guestRamRegions(memorySize)[0]!.size;
+/** End of the RAM below the MMIO gap (the RAM from guestRamRegions), i.e. the highest address usable for 32-bit data. */
+export function lowRamEnd(ram: readonly RamRegion[]): number {
+  return ram[0]!.size;
 }
 
-/** The e820 map for `memorySize` bytes of RAM, sorted and non-overlapping. */
-export function e820Map(memorySize: number): E820Entry[] {
-  const regions = guestRamRegions(memorySize);
-  const low = regions[0]!;
+/** The e820 map announcing `ram` (from guestRamRegions), sorted and non-overlapping. */
+export function e820Map(ram: readonly RamRegion[]): E820Entry[] {
+  const low = ram[0]!;
   const entries: E820Entry[] = [
     // Conventional memory up to the EBDA, where the MP table lives.
     { address: 0, size: EBDA_START, type: E820_RAM },
@@ -85,7 +77,7 @@ export function e820Map(memorySize: number): E820Entry[] {
     // Extended memory: from 1 MiB to the end of RAM or the MMIO gap.
     { address: HIMEM_START, size: low.size - HIMEM_START, type: E820_RAM },
   ];
-  const high = regions[1];
+  const high = ram[1];
   if (high) entries.push({ address: high.guestAddress, size: high.size, type: E820_RAM });
   return entries;
 }

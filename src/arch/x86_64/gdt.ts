@@ -11,6 +11,7 @@
 // figure 3-8) and section 7.2.3 (16-byte TSS descriptor in IA-32e mode).
 import { BOOT_GDT_START, BOOT_IDT_START } from './layout.js';
 import type { GuestMemory } from '../../memory/guest-memory.js';
+import type { KvmSegment } from '../../kvm/structs.js';
 
 /** The fields of a segment descriptor, named as in struct kvm_segment. */
 export interface SegmentDescriptor {
@@ -35,22 +36,6 @@ export interface SegmentDescriptor {
   readonly g: number;
 }
 
-/** Mirror of struct kvm_segment (linux/kvm.h), as the KVM layer passes it to KVM_SET_SREGS. */
-export interface KvmSegment {
-  base: number;
-  limit: number;
-  selector: number;
-  type: number;
-  present: number;
-  dpl: number;
-  db: number;
-  s: number;
-  l: number;
-  g: number;
-  avl: number;
-  unusable: number;
-}
-
 /** Type values (SDM vol. 3A, tables 3-1 and 3-2). */
 /** Code, execute/read, accessed. */
 export const SEGMENT_TYPE_CODE_ER_ACCESSED = 0xb;
@@ -67,12 +52,30 @@ const TSS64_LIMIT = 0x67;
 const flat = { base: 0, limit: FLAT_LIMIT, dpl: 0, present: 1, avl: 0, g: 1 } as const;
 
 export const NULL_DESCRIPTOR: SegmentDescriptor = {
-  base: 0, limit: 0, type: 0, s: 0, dpl: 0, present: 0, avl: 0, l: 0, db: 0, g: 0,
+  base: 0,
+  limit: 0,
+  type: 0,
+  s: 0,
+  dpl: 0,
+  present: 0,
+  avl: 0,
+  l: 0,
+  db: 0,
+  g: 0,
 };
 export const CODE64_DESCRIPTOR: SegmentDescriptor = { ...flat, type: SEGMENT_TYPE_CODE_ER_ACCESSED, s: 1, l: 1, db: 0 };
 export const DATA_DESCRIPTOR: SegmentDescriptor = { ...flat, type: SEGMENT_TYPE_DATA_RW_ACCESSED, s: 1, l: 0, db: 1 };
 export const TSS_DESCRIPTOR: SegmentDescriptor = {
-  base: 0, limit: TSS64_LIMIT, type: SEGMENT_TYPE_TSS64_BUSY, s: 0, dpl: 0, present: 1, avl: 0, l: 0, db: 0, g: 0,
+  base: 0,
+  limit: TSS64_LIMIT,
+  type: SEGMENT_TYPE_TSS64_BUSY,
+  s: 0,
+  dpl: 0,
+  present: 1,
+  avl: 0,
+  l: 0,
+  db: 0,
+  g: 0,
 };
 
 /** Selectors (index * 8, TI = 0, RPL = 0). */
@@ -90,11 +93,10 @@ export const BOOT_IDT_LIMIT = 0;
 
 /** Encodes the low 8 bytes of a descriptor as two u32 words (SDM figure 3-8). */
 export function encodeDescriptor(d: SegmentDescriptor): [low: number, high: number] {
-  const low = ((d.base & 0xffff) << 16 | (d.limit & 0xffff)) >>> 0;
+  const low = (((d.base & 0xffff) << 16) | (d.limit & 0xffff)) >>> 0;
   const access = (d.present << 7) | (d.dpl << 5) | (d.s << 4) | d.type;
   const flags = (d.g << 3) | (d.db << 2) | (d.l << 1) | d.avl;
-  const high =
-    ((d.base >>> 24) << 24) | (flags << 20) | (((d.limit >>> 16) & 0xf) << 16) | (access << 8) | ((d.base >>> 16) & 0xff);
+  const high = ((d.base >>> 24) << 24) | (flags << 20) | (((d.limit >>> 16) & 0xf) << 16) | (access << 8) | ((d.base >>> 16) & 0xff);
   return [low >>> 0, high >>> 0];
 }
 

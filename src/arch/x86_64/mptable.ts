@@ -90,15 +90,32 @@ export function maxMpTableCpus(): number {
 class TableWriter {
   entryCount = 0;
 
-  constructor(private readonly memory: GuestMemory, public cursor: number) {}
+  constructor(
+    private readonly memory: GuestMemory,
+    public cursor: number,
+  ) {}
 
-  u8(value: number): void { this.memory.writeU8(this.cursor, value); this.cursor += 1; }
-  u16(value: number): void { this.memory.writeU16(this.cursor, value); this.cursor += 2; }
-  u32(value: number): void { this.memory.writeU32(this.cursor, value); this.cursor += 4; }
-  ascii(text: string): void { for (const ch of text) this.u8(ch.charCodeAt(0)); }
+  u8(value: number): void {
+    this.memory.writeU8(this.cursor, value);
+    this.cursor += 1;
+  }
+  u16(value: number): void {
+    this.memory.writeU16(this.cursor, value);
+    this.cursor += 2;
+  }
+  u32(value: number): void {
+    this.memory.writeU32(this.cursor, value);
+    this.cursor += 4;
+  }
+  ascii(text: string): void {
+    for (const ch of text) this.u8(ch.charCodeAt(0));
+  }
 
   /** Starts a base-table entry of `type`. */
-  entry(type: number): void { this.u8(type); this.entryCount++; }
+  entry(type: number): void {
+    this.u8(type);
+    this.entryCount++;
+  }
 
   interrupt(type: number, kind: number, srcBusIrq: number, destId: number, destPin: number): void {
     this.entry(type);

@@ -5,11 +5,7 @@
 // memory type so guest RAM is cacheable. MSR numbers: Intel SDM vol. 4,
 // table 2-2 ("IA-32 Architectural MSRs"); AMD APM vol. 2 for the syscall MSRs.
 
-/** Mirror of struct kvm_msr_entry's index/data pair. */
-export interface MsrEntry {
-  index: number;
-  data: number;
-}
+import type { MsrEntry } from '../../kvm/structs.js';
 
 export const MSR_IA32_TSC = 0x10;
 export const MSR_IA32_SYSENTER_CS = 0x174;

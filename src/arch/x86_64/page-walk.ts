@@ -27,7 +27,7 @@ export function translate(memory: GuestMemory, cr0: bigint, cr3: bigint, virtual
     const isLeaf = level === LEVEL_SHIFTS.length - 1 || (level > 0 && (entry & PAGE_SIZE_BIT) !== 0n);
     if (isLeaf) {
       const pageMask = (1n << shift) - 1n;
-      return Number(((entry & ENTRY_ADDRESS_MASK) & ~pageMask) | (virtual & pageMask));
+      return Number((entry & ENTRY_ADDRESS_MASK & ~pageMask) | (virtual & pageMask));
     }
     table = entry & ENTRY_ADDRESS_MASK;
   }

@@ -36,8 +36,21 @@ export interface GuestFiles {
 /** `node mvm run …` as a user types it, with --timing for mvm's own breakdown. */
 export function mvmRunArgs(files: GuestFiles, command: readonly string[] = MARKER_COMMAND): string[] {
   return [
-    MVM_CLI, 'run', '--timing', '--kernel', files.kernel, '--initrd', files.initrd,
-    '--memory', `${GUEST_MEMORY_MIB}M`, '--cpus', String(GUEST_CPUS), '--boot-args', BENCH_BOOT_ARGS, '--', ...command,
+    MVM_CLI,
+    'run',
+    '--timing',
+    '--kernel',
+    files.kernel,
+    '--initrd',
+    files.initrd,
+    '--memory',
+    `${GUEST_MEMORY_MIB}M`,
+    '--cpus',
+    String(GUEST_CPUS),
+    '--boot-args',
+    BENCH_BOOT_ARGS,
+    '--',
+    ...command,
   ];
 }
 
@@ -49,9 +62,31 @@ export function benchCmdline(command: readonly string[] = MARKER_COMMAND): strin
 /** qemu-system-x86_64 -M microvm on KVM, serial console on stdout, exiting at the guest's reset. */
 export function qemuMicrovmArgs(files: GuestFiles, command: readonly string[] = MARKER_COMMAND): string[] {
   return [
-    '-M', 'microvm,acpi=off', '-accel', 'kvm', '-cpu', 'host', '-smp', String(GUEST_CPUS), '-m', String(GUEST_MEMORY_MIB),
-    '-nodefaults', '-no-user-config', '-display', 'none', '-monitor', 'none', '-serial', 'stdio', '-no-reboot',
-    '-kernel', files.kernel, '-initrd', files.initrd, '-append', benchCmdline(command),
+    '-M',
+    'microvm,acpi=off',
+    '-accel',
+    'kvm',
+    '-cpu',
+    'host',
+    '-smp',
+    String(GUEST_CPUS),
+    '-m',
+    String(GUEST_MEMORY_MIB),
+    '-nodefaults',
+    '-no-user-config',
+    '-display',
+    'none',
+    '-monitor',
+    'none',
+    '-serial',
+    'stdio',
+    '-no-reboot',
+    '-kernel',
+    files.kernel,
+    '-initrd',
+    files.initrd,
+    '-append',
+    benchCmdline(command),
   ];
 }
 

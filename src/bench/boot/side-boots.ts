@@ -48,16 +48,20 @@ export function plannedSteps(plan: Pick<SideBootPlan, 'sides' | 'runs' | 'parall
 async function bootBatch(side: BenchSide, count: number, idPrefix: string, registry: InstanceRegistry): Promise<SideBoot[]> {
   const instances = Array.from({ length: count }, (_, k) => registry.add(side.start(`${idPrefix}-${k}`, { workload: 'marker' })));
   try {
-    return await Promise.all(instances.map(async (instance) => {
-      const markerAt = await instance.markerAt;
-      const exit = await instance.exited;
-      if (exit.status !== 0) {
-        throw new Error(`${side.label} instance ${instance.id} ${exit.signal ? `was killed by ${exit.signal}` : `exited with status ${exit.status}`} after its marker: ${outputTail(instance.output())}`);
-      }
-      const boot: SideBoot = { markerMs: markerAt - instance.startedAt, exitMs: exit.at - instance.startedAt };
-      if (side.name === 'mvm') boot.timing = parseMvmTiming(instance.output());
-      return boot;
-    }));
+    return await Promise.all(
+      instances.map(async (instance) => {
+        const markerAt = await instance.markerAt;
+        const exit = await instance.exited;
+        if (exit.status !== 0) {
+          throw new Error(
+            `${side.label} instance ${instance.id} ${exit.signal ? `was killed by ${exit.signal}` : `exited with status ${exit.status}`} after its marker: ${outputTail(instance.output())}`,
+          );
+        }
+        const boot: SideBoot = { markerMs: markerAt - instance.startedAt, exitMs: exit.at - instance.startedAt };
+        if (side.name === 'mvm') boot.timing = parseMvmTiming(instance.output());
+        return boot;
+      }),
+    );
   } finally {
     await Promise.all(instances.map((i) => i.stop()));
   }
@@ -88,7 +92,8 @@ export async function runSideBoots(plan: SideBootPlan): Promise<SideBootSamples>
         const side = plan.sides[(b + s) % plan.sides.length]!;
         plan.progress?.show(`${side.label}: ${count} at once`);
         const boots = await bootBatch(side, count, `boot-${side.name}-${tag}-${b}`, registry);
-        (samples.boots[side.name] ??= []).push(...boots);
+        samples.boots[side.name] ??= [];
+        samples.boots[side.name]!.push(...boots);
         plan.progress?.step(`${side.label}`, count);
       }
       // Interleaved with the boots, so it sees the same load on a shared machine.

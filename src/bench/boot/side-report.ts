@@ -29,7 +29,10 @@ export function formatBootSides(result: BootSidesResult): string {
   ];
   const b = result.mvmBreakdown;
   if (b) {
-    parts.push('', `mvm's spawn → marker, medians: Node + modules ${formatNumber(b.nodeAndModulesMs.median)} ms → VMM setup ${formatNumber(b.vmmSetupMs.median)} ms → kernel ${formatNumber(b.kernelToInitMs.median)} ms → init to marker ≈ ${formatNumber(b.initToMarkerMs)} ms (the rest)`);
+    parts.push(
+      '',
+      `mvm's spawn → marker, medians: Node + modules ${formatNumber(b.nodeAndModulesMs.median)} ms → VMM setup ${formatNumber(b.vmmSetupMs.median)} ms → kernel ${formatNumber(b.kernelToInitMs.median)} ms → init to marker ≈ ${formatNumber(b.initToMarkerMs)} ms (the rest)`,
+    );
   }
   if (result.ratios.length > 0) parts.push('', 'ratios of medians:', formatRatios(result.ratios));
   for (const s of result.skipped) parts.push(`skipped ${s.side}: ${s.reason}`);

@@ -63,7 +63,9 @@ function mvmBreakdown(boots: readonly SideBoot[], cliLoadMs: readonly number[], 
   if (!vmmSetupMs || !kernelToInitMs || cliLoadMs.length === 0) return undefined;
   const nodeAndModulesMs = summarize(cliLoadMs);
   const breakdown: MvmBootBreakdown = {
-    nodeAndModulesMs, vmmSetupMs, kernelToInitMs,
+    nodeAndModulesMs,
+    vmmSetupMs,
+    kernelToInitMs,
     initToMarkerMs: marker.median - nodeAndModulesMs.median - vmmSetupMs.median - kernelToInitMs.median,
   };
   const ran = timingSummary(boots, 'ranMs');
@@ -99,8 +101,14 @@ export function summarizeSideBoots(input: SummaryInput): BootSidesResult {
     }
   }
   const result: BootSidesResult = {
-    environment: input.environment, kernelCmdline: input.kernelCmdline, runs: input.runs, parallel: input.parallel,
-    sides, skipped: input.skipped, ratios, samples: input.samples.boots,
+    environment: input.environment,
+    kernelCmdline: input.kernelCmdline,
+    runs: input.runs,
+    parallel: input.parallel,
+    sides,
+    skipped: input.skipped,
+    ratios,
+    samples: input.samples.boots,
   };
   const mvm = sides.find((s) => s.side === 'mvm');
   const mvmBoots = input.samples.boots.mvm;

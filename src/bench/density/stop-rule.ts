@@ -51,7 +51,10 @@ export function shouldStop(s: StopInputs): StopDecision | null {
   }
   const tails = bootTails(s.bootMs);
   if (tails && tails.last >= BOOT_SLOWDOWN_LIMIT * tails.first) {
-    return { reason: 'boot-time', detail: `p99 boot of the last ${BOOT_WINDOW} ${Math.round(tails.last)} ms ≥ ${BOOT_SLOWDOWN_LIMIT}× that of the first ${BOOT_WINDOW} (${Math.round(tails.first)} ms)` };
+    return {
+      reason: 'boot-time',
+      detail: `p99 boot of the last ${BOOT_WINDOW} ${Math.round(tails.last)} ms ≥ ${BOOT_SLOWDOWN_LIMIT}× that of the first ${BOOT_WINDOW} (${Math.round(tails.first)} ms)`,
+    };
   }
   if (s.bootMs.length >= s.maxInstances) return { reason: 'cap', detail: `--max ${s.maxInstances} reached (a chosen cap, not this machine's limit)` };
   if (s.elapsedMs >= s.budgetMs) {

@@ -84,7 +84,10 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 async function bootTime(instance: BenchInstance): Promise<number> {
   let timer: NodeJS.Timeout | undefined;
   const limit = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${instance.side} instance ${instance.id} wrote no marker within ${INSTANCE_START_LIMIT_MS / 1000} s`)), INSTANCE_START_LIMIT_MS);
+    timer = setTimeout(
+      () => reject(new Error(`${instance.side} instance ${instance.id} wrote no marker within ${INSTANCE_START_LIMIT_MS / 1000} s`)),
+      INSTANCE_START_LIMIT_MS,
+    );
   });
   try {
     return (await Promise.race([instance.markerAt, limit])) - instance.startedAt;
@@ -137,20 +140,38 @@ async function fillWith(side: BenchSide, plan: DensityPlan): Promise<DensitySide
       }
       const mem = readMemInfo();
       samples.push({ bootMs, memAvailableBytes: mem.availableBytes, atMs: performance.now() - t0 });
-      plan.progress?.({ kind: 'up', text: `${side.label}: ${running.length} up, boot ${(bootMs / 1000).toFixed(2)} s, MemAvailable ${Math.round((100 * mem.availableBytes) / mem.totalBytes)} %` });
-      stop = shouldStop({
-        bootMs: samples.map((s) => s.bootMs), memAvailableBytes: mem.availableBytes, memTotalBytes: mem.totalBytes,
-        maxInstances: plan.maxInstances, elapsedMs: performance.now() - t0, budgetMs: plan.budgetMs,
-      }) ?? undefined;
+      plan.progress?.({
+        kind: 'up',
+        text: `${side.label}: ${running.length} up, boot ${(bootMs / 1000).toFixed(2)} s, MemAvailable ${Math.round((100 * mem.availableBytes) / mem.totalBytes)} %`,
+      });
+      stop =
+        shouldStop({
+          bootMs: samples.map((s) => s.bootMs),
+          memAvailableBytes: mem.availableBytes,
+          memTotalBytes: mem.totalBytes,
+          maxInstances: plan.maxInstances,
+          elapsedMs: performance.now() - t0,
+          budgetMs: plan.budgetMs,
+        }) ?? undefined;
     }
-    plan.progress?.({ kind: 'done', text: `${side.label}: ${running.length} up, stopped: ${stop?.detail ?? '?'}`, skipped: plan.maxInstances - running.length });
+    plan.progress?.({
+      kind: 'done',
+      text: `${side.label}: ${running.length} up, stopped: ${stop?.detail ?? '?'}`,
+      skipped: plan.maxInstances - running.length,
+    });
     await sleep(plan.settleMs ?? SETTLE_MS);
     const after = readMemInfo();
     const reached = running.length;
     const taken = before.availableBytes - after.availableBytes;
     const result: DensitySideResult = {
-      side: side.name, label: side.label, reached, stop, samples, elapsedMs: performance.now() - t0,
-      memAvailableBeforeBytes: before.availableBytes, memAvailableAfterBytes: after.availableBytes,
+      side: side.name,
+      label: side.label,
+      reached,
+      stop,
+      samples,
+      elapsedMs: performance.now() - t0,
+      memAvailableBeforeBytes: before.availableBytes,
+      memAvailableAfterBytes: after.availableBytes,
     };
     if (samples.length > 0) {
       const bootMs = samples.map((s) => s.bootMs);
@@ -183,7 +204,14 @@ export async function runDensitySuite(plan: DensityPlan, environment: BenchEnvir
     sides.push(await fillWith(side, plan));
   }
   return {
-    benchmark: 'density', started: started.toISOString(), finished: new Date().toISOString(), environment, hostname: os.hostname(),
-    memTotalBytes: readMemInfo().totalBytes, maxInstances: plan.maxInstances, budgetSeconds: plan.budgetMs / 1000, sides,
+    benchmark: 'density',
+    started: started.toISOString(),
+    finished: new Date().toISOString(),
+    environment,
+    hostname: os.hostname(),
+    memTotalBytes: readMemInfo().totalBytes,
+    maxInstances: plan.maxInstances,
+    budgetSeconds: plan.budgetMs / 1000,
+    sides,
   };
 }

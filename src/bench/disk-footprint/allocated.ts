@@ -36,15 +36,23 @@ export function footprint(target: string): Footprint {
 
 /** The footprint of several paths together (an instance made of an upper and a work dir). */
 export function footprintOf(targets: readonly string[]): Footprint {
-  return targets.map(footprint).reduce(
-    (sum, f) => ({ allocatedBytes: sum.allocatedBytes + f.allocatedBytes, apparentBytes: sum.apparentBytes + f.apparentBytes }),
-    { allocatedBytes: 0, apparentBytes: 0 },
-  );
+  return targets
+    .map(footprint)
+    .reduce((sum, f) => ({ allocatedBytes: sum.allocatedBytes + f.allocatedBytes, apparentBytes: sum.apparentBytes + f.apparentBytes }), {
+      allocatedBytes: 0,
+      apparentBytes: 0,
+    });
 }
 
 /** statfs f_type magic numbers of the filesystems a scratch directory is likely on (linux/magic.h). */
 const FILESYSTEM_MAGIC: ReadonlyMap<number, string> = new Map([
-  [0xef53, 'ext4'], [0x58465342, 'xfs'], [0x9123683e, 'btrfs'], [0x01021994, 'tmpfs'], [0x794c7630, 'overlayfs'], [0x01021997, '9p'], [0x2fc12fc1, 'zfs'],
+  [0xef53, 'ext4'],
+  [0x58465342, 'xfs'],
+  [0x9123683e, 'btrfs'],
+  [0x01021994, 'tmpfs'],
+  [0x794c7630, 'overlayfs'],
+  [0x01021997, '9p'],
+  [0x2fc12fc1, 'zfs'],
 ]);
 
 /** The name of the filesystem DIR is on, for reports (allocation rules differ between them). */

@@ -74,10 +74,20 @@ async function writeInstance(strategy: CloneStrategy, instance: CloneInstance, p
   else writeThroughBackend(instance.image, plan.writeBytes);
 }
 
-async function measureSide(strategy: CloneStrategy, plan: DiskPlan, base: Awaited<ReturnType<typeof prepareBase>>, scratch: string): Promise<DiskSideResult> {
+async function measureSide(
+  strategy: CloneStrategy,
+  plan: DiskPlan,
+  base: Awaited<ReturnType<typeof prepareBase>>,
+  scratch: string,
+): Promise<DiskSideResult> {
   const side: DiskSideResult = {
-    kind: strategy.kind, label: strategy.label, how: strategy.how, world: strategy.world,
-    sharedBaseBytes: strategy.sharedBaseBytes(base), instances: [], totalAllocatedByCount: [],
+    kind: strategy.kind,
+    label: strategy.label,
+    how: strategy.how,
+    world: strategy.world,
+    sharedBaseBytes: strategy.sharedBaseBytes(base),
+    instances: [],
+    totalAllocatedByCount: [],
   };
   const why = strategy.unavailable(base, scratch);
   if (why !== null) {
@@ -104,7 +114,10 @@ async function measureSide(strategy: CloneStrategy, plan: DiskPlan, base: Awaite
     for (const instance of made) instance.dispose();
   }
   let total = side.sharedBaseBytes;
-  for (const s of side.instances) side.totalAllocatedByCount.push((total += s.after.allocatedBytes));
+  for (const s of side.instances) {
+    total += s.after.allocatedBytes;
+    side.totalAllocatedByCount.push(total);
+  }
   return {
     ...side,
     cloneMs: summarize(side.instances.map((s) => s.cloneMs)),
@@ -115,7 +128,8 @@ async function measureSide(strategy: CloneStrategy, plan: DiskPlan, base: Awaite
 
 export async function runDiskSuite(plan: DiskPlan): Promise<DiskResult> {
   if (!Number.isInteger(plan.count) || plan.count < 1) throw new RangeError('count must be a whole number of at least 1');
-  if (!(plan.writeBytes > 0) || plan.writeBytes % WRITE_UNIT_BYTES !== 0) throw new RangeError(`the write must be a positive multiple of ${WRITE_UNIT_BYTES} bytes`);
+  if (!(plan.writeBytes > 0) || plan.writeBytes % WRITE_UNIT_BYTES !== 0)
+    throw new RangeError(`the write must be a positive multiple of ${WRITE_UNIT_BYTES} bytes`);
   const started = new Date();
   // The host's /tmp: local (overlayfs needs that for upper dirs) and, on PVM hosts, shared with the helper VM under the same path.
   const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'mvm-bench-footprint-'));
@@ -127,11 +141,21 @@ export async function runDiskSuite(plan: DiskPlan): Promise<DiskResult> {
       sides.push(await measureSide(strategy, plan, base, scratch));
     }
     return {
-      benchmark: 'disk', started: started.toISOString(), finished: new Date().toISOString(), hostname: os.hostname(),
-      filesystem: filesystemName(scratch), count: plan.count, writeBytes: plan.writeBytes, writeVia: plan.writeVia,
+      benchmark: 'disk',
+      started: started.toISOString(),
+      finished: new Date().toISOString(),
+      hostname: os.hostname(),
+      filesystem: filesystemName(scratch),
+      count: plan.count,
+      writeBytes: plan.writeBytes,
+      writeVia: plan.writeVia,
       base: {
-        qcow2: plan.baseQcow2, virtualBytes: base.virtualBytes, qcow2Allocated: base.footprints.qcow2.allocatedBytes,
-        rawAllocated: base.footprints.raw.allocatedBytes, rawApparent: base.footprints.raw.apparentBytes, treeAllocated: base.footprints.tree.allocatedBytes,
+        qcow2: plan.baseQcow2,
+        virtualBytes: base.virtualBytes,
+        qcow2Allocated: base.footprints.qcow2.allocatedBytes,
+        rawAllocated: base.footprints.raw.allocatedBytes,
+        rawApparent: base.footprints.raw.apparentBytes,
+        treeAllocated: base.footprints.tree.allocatedBytes,
       },
       sides,
     };

@@ -19,10 +19,20 @@ export function diskTable(result: DiskResult): string {
   const header = ['', 'clone (median)', 'on disk, new', 'after write', `${result.count} instances + base`];
   const measured = result.sides.filter((s) => s.unavailable === undefined);
   const rows = measured.map((s) => [
-    s.label, formatMs(s.cloneMs!.median), formatBytes(s.allocatedBefore!.median), formatBytes(s.allocatedAfter!.median), formatBytes(s.totalAllocatedByCount.at(-1)!),
+    s.label,
+    formatMs(s.cloneMs!.median),
+    formatBytes(s.allocatedBefore!.median),
+    formatBytes(s.allocatedAfter!.median),
+    formatBytes(s.totalAllocatedByCount.at(-1)!),
   ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length), ...result.sides.map((s) => (i === 0 ? s.label.length : 0))));
-  const line = (cells: readonly string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd();
+  const widths = header.map((h, i) =>
+    Math.max(h.length, ...rows.map((r) => r[i]!.length), ...result.sides.map((s) => (i === 0 ? s.label.length : 0))),
+  );
+  const line = (cells: readonly string[]) =>
+    cells
+      .map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!)))
+      .join('  ')
+      .trimEnd();
   const skipped = result.sides.filter((s) => s.unavailable !== undefined).map((s) => `${s.label.padEnd(widths[0]!)}  not measured: ${s.unavailable}`);
   return [line(header), ...rows.map(line), ...skipped].join('\n');
 }

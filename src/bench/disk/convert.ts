@@ -57,10 +57,18 @@ function timeOnce(cmd: string, args: string[], out?: string): number {
 
 /** Median wall times (ms) of two commands run alternately, the first one first in even rounds. */
 function alternate(rounds: number, a: () => number, b: () => number): [number, number] {
-  const ta: number[] = [], tb: number[] = [];
-  a(); b(); // untimed: page cache and disk allocation settle before anything counts
+  const ta: number[] = [],
+    tb: number[] = [];
+  a();
+  b(); // untimed: page cache and disk allocation settle before anything counts
   for (let i = 0; i < rounds; i++) {
-    if (i % 2 === 0) { ta.push(a()); tb.push(b()); } else { tb.push(b()); ta.push(a()); }
+    if (i % 2 === 0) {
+      ta.push(a());
+      tb.push(b());
+    } else {
+      tb.push(b());
+      ta.push(a());
+    }
   }
   return [median(ta), median(tb)];
 }
@@ -73,34 +81,53 @@ export interface ConvertResult {
 
 /** Runs every case and prints one line each; returns the medians for the ratio table. */
 export function benchConvert(dir: string, cli: string, bytes: number, rounds: number): ConvertResult[] {
-  const [nodeMs, cliMs] = alternate(rounds, () => timeOnce('node', ['-e', '0']), () => timeOnce('node', [cli, 'image', '--help']));
+  const [nodeMs, cliMs] = alternate(
+    rounds,
+    () => timeOnce('node', ['-e', '0']),
+    () => timeOnce('node', [cli, 'image', '--help']),
+  );
   process.stdout.write(`convert ${bytes / MiB} MiB images, wall time of the whole command (medians of ${rounds}, alternating):\n`);
   process.stdout.write(`  start-up floor: bare node ${nodeMs.toFixed(0)} ms, node + mvm CLI (image --help) ${cliMs.toFixed(0)} ms\n`);
-  const images: Array<[string, (f: string, n: number) => void]> = [['half', fillHalf], ['random half', fillRandomHalf]];
+  const images: Array<[string, (f: string, n: number) => void]> = [
+    ['half', fillHalf],
+    ['random half', fillRandomHalf],
+  ];
   const results: ConvertResult[] = [];
   for (const [name, fill] of images) {
     const raw = path.join(dir, `${name.replace(' ', '-')}.raw`);
     const qcow = path.join(dir, `${name.replace(' ', '-')}.qcow2`);
     fill(raw, bytes);
     execFileSync('qemu-img', ['convert', '-O', 'qcow2', raw, qcow]);
-    for (const [dirLabel, src, fmt] of [['qcow2 -> raw', qcow, 'raw'], ['raw -> qcow2', raw, 'qcow2'], ['qcow2 -> qcow2', qcow, 'qcow2']] as const) {
+    for (const [dirLabel, src, fmt] of [
+      ['qcow2 -> raw', qcow, 'raw'],
+      ['raw -> qcow2', raw, 'qcow2'],
+      ['qcow2 -> qcow2', qcow, 'qcow2'],
+    ] as const) {
       const out = path.join(dir, `out.${fmt}`);
-      const [mvmMs, qemuMs] = alternate(rounds,
+      const [mvmMs, qemuMs] = alternate(
+        rounds,
         () => timeOnce('node', [cli, 'image', 'convert', '-q', '-O', fmt, src, out], out),
-        () => timeOnce('qemu-img', ['convert', '-O', fmt, src, out], out));
+        () => timeOnce('qemu-img', ['convert', '-O', fmt, src, out], out),
+      );
       const label = `${name}: ${dirLabel}`;
-      process.stdout.write(`  ${label.padEnd(28)} mvm ${mvmMs.toFixed(0).padStart(6)} ms   qemu-img ${qemuMs.toFixed(0).padStart(6)} ms   (mvm minus node floor ${(mvmMs - nodeMs).toFixed(0)} ms)\n`);
+      process.stdout.write(
+        `  ${label.padEnd(28)} mvm ${mvmMs.toFixed(0).padStart(6)} ms   qemu-img ${qemuMs.toFixed(0).padStart(6)} ms   (mvm minus node floor ${(mvmMs - nodeMs).toFixed(0)} ms)\n`,
+      );
       results.push({ label, mvmMs, qemuMs });
     }
     if (fill === fillHalf) {
       // Compression is seconds per run, so fewer rounds; the pattern compresses, as file system images do.
       const out = path.join(dir, 'out.qcow2');
       const compressRounds = Math.min(rounds, 3);
-      const [mvmMs, qemuMs] = alternate(compressRounds,
+      const [mvmMs, qemuMs] = alternate(
+        compressRounds,
         () => timeOnce('node', [cli, 'image', 'convert', '-q', '-c', '-O', 'qcow2', raw, out], out),
-        () => timeOnce('qemu-img', ['convert', '-c', '-O', 'qcow2', raw, out], out));
+        () => timeOnce('qemu-img', ['convert', '-c', '-O', 'qcow2', raw, out], out),
+      );
       const label = `${name}: raw -> qcow2 -c`;
-      process.stdout.write(`  ${label.padEnd(28)} mvm ${mvmMs.toFixed(0).padStart(6)} ms   qemu-img ${qemuMs.toFixed(0).padStart(6)} ms   (medians of ${compressRounds})\n`);
+      process.stdout.write(
+        `  ${label.padEnd(28)} mvm ${mvmMs.toFixed(0).padStart(6)} ms   qemu-img ${qemuMs.toFixed(0).padStart(6)} ms   (medians of ${compressRounds})\n`,
+      );
       results.push({ label, mvmMs, qemuMs });
     }
     fs.rmSync(raw, { force: true });

@@ -42,12 +42,21 @@ async function alternate(a: DiskBackend, aOffsets: number[], b: DiskBackend, bOf
   // One untimed round each so the JIT has compiled both paths before anything counts.
   await randomRead(a, aOffsets, 4096);
   await randomRead(b, bOffsets, 4096);
-  const as: number[] = [], bs: number[] = [], ratios: number[] = [];
+  const as: number[] = [],
+    bs: number[] = [],
+    ratios: number[] = [];
   for (let i = 0; i < rounds; i++) {
     let x: number, y: number;
-    if (i % 2 === 0) { x = (await randomRead(a, aOffsets, 4096)).opsPerSecond; y = (await randomRead(b, bOffsets, 4096)).opsPerSecond; }
-    else { y = (await randomRead(b, bOffsets, 4096)).opsPerSecond; x = (await randomRead(a, aOffsets, 4096)).opsPerSecond; }
-    as.push(x); bs.push(y); ratios.push(y / x);
+    if (i % 2 === 0) {
+      x = (await randomRead(a, aOffsets, 4096)).opsPerSecond;
+      y = (await randomRead(b, bOffsets, 4096)).opsPerSecond;
+    } else {
+      y = (await randomRead(b, bOffsets, 4096)).opsPerSecond;
+      x = (await randomRead(a, aOffsets, 4096)).opsPerSecond;
+    }
+    as.push(x);
+    bs.push(y);
+    ratios.push(y / x);
   }
   return [median(as), median(bs), median(ratios)];
 }

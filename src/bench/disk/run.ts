@@ -32,7 +32,9 @@ const PAIRED_ROUNDS = quick ? 5 : 15;
 /** Alternating runs of each convert command per case. */
 const CONVERT_ROUNDS = quick ? 3 : 7;
 /** The `mvm` command as users run it (the bundle); `--cli PATH` times another build's (e.g. an older commit's, for before/after numbers). */
-const CLI = process.argv.includes('--cli') ? path.resolve(process.argv[process.argv.indexOf('--cli') + 1]!) : path.join(PROJECT_ROOT, 'dist', 'bundle', 'mvm.js');
+const CLI = process.argv.includes('--cli')
+  ? path.resolve(process.argv[process.argv.indexOf('--cli') + 1]!)
+  : path.join(PROJECT_ROOT, 'dist', 'bundle', 'mvm.js');
 
 function fillPattern(file: string, bytes: number, dataEvery = 1): void {
   const fd = fs.openSync(file, 'w');
@@ -65,57 +67,93 @@ async function compare(title: string, contenders: Array<[string, () => Promise<D
   }
   process.stdout.write(`${title}:\n`);
   const medians = results.map(median);
-  contenders.forEach(([label], j) => process.stdout.write(`  ${label.padEnd(44)} ${medians[j]!.toFixed(0).padStart(9)} ops/s\n`));
+  contenders.forEach(([label], j) => {
+    process.stdout.write(`  ${label.padEnd(44)} ${medians[j]!.toFixed(0).padStart(9)} ops/s\n`);
+  });
   return medians;
 }
 
 /** qcow2 against raw through the DiskBackend interface, and the cost of an empty overlay. */
 async function benchIo(dir: string, ratios: Array<[string, number]>): Promise<void> {
-    const raw = path.join(dir, 'data.raw');
-    const qcow = path.join(dir, 'data.qcow2');
-    fillPattern(raw, DATA_BYTES);
-    execFileSync('qemu-img', ['convert', '-O', 'qcow2', raw, qcow]);
-    const offsets = randomOffsets(RANDOM_OPS, DATA_BYTES, 4096, 1);
+  const raw = path.join(dir, 'data.raw');
+  const qcow = path.join(dir, 'data.qcow2');
+  fillPattern(raw, DATA_BYTES);
+  execFileSync('qemu-img', ['convert', '-O', 'qcow2', raw, qcow]);
+  const offsets = randomOffsets(RANDOM_OPS, DATA_BYTES, 4096, 1);
 
-    const ro = (f: string) => () => openDisk(f, { readOnly: true });
-    const rwo = (f: string) => () => openDisk(f, { readOnly: false });
-    const fresh = path.join(dir, 'fresh.qcow2');
-    // The raw side of the read comparison is written by qemu-img too, so both files reach the page cache the same way.
-    const sameRaw = path.join(dir, 'data-from-qcow2.raw');
-    execFileSync('qemu-img', ['convert', '-O', 'raw', qcow, sameRaw]);
-    const rawDisk = RawDisk.open(sameRaw, true);
-    const qcowImage = Qcow2Image.open(qcow, { readOnly: true });
-    const qcowFile = RawDisk.open(qcow, true);
-    const pr = await pairedRandomRead({ raw: asBackend(rawDisk), qcow: asBackend(qcowImage), qcowImage, qcowFileAsRaw: asBackend(qcowFile) }, offsets, PAIRED_ROUNDS);
-    for (const d of [rawDisk, qcowImage, qcowFile]) d.closeSync();
-    fs.rmSync(sameRaw);
-    process.stdout.write(`4 KiB random read (files read through first, disks kept open, ${PAIRED_ROUNDS} alternating rounds of ${RANDOM_OPS}):\n`);
-    process.stdout.write(`  ${'raw (same bytes, also written by qemu-img)'.padEnd(44)} ${pr.rawOps.toFixed(0).padStart(9)} ops/s  (${pr.rawReadNs.toFixed(0)} ns per read)\n`);
-    process.stdout.write(`  ${'raw preads of the qcow2 file, same pages'.padEnd(44)} ${pr.samePagesOps.toFixed(0).padStart(9)} ops/s\n`);
-    process.stdout.write(`  ${'qcow2 (64 KiB clusters)'.padEnd(44)} ${pr.qcowOps.toFixed(0).padStart(9)} ops/s  (mapping lookup alone ${pr.lookupNs.toFixed(0)} ns)\n`);
-    ratios.push(['qcow2/raw 4 KiB random read, same pages (paired)', pr.samePagesRatio]);
-    ratios.push(['qcow2/raw 4 KiB random read, separate raw file (paired)', pr.ratio]);
-    const [rw, qw, fw] = await compare('4 KiB random write (flush at the end)', [
-      ['raw', rwo(raw)], ['qcow2, allocated clusters', rwo(qcow)],
-      ['qcow2, empty image (every write allocates)', () => { createQcow2(fresh, { size: DATA_BYTES }); return openDisk(fresh, { readOnly: false }); }],
-    ], (d) => randomWrite(d, offsets, 4096));
-    ratios.push(['qcow2/raw 4 KiB random write', qw! / rw!], ['qcow2 allocating/raw 4 KiB random write', fw! / rw!]);
-    const [rs, qs] = await compare('1 MiB sequential read', [['raw', ro(raw)], ['qcow2', ro(qcow)]], (d) => sequential(d, DATA_BYTES, MiB, false));
-    const [rsw, qsw] = await compare('1 MiB sequential write', [['raw', rwo(raw)], ['qcow2', rwo(qcow)]], (d) => sequential(d, DATA_BYTES, MiB, true));
-    ratios.push(['qcow2/raw 1 MiB sequential read', qs! / rs!], ['qcow2/raw 1 MiB sequential write', qsw! / rsw!]);
+  const ro = (f: string) => () => openDisk(f, { readOnly: true });
+  const rwo = (f: string) => () => openDisk(f, { readOnly: false });
+  const fresh = path.join(dir, 'fresh.qcow2');
+  // The raw side of the read comparison is written by qemu-img too, so both files reach the page cache the same way.
+  const sameRaw = path.join(dir, 'data-from-qcow2.raw');
+  execFileSync('qemu-img', ['convert', '-O', 'raw', qcow, sameRaw]);
+  const rawDisk = RawDisk.open(sameRaw, true);
+  const qcowImage = Qcow2Image.open(qcow, { readOnly: true });
+  const qcowFile = RawDisk.open(qcow, true);
+  const pr = await pairedRandomRead(
+    { raw: asBackend(rawDisk), qcow: asBackend(qcowImage), qcowImage, qcowFileAsRaw: asBackend(qcowFile) },
+    offsets,
+    PAIRED_ROUNDS,
+  );
+  for (const d of [rawDisk, qcowImage, qcowFile]) d.closeSync();
+  fs.rmSync(sameRaw);
+  process.stdout.write(`4 KiB random read (files read through first, disks kept open, ${PAIRED_ROUNDS} alternating rounds of ${RANDOM_OPS}):\n`);
+  process.stdout.write(
+    `  ${'raw (same bytes, also written by qemu-img)'.padEnd(44)} ${pr.rawOps.toFixed(0).padStart(9)} ops/s  (${pr.rawReadNs.toFixed(0)} ns per read)\n`,
+  );
+  process.stdout.write(`  ${'raw preads of the qcow2 file, same pages'.padEnd(44)} ${pr.samePagesOps.toFixed(0).padStart(9)} ops/s\n`);
+  process.stdout.write(
+    `  ${'qcow2 (64 KiB clusters)'.padEnd(44)} ${pr.qcowOps.toFixed(0).padStart(9)} ops/s  (mapping lookup alone ${pr.lookupNs.toFixed(0)} ns)\n`,
+  );
+  ratios.push(['qcow2/raw 4 KiB random read, same pages (paired)', pr.samePagesRatio]);
+  ratios.push(['qcow2/raw 4 KiB random read, separate raw file (paired)', pr.ratio]);
+  const [rw, qw, fw] = await compare(
+    '4 KiB random write (flush at the end)',
+    [
+      ['raw', rwo(raw)],
+      ['qcow2, allocated clusters', rwo(qcow)],
+      [
+        'qcow2, empty image (every write allocates)',
+        () => {
+          createQcow2(fresh, { size: DATA_BYTES });
+          return openDisk(fresh, { readOnly: false });
+        },
+      ],
+    ],
+    (d) => randomWrite(d, offsets, 4096),
+  );
+  ratios.push(['qcow2/raw 4 KiB random write', qw! / rw!], ['qcow2 allocating/raw 4 KiB random write', fw! / rw!]);
+  const [rs, qs] = await compare(
+    '1 MiB sequential read',
+    [
+      ['raw', ro(raw)],
+      ['qcow2', ro(qcow)],
+    ],
+    (d) => sequential(d, DATA_BYTES, MiB, false),
+  );
+  const [rsw, qsw] = await compare(
+    '1 MiB sequential write',
+    [
+      ['raw', rwo(raw)],
+      ['qcow2', rwo(qcow)],
+    ],
+    (d) => sequential(d, DATA_BYTES, MiB, true),
+  );
+  ratios.push(['qcow2/raw 1 MiB sequential read', qs! / rs!], ['qcow2/raw 1 MiB sequential write', qsw! / rsw!]);
 
-    process.stdout.write('empty overlay of a 64 KiB-cluster 10 GiB base (in-process create):\n');
-    const base = path.join(dir, 'base.qcow2');
-    createQcow2(base, { size: 10 * 1024 * MiB });
-    const createTimes: number[] = [];
-    const overlay = path.join(dir, 'overlay.qcow2');
-    for (let i = 0; i < 20; i++) {
-      const t0 = process.hrtime.bigint();
-      createQcow2(overlay, { size: 10 * 1024 * MiB, backing: { name: 'base.qcow2', format: 'qcow2' } });
-      createTimes.push(Number(process.hrtime.bigint() - t0) / 1e6);
-    }
-    process.stdout.write(`  created in ${median(createTimes).toFixed(2)} ms (median of 20), ${fs.statSync(overlay).size / 1024} KiB file, ${fs.statSync(overlay).blocks / 2} KiB on disk\n`);
-
+  process.stdout.write('empty overlay of a 64 KiB-cluster 10 GiB base (in-process create):\n');
+  const base = path.join(dir, 'base.qcow2');
+  createQcow2(base, { size: 10 * 1024 * MiB });
+  const createTimes: number[] = [];
+  const overlay = path.join(dir, 'overlay.qcow2');
+  for (let i = 0; i < 20; i++) {
+    const t0 = process.hrtime.bigint();
+    createQcow2(overlay, { size: 10 * 1024 * MiB, backing: { name: 'base.qcow2', format: 'qcow2' } });
+    createTimes.push(Number(process.hrtime.bigint() - t0) / 1e6);
+  }
+  process.stdout.write(
+    `  created in ${median(createTimes).toFixed(2)} ms (median of 20), ${fs.statSync(overlay).size / 1024} KiB file, ${fs.statSync(overlay).blocks / 2} KiB on disk\n`,
+  );
 }
 
 async function main(): Promise<void> {
@@ -124,7 +162,9 @@ async function main(): Promise<void> {
     process.stdout.write(`mvm disk benchmark (${quick ? 'quick' : 'full'}; medians of ${REPEATS} runs; files in the page cache)\n`);
     const ratios: Array<[string, number]> = [];
     if (want('io')) await benchIo(dir, ratios);
-    if (want('convert')) for (const r of benchConvert(dir, CLI, CONVERT_BYTES, CONVERT_ROUNDS)) ratios.push([`convert ${r.label}, mvm/qemu-img speed`, r.qemuMs / r.mvmMs]);
+    if (want('convert'))
+      for (const r of benchConvert(dir, CLI, CONVERT_BYTES, CONVERT_ROUNDS))
+        ratios.push([`convert ${r.label}, mvm/qemu-img speed`, r.qemuMs / r.mvmMs]);
 
     process.stdout.write('ratios (>1 means mvm/qcow2 is faster; goals: random read >= 0.9, convert >= 1.0):\n');
     for (const [name, r] of ratios) process.stdout.write(`  ${name.padEnd(54)} ${r.toFixed(2)}\n`);

@@ -15,4 +15,4 @@ for (let r = 0; r < rounds; r++) {
   runExits(vcpu, exits);
   roundNs.push(Number(process.hrtime.bigint() - start));
 }
-process.stdout.write(formatLoopResult({ loop: 'koffi', exits, roundNs }) + '\n');
+process.stdout.write(`${formatLoopResult({ loop: 'koffi', exits, roundNs })}\n`);

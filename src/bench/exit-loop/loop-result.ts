@@ -39,8 +39,14 @@ export function parseLoopResult(stdout: string): LoopResult {
     throw new Error(`exit loop printed no result line (got "${line.slice(0, 200)}")`);
   }
   const r = value as Partial<LoopResult>;
-  if ((r.loop !== 'c' && r.loop !== 'koffi') || !Number.isInteger(r.exits) || (r.exits ?? 0) < 1 ||
-      !Array.isArray(r.roundNs) || r.roundNs.length === 0 || !r.roundNs.every((n) => typeof n === 'number' && n > 0)) {
+  if (
+    (r.loop !== 'c' && r.loop !== 'koffi') ||
+    !Number.isInteger(r.exits) ||
+    (r.exits ?? 0) < 1 ||
+    !Array.isArray(r.roundNs) ||
+    r.roundNs.length === 0 ||
+    !r.roundNs.every((n) => typeof n === 'number' && n > 0)
+  ) {
     throw new Error(`exit loop result is malformed: ${line.slice(0, 200)}`);
   }
   return r as LoopResult;

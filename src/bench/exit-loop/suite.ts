@@ -54,7 +54,8 @@ export async function runExitLoopSuite(plan: ExitLoopPlan): Promise<ExitLoopResu
       const [command, argv] = contenders[loop];
       const [cmd, cmdArgs] = plan.where === 'helper' ? inHelper(command, argv) : [command, argv];
       const result = parseLoopResult(await runForResult(`${loop} exit loop (${plan.where})`, cmd, cmdArgs));
-      if (result.loop !== loop || result.exits !== plan.exits) throw new Error(`the ${loop} exit loop reported ${result.loop} with ${result.exits} exits`);
+      if (result.loop !== loop || result.exits !== plan.exits)
+        throw new Error(`the ${loop} exit loop reported ${result.loop} with ${result.exits} exits`);
       samples[loop].push(...microsecondsPerExit(result));
     }
   }

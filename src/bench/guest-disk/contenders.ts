@@ -36,7 +36,9 @@ export function qemuDiskArgs(run: DiskRun): string[] {
   if (run.image.includes(',')) throw new Error(`QEMU's -drive cannot name ${run.image} (a comma in the path)`);
   return [
     ...qemuMicrovmArgs(run.files, run.command),
-    '-drive', `id=disk0,if=none,format=${run.format},file=${run.image}`,
-    '-device', 'virtio-blk-device,drive=disk0',
+    '-drive',
+    `id=disk0,if=none,format=${run.format},file=${run.image}`,
+    '-device',
+    'virtio-blk-device,drive=disk0',
   ];
 }

@@ -14,7 +14,18 @@ import { requireMarker, timeProcess } from '../harness.js';
 import { summarize, type Summary } from '../stats.js';
 import type { GuestFiles } from '../boot/contenders.js';
 import { IMAGE_FORMATS, QEMU, VMMS, mvmDiskArgs, qemuDiskArgs, type ImageFormat, type Vmm } from './contenders.js';
-import { DONE_MARKER, MIB, WORKLOADS, guestScript, parseGuestOutput, rateOf, unitOf, type Workload, type WorkloadResult, type WorkloadSize } from './workload.js';
+import {
+  DONE_MARKER,
+  MIB,
+  WORKLOADS,
+  guestScript,
+  parseGuestOutput,
+  rateOf,
+  unitOf,
+  type Workload,
+  type WorkloadResult,
+  type WorkloadSize,
+} from './workload.js';
 
 /** One boot with every workload, under software emulation on a shared machine: generous. */
 const LIMIT_PER_RUN_MS = 300_000;
@@ -105,7 +116,10 @@ export async function runGuestDiskSuite(plan: GuestDiskPlan, location: 'host' | 
     for (const format of IMAGE_FORMATS) {
       for (const workload of WORKLOADS) {
         for (const vmm of VMMS) {
-          rates[vmm][format][workload] = { unit: unitOf(workload), summary: summarize(samples[vmm][format].map((s) => rateOf(workload, s[workload]))) };
+          rates[vmm][format][workload] = {
+            unit: unitOf(workload),
+            summary: summarize(samples[vmm][format].map((s) => rateOf(workload, s[workload]))),
+          };
         }
         ratios.push({ format, workload, value: rates.mvm[format][workload].summary.median / rates.qemu[format][workload].summary.median });
       }

@@ -105,7 +105,12 @@ export function vmmOverhead(mappings: readonly Mapping[], guestKiB: number): Vmm
   if (guest.length === 0) return undefined;
   const others = mappings.filter((m) => !isGuest(m));
   const sum = (list: readonly Mapping[], key: 'rssKiB' | 'pssKiB') => list.reduce((total, m) => total + m[key], 0);
-  return { guestMappings: guest.length, guestRssKiB: sum(guest, 'rssKiB'), overheadRssKiB: sum(others, 'rssKiB'), overheadPssKiB: sum(others, 'pssKiB') };
+  return {
+    guestMappings: guest.length,
+    guestRssKiB: sum(guest, 'rssKiB'),
+    overheadRssKiB: sum(others, 'rssKiB'),
+    overheadPssKiB: sum(others, 'pssKiB'),
+  };
 }
 
 export function readVmmOverhead(pid: number, guestBytes: number): VmmOverhead | undefined {

@@ -66,13 +66,17 @@ function measureInstance(instance: ReturnType<BenchSide['start']>): InstanceMemo
 
 async function measureSide(side: BenchSide, plan: MemoryPlan, registry: InstanceRegistry): Promise<SideMemory> {
   const before = memAvailableKiB();
-  const instances = Array.from({ length: plan.count }, (_, k) => registry.add(side.start(`mem-${side.name}-${process.pid}-${k}`, { workload: 'idle' })));
+  const instances = Array.from({ length: plan.count }, (_, k) =>
+    registry.add(side.start(`mem-${side.name}-${process.pid}-${k}`, { workload: 'idle' })),
+  );
   try {
     plan.progress?.show(`${side.label}: starting ${plan.count}`);
-    await Promise.all(instances.map(async (i) => {
-      await i.markerAt;
-      plan.progress?.step(`${side.label}: idle instances up`);
-    }));
+    await Promise.all(
+      instances.map(async (i) => {
+        await i.markerAt;
+        plan.progress?.step(`${side.label}: idle instances up`);
+      }),
+    );
     plan.progress?.show(`${side.label}: idle ${Math.round((plan.idleMs ?? IDLE_SETTLE_MS) / 1000)} s`);
     await sleep(plan.idleMs ?? IDLE_SETTLE_MS);
     const measured = instances.map(measureInstance);
@@ -82,8 +86,13 @@ async function measureSide(side: BenchSide, plan: MemoryPlan, registry: Instance
       if (i.pids().length === 0) throw new Error(`${side.label} instance ${i.id} ended while idle: ${outputTail(i.output())}`);
     }
     return {
-      side: side.name, label: side.label, count: plan.count, instances: measured,
-      memAvailableBeforeKiB: before, memAvailableAfterKiB: after, memAvailableDropPerInstanceKiB: (before - after) / plan.count,
+      side: side.name,
+      label: side.label,
+      count: plan.count,
+      instances: measured,
+      memAvailableBeforeKiB: before,
+      memAvailableAfterKiB: after,
+      memAvailableDropPerInstanceKiB: (before - after) / plan.count,
     };
   } finally {
     plan.progress?.show(`${side.label}: stopping`);

@@ -37,7 +37,9 @@ const mib = (kib: number) => kib / KiB_PER_MiB;
 
 export function summarizeSideMemory(raw: SideMemory): SideMemorySummary {
   const summary: SideMemorySummary = {
-    side: raw.side, label: raw.label, count: raw.count,
+    side: raw.side,
+    label: raw.label,
+    count: raw.count,
     pssMiB: summarize(raw.instances.map((i) => mib(i.pssKiB))),
     memAvailableDropPerInstanceMiB: mib(raw.memAvailableDropPerInstanceKiB),
     raw,
@@ -52,7 +54,10 @@ export function summarizeSideMemory(raw: SideMemory): SideMemorySummary {
 
 export function formatMemoryResult(result: MemoryResult): string {
   const cells = result.sides.map((s) => [
-    s.label, String(s.count), formatNumber(s.pssMiB.median), formatNumber(s.pssMiB.p99),
+    s.label,
+    String(s.count),
+    formatNumber(s.pssMiB.median),
+    formatNumber(s.pssMiB.p99),
     formatNumber(s.memAvailableDropPerInstanceMiB),
     s.vmmOverheadRssMiB ? formatNumber(s.vmmOverheadRssMiB.median) : '–',
     s.guestRssMiB ? formatNumber(s.guestRssMiB.median) : '–',

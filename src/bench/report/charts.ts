@@ -22,7 +22,9 @@ const SECONDS_AXIS_FROM_MS = 5_000;
 function bootChart(inputs: ReportInputs): Chart | undefined {
   const boot = inputs.boot?.boot;
   if (!boot) return undefined;
-  const rows = boot.sides.map((s) => ({ label: s.label, samples: (boot.samples[s.side] ?? []).map((b) => b.markerMs) })).filter((r) => r.samples.length > 0);
+  const rows = boot.sides
+    .map((s) => ({ label: s.label, samples: (boot.samples[s.side] ?? []).map((b) => b.markerMs) }))
+    .filter((r) => r.samples.length > 0);
   if (rows.length === 0) return undefined;
   const title = `Boot: spawn → init's marker, ${boot.runs} runs per side`;
   // Seconds read better once the slowest side takes more than a few of them.
@@ -45,7 +47,10 @@ function memoryChart(inputs: ReportInputs): Chart | undefined {
       series: [
         { name: 'PSS of its processes (median)', values: memory.sides.map((s) => s.pssMiB.median) },
         { name: 'MemAvailable drop', values: memory.sides.map((s) => Math.max(0, s.memAvailableDropPerInstanceMiB)) },
-        { name: `guest RAM given (${memory.guestMemoryMiB} MiB)`, values: memory.sides.map((s) => (s.guestRssMiB ? memory.guestMemoryMiB : undefined)) },
+        {
+          name: `guest RAM given (${memory.guestMemoryMiB} MiB)`,
+          values: memory.sides.map((s) => (s.guestRssMiB ? memory.guestMemoryMiB : undefined)),
+        },
         { name: 'guest RAM touched', values: memory.sides.map((s) => s.guestRssMiB?.median) },
       ],
     }),

@@ -22,7 +22,14 @@ export interface HostFacts {
 
 export function hostFacts(kvm: KvmKind): HostFacts {
   const cpus = os.cpus();
-  return { hostname: os.hostname(), kernel: os.release(), cpuModel: cpus[0]?.model.trim() ?? 'unknown', cpus: cpus.length, memoryBytes: os.totalmem(), kvm };
+  return {
+    hostname: os.hostname(),
+    kernel: os.release(),
+    cpuModel: cpus[0]?.model.trim() ?? 'unknown',
+    cpus: cpus.length,
+    memoryBytes: os.totalmem(),
+    kvm,
+  };
 }
 
 export interface DocumentOptions {
@@ -61,11 +68,19 @@ function whereSection(o: DocumentOptions): string[] {
     `- Host: ${host.hostname}, Linux ${host.kernel}, ${host.cpus} × ${host.cpuModel}, ${(host.memoryBytes / 1024 ** 3).toFixed(1)} GiB; its /dev/kvm: ${describeKvmKind(host.kvm)}.`,
     ...ranWhere('boot', inputs.boot?.started, inputs.boot?.boot.environment.description),
     ...ranWhere('memory', inputs.memory?.started, inputs.memory?.environment.description),
-    ...ranWhere('disk', inputs.disk?.started, inputs.disk && `on the host (${inputs.disk.hostname}) itself: files on its ${inputs.disk.filesystem ?? 'local filesystem'}, overlayfs mounted natively as root${inputs.disk.writeVia === 'guest' ? '; the guests that wrote into the VM disks were booted by `mvm run`, which on this host runs them inside the helper VM' : ''}`),
+    ...ranWhere(
+      'disk',
+      inputs.disk?.started,
+      inputs.disk &&
+        `on the host (${inputs.disk.hostname}) itself: files on its ${inputs.disk.filesystem ?? 'local filesystem'}, overlayfs mounted natively as root${inputs.disk.writeVia === 'guest' ? '; the guests that wrote into the VM disks were booted by `mvm run`, which on this host runs them inside the helper VM' : ''}`,
+    ),
     ...ranWhere('density', inputs.density?.started, inputs.density?.environment.description),
   ];
   if (emulated(inputs)) {
-    lines.push('', `**What the environment does to the numbers.** This host's KVM is PVM, which cannot run unmodified Linux guests, so the VMs and the containers all ran inside mvm's helper VM: QEMU with software-emulated CPUs (TCG) and nested AMD-V. Every VM number is slowed by that emulation${exitCost(inputs)}, and a guest kernel boots in seconds instead of a hundred-odd milliseconds; the containers, in the same emulated machine, are slowed too, though less (they boot no kernel). Compare the sides with each other, within this run; do not read the absolute times as what mvm or runc take on hardware.`);
+    lines.push(
+      '',
+      `**What the environment does to the numbers.** This host's KVM is PVM, which cannot run unmodified Linux guests, so the VMs and the containers all ran inside mvm's helper VM: QEMU with software-emulated CPUs (TCG) and nested AMD-V. Every VM number is slowed by that emulation${exitCost(inputs)}, and a guest kernel boots in seconds instead of a hundred-odd milliseconds; the containers, in the same emulated machine, are slowed too, though less (they boot no kernel). Compare the sides with each other, within this run; do not read the absolute times as what mvm or runc take on hardware.`,
+    );
   }
   if (o.note) lines.push('', `**Note on this run.** ${o.note}`);
   return [...lines, ''];
@@ -88,7 +103,10 @@ export function reportMarkdown(o: DocumentOptions): string {
     ...whereSection(o),
     '## The common claims, measured',
     '',
-    table(['claim', 'measured here', 'what it says'], claims.map((c) => [c.claim, c.measured, c.comment])),
+    table(
+      ['claim', 'measured here', 'what it says'],
+      claims.map((c) => [c.claim, c.measured, c.comment]),
+    ),
     '',
     ...bootSection(inputs, chart('boot-distribution.svg'), chartFolder),
     ...memorySection(inputs, chart('memory-per-instance.svg'), chartFolder),

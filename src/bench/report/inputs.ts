@@ -55,7 +55,7 @@ export function shapeProblem(benchmark: BenchmarkName, value: unknown): string |
   if (!isObject(holder) || !Array.isArray(holder['sides'])) {
     return benchmark === 'boot' ? 'it has no side-by-side boots (run without --skip-boot)' : 'it has no "sides" list';
   }
-  if (!holder['sides'].every((s) => isObject(s) && (typeof s['label'] === 'string'))) return 'a side has no label';
+  if (!holder['sides'].every((s) => isObject(s) && typeof s['label'] === 'string')) return 'a side has no label';
   return null;
 }
 

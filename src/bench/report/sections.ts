@@ -18,7 +18,13 @@ export function bootSection(inputs: ReportInputs, chart: Chart | undefined, fold
   const boot = inputs.boot?.boot;
   if (!boot) return [];
   const rows = boot.sides.map((s) => [
-    s.label, String(s.markerMs.n), ms(s.markerMs.median), ms(s.markerMs.p90), ms(s.markerMs.p99), ms(s.exitMs.median), ms(s.exitMs.p99),
+    s.label,
+    String(s.markerMs.n),
+    ms(s.markerMs.median),
+    ms(s.markerMs.p90),
+    ms(s.markerMs.p99),
+    ms(s.exitMs.median),
+    ms(s.exitMs.p99),
   ]);
   const out = [
     '## Boot time',
@@ -29,11 +35,20 @@ export function bootSection(inputs: ReportInputs, chart: Chart | undefined, fold
   ];
   if (boot.ratios.length > 0) {
     out.push('', 'Ratios of medians (below 1: the first side is faster):', '');
-    out.push(table(['ratio', 'value', 'goal'], boot.ratios.map((r) => [r.label, ratio(r.value), r.goal ?? '']), 'lrl'));
+    out.push(
+      table(
+        ['ratio', 'value', 'goal'],
+        boot.ratios.map((r) => [r.label, ratio(r.value), r.goal ?? '']),
+        'lrl',
+      ),
+    );
   }
   const b = boot.mvmBreakdown;
   if (b) {
-    out.push('', `mvm's boot in parts (medians): Node start and module loading ${ms(b.nodeAndModulesMs.median)}, VMM setup to the first KVM_RUN ${ms(b.vmmSetupMs.median)}, kernel to init ${ms(b.kernelToInitMs.median)}, init to the marker ≈ ${ms(b.initToMarkerMs)}.`);
+    out.push(
+      '',
+      `mvm's boot in parts (medians): Node start and module loading ${ms(b.nodeAndModulesMs.median)}, VMM setup to the first KVM_RUN ${ms(b.vmmSetupMs.median)}, kernel to init ${ms(b.kernelToInitMs.median)}, init to the marker ≈ ${ms(b.initToMarkerMs)}.`,
+    );
   }
   for (const s of boot.skipped) out.push('', `Not measured: ${s.side} — ${s.reason}.`);
   out.push('', `Kernel command line of the VM sides: \`${boot.kernelCmdline}\``);
@@ -44,7 +59,10 @@ export function memorySection(inputs: ReportInputs, chart: Chart | undefined, fo
   const memory = inputs.memory;
   if (!memory) return [];
   const rows = memory.sides.map((s) => [
-    s.label, String(s.count), mib(s.pssMiB.median), mib(s.memAvailableDropPerInstanceMiB),
+    s.label,
+    String(s.count),
+    mib(s.pssMiB.median),
+    mib(s.memAvailableDropPerInstanceMiB),
     s.guestRssMiB ? `${mib(s.guestRssMiB.median)} of ${memory.guestMemoryMiB} MiB` : 'shares the kernel',
     s.vmmOverheadRssMiB ? mib(s.vmmOverheadRssMiB.median) : '–',
   ]);
@@ -64,11 +82,17 @@ export function diskSection(inputs: ReportInputs, chart: Chart | undefined, fold
   if (!disk) return [];
   const measured = disk.sides.filter((s) => s.unavailable === undefined);
   const rows = measured.map((s) => [
-    s.label, ms(s.cloneMs!.median), bytes(s.allocatedBefore!.median), bytes(s.allocatedAfter!.median), bytes(s.totalAllocatedByCount.at(-1)!), s.how,
+    s.label,
+    ms(s.cloneMs!.median),
+    bytes(s.allocatedBefore!.median),
+    bytes(s.allocatedAfter!.median),
+    bytes(s.totalAllocatedByCount.at(-1)!),
+    s.how,
   ]);
-  const how = disk.writeVia === 'guest'
-    ? `each VM disk was booted as the root filesystem of a guest (\`mvm run --disk IMAGE,persistent\`) that wrote a ${disk.writeBytes / MiB} MiB file of random bytes with dd and synced, so ext4's metadata and journal writes count too`
-    : `${disk.writeBytes / MiB} MiB of random bytes were written straight into each VM disk through mvm's disk layer (no guest, so no filesystem metadata)`;
+  const how =
+    disk.writeVia === 'guest'
+      ? `each VM disk was booted as the root filesystem of a guest (\`mvm run --disk IMAGE,persistent\`) that wrote a ${disk.writeBytes / MiB} MiB file of random bytes with dd and synced, so ext4's metadata and journal writes count too`
+      : `${disk.writeBytes / MiB} MiB of random bytes were written straight into each VM disk through mvm's disk layer (no guest, so no filesystem metadata)`;
   const out = [
     '## Disk per instance',
     '',
@@ -85,8 +109,13 @@ export function densitySection(inputs: ReportInputs, chart: Chart | undefined, f
   if (!density) return [];
   const measured = density.sides.filter((s) => s.unavailable === undefined);
   const rows = measured.map((s) => [
-    s.label, String(s.reached), s.stop ? STOP_LABELS[s.stop.reason] : '', s.bootMs ? ms(s.bootMs.median) : '–', s.bootMs ? ms(s.bootMs.p99) : '–',
-    s.bytesPerInstance !== undefined ? mib(s.bytesPerInstance / MiB) : '–', s.instancesPerGiB !== undefined ? s.instancesPerGiB.toFixed(1) : '–',
+    s.label,
+    String(s.reached),
+    s.stop ? STOP_LABELS[s.stop.reason] : '',
+    s.bootMs ? ms(s.bootMs.median) : '–',
+    s.bootMs ? ms(s.bootMs.p99) : '–',
+    s.bytesPerInstance !== undefined ? mib(s.bytesPerInstance / MiB) : '–',
+    s.instancesPerGiB !== undefined ? s.instancesPerGiB.toFixed(1) : '–',
   ]);
   const out = [
     '## Density',
@@ -116,16 +145,24 @@ export function guestDiskSection(inputs: ReportInputs): string[] {
     return r ? r.summary.median.toFixed(r.unit === 'MB/s' ? 1 : 0) : '–';
   };
   const speedRatio = (format: ImageFormat, w: Workload): string => {
-    const a = g.rates.mvm?.[format]?.[w], b = g.rates.qemu?.[format]?.[w];
+    const a = g.rates.mvm?.[format]?.[w],
+      b = g.rates.qemu?.[format]?.[w];
     return a && b && b.summary.median > 0 ? ratio(a.summary.median / b.summary.median) : '–';
   };
   const rows = WORKLOADS.map((w) => [
-    WORKLOAD_LABELS[w], g.rates.mvm?.raw?.[w]?.unit ?? '', rate('mvm', 'raw', w), rate('qemu', 'raw', w), speedRatio('raw', w),
-    rate('mvm', 'qcow2', w), rate('qemu', 'qcow2', w), speedRatio('qcow2', w),
+    WORKLOAD_LABELS[w],
+    g.rates.mvm?.raw?.[w]?.unit ?? '',
+    rate('mvm', 'raw', w),
+    rate('qemu', 'raw', w),
+    speedRatio('raw', w),
+    rate('mvm', 'qcow2', w),
+    rate('qemu', 'qcow2', w),
+    speedRatio('qcow2', w),
   ]);
-  const where = g.location === 'helper'
-    ? 'inside the helper VM, where both VMMs run their guest on nested KVM under software emulation: every VM exit costs far more than on hardware, and so does the VMM\'s own work per request'
-    : 'on this host\'s KVM';
+  const where =
+    g.location === 'helper'
+      ? "inside the helper VM, where both VMMs run their guest on nested KVM under software emulation: every VM exit costs far more than on hardware, and so does the VMM's own work per request"
+      : "on this host's KVM";
   return [
     '## Disk I/O inside the guest',
     '',

@@ -43,7 +43,9 @@ export function barSvg(chart: BarChart): string {
       const v = series.values[c];
       if (v === undefined) return;
       const y = top + s * BAR_HEIGHT;
-      parts.push(el('rect', { class: 'bar', x: x(0), y: y + 1, width: Math.max(1, x(v) - x(0)), height: BAR_HEIGHT - 2, fill: PALETTE[s % PALETTE.length] }));
+      parts.push(
+        el('rect', { class: 'bar', x: x(0), y: y + 1, width: Math.max(1, x(v) - x(0)), height: BAR_HEIGHT - 2, fill: PALETTE[s % PALETTE.length] }),
+      );
       parts.push(text(x(v) + 4, y + BAR_HEIGHT - 4, formatValue(v), { 'font-size': 10 }));
     });
     body.push(el('g', { class: 'group' }, parts));

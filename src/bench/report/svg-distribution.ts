@@ -59,16 +59,34 @@ export function distributionSvg(chart: DistributionChart): string {
     const q2 = percentile(row.samples, 50);
     const q3 = percentile(row.samples, 75);
     const parts: string[] = [text(left - 10, mid + 4, row.label, { 'text-anchor': 'end' })];
-    parts.push(el('rect', { class: 'box', x: x(q1), y: mid - 12, width: Math.max(1, x(q3) - x(q1)), height: 24, fill: colour, 'fill-opacity': 0.15, stroke: colour }));
+    parts.push(
+      el('rect', {
+        class: 'box',
+        x: x(q1),
+        y: mid - 12,
+        width: Math.max(1, x(q3) - x(q1)),
+        height: 24,
+        fill: colour,
+        'fill-opacity': 0.15,
+        stroke: colour,
+      }),
+    );
     parts.push(el('line', { class: 'median', x1: x(q2), x2: x(q2), y1: mid - 14, y2: mid + 14, stroke: colour, 'stroke-width': 3 }));
-    row.samples.forEach((v, k) => parts.push(el('circle', { class: 'sample', cx: x(v), cy: mid + jitter(k), r: 2.5, fill: colour, 'fill-opacity': 0.7 })));
-    for (const [name, p] of [['p90', 90], ['p99', 99]] as const) {
+    row.samples.forEach((v, k) => {
+      parts.push(el('circle', { class: 'sample', cx: x(v), cy: mid + jitter(k), r: 2.5, fill: colour, 'fill-opacity': 0.7 }));
+    });
+    for (const [name, p] of [
+      ['p90', 90],
+      ['p99', 99],
+    ] as const) {
       const v = percentile(row.samples, p);
       parts.push(el('line', { class: name, x1: x(v), x2: x(v), y1: mid - 18, y2: mid - 13, stroke: '#333333', 'stroke-width': 1.5 }));
       // p90's label left of its tick, p99's right of its: close percentiles keep readable labels.
       parts.push(text(x(v) + (p === 90 ? -2 : 2), mid - 17, name, { 'text-anchor': p === 90 ? 'end' : 'start', 'font-size': 9, fill: '#333333' }));
     }
-    parts.push(text(left - 10, mid + 17, `median ${formatValue(q2)}, n=${row.samples.length}`, { 'text-anchor': 'end', 'font-size': 10, fill: '#555555' }));
+    parts.push(
+      text(left - 10, mid + 17, `median ${formatValue(q2)}, n=${row.samples.length}`, { 'text-anchor': 'end', 'font-size': 10, fill: '#555555' }),
+    );
     body.push(el('g', { class: 'row' }, parts));
   });
   return svgDocument(WIDTH, height, chart.title, body);

@@ -45,10 +45,23 @@ export function lineSvg(chart: LineChart): string {
     body.push(text(LEFT - 6, y(t) + 4, formatValue(t), { 'text-anchor': 'end' }));
   }
   body.push(text((LEFT + WIDTH - RIGHT) / 2, bottom + 38, chart.xAxis, { 'text-anchor': 'middle' }));
-  body.push(text(16, (plotTop + bottom) / 2, `${chart.yAxis}${y.log ? ' (log scale)' : ''}`, { 'text-anchor': 'middle', transform: `rotate(-90 16 ${(plotTop + bottom) / 2})` }));
+  body.push(
+    text(16, (plotTop + bottom) / 2, `${chart.yAxis}${y.log ? ' (log scale)' : ''}`, {
+      'text-anchor': 'middle',
+      transform: `rotate(-90 16 ${(plotTop + bottom) / 2})`,
+    }),
+  );
   series.forEach((s, i) => {
     const colour = PALETTE[i % PALETTE.length]!;
-    const parts = [el('polyline', { class: 'series', points: s.points.map(([px, py]) => `${x(px).toFixed(1)},${y(py).toFixed(1)}`).join(' '), fill: 'none', stroke: colour, 'stroke-width': 2 })];
+    const parts = [
+      el('polyline', {
+        class: 'series',
+        points: s.points.map(([px, py]) => `${x(px).toFixed(1)},${y(py).toFixed(1)}`).join(' '),
+        fill: 'none',
+        stroke: colour,
+        'stroke-width': 2,
+      }),
+    ];
     for (const [px, py] of s.points) parts.push(el('circle', { cx: x(px), cy: y(py), r: 3, fill: colour }));
     body.push(el('g', { class: 'line' }, parts));
   });

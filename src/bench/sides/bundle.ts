@@ -44,7 +44,10 @@ export function unpackedRootfs(initramfs: string): string {
     }
     // GNU cpio (Makefile's APT_PACKAGES), as root so /dev/console and /dev/mem come out as device nodes like in the guest.
     const cpio = spawnSync('cpio', ['--extract', '--make-directories', '--preserve-modification-time', '--no-absolute-filenames', '--quiet'], {
-      cwd: staging, input: archive, timeout: CPIO_LIMIT_MS, stdio: ['pipe', 'ignore', 'pipe'],
+      cwd: staging,
+      input: archive,
+      timeout: CPIO_LIMIT_MS,
+      stdio: ['pipe', 'ignore', 'pipe'],
     });
     if (cpio.error || cpio.status !== 0) {
       throw new Error(`cannot unpack ${initramfs} with cpio: ${cpio.error?.message ?? cpio.stderr.toString().trim().split('\n').pop()}`);
@@ -68,7 +71,7 @@ export function unpackedRootfs(initramfs: string): string {
 export function writeBundle(id: string, config: OciConfigOptions): string {
   const dir = path.join(BENCH_RUN_DIR, 'bundles', id);
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(ociConfig(config), null, 2) + '\n');
+  fs.writeFileSync(path.join(dir, 'config.json'), `${JSON.stringify(ociConfig(config), null, 2)}\n`);
   return dir;
 }
 

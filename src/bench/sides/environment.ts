@@ -27,8 +27,9 @@ export function benchEnvironment(): BenchEnvironment {
   const where = insideHelper() ? 'helper' : 'native';
   const cpus = os.cpus().length;
   const memory = memTotalMiB();
-  const description = where === 'helper'
-    ? `inside mvm's helper VM (QEMU with software-emulated CPUs and nested AMD-V, ${cpus} vCPU, ${memory} MiB), because this host's KVM cannot run Linux guests: all sides share that VM's KVM and kernel`
-    : `natively on this host (${cpus} CPUs, ${memory} MiB, its own KVM)`;
+  const description =
+    where === 'helper'
+      ? `inside mvm's helper VM (QEMU with software-emulated CPUs and nested AMD-V, ${cpus} vCPU, ${memory} MiB), because this host's KVM cannot run Linux guests: all sides share that VM's KVM and kernel`
+      : `natively on this host (${cpus} CPUs, ${memory} MiB, its own KVM)`;
   return { where, description, kernelRelease: os.release(), cpus, memTotalMiB: memory };
 }

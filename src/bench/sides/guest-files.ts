@@ -7,10 +7,14 @@ import { linuxGuestLocation } from '../harness.js';
 
 /** Null when FILES exist and this process can boot Linux guests on /dev/kvm itself; else why not. */
 export function guestBootUnavailable(files: GuestFiles): string | null {
-  for (const [what, file] of [['kernel', files.kernel], ['initramfs', files.initrd]] as const) {
+  for (const [what, file] of [
+    ['kernel', files.kernel],
+    ['initramfs', files.initrd],
+  ] as const) {
     if (!existsSync(file)) return `the guest ${what} ${file} does not exist (make images)`;
   }
-  if (linuxGuestLocation() === 'helper') return "this host's KVM cannot run Linux guests: run the benchmark through mvm bench, which moves it into the helper VM";
+  if (linuxGuestLocation() === 'helper')
+    return "this host's KVM cannot run Linux guests: run the benchmark through mvm bench, which moves it into the helper VM";
   try {
     accessSync(DEV_KVM, constants.R_OK | constants.W_OK);
   } catch (err) {

@@ -12,7 +12,9 @@ export function allSides(files: GuestFiles): BenchSide[] {
 }
 
 /** The sides that can run here, and one line for each that cannot. */
-export async function availableSides(sides: readonly BenchSide[]): Promise<{ ready: BenchSide[]; skipped: Array<{ side: BenchSide; reason: string }> }> {
+export async function availableSides(
+  sides: readonly BenchSide[],
+): Promise<{ ready: BenchSide[]; skipped: Array<{ side: BenchSide; reason: string }> }> {
   const ready: BenchSide[] = [];
   const skipped: Array<{ side: BenchSide; reason: string }> = [];
   for (const side of sides) {

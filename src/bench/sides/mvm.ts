@@ -15,12 +15,13 @@ export function mvmSide(files: GuestFiles): BenchSide {
     name: 'mvm',
     label: 'mvm',
     unavailable: async () => guestBootUnavailable(files),
-    start: (id, options) => startProcessInstance({
-      side: 'mvm',
-      id,
-      command: process.execPath,
-      args: mvmRunArgs(files, options.workload === 'idle' ? IDLE_COMMAND : MARKER_COMMAND),
-      vmmGuestMemoryBytes: GUEST_MEMORY_MIB * MiB,
-    }),
+    start: (id, options) =>
+      startProcessInstance({
+        side: 'mvm',
+        id,
+        command: process.execPath,
+        args: mvmRunArgs(files, options.workload === 'idle' ? IDLE_COMMAND : MARKER_COMMAND),
+        vmmGuestMemoryBytes: GUEST_MEMORY_MIB * MiB,
+      }),
   };
 }

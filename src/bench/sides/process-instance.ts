@@ -21,9 +21,12 @@ const FAILURE_TAIL_LINES = 3;
  * line above them is the one that explains, so those are left out.
  */
 export function outputTail(output: string): string {
-  return output.split('\n').map((l) => l.trim())
+  return output
+    .split('\n')
+    .map((l) => l.trim())
     .filter((l) => l !== '' && !l.startsWith('at ') && !/^Node\.js v\d/.test(l))
-    .slice(-FAILURE_TAIL_LINES).join(' | ');
+    .slice(-FAILURE_TAIL_LINES)
+    .join(' | ');
 }
 
 export interface ProcessInstanceSpec {
@@ -80,7 +83,9 @@ export function startProcessInstance(spec: ProcessInstanceSpec): BenchInstance {
     });
     // The end is when the process ended ('exit'); 'close' follows once its output is all read, which the marker and timing lines need.
     let endedAt: number | undefined;
-    child.on('exit', () => { endedAt = performance.now(); });
+    child.on('exit', () => {
+      endedAt = performance.now();
+    });
     child.on('close', (status, signal) => resolve({ at: endedAt ?? performance.now(), status, signal }));
   }).then(async (exit) => {
     if (!markerSeen) {

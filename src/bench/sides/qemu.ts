@@ -20,12 +20,13 @@ export function qemuSide(files: GuestFiles): BenchSide {
       if (probe.error || probe.status !== 0) return `${QEMU} is not installed (Debian package qemu-system-x86)`;
       return guestBootUnavailable(files);
     },
-    start: (id, options) => startProcessInstance({
-      side: 'qemu',
-      id,
-      command: QEMU,
-      args: qemuMicrovmArgs(files, options.workload === 'idle' ? IDLE_COMMAND : MARKER_COMMAND),
-      vmmGuestMemoryBytes: GUEST_MEMORY_MIB * MiB,
-    }),
+    start: (id, options) =>
+      startProcessInstance({
+        side: 'qemu',
+        id,
+        command: QEMU,
+        args: qemuMicrovmArgs(files, options.workload === 'idle' ? IDLE_COMMAND : MARKER_COMMAND),
+        vmmGuestMemoryBytes: GUEST_MEMORY_MIB * MiB,
+      }),
   };
 }

@@ -5,7 +5,7 @@ import { openConsole, relayConsole } from '../../fleet/console-attach.js';
 import { apiSocketPath, isFinalShownState, shownState } from '../../fleet/liveness.js';
 import { findVm } from '../../fleet/lookup.js';
 import { ApiUnreachable } from '../../api/client.js';
-import { UserError } from '../errors.js';
+import { UserError } from '../../errors.js';
 
 /** Like a shell's status for a command ended by a signal (128 + SIGINT/SIGTERM's usual 2). */
 const EXIT_SIGNALLED = 130;
@@ -21,7 +21,7 @@ export function register(program: Command): void {
       if (isFinalShownState(shown.state)) {
         throw new UserError(`VM ${name} is not running (${shown.reason ? `${shown.state}: ${shown.reason}` : shown.state}); see mvm logs ${name}`);
       }
-      let connection;
+      let connection: Awaited<ReturnType<typeof openConsole>>;
       try {
         connection = await openConsole(apiSocketPath(entry));
       } catch (err) {

@@ -7,7 +7,7 @@ import { describeKvmKind, decideHelper, detectHostKvm, helperPolicy, insideHelpe
 import { findHelperImage } from '../../helper/lifecycle.js';
 import { readHelperSettings } from '../../helper/settings.js';
 import { runtimeRoot } from '../../runtime/paths.js';
-import { UserError } from '../errors.js';
+import { UserError } from '../../errors.js';
 import { helperStatusLines } from './helper.js';
 
 /** Exit status when this host can run no Linux guest at all. */
@@ -35,7 +35,7 @@ export function register(program: Command): void {
       }
       if (insideHelper()) {
         out.push('running inside the helper VM: guests run here directly');
-        process.stdout.write(out.join('\n') + '\n');
+        process.stdout.write(`${out.join('\n')}\n`);
         return;
       }
 
@@ -60,7 +60,7 @@ export function register(program: Command): void {
       out.push(`helper image: ${image ? `built (${settings.imageDir}, key ${image.key})` : `not built (make helper-image, or built on first use)`}`);
       out.push(...(await helperStatusLines()));
       out.push(`runtime directory: ${runtimeRoot()}`);
-      process.stdout.write(out.join('\n') + '\n');
+      process.stdout.write(`${out.join('\n')}\n`);
 
       const kvmUsableDirectly = kvm.kind === 'hardware' && kvm.accessible;
       const helperUsable = qemu !== null && blocked === null;

@@ -2,7 +2,7 @@
 // stops it on its own (see src/helper/); these are for scripts, tests and
 // benchmarks, and for looking at what it is doing.
 import type { Command } from 'commander';
-import { UserError } from '../errors.js';
+import { UserError } from '../../errors.js';
 import { runInHelper } from '../../helper/client.js';
 import { insideHelper } from '../../helper/host-kvm.js';
 import { currentHelperFiles, ensureHelper, findRunningHelper, pingHelper, stopHelper } from '../../helper/lifecycle.js';
@@ -26,15 +26,15 @@ export async function helperStatusLines(): Promise<string[]> {
   if (running === null) return ['helper VM: not running', `state directory: ${files.dir}`];
   const { state } = running;
   const uptime = formatDuration((Date.now() - state.startedAt) / 1000);
-  const lines = [
-    `helper VM: running, pid ${state.pid}, up ${uptime}, 127.0.0.1:${state.hostPort}, ${state.cpus} CPU, ${state.memoryMiB} MiB`,
-  ];
+  const lines = [`helper VM: running, pid ${state.pid}, up ${uptime}, 127.0.0.1:${state.hostPort}, ${state.cpus} CPU, ${state.memoryMiB} MiB`];
   const reply = await pingHelper(state.hostPort, running.token);
   if (reply === null) {
     lines.push('helper daemon: not answering (still booting, or stuck; see the console log)');
   } else {
     const idle = reply.idleSeconds > 0 ? `powers off after ${formatDuration(reply.idleSeconds)} idle` : 'never powers off by itself';
-    lines.push(`helper daemon: ready, kernel ${reply.kernel}, ${reply.activeRequests} request(s) running, warm spare ${reply.spareReady ? 'ready' : 'starting'}, ${idle}`);
+    lines.push(
+      `helper daemon: ready, kernel ${reply.kernel}, ${reply.activeRequests} request(s) running, warm spare ${reply.spareReady ? 'ready' : 'starting'}, ${idle}`,
+    );
   }
   lines.push(`state directory: ${files.dir} (console.log, qemu.log)`);
   return lines;
@@ -70,7 +70,7 @@ export function register(program: Command): void {
     .description('show whether the helper VM runs, and what it is doing')
     .action(async () => {
       refuseInsideHelper();
-      process.stdout.write((await helperStatusLines()).join('\n') + '\n');
+      process.stdout.write(`${(await helperStatusLines()).join('\n')}\n`);
     });
 
   helper

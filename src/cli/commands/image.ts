@@ -14,7 +14,18 @@ import { registerSnapshot } from './image/snapshot.js';
 
 export function register(program: Command): void {
   const image = program.command('image').description('create, inspect, check, compare, resize, convert and snapshot disk images (qcow2, raw)');
-  for (const add of [registerCreate, registerInfo, registerCheck, registerSnapshot, registerCommit, registerRebase, registerResize, registerConvert, registerMap, registerCompare]) {
+  for (const add of [
+    registerCreate,
+    registerInfo,
+    registerCheck,
+    registerSnapshot,
+    registerCommit,
+    registerRebase,
+    registerResize,
+    registerConvert,
+    registerMap,
+    registerCompare,
+  ]) {
     add(image);
   }
 }

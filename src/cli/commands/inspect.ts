@@ -15,6 +15,6 @@ export function register(program: Command): void {
       process.exitCode = await forEachVm(names, async (entry) => {
         found.push(await inspectVm(entry));
       });
-      process.stdout.write(JSON.stringify(found, null, 2) + '\n');
+      process.stdout.write(`${JSON.stringify(found, null, 2)}\n`);
     });
 }

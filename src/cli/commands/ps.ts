@@ -18,6 +18,6 @@ export function register(program: Command): void {
     .option('--json', 'print a JSON array (every field, sizes in bytes, times in ms)')
     .action(async (options: PsOptions) => {
       const rows = (await psRows(listVms())).filter((row) => options.all || isShownByDefault(row));
-      process.stdout.write(options.json ? JSON.stringify(rows, null, 2) + '\n' : formatPsTable(rows));
+      process.stdout.write(options.json ? `${JSON.stringify(rows, null, 2)}\n` : formatPsTable(rows));
     });
 }

@@ -6,7 +6,7 @@ import { isFinalShownState, shownState } from '../../fleet/liveness.js';
 import { forEachVm } from '../../fleet/lookup.js';
 import { readVm, type VmEntry } from '../../fleet/registry.js';
 import { killVm, removeVmFiles, stopRelay } from '../../fleet/vm-control.js';
-import { UserError } from '../errors.js';
+import { UserError } from '../../errors.js';
 
 /** Kills the VM; one that ended on its own meanwhile is fine too. */
 async function killUnlessOver(entry: VmEntry): Promise<void> {

@@ -4,22 +4,30 @@
 // helper VM (src/helper), transparently apart from a one-line notice.
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { Command, Option } from 'commander';
+import { type Command, Option } from 'commander';
 import { runViaHelperIfNeeded } from '../../helper/client.js';
 import { relayVsockIfForwarded } from '../../helper/vsock-relay.js';
-import { exitImmediately } from '../../kvm/ffi.js';
+import { exitImmediately } from '../../sys/libc.js';
 import { projectRoot } from '../../runtime/paths.js';
-import { parseSize } from '../../disk/size.js';
+import { parseSize } from '../../units/size.js';
 import { parseElfKernel } from '../../loader/elf.js';
 import { CONSOLE_ESCAPE_NAME, ConsoleIo, writeAll } from '../../vmm/console-io.js';
-import { CONSOLE_DEVICES, DEFAULT_BOOT_ARGS, commandParameter, defaultBootArgs, rootDiskParameters, type ConsoleDevice } from '../../vmm/default-cmdline.js';
+import {
+  CONSOLE_DEVICES,
+  DEFAULT_BOOT_ARGS,
+  commandParameter,
+  defaultBootArgs,
+  rootDiskParameters,
+  type ConsoleDevice,
+} from '../../vmm/default-cmdline.js';
 import { assembleVm, type AssembledVm, type VmPlan } from '../../vmm/vm-assembly.js';
-import { parseDriveOption } from '../../devices/virtio/block/drives.js';
-import { parseNetOption } from '../../devices/virtio/net-option.js';
-import { parseVsockOption } from '../../devices/virtio/vsock/option.js';
+import type { DriveSettings, NetSettings, VsockSettings } from '../../devices/settings.js';
+import { parseDriveFlag } from '../../config/drive-option.js';
+import { parseNetFlag } from '../../config/net-option.js';
+import { parseVsockFlag } from '../../config/vsock-option.js';
 import { runDetached } from '../../fleet/detach.js';
 import { applyConfigFile } from '../../config/apply.js';
-import { UserError } from '../errors.js';
+import { UserError } from '../../errors.js';
 
 interface RunOptions {
   kernel?: string;
@@ -30,10 +38,11 @@ interface RunOptions {
   append?: string[];
   interactive?: boolean;
   timing?: boolean;
-  disk?: string[];
+  /** --disk, --net and --vsock are parsed as commander reads them, so a --config file's devices join them as settings. */
+  disk?: DriveSettings[];
   rng: boolean;
-  net?: string[];
-  vsock?: string;
+  net?: NetSettings[];
+  vsock?: VsockSettings;
   console: string;
   detach?: boolean;
   name?: string;
@@ -67,13 +76,25 @@ function parseConsole(text: string): ConsoleDevice {
 function buildCmdline(options: RunOptions, command: readonly string[]): string {
   const words = [options.bootArgs ?? defaultBootArgs(parseConsole(options.console)), ...(options.append ?? [])];
   // --initrd '' with a disk boots that disk: root=/dev/vda and friends unless the user chose otherwise.
-  words.push(...rootDiskParameters({ initrd: options.initrd !== '', disks: options.disk?.length ?? 0, replacedCommandLine: options.bootArgs !== undefined, appended: options.append ?? [] }));
+  words.push(
+    ...rootDiskParameters({
+      initrd: options.initrd !== '',
+      disks: options.disk?.length ?? 0,
+      replacedCommandLine: options.bootArgs !== undefined,
+      appended: options.append ?? [],
+    }),
+  );
   if (command.length > 0) words.push(commandParameter(command));
   return words.filter((w) => w.length > 0).join(' ');
 }
 
 function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
+}
+
+/** A repeatable option whose values are parsed one by one. */
+function collectParsed<T>(parse: (text: string) => T): (value: string, previous?: T[]) => T[] {
+  return (value, previous = []) => [...previous, parse(value)];
 }
 
 function planRun(command: readonly string[], options: RunOptions): VmPlan {
@@ -92,9 +113,9 @@ function planRun(command: readonly string[], options: RunOptions): VmPlan {
     cpus: parseCpus(options.cpus),
     cmdline: buildCmdline(options, command),
     console: parseConsole(options.console),
-    drives: (options.disk ?? []).map(parseDriveOption),
-    nets: (options.net ?? []).map(parseNetOption),
-    vsock: options.vsock === undefined ? undefined : parseVsockOption(options.vsock),
+    drives: options.disk ?? [],
+    nets: options.net ?? [],
+    vsock: options.vsock,
     rng: options.rng,
   };
 }
@@ -106,16 +127,18 @@ async function runLocally(plan: VmPlan, command: readonly string[], options: Run
   let bootMs: number | undefined;
   let firstRunMs = 0;
 
-  // eslint-disable-next-line prefer-const
   let vm: AssembledVm;
   const finish = (status: number, message?: string[]) => {
     console_.release();
     for (const problem of vm.close()) writeAll(2, Buffer.from(`mvm: ${problem}\n`));
-    if (message) writeAll(2, Buffer.from(message.map((l) => `mvm: ${l}`).join('\n') + '\n'));
+    if (message) writeAll(2, Buffer.from(`${message.map((l) => `mvm: ${l}`).join('\n')}\n`));
     if (options.timing) {
       const now = performance.now();
       const exits = vm.machine.exitCounts().reduce((sum, c) => sum + c.io + c.mmio, 0);
-      const boot = bootMs === undefined ? 'never signalled boot-complete' : `boot to userspace ${Math.round(bootMs - actionStart)} ms (VMM setup ${Math.round(firstRunMs - actionStart)} ms, kernel + init ${Math.round(bootMs - firstRunMs)} ms)`;
+      const boot =
+        bootMs === undefined
+          ? 'never signalled boot-complete'
+          : `boot to userspace ${Math.round(bootMs - actionStart)} ms (VMM setup ${Math.round(firstRunMs - actionStart)} ms, kernel + init ${Math.round(bootMs - firstRunMs)} ms)`;
       writeAll(2, Buffer.from(`mvm: ${boot}; ran ${Math.round(now - actionStart)} ms; ${exits} I/O exits\n`));
     }
     exitImmediately(status);
@@ -139,7 +162,11 @@ async function runLocally(plan: VmPlan, command: readonly string[], options: Run
     warn: (message) => writeAll(2, Buffer.from(`mvm: ${message}\n`)),
   });
 
-  for (const [signal, number] of [['SIGINT', 2], ['SIGTERM', 15], ['SIGHUP', 1]] as const) {
+  for (const [signal, number] of [
+    ['SIGINT', 2],
+    ['SIGTERM', 15],
+    ['SIGHUP', 1],
+  ] as const) {
     process.on(signal, () => finish(EXIT_SIGNALLED_BASE + number, [`stopped the VM (${signal})`]));
   }
   if (interactive) writeAll(2, Buffer.from(`mvm: console attached; ${CONSOLE_ESCAPE_NAME} stops the VM\n`));
@@ -167,19 +194,43 @@ export function register(program: Command): void {
     .option('--initrd <path>', `initramfs (default ${DEFAULT_INITRD}; "" for none)`)
     .option('-c, --cpus <n>', 'number of vCPUs', '1')
     .option('-m, --memory <size>', 'guest RAM, e.g. 256M or 2G', '256M')
-    .option('--console <device>', 'the guest console: virtio (hvc0: a whole write per queue notification) or serial (ttyS0: a VM exit per byte)', 'virtio')
-    .addOption(new Option('--boot-args <line>', 'replace the default kernel command line').default(undefined, DEFAULT_BOOT_ARGS.replace('console=ttyS0', 'console=hvc0|ttyS0')))
+    .option(
+      '--console <device>',
+      'the guest console: virtio (hvc0: a whole write per queue notification) or serial (ttyS0: a VM exit per byte)',
+      'virtio',
+    )
+    .addOption(
+      new Option('--boot-args <line>', 'replace the default kernel command line').default(
+        undefined,
+        DEFAULT_BOOT_ARGS.replace('console=ttyS0', 'console=hvc0|ttyS0'),
+      ),
+    )
     .option('--append <param>', 'add a kernel command-line parameter (repeatable)', collect)
     .option('-i, --interactive', 'forward stdin to the guest console even when it is not a terminal')
-    .option('--disk <path[,persistent|,ro]>', 'attach a disk image (raw or qcow2) as /dev/vda, vdb…: by default through a throw-away copy-on-write overlay; ",persistent" writes to the image, ",ro" is read-only (repeatable)', collect)
+    .option(
+      '--disk <path[,persistent|,ro]>',
+      'attach a disk image (raw or qcow2) as /dev/vda, vdb…: by default through a throw-away copy-on-write overlay; ",persistent" writes to the image, ",ro" is read-only (repeatable)',
+      collectParsed(parseDriveFlag),
+    )
     // On by default: a guest without an entropy source can stall early in boot waiting for the CRNG, and the device costs nothing until read.
-    .option('--net <tap=NAME[,mac=MAC]>', 'attach a virtio-net NIC on a tap interface (repeatable); give the guest its address with --append ip=…', collect)
-    .option('--vsock <cid=N[,uds=PATH]>', 'attach a virtio-vsock device with guest CID N (3 or more); host programs connect to the unix socket PATH and write "CONNECT <port>\\n", guest connections to host port P reach PATH_P (default PATH: ./mvm-<pid>.vsock)')
+    .option(
+      '--net <tap=NAME[,mac=MAC]>',
+      'attach a virtio-net NIC on a tap interface (repeatable); give the guest its address with --append ip=…',
+      collectParsed(parseNetFlag),
+    )
+    .option(
+      '--vsock <cid=N[,uds=PATH]>',
+      'attach a virtio-vsock device with guest CID N (3 or more); host programs connect to the unix socket PATH and write "CONNECT <port>\\n", guest connections to host port P reach PATH_P (default PATH: ./mvm-<pid>.vsock)',
+      parseVsockFlag,
+    )
     .option('--no-rng', 'do not give the guest a virtio-rng entropy device')
     .option('--timing', 'print boot time and exit counts on stderr when the VM stops')
     .option('-d, --detach', 'start the VM in the background and print its name once it has booted (see mvm ps, mvm stop)')
-    .option('--name <name>', 'the detached VM\'s name (default: generated, like swift-heron-4821)')
-    .option('--config <file>', 'read the VM from an ini file ([machine], [kernel], [drive.NAME]…: see examples/*.ini); flags given here override it, --disk/--net/--append add to it')
+    .option('--name <name>', "the detached VM's name (default: generated, like swift-heron-4821)")
+    .option(
+      '--config <file>',
+      'read the VM from an ini file ([machine], [kernel], [drive.NAME]…: see examples/*.ini); flags given here override it, --disk/--net/--append add to it',
+    )
     .action(async (command: string[], options: RunOptions, self: Command) => {
       const config = applyConfigFile(self); // fills `options` from --config FILE, below the flags given
       checkDetachOptions(options);

@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { DEFAULT_STOP_TIMEOUT_MS } from '../../api/schema.js';
 import { forEachVm } from '../../fleet/lookup.js';
 import { stopVm } from '../../fleet/vm-control.js';
-import { UserError } from '../errors.js';
+import { UserError } from '../../errors.js';
 
 const MS_PER_SECOND = 1000;
 /** Long enough for any shutdown; a longer wait is a typo. */
@@ -23,7 +23,10 @@ export function register(program: Command): void {
     .command('stop')
     .description('stop detached VMs gracefully: ask the guest to power off, force it after the timeout')
     .argument('<name...>', 'the VMs to stop')
-    .option('-t, --time <seconds>', `how long the guest may take to power off before it is forced (default ${DEFAULT_STOP_TIMEOUT_MS / MS_PER_SECOND})`)
+    .option(
+      '-t, --time <seconds>',
+      `how long the guest may take to power off before it is forced (default ${DEFAULT_STOP_TIMEOUT_MS / MS_PER_SECOND})`,
+    )
     .action(async (names: string[], options: { time?: string }) => {
       const timeoutMs = options.time === undefined ? DEFAULT_STOP_TIMEOUT_MS : parseTimeout(options.time);
       process.exitCode = await forEachVm(names, async (entry) => {

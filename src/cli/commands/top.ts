@@ -6,7 +6,8 @@ import type { Command } from 'commander';
 import { CLI_ENTRY } from '../../runtime/build-layout.js';
 import { Dashboard } from '../../tui/dashboard.js';
 import { DEFAULT_POLL_INTERVAL_MS, StatsSource } from '../../tui/stats-source.js';
-import { UserError } from '../errors.js';
+import { UserError } from '../../errors.js';
+import { describeError } from '../errors.js';
 
 /** Faster than this the dashboard's own polling would show up in the VMs' CPU %; slower is a screensaver. */
 const MIN_INTERVAL_S = 0.2;
@@ -33,7 +34,11 @@ export function register(program: Command): void {
         throw new UserError('mvm top needs a terminal; for a listing in scripts use mvm ps (or mvm ps --json)', EXIT_USAGE);
       }
       const cliPath = CLI_ENTRY;
-      const dashboard = new Dashboard({ source: new StatsSource({ intervalMs }), cliPath });
+      const dashboard = new Dashboard({
+        source: new StatsSource({ intervalMs }),
+        cliPath,
+        describe: (err) => describeError(err).message,
+      });
       const status = await dashboard.run();
       // Exit now: an idle keep-alive socket to a VM's API must not hold the terminal for seconds.
       process.exit(status);

@@ -5,10 +5,8 @@
 // power a machine off by itself, and measuring boot time needs an event the
 // guest raises at a known point; this device gives both without a custom
 // driver (init uses busybox `devmem`). Offsets: see layout.ts.
-import {
-  GUEST_SIGNAL_BOOT_MAGIC, GUEST_SIGNAL_BOOT_OFFSET, GUEST_SIGNAL_EXIT_OFFSET, GUEST_SIGNAL_STOP_OFFSET,
-} from '../../arch/x86_64/layout.js';
-import type { BusDevice } from '../../vmm/bus.js';
+import { GUEST_SIGNAL_BOOT_MAGIC, GUEST_SIGNAL_BOOT_OFFSET, GUEST_SIGNAL_EXIT_OFFSET, GUEST_SIGNAL_STOP_OFFSET } from '../../arch/x86_64/layout.js';
+import type { BusDevice } from '../../bus/bus.js';
 
 export interface GuestSignalHandlers {
   bootComplete(): void;

@@ -1,7 +1,7 @@
 // Just enough of the i8042 keyboard controller for Linux to probe it and to
 // reset the machine through it: `reboot=k` makes the guest write 0xfe (pulse
 // the reset line) to the command port, which mvm turns into a clean VM exit.
-import type { BusDevice } from '../../vmm/bus.js';
+import type { BusDevice } from '../../bus/bus.js';
 
 // Offsets from the data port 0x60: data is 0, command/status is 4 (port 0x64).
 const DATA_OFFSET = 0;
@@ -90,7 +90,10 @@ export class I8042 implements BusDevice {
       case CMD_ENABLE_AUX:
       case CMD_DISABLE_KEYBOARD:
       case CMD_ENABLE_KEYBOARD:
+        // Known and accepted: nothing sits behind either port to enable or disable.
+        break;
       default:
+        // Anything else a guest sends is ignored too, as a controller without devices would.
         break;
     }
   }

@@ -3,7 +3,7 @@
 // is immediately empty again. Received bytes wait in a bounded queue that
 // stands in for the FIFO. Register semantics follow the National
 // Semiconductor PC16550D data sheet.
-import type { BusDevice } from '../../vmm/bus.js';
+import type { BusDevice } from '../../bus/bus.js';
 
 // Register offsets from the base port.
 const DATA = 0; // RBR (read) / THR (write); DLL when DLAB is set
@@ -201,8 +201,8 @@ export class Serial16550 implements BusDevice {
   }
 
   private pendingInterrupt(): number {
-    if ((this.ier & IER_RX_AVAILABLE) && this.pendingInput > 0) return IIR_RX_AVAILABLE;
-    if ((this.ier & IER_THR_EMPTY) && this.thrEmptyPending) return IIR_THR_EMPTY;
+    if (this.ier & IER_RX_AVAILABLE && this.pendingInput > 0) return IIR_RX_AVAILABLE;
+    if (this.ier & IER_THR_EMPTY && this.thrEmptyPending) return IIR_THR_EMPTY;
     return IIR_NONE;
   }
 

@@ -52,7 +52,11 @@ export class VirtioNet implements VirtioDevice {
   private context: DeviceContext | undefined;
   private readonly pending: Uint8Array[] = [];
 
-  constructor(private readonly backend: FrameBackend, readonly mac: Uint8Array, label = 'eth0') {
+  constructor(
+    private readonly backend: FrameBackend,
+    readonly mac: Uint8Array,
+    label = 'eth0',
+  ) {
     if (mac.length !== MAC_BYTES) throw new RangeError('a MAC address has 6 bytes');
     this.name = `virtio-net (${label})`;
     backend.onFrame((frame) => this.receive(frame));
@@ -103,7 +107,9 @@ export class VirtioNet implements VirtioDevice {
       if (chain === 'none') break;
       const frame = this.pending.shift()!;
       if (chain.readableLength > 0 || chain.writableLength < NET_HDR_SIZE + frame.length) {
-        ctx.errors.warn(`receive chain ${chain.head} cannot take a ${frame.length}-byte frame (${chain.writableLength} writable bytes${chain.readableLength ? ', and readable ones' : ''})`);
+        ctx.errors.warn(
+          `receive chain ${chain.head} cannot take a ${frame.length}-byte frame (${chain.writableLength} writable bytes${chain.readableLength ? ', and readable ones' : ''})`,
+        );
         this.stats.rxDropped++;
         queue.pushUsed(chain.head, 0);
         added = true;

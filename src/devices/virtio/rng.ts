@@ -44,18 +44,18 @@ export class VirtioRng implements VirtioDevice {
     const queue = ctx?.queues[index];
     if (!ctx || !queue) return;
     drainQueue(ctx, queue, { what: 'descriptor' }, (chain) => {
-    if (chain.readableLength > 0) ctx.errors.warn(`request ${chain.head} has device-readable buffers; they are ignored`);
-    let budget = MAX_BYTES_PER_REQUEST;
-    let written = 0;
-    for (const s of chain.writable) {
-      if (budget === 0) break;
-      const n = Math.min(s.length, budget);
-      randomFillSync(ctx.memory.slice(s.address, n));
-      budget -= n;
-      written += n;
-    }
-    this.bytesServed += written;
-    queue.pushUsed(chain.head, written);
+      if (chain.readableLength > 0) ctx.errors.warn(`request ${chain.head} has device-readable buffers; they are ignored`);
+      let budget = MAX_BYTES_PER_REQUEST;
+      let written = 0;
+      for (const s of chain.writable) {
+        if (budget === 0) break;
+        const n = Math.min(s.length, budget);
+        randomFillSync(ctx.memory.slice(s.address, n));
+        budget -= n;
+        written += n;
+      }
+      this.bytesServed += written;
+      queue.pushUsed(chain.head, written);
     });
   }
 }

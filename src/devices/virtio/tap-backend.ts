@@ -3,8 +3,8 @@
 // written with one non-blocking write each; a full tap queue drops the frame,
 // as a real NIC would, rather than stall the VMM.
 import { readSync, writeSync } from 'node:fs';
-import { watchReadable, type FdWatch } from '../../kvm/event-notifier.js';
-import { openTap, type Tap } from '../../kvm/tap.js';
+import { watchReadable, type FdWatch } from '../../sys/event-notifier.js';
+import { openTap, type Tap } from '../../sys/tap.js';
 import type { FrameBackend } from './net.js';
 
 /** Largest frame a tap hands out without offloads (64 KiB covers any MTU). */

@@ -73,14 +73,23 @@ function compare(file: ImageFile, h: Qcow2Header): Comparison {
   const leakedStored = new Map<number, number>();
   const stored = storedRefcounts(file, h, errors);
   for (let c = 0; c < refs.clusters; c++) {
-    const have = stored(c), want = refs.counts[c]!;
-    if (have === undefined) { if (want > 0) errors.push(`cluster ${c} has no readable refcount but ${want} references`); continue; }
+    const have = stored(c),
+      want = refs.counts[c]!;
+    if (have === undefined) {
+      if (want > 0) errors.push(`cluster ${c} has no readable refcount but ${want} references`);
+      continue;
+    }
     if (have < want) errors.push(`ERROR cluster ${c} refcount=${have} reference=${want}`);
-    else if (have > want) { leaks.push(c); leakedStored.set(c, have); }
+    else if (have > want) {
+      leaks.push(c);
+      leakedStored.set(c, have);
+    }
   }
   for (const chk of refs.copiedChecks) {
     if (chk.copied !== (refs.counts[chk.target] === 1)) {
-      errors.push(`${chk.table === h.l1TableOffset ? 'L1' : 'L2'} entry ${chk.index} of table at ${chk.table}: COPIED flag does not match refcount ${refs.counts[chk.target]}`);
+      errors.push(
+        `${chk.table === h.l1TableOffset ? 'L1' : 'L2'} entry ${chk.index} of table at ${chk.table}: COPIED flag does not match refcount ${refs.counts[chk.target]}`,
+      );
     }
   }
   return { refs, leaks, leakedStored, errors };
@@ -91,8 +100,9 @@ export function checkImage(path: string, repair: RepairMode = 'none'): CheckResu
   try {
     let h = readHeader(file);
     let cmp = compare(file, h);
-    let repairedLeaks = 0, repairedCorruptions = 0;
-    if (repair === 'all' && (cmp.errors.length > 0 || cmp.leaks.length > 0 || (h.incompatible & (INCOMPAT_DIRTY | INCOMPAT_CORRUPT)))) {
+    let repairedLeaks = 0,
+      repairedCorruptions = 0;
+    if (repair === 'all' && (cmp.errors.length > 0 || cmp.leaks.length > 0 || h.incompatible & (INCOMPAT_DIRTY | INCOMPAT_CORRUPT))) {
       fixEntries(file, cmp.refs);
       rebuildRefcounts(file, h, countReferences(file, h, false));
       repairedLeaks = cmp.leaks.length;
@@ -105,10 +115,17 @@ export function checkImage(path: string, repair: RepairMode = 'none'): CheckResu
     }
     const allocated = cmp.refs.counts.reduce((n, v) => n + (v > 0 ? 1 : 0), 0);
     return {
-      corruptions: cmp.errors.length, leaks: cmp.leaks.length,
-      messages: [...cmp.errors, ...cmp.leaks.map((c) => `Leaked cluster ${c} refcount=${cmp.leakedStored.get(c)} reference=${cmp.refs.counts[c]}`)].slice(0, MAX_MESSAGES),
-      repairedLeaks, repairedCorruptions, allocatedClusters: allocated,
-      totalClusters: Math.ceil(h.size / h.clusterSize), imageEndOffset: file.length,
+      corruptions: cmp.errors.length,
+      leaks: cmp.leaks.length,
+      messages: [
+        ...cmp.errors,
+        ...cmp.leaks.map((c) => `Leaked cluster ${c} refcount=${cmp.leakedStored.get(c)} reference=${cmp.refs.counts[c]}`),
+      ].slice(0, MAX_MESSAGES),
+      repairedLeaks,
+      repairedCorruptions,
+      allocatedClusters: allocated,
+      totalClusters: Math.ceil(h.size / h.clusterSize),
+      imageEndOffset: file.length,
     };
   } finally {
     file.close();
@@ -125,7 +142,10 @@ function fixLeaks(file: ImageFile, h: Qcow2Header, cmp: Comparison): number {
     const bi = Math.floor(c / perBlock);
     const off = entryOffset(table, bi * 8);
     let block = dirty.get(off);
-    if (!block) { block = file.readMeta(off, cs, 'refcount block'); dirty.set(off, block); }
+    if (!block) {
+      block = file.readMeta(off, cs, 'refcount block');
+      dirty.set(off, block);
+    }
     writeRefcount(block, c % perBlock, h.refcountOrder, cmp.refs.counts[c]!);
   }
   for (const [off, block] of dirty) file.write(off, block);
@@ -149,7 +169,10 @@ function fixEntries(file: ImageFile, refs: References): void {
     const entry = file.readMeta(at, 8, 'table entry');
     const hi = entry.readUInt32BE(0);
     const want = refs.counts[chk.target] === 1 ? (hi | HI_COPIED) >>> 0 : (hi & ~HI_COPIED) >>> 0;
-    if (want !== hi) { entry.writeUInt32BE(want, 0); file.write(at, entry); }
+    if (want !== hi) {
+      entry.writeUInt32BE(want, 0);
+      file.write(at, entry);
+    }
   }
   file.sync();
 }
@@ -163,12 +186,14 @@ function rebuildRefcounts(file: ImageFile, h: Qcow2Header, refs: References): vo
   const cs = h.clusterSize;
   const perBlock = (cs * 8) >> h.refcountOrder;
   const start = refs.clusters;
-  let blocks = 0, tableClusters = 0;
+  let blocks = 0,
+    tableClusters = 0;
   for (;;) {
     const b = Math.ceil((start + blocks + tableClusters) / perBlock);
     const t = Math.ceil((b * 8) / cs);
     if (b === blocks && t === tableClusters) break;
-    blocks = b; tableClusters = t;
+    blocks = b;
+    tableClusters = t;
   }
   if (tableClusters * cs > MAX_REFTABLE_BYTES) throw new ImageError(file.path, 'image too large to rebuild its refcount table');
   const max = maxRefcount(h.refcountOrder);

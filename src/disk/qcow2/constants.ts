@@ -6,12 +6,26 @@ export const QCOW2_MAGIC = 0x514649fb;
 
 /** Byte offsets of the fixed header fields (all big-endian). */
 export const H = {
-  magic: 0, version: 4, backingFileOffset: 8, backingFileSize: 16, clusterBits: 20,
-  size: 24, cryptMethod: 32, l1Size: 36, l1TableOffset: 40, refcountTableOffset: 48,
-  refcountTableClusters: 56, nbSnapshots: 60, snapshotsOffset: 64,
+  magic: 0,
+  version: 4,
+  backingFileOffset: 8,
+  backingFileSize: 16,
+  clusterBits: 20,
+  size: 24,
+  cryptMethod: 32,
+  l1Size: 36,
+  l1TableOffset: 40,
+  refcountTableOffset: 48,
+  refcountTableClusters: 56,
+  nbSnapshots: 60,
+  snapshotsOffset: 64,
   // version 3 only:
-  incompatibleFeatures: 72, compatibleFeatures: 80, autoclearFeatures: 88,
-  refcountOrder: 96, headerLength: 100, compressionType: 104,
+  incompatibleFeatures: 72,
+  compatibleFeatures: 80,
+  autoclearFeatures: 88,
+  refcountOrder: 96,
+  headerLength: 100,
+  compressionType: 104,
 } as const;
 
 /** A version 2 header stops here; a version 3 header is at least V3_MIN_HEADER bytes. */

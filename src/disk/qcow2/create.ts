@@ -4,8 +4,18 @@
 import * as fs from 'node:fs';
 import { ImageError } from '../errors.js';
 import {
-  COMPAT_LAZY_REFCOUNTS, DEFAULT_CLUSTER_BITS, DEFAULT_REFCOUNT_ORDER, H, MAX_CLUSTER_BITS, MAX_L1_BYTES,
-  MAX_REFCOUNT_ORDER, MAX_SAFE_OFFSET, MIN_CLUSTER_BITS, QCOW2_MAGIC, V2_HEADER_LENGTH, V3_HEADER_LENGTH,
+  COMPAT_LAZY_REFCOUNTS,
+  DEFAULT_CLUSTER_BITS,
+  DEFAULT_REFCOUNT_ORDER,
+  H,
+  MAX_CLUSTER_BITS,
+  MAX_L1_BYTES,
+  MAX_REFCOUNT_ORDER,
+  MAX_SAFE_OFFSET,
+  MIN_CLUSTER_BITS,
+  QCOW2_MAGIC,
+  V2_HEADER_LENGTH,
+  V3_HEADER_LENGTH,
 } from './constants.js';
 import { writeEntry, writeU64 } from './entries.js';
 import type { Qcow2Header } from './header.js';
@@ -44,15 +54,19 @@ export function createQcow2(path: string, opts: CreateOptions): void {
   const perBlock = (cs * 8) >> refcountOrder;
 
   // Find how many refcount blocks and table clusters cover everything, including themselves.
-  let blocks = 1, tableClusters = 1;
+  let blocks = 1,
+    tableClusters = 1;
   for (;;) {
     const total = 1 + tableClusters + blocks + l1Clusters;
     const b = Math.ceil(total / perBlock);
     const t = Math.ceil((b * 8) / cs);
     if (b === blocks && t === tableClusters) break;
-    blocks = b; tableClusters = t;
+    blocks = b;
+    tableClusters = t;
   }
-  const tableAt = 1, blocksAt = tableAt + tableClusters, l1At = blocksAt + blocks;
+  const tableAt = 1,
+    blocksAt = tableAt + tableClusters,
+    l1At = blocksAt + blocks;
   const used = l1At + l1Clusters;
 
   const raw = Buffer.alloc(version === 3 ? V3_HEADER_LENGTH : V2_HEADER_LENGTH);

@@ -11,7 +11,11 @@ export class ImageFile {
   /** Current file length; grows as clusters are appended. */
   length: number;
 
-  private constructor(readonly path: string, readonly fd: number, readonly readOnly: boolean) {
+  private constructor(
+    readonly path: string,
+    readonly fd: number,
+    readonly readOnly: boolean,
+  ) {
     this.length = fs.fstatSync(fd).size;
   }
 
@@ -38,7 +42,10 @@ export class ImageFile {
     let done = 0;
     while (done < length) {
       const n = fs.readSync(this.fd, buf, start + done, length - done, offset + done);
-      if (n === 0) { buf.fill(0, start + done, start + length); return; }
+      if (n === 0) {
+        buf.fill(0, start + done, start + length);
+        return;
+      }
       done += n;
     }
   }

@@ -3,9 +3,24 @@
 // Unknown header fields and extensions are kept byte for byte.
 import { ImageError } from '../errors.js';
 import {
-  EXT_BACKING_FORMAT, EXT_END, H, INCOMPAT_COMPRESSION, INCOMPAT_DATA_FILE, INCOMPAT_EXTL2, INCOMPAT_KNOWN, MAX_BACKING_NAME,
-  MAX_CLUSTER_BITS, MAX_L1_BYTES, MAX_REFCOUNT_ORDER, MAX_REFTABLE_BYTES, MAX_SAFE_OFFSET, MAX_SNAPSHOTS,
-  MIN_CLUSTER_BITS, QCOW2_MAGIC, V2_HEADER_LENGTH, V3_MIN_HEADER_LENGTH,
+  EXT_BACKING_FORMAT,
+  EXT_END,
+  H,
+  INCOMPAT_COMPRESSION,
+  INCOMPAT_DATA_FILE,
+  INCOMPAT_EXTL2,
+  INCOMPAT_KNOWN,
+  MAX_BACKING_NAME,
+  MAX_CLUSTER_BITS,
+  MAX_L1_BYTES,
+  MAX_REFCOUNT_ORDER,
+  MAX_REFTABLE_BYTES,
+  MAX_SAFE_OFFSET,
+  MAX_SNAPSHOTS,
+  MIN_CLUSTER_BITS,
+  QCOW2_MAGIC,
+  V2_HEADER_LENGTH,
+  V3_MIN_HEADER_LENGTH,
 } from './constants.js';
 import { readU64 } from './entries.js';
 
@@ -69,7 +84,11 @@ export function parseHeader(path: string, buf: Buffer, fileLength: number): Qcow
   if (buf.length < Math.min(clusterSize, fileLength)) fail(path, 'internal: header probe too short');
 
   let headerLength = V2_HEADER_LENGTH;
-  let incompatible = 0, compatible = 0, autoclear = 0, refcountOrder = 4, compressionType = 0;
+  let incompatible = 0,
+    compatible = 0,
+    autoclear = 0,
+    refcountOrder = 4,
+    compressionType = 0;
   if (version === 3) {
     if (buf.length < V3_MIN_HEADER_LENGTH) fail(path, 'file is too short for a version 3 header');
     headerLength = buf.readUInt32BE(H.headerLength);
@@ -141,10 +160,26 @@ export function parseHeader(path: string, buf: Buffer, fileLength: number): Qcow
   const extensions = parseExtensions(path, buf, headerLength, extEnd);
   const fmt = extensions.find((e) => e.type === EXT_BACKING_FORMAT);
   return {
-    version, clusterBits, clusterSize, size, l1Size, l1TableOffset, refcountTableOffset, refcountTableClusters,
-    nbSnapshots, snapshotsOffset, incompatible, compatible, autoclear, refcountOrder, headerLength, compressionType,
-    backingFile, backingFormat: fmt ? fmt.data.toString('utf8').replace(/\0+$/, '') : undefined,
-    extensions, raw: Buffer.from(buf.subarray(0, headerLength)),
+    version,
+    clusterBits,
+    clusterSize,
+    size,
+    l1Size,
+    l1TableOffset,
+    refcountTableOffset,
+    refcountTableClusters,
+    nbSnapshots,
+    snapshotsOffset,
+    incompatible,
+    compatible,
+    autoclear,
+    refcountOrder,
+    headerLength,
+    compressionType,
+    backingFile,
+    backingFormat: fmt ? fmt.data.toString('utf8').replace(/\0+$/, '') : undefined,
+    extensions,
+    raw: Buffer.from(buf.subarray(0, headerLength)),
   };
 }
 

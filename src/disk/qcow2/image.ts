@@ -39,8 +39,9 @@ export class Qcow2Image extends Qcow2Layer {
       const header = parseHeader(path, file.readMeta(0, headerProbeLength(file.length), 'header'), file.length);
       if (!opts.readOnly) {
         if (header.incompatible & INCOMPAT_CORRUPT) throw new ImageError(path, 'image is marked corrupt; repair it with `mvm image check -r all`');
-        if (header.incompatible & INCOMPAT_EXTL2) throw new ImageError(path, 'writing images with extended L2 entries is not supported (read-only works)');
-        if ((header.incompatible & INCOMPAT_DIRTY) && !opts.noRepair) {
+        if (header.incompatible & INCOMPAT_EXTL2)
+          throw new ImageError(path, 'writing images with extended L2 entries is not supported (read-only works)');
+        if (header.incompatible & INCOMPAT_DIRTY && !opts.noRepair) {
           // Lazy refcounts were left stale by a crash: rebuild them, then open again.
           file.close();
           const result = checkImage(path, 'all');
@@ -81,7 +82,8 @@ export class Qcow2Image extends Qcow2Layer {
       let n = Math.min(cs - inCluster, len - pos);
       const m = this.mapGuest(g);
       if (m.kind === Kind.Data && isCopied(m)) {
-        while (pos + n < len) { // extend over clusters we own that follow on disk
+        while (pos + n < len) {
+          // extend over clusters we own that follow on disk
           const next = this.mapGuest(g + n);
           if (next.kind !== Kind.Data || !isCopied(next) || next.host !== m.host + n) break;
           n += Math.min(cs, len - pos - n);
@@ -128,7 +130,9 @@ export class Qcow2Image extends Qcow2Layer {
     const { l2, l2off } = this.writableL2(l1i);
     const host = this.refcounts!.allocate(olds.length) * cs;
     this.file.write(host, data, pos, olds.length * cs);
-    olds.forEach((old, j) => this.setEntry(l2, l2off, ci + j, host + j * cs, old));
+    olds.forEach((old, j) => {
+      this.setEntry(l2, l2off, ci + j, host + j * cs, old);
+    });
     return olds.length * cs;
   }
 
@@ -154,7 +158,7 @@ export class Qcow2Image extends Qcow2Layer {
   writableL2(l1i: number): { l2: Buffer; l2off: number } {
     const at = l1i * 8;
     const off = entryOffset(this.l1, at);
-    if (off !== 0 && (this.l1.readUInt32BE(at) & HI_COPIED)) return { l2: this.cache.get(off), l2off: off };
+    if (off !== 0 && this.l1.readUInt32BE(at) & HI_COPIED) return { l2: this.cache.get(off), l2off: off };
     const l2 = off === 0 ? Buffer.alloc(this.clusterSize) : Buffer.from(this.cache.get(off));
     const l2off = this.refcounts!.allocate(1) * this.clusterSize;
     this.knownL2.add(l2off);
@@ -181,7 +185,8 @@ export class Qcow2Image extends Qcow2Layer {
   writeCompressedSync(ci: number, deflated: Buffer): void {
     this.requireWritable();
     // Only convert -c writes compressed clusters, into a new (deflate) image.
-    if (this.header.compressionType === COMPRESSION_ZSTD) throw new ImageError(this.path, 'writing compressed clusters into a zstd-compressed image is not supported');
+    if (this.header.compressionType === COMPRESSION_ZSTD)
+      throw new ImageError(this.path, 'writing compressed clusters into a zstd-compressed image is not supported');
     const cs = this.clusterSize;
     if (deflated.length >= cs) throw new Error('compressed cluster must be smaller than a cluster');
     const old = this.mapGuest(ci * cs);
@@ -235,7 +240,7 @@ export class Qcow2Image extends Qcow2Layer {
       const clusterEnd = Math.min((ci + 1) * cs, this.size);
       const n = Math.min(clusterEnd, end) - pos;
       const m = this.mapGuest(ci * cs);
-      const readsZero = (m.kind === Kind.Unallocated && !this.backing) || (m.kind === Kind.Zero);
+      const readsZero = (m.kind === Kind.Unallocated && !this.backing) || m.kind === Kind.Zero;
       if (!readsZero) {
         const whole = pos === ci * cs && n === clusterEnd - ci * cs;
         if (whole && this.version >= 3) this.clearCluster(ci, m, true);

@@ -24,7 +24,10 @@ export class L2Cache {
     if (offset === this.lastOffset) return this.lastTable!;
     const hit = this.tables.get(offset);
     if (hit) {
-      if (this.tables.size > 1 && this.maxTables !== Infinity) { this.tables.delete(offset); this.tables.set(offset, hit); }
+      if (this.tables.size > 1 && this.maxTables !== Infinity) {
+        this.tables.delete(offset);
+        this.tables.set(offset, hit);
+      }
       this.remember(offset, hit);
       return hit;
     }
@@ -76,10 +79,20 @@ export class L2Cache {
     this.tables.set(offset, table);
     while (this.tables.size > this.maxTables) {
       let victim: number | undefined;
-      for (const off of this.tables.keys()) if (!this.dirtySet.has(off)) { victim = off; break; }
-      if (victim === undefined) { this.flushOwner(); continue; }
+      for (const off of this.tables.keys())
+        if (!this.dirtySet.has(off)) {
+          victim = off;
+          break;
+        }
+      if (victim === undefined) {
+        this.flushOwner();
+        continue;
+      }
       this.tables.delete(victim);
-      if (victim === this.lastOffset) { this.lastOffset = -1; this.lastTable = undefined; }
+      if (victim === this.lastOffset) {
+        this.lastOffset = -1;
+        this.lastTable = undefined;
+      }
     }
   }
 }

@@ -6,7 +6,15 @@ import { checkRange } from '../backend.js';
 import type { ChainGuard } from '../backing-name.js';
 import { ImageError } from '../errors.js';
 import {
-  COMPAT_LAZY_REFCOUNTS, H, HI_COMPRESSED, HI_OFFSET_MASK, INCOMPAT_CORRUPT, INCOMPAT_EXTL2, LO_OFFSET_MASK, LO_ZERO, TWO_32,
+  COMPAT_LAZY_REFCOUNTS,
+  H,
+  HI_COMPRESSED,
+  HI_OFFSET_MASK,
+  INCOMPAT_CORRUPT,
+  INCOMPAT_EXTL2,
+  LO_OFFSET_MASK,
+  LO_ZERO,
+  TWO_32,
 } from './constants.js';
 import { decodeCompressed, decompressCluster } from './compressed.js';
 import { entryOffset, writeU64 } from './entries.js';
@@ -54,7 +62,13 @@ export abstract class Qcow2Layer implements SyncDisk {
   private lastInflated?: { hi: number; lo: number; data: Buffer };
   protected closed = false;
 
-  protected constructor(readonly path: string, readonly file: ImageFile, readonly header: Qcow2Header, readonly readOnly: boolean, opts: Qcow2OpenOptions) {
+  protected constructor(
+    readonly path: string,
+    readonly file: ImageFile,
+    readonly header: Qcow2Header,
+    readonly readOnly: boolean,
+    opts: Qcow2OpenOptions,
+  ) {
     this.clusterBits = header.clusterBits;
     this.clusterSize = header.clusterSize;
     this.extendedL2 = (header.incompatible & INCOMPAT_EXTL2) !== 0;
@@ -71,8 +85,10 @@ export abstract class Qcow2Layer implements SyncDisk {
     this.cache = new L2Cache(file, this.clusterSize, tables, () => this.flushSync());
     if (!readOnly) {
       this.refcounts = new Refcounts(file, {
-        clusterBits: header.clusterBits, refcountOrder: header.refcountOrder,
-        tableOffset: header.refcountTableOffset, tableClusters: header.refcountTableClusters,
+        clusterBits: header.clusterBits,
+        refcountOrder: header.refcountOrder,
+        tableOffset: header.refcountTableOffset,
+        tableClusters: header.refcountTableClusters,
       });
       this.refcounts.guard = (c) => this.refuseMetadataCluster(c);
     }
@@ -127,9 +143,15 @@ export abstract class Qcow2Layer implements SyncDisk {
         n += Math.min(next.avail, len - pos - n);
       }
       switch (m.kind) {
-        case Kind.Data: this.file.readInto(m.host, buf, pos, n); break;
-        case Kind.Zero: buf.fill(0, pos, pos + n); break;
-        case Kind.Unallocated: this.readBelow(g, buf, pos, n); break;
+        case Kind.Data:
+          this.file.readInto(m.host, buf, pos, n);
+          break;
+        case Kind.Zero:
+          buf.fill(0, pos, pos + n);
+          break;
+        case Kind.Unallocated:
+          this.readBelow(g, buf, pos, n);
+          break;
         case Kind.Compressed: {
           const cluster = this.inflate(m);
           const inCluster = g % this.clusterSize;
@@ -158,8 +180,9 @@ export abstract class Qcow2Layer implements SyncDisk {
     if (l2off === 0) return -1;
     const l2 = this.cache.get(l2off);
     const at = (ci % this.l2Entries) * 8;
-    const hi = l2.readUInt32BE(at), lo = l2.readUInt32BE(at + 4);
-    if ((hi & HI_COMPRESSED) || ((lo & LO_ZERO) && this.header.version >= 3)) return -1;
+    const hi = l2.readUInt32BE(at),
+      lo = l2.readUInt32BE(at + 4);
+    if (hi & HI_COMPRESSED || (lo & LO_ZERO && this.header.version >= 3)) return -1;
     const host = (hi & HI_OFFSET_MASK) * TWO_32 + ((lo & LO_OFFSET_MASK) >>> 0);
     if (host === 0 || host % cs !== 0) return -1;
     return host + inCluster;
@@ -178,7 +201,12 @@ export abstract class Qcow2Layer implements SyncDisk {
     const ext = decodeCompressed(m.hi, m.lo, this.clusterBits);
     if (ext.offset >= this.file.length) throw new ImageError(this.path, `compressed cluster at ${ext.offset} lies beyond the end of the file`);
     const length = Math.min(ext.length, this.file.length - ext.offset);
-    const data = decompressCluster(this.path, this.file.readMeta(ext.offset, length, 'compressed cluster'), this.clusterSize, this.header.compressionType);
+    const data = decompressCluster(
+      this.path,
+      this.file.readMeta(ext.offset, length, 'compressed cluster'),
+      this.clusterSize,
+      this.header.compressionType,
+    );
     this.lastInflated = { hi: m.hi, lo: m.lo, data };
     return data;
   }
@@ -198,7 +226,8 @@ export abstract class Qcow2Layer implements SyncDisk {
 
   /** Rewrites the fixed header fields mvm changes; unknown fields and extensions stay as they are. */
   writeHeader(): void {
-    const h = this.header, raw = h.raw;
+    const h = this.header,
+      raw = h.raw;
     writeU64(raw, H.size, h.size);
     raw.writeUInt32BE(h.l1Size, H.l1Size);
     writeU64(raw, H.l1TableOffset, h.l1TableOffset);
@@ -222,14 +251,26 @@ export abstract class Qcow2Layer implements SyncDisk {
     const off = c * this.clusterSize;
     const h = this.header;
     const inRange = (start: number, bytes: number) => off >= start && off < start + bytes;
-    if (c === 0 || this.knownL2.has(off) || inRange(h.l1TableOffset, h.l1Size * 8) ||
-        inRange(this.refcounts!.tableOffset, this.refcounts!.tableClusters * this.clusterSize) ||
-        (h.nbSnapshots > 0 && inRange(h.snapshotsOffset, this.clusterSize))) {
+    if (
+      c === 0 ||
+      this.knownL2.has(off) ||
+      inRange(h.l1TableOffset, h.l1Size * 8) ||
+      inRange(this.refcounts!.tableOffset, this.refcounts!.tableClusters * this.clusterSize) ||
+      (h.nbSnapshots > 0 && inRange(h.snapshotsOffset, this.clusterSize))
+    ) {
       if (h.version >= 3) {
         h.incompatible |= INCOMPAT_CORRUPT;
-        try { this.writeHeader(); this.file.sync(); } catch { /* the error below matters more */ }
+        try {
+          this.writeHeader();
+          this.file.sync();
+        } catch {
+          /* the error below matters more */
+        }
       }
-      throw new ImageError(this.path, `refcounts say cluster ${c} is free but it holds metadata; image marked corrupt, run \`mvm image check -r all\``);
+      throw new ImageError(
+        this.path,
+        `refcounts say cluster ${c} is free but it holds metadata; image marked corrupt, run \`mvm image check -r all\``,
+      );
     }
   }
 

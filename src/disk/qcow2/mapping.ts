@@ -3,7 +3,7 @@
 import { ImageError } from '../errors.js';
 import { HI_COMPRESSED, HI_COPIED, HI_OFFSET_MASK, LO_OFFSET_MASK, LO_ZERO, SUBCLUSTERS, TWO_32 } from './constants.js';
 
-export const enum Kind {
+export enum Kind {
   /** Not in this layer: read the backing image, or zeros. */
   Unallocated = 0,
   /** Reads as zeros (a ZERO entry, or an extended-L2 zero subcluster). */
@@ -45,14 +45,15 @@ export function decodeEntry(path: string, l2: Buffer, at: number, inCluster: num
     const zeroBits = l2.readUInt32BE(at + 8);
     const allocBits = l2.readUInt32BE(at + 12);
     const avail = sub - (inCluster % sub);
-    const isZero = (zeroBits >>> s) & 1, isAlloc = (allocBits >>> s) & 1;
+    const isZero = (zeroBits >>> s) & 1,
+      isAlloc = (allocBits >>> s) & 1;
     if (isZero && isAlloc) throw new ImageError(path, 'extended L2 entry marks a subcluster both allocated and zero');
     if (isZero) return { kind: Kind.Zero, host: 0, avail, hi, lo };
     if (!isAlloc) return { kind: Kind.Unallocated, host: 0, avail, hi, lo };
     if (host === 0) throw new ImageError(path, 'extended L2 entry has allocated subclusters but no cluster offset');
     return { kind: Kind.Data, host: host + inCluster, avail, hi, lo };
   }
-  if (g.version >= 3 && (lo & LO_ZERO)) return { kind: Kind.Zero, host, avail: clusterRest, hi, lo };
+  if (g.version >= 3 && lo & LO_ZERO) return { kind: Kind.Zero, host, avail: clusterRest, hi, lo };
   if (host === 0) return { kind: Kind.Unallocated, host: 0, avail: clusterRest, hi, lo };
   return { kind: Kind.Data, host: host + inCluster, avail: clusterRest, hi, lo };
 }

@@ -4,14 +4,19 @@ import { HI_SAFE_LIMIT, MAX_SAFE_OFFSET, TWO_32 } from './constants.js';
 
 export function readRefcount(block: Buffer, index: number, order: number): number {
   switch (order) {
-    case 0: case 1: case 2: {
+    case 0:
+    case 1:
+    case 2: {
       const bits = 1 << order;
       const bitPos = index * bits;
       return (block[bitPos >> 3]! >> (bitPos & 7)) & ((1 << bits) - 1);
     }
-    case 3: return block[index]!;
-    case 4: return block.readUInt16BE(index * 2);
-    case 5: return block.readUInt32BE(index * 4);
+    case 3:
+      return block[index]!;
+    case 4:
+      return block.readUInt16BE(index * 2);
+    case 5:
+      return block.readUInt32BE(index * 4);
     default: {
       const hi = block.readUInt32BE(index * 8);
       // Counts past 2^53 cannot be real; saturate so they read as "in use".
@@ -22,7 +27,9 @@ export function readRefcount(block: Buffer, index: number, order: number): numbe
 
 export function writeRefcount(block: Buffer, index: number, order: number, value: number): void {
   switch (order) {
-    case 0: case 1: case 2: {
+    case 0:
+    case 1:
+    case 2: {
       const bits = 1 << order;
       const bitPos = index * bits;
       const mask = ((1 << bits) - 1) << (bitPos & 7);
@@ -30,9 +37,15 @@ export function writeRefcount(block: Buffer, index: number, order: number, value
       block[at] = (block[at]! & ~mask) | ((value << (bitPos & 7)) & mask);
       return;
     }
-    case 3: block[index] = value; return;
-    case 4: block.writeUInt16BE(value, index * 2); return;
-    case 5: block.writeUInt32BE(value, index * 4); return;
+    case 3:
+      block[index] = value;
+      return;
+    case 4:
+      block.writeUInt16BE(value, index * 2);
+      return;
+    case 5:
+      block.writeUInt32BE(value, index * 4);
+      return;
     default:
       block.writeUInt32BE(Math.floor(value / TWO_32), index * 8);
       block.writeUInt32BE(value % TWO_32, index * 8 + 4);

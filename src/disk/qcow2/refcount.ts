@@ -35,7 +35,10 @@ export class Refcounts {
   /** Called before handing out a cluster, to refuse one that holds metadata. */
   guard: (cluster: number) => void = () => {};
 
-  constructor(private readonly file: ImageFile, private readonly geo: RefcountGeometry) {
+  constructor(
+    private readonly file: ImageFile,
+    private readonly geo: RefcountGeometry,
+  ) {
     this.clusterSize = 2 ** geo.clusterBits;
     this.entriesPerBlock = (this.clusterSize * 8) >> geo.refcountOrder;
     this.max = maxRefcount(geo.refcountOrder);
@@ -44,7 +47,7 @@ export class Refcounts {
     const raw = file.readMeta(geo.tableOffset, geo.tableClusters * this.clusterSize, 'refcount table');
     for (let i = 0; i < raw.length; i += 8) {
       // A damaged entry would make its clusters look free; refuse rather than allocate over live data.
-      if ((raw.readUInt32BE(i) & REFTABLE_HI_INVALID) || (raw.readUInt32BE(i + 4) & REFTABLE_LO_RESERVED)) {
+      if (raw.readUInt32BE(i) & REFTABLE_HI_INVALID || raw.readUInt32BE(i + 4) & REFTABLE_LO_RESERVED) {
         throw new ImageError(file.path, `refcount table entry ${i / 8} is invalid; repair the image with \`mvm image check -r all\``);
       }
       this.table.push(entryOffset(raw, i));
@@ -65,7 +68,8 @@ export class Refcounts {
   add(cluster: number, by: number): void {
     const next = this.get(cluster) + by;
     if (next < 0) throw new ImageError(this.file.path, `refcount of cluster ${cluster} would drop below zero (image is corrupt)`);
-    if (next > this.max) throw new ImageError(this.file.path, `refcount of cluster ${cluster} would overflow its ${1 << this.geo.refcountOrder}-bit width`);
+    if (next > this.max)
+      throw new ImageError(this.file.path, `refcount of cluster ${cluster} would overflow its ${1 << this.geo.refcountOrder}-bit width`);
     this.set(cluster, next);
   }
 
@@ -129,7 +133,8 @@ export class Refcounts {
     if (clusters * this.clusterSize > MAX_REFTABLE_BYTES) {
       throw new ImageError(this.file.path, 'image is too large: the refcount table would exceed its size limit');
     }
-    const oldOffset = this.tableOffset, oldClusters = this.tableClusters;
+    const oldOffset = this.tableOffset,
+      oldClusters = this.tableClusters;
     while (this.table.length < clusters * perCluster) this.table.push(0);
     this.tableClusters = clusters;
     this.tableOffset = this.allocate(clusters) * this.clusterSize;
@@ -162,7 +167,9 @@ export class Refcounts {
     syncBetween(); // blocks are on disk before anything points at them
     if (this.tableMoved) {
       const buf = Buffer.alloc(this.tableClusters * this.clusterSize);
-      this.table.forEach((off, i) => { if (off) writeEntry(buf, i * 8, 0, off); });
+      this.table.forEach((off, i) => {
+        if (off) writeEntry(buf, i * 8, 0, off);
+      });
       this.file.write(this.tableOffset, buf);
     } else {
       const entry = Buffer.alloc(8);

@@ -64,9 +64,15 @@ export function readSnapshotTable(file: ImageFile, header: Qcow2Header): { snaps
     const id = buf.toString('utf8', at + ENTRY_FIXED + extraLen, at + ENTRY_FIXED + extraLen + idLen);
     const name = buf.toString('utf8', at + ENTRY_FIXED + extraLen + idLen, at + size);
     snapshots.push({
-      l1Offset, l1Size, id, name,
-      dateSeconds: buf.readUInt32BE(at + 16), dateNanos: buf.readUInt32BE(at + 20),
-      vmClockNanos: readU64(buf, at + 24) ?? 0, vmStateSize: buf.readUInt32BE(at + 32), extra,
+      l1Offset,
+      l1Size,
+      id,
+      name,
+      dateSeconds: buf.readUInt32BE(at + 16),
+      dateNanos: buf.readUInt32BE(at + 20),
+      vmClockNanos: readU64(buf, at + 24) ?? 0,
+      vmStateSize: buf.readUInt32BE(at + 32),
+      extra,
     });
     at += Math.ceil(size / 8) * 8;
   }
@@ -76,7 +82,8 @@ export function readSnapshotTable(file: ImageFile, header: Qcow2Header): { snaps
 export function serializeSnapshotTable(snapshots: Snapshot[]): Buffer {
   const parts: Buffer[] = [];
   for (const s of snapshots) {
-    const id = Buffer.from(s.id, 'utf8'), name = Buffer.from(s.name, 'utf8');
+    const id = Buffer.from(s.id, 'utf8'),
+      name = Buffer.from(s.name, 'utf8');
     const size = ENTRY_FIXED + s.extra.length + id.length + name.length;
     const e = Buffer.alloc(Math.ceil(size / 8) * 8);
     writeU64(e, 0, s.l1Offset);

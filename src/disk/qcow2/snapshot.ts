@@ -34,7 +34,8 @@ function forEachTreeCluster(image: Qcow2Image, l1: Buffer, fromCache: boolean, f
       const hi = l2.readUInt32BE(at);
       if (hi & HI_COMPRESSED) {
         const ext = decodeCompressed(hi, l2.readUInt32BE(at + 4), image.clusterBits);
-        const first = Math.floor(ext.offset / cs), last = Math.floor((ext.offset + ext.length - 1) / cs);
+        const first = Math.floor(ext.offset / cs),
+          last = Math.floor((ext.offset + ext.length - 1) / cs);
         for (let c = first; c <= last; c++) fn(c);
         continue;
       }
@@ -76,7 +77,9 @@ export function createSnapshot(image: Qcow2Image, name: string): void {
   if (all.some((s) => s.name === name)) throw new ImageError(image.path, `a snapshot named "${name}" already exists`);
   if (all.length >= MAX_SNAPSHOTS) throw new ImageError(image.path, 'too many snapshots');
   image.flushSync();
-  const rc = image.refcounts!, cs = image.clusterSize, h = image.header;
+  const rc = image.refcounts!,
+    cs = image.clusterSize,
+    h = image.header;
   // Copy of the active L1 table, without COPIED flags (nothing it reaches is exclusively owned any more).
   const l1 = Buffer.from(image.l1);
   for (let i = 0; i < l1.length; i += 8) l1.writeUInt32BE((l1.readUInt32BE(i) & ~HI_COPIED) >>> 0, i);
@@ -86,10 +89,20 @@ export function createSnapshot(image: Qcow2Image, name: string): void {
   clearCopiedFlags(image);
   const now = Date.now();
   const nextId = all.reduce((m, s) => Math.max(m, Number.parseInt(s.id, 10) || 0), 0) + 1;
-  const snapshots = [...all, {
-    l1Offset, l1Size: h.l1Size, id: String(nextId), name, dateSeconds: Math.floor(now / 1000),
-    dateNanos: (now % 1000) * 1e6, vmClockNanos: 0, vmStateSize: 0, extra: newSnapshotExtra(h.version, h.size),
-  }];
+  const snapshots = [
+    ...all,
+    {
+      l1Offset,
+      l1Size: h.l1Size,
+      id: String(nextId),
+      name,
+      dateSeconds: Math.floor(now / 1000),
+      dateNanos: (now % 1000) * 1e6,
+      vmClockNanos: 0,
+      vmStateSize: 0,
+      extra: newSnapshotExtra(h.version, h.size),
+    },
+  ];
   switchTable(image, snapshots, writeTable(image, snapshots));
   image.flushSync();
 }
@@ -111,10 +124,13 @@ export function deleteSnapshot(image: Qcow2Image, nameOrId: string): void {
 export function applySnapshot(image: Qcow2Image, nameOrId: string): void {
   const s = find(image, nameOrId);
   image.flushSync();
-  const rc = image.refcounts!, cs = image.clusterSize, h = image.header;
+  const rc = image.refcounts!,
+    cs = image.clusterSize,
+    h = image.header;
   const snapL1 = image.file.readMeta(s.l1Offset, s.l1Size * 8, 'snapshot L1 table');
   const size = snapshotDiskSize(s) ?? h.size;
-  if (s.l1Size < Math.ceil(size / (cs * image.l2Entries))) throw new ImageError(image.path, `snapshot "${s.name}" has an L1 table too small for its disk size`);
+  if (s.l1Size < Math.ceil(size / (cs * image.l2Entries)))
+    throw new ImageError(image.path, `snapshot "${s.name}" has an L1 table too small for its disk size`);
   forEachTreeCluster(image, snapL1, false, (c) => rc.add(c, 1));
   const newL1 = Buffer.from(snapL1);
   for (let i = 0; i < newL1.length; i += 8) newL1.writeUInt32BE((newL1.readUInt32BE(i) & ~HI_COPIED) >>> 0, i);
@@ -151,23 +167,33 @@ function clearCopiedFlags(image: Qcow2Image): void {
     for (let j = 0; j < image.l2Entries; j++) {
       const at = j * image.entryBytes;
       const e = l2.readUInt32BE(at);
-      if (e & HI_COPIED) { l2.writeUInt32BE((e & ~HI_COPIED) >>> 0, at); changed = true; }
+      if (e & HI_COPIED) {
+        l2.writeUInt32BE((e & ~HI_COPIED) >>> 0, at);
+        changed = true;
+      }
     }
     if (changed) image.cache.put(l2off, l2);
-    if (hi & HI_COPIED) { image.l1.writeUInt32BE((hi & ~HI_COPIED) >>> 0, i * 8); image.l1Dirty.add(i); }
+    if (hi & HI_COPIED) {
+      image.l1.writeUInt32BE((hi & ~HI_COPIED) >>> 0, i * 8);
+      image.l1Dirty.add(i);
+    }
   }
 }
 
 /** Sets COPIED exactly where the refcount is 1 (after decrements were applied). */
 function setCopiedFlags(image: Qcow2Image): void {
-  const rc = image.refcounts!, cs = image.clusterSize;
+  const rc = image.refcounts!,
+    cs = image.clusterSize;
   for (let i = 0; i < image.header.l1Size; i++) {
     const l2off = entryOffset(image.l1, i * 8);
     if (l2off === 0) continue;
     const hi = image.l1.readUInt32BE(i * 8);
     const own = rc.get(l2off / cs) === 1;
     const want = own ? (hi | HI_COPIED) >>> 0 : (hi & ~HI_COPIED) >>> 0;
-    if (want !== hi) { image.l1.writeUInt32BE(want, i * 8); image.l1Dirty.add(i); }
+    if (want !== hi) {
+      image.l1.writeUInt32BE(want, i * 8);
+      image.l1Dirty.add(i);
+    }
     if (!own) continue; // a shared table keeps its entries as they are
     const l2 = image.cache.get(l2off);
     let changed = false;
@@ -178,7 +204,10 @@ function setCopiedFlags(image: Qcow2Image): void {
       const host = entryOffset(l2, at);
       if (host === 0) continue;
       const w = rc.get(host / cs) === 1 ? (e | HI_COPIED) >>> 0 : (e & ~HI_COPIED) >>> 0;
-      if (w !== e) { l2.writeUInt32BE(w, at); changed = true; }
+      if (w !== e) {
+        l2.writeUInt32BE(w, at);
+        changed = true;
+      }
     }
     if (changed) image.cache.put(l2off, l2);
   }

@@ -38,7 +38,14 @@ export class Qcow2StreamWriter {
   private readonly l2Tables = new Map<number, Buffer>();
   private nextCluster = FIRST_DATA_CLUSTER;
 
-  private constructor(readonly path: string, private readonly fd: number, readonly size: number, clusterBits: number, refcountOrder: number, headerArea: Buffer) {
+  private constructor(
+    readonly path: string,
+    private readonly fd: number,
+    readonly size: number,
+    clusterBits: number,
+    refcountOrder: number,
+    headerArea: Buffer,
+  ) {
     this.clusterSize = 2 ** clusterBits;
     this.l2Entries = this.clusterSize / ENTRY_BYTES;
     this.l1Size = Math.ceil(size / (this.clusterSize * this.l2Entries));
@@ -91,7 +98,10 @@ export class Qcow2StreamWriter {
       const ci = guest / cs + i;
       const l1i = Math.floor(ci / this.l2Entries);
       let l2 = this.l2Tables.get(l1i);
-      if (!l2) { l2 = Buffer.alloc(cs); this.l2Tables.set(l1i, l2); }
+      if (!l2) {
+        l2 = Buffer.alloc(cs);
+        this.l2Tables.set(l1i, l2);
+      }
       const at = (ci % this.l2Entries) * ENTRY_BYTES;
       if (l2.readUInt32BE(at) !== 0 || l2.readUInt32BE(at + 4) !== 0) throw new RangeError(`${this.path}: guest cluster ${ci} placed twice`);
       writeEntry(l2, at, HI_COPIED, (this.nextCluster + i) * cs);
@@ -111,14 +121,19 @@ export class Qcow2StreamWriter {
     const perBlock = (cs * 8) >> this.refcountOrder;
     const fixed = this.nextCluster + l2Count + l1Clusters;
     // The refcount blocks and table count themselves: grow both until they cover everything.
-    let blocks = 1, tableClusters = 1;
+    let blocks = 1,
+      tableClusters = 1;
     for (;;) {
       const b = Math.ceil((fixed + tableClusters + blocks) / perBlock);
       const t = Math.ceil((b * ENTRY_BYTES) / cs);
       if (b === blocks && t === tableClusters) break;
-      blocks = b; tableClusters = t;
+      blocks = b;
+      tableClusters = t;
     }
-    const l2At = this.nextCluster, l1At = l2At + l2Count, tableAt = l1At + l1Clusters, blocksAt = tableAt + tableClusters;
+    const l2At = this.nextCluster,
+      l1At = l2At + l2Count,
+      tableAt = l1At + l1Clusters,
+      blocksAt = tableAt + tableClusters;
     const total = blocksAt + blocks;
 
     const l1 = Buffer.alloc(l1Clusters * cs);

@@ -17,9 +17,17 @@ import { formatRatios, formatTable, writeJsonReport } from '../../../bench/harne
 import { Progress } from '../../../bench/progress.js';
 import { benchEnvironment } from '../../../bench/sides/environment.js';
 import { allSides } from '../../../bench/sides/index.js';
-import { UserError } from '../../errors.js';
+import { UserError } from '../../../errors.js';
 import {
-  asBenchAction, benchInHelperIfNeeded, guestFiles, readySides, retryIfHelperLost, say, shownPath, wholeNumber, type Command,
+  asBenchAction,
+  benchInHelperIfNeeded,
+  guestFiles,
+  readySides,
+  retryIfHelperLost,
+  say,
+  shownPath,
+  wholeNumber,
+  type Command,
 } from './common.js';
 
 interface BootOptions {
@@ -61,7 +69,11 @@ async function exitLoops(exits: number, helperExits: number): Promise<ExitLoopRe
   loops.push(await runExitLoopSuite({ where: 'host', exits, rounds: HOST_ROUNDS, pairs: HOST_PAIRS }));
   if (linuxGuestLocation() === 'helper' && helperExits > 0) {
     say(`VM-exit round trip inside the helper VM: ${HELPER_ROUNDS} rounds of ${helperExits} exits per process`);
-    loops.push(await retryIfHelperLost('the exit loop inside the helper VM', () => runExitLoopSuite({ where: 'helper', exits: helperExits, rounds: HELPER_ROUNDS, pairs: HELPER_PAIRS })));
+    loops.push(
+      await retryIfHelperLost('the exit loop inside the helper VM', () =>
+        runExitLoopSuite({ where: 'helper', exits: helperExits, rounds: HELPER_ROUNDS, pairs: HELPER_PAIRS }),
+      ),
+    );
   }
   return loops;
 }
@@ -88,8 +100,13 @@ async function measureSidesHere(runs: number, parallel: number, warmups: number,
   const plan = { sides: ready, runs, parallel, warmups };
   const samples = await runSideBoots({ ...plan, progress: new Progress(plannedSteps(plan)) });
   return summarizeSideBoots({
-    environment: benchEnvironment(), kernelCmdline: benchCmdline(), runs, parallel,
-    labels: ready.map((s) => ({ side: s.name, label: s.label })), skipped, samples,
+    environment: benchEnvironment(),
+    kernelCmdline: benchCmdline(),
+    runs,
+    parallel,
+    labels: ready.map((s) => ({ side: s.name, label: s.label })),
+    skipped,
+    samples,
   });
 }
 
@@ -104,7 +121,9 @@ async function benchBoot(options: BootOptions): Promise<void> {
 
   const loops = options.skipExitLoop ? [] : await exitLoops(exits, helperExits);
   const ratios = loops.map((loop) => ({
-    label: `VM exit koffi/C (${loop.where === 'helper' ? 'in helper VM' : 'on host'})`, value: loop.koffiOverC, goal: '≤ 1.1',
+    label: `VM exit koffi/C (${loop.where === 'helper' ? 'in helper VM' : 'on host'})`,
+    value: loop.koffiOverC,
+    goal: '≤ 1.1',
   }));
   // Printed before the boots start, so a forwarded boot run's own output (which names the results file) comes last.
   if (loops.length > 0) process.stdout.write(`\n${formatTable(loops.flatMap(exitLoopRows))}\n\n${formatRatios(ratios)}\n`);
@@ -113,8 +132,21 @@ async function benchBoot(options: BootOptions): Promise<void> {
   if (!options.skipBoot) {
     const files = guestFiles(options);
     const forwarded = await benchInHelperIfNeeded([
-      'bench', 'boot', '--skip-exit-loop', '--runs', String(runs), '--parallel', String(parallel), '--warmup', String(warmups),
-      '--kernel', files.kernel, '--initrd', files.initrd, '--json', json,
+      'bench',
+      'boot',
+      '--skip-exit-loop',
+      '--runs',
+      String(runs),
+      '--parallel',
+      String(parallel),
+      '--warmup',
+      String(warmups),
+      '--kernel',
+      files.kernel,
+      '--initrd',
+      files.initrd,
+      '--json',
+      json,
     ]);
     if (forwarded === null) {
       boot = await measureSidesHere(runs, parallel, warmups, options);
@@ -140,14 +172,16 @@ async function benchBoot(options: BootOptions): Promise<void> {
 export function register(bench: Command): void {
   bench
     .command('boot')
-    .description('boot time of mvm, QEMU microvm and runc on the same rootfs (spawn → marker, spawn → exit; p50/p90/p99, ratios), and the VM-exit round trip (koffi vs C)')
+    .description(
+      'boot time of mvm, QEMU microvm and runc on the same rootfs (spawn → marker, spawn → exit; p50/p90/p99, ratios), and the VM-exit round trip (koffi vs C)',
+    )
     .option('--runs <n>', 'timed instances per side', '10')
     .option('--parallel <p>', 'instances of a side started at once', '1')
-    .option('--warmup <n>', 'untimed instances per side first (the first read of the guest files is no side\'s cost)', '1')
+    .option('--warmup <n>', "untimed instances per side first (the first read of the guest files is no side's cost)", '1')
     .option('--exits <n>', 'exits per round of the loop on this host', '100000')
     .option('--helper-exits <n>', 'exits per round of the loop inside the helper VM (0: skip it)', '10000')
     .option('--kernel <path>', 'guest kernel (default images/out/vmlinux)')
-    .option('--initrd <path>', 'initramfs, also the container\'s root (default images/out/initramfs.cpio.gz)')
+    .option('--initrd <path>', "initramfs, also the container's root (default images/out/initramfs.cpio.gz)")
     .option('--json <path>', 'where to write the results', 'images/out/bench/boot.json')
     .option('--skip-boot', 'only the VM-exit round trip')
     .option('--skip-exit-loop', 'only the boots')

@@ -8,7 +8,7 @@ import { FORCE_PROGRESS_ENV, progressWanted } from '../../../bench/progress.js';
 import { availableSides, type BenchSide } from '../../../bench/sides/index.js';
 import type { GuestFiles } from '../../../bench/boot/contenders.js';
 import { projectRoot } from '../../../runtime/paths.js';
-import { UserError } from '../../errors.js';
+import { UserError } from '../../../errors.js';
 
 export function wholeNumber(text: string, what: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
   const n = Number(text);
@@ -32,7 +32,9 @@ export function guestFiles(options: { kernel?: string; initrd?: string }): Guest
 }
 
 /** The sides that can run here; prints one line per skipped side; fails when none can. */
-export async function readySides(sides: readonly BenchSide[]): Promise<{ ready: BenchSide[]; skipped: Array<{ side: BenchSide['name']; reason: string }> }> {
+export async function readySides(
+  sides: readonly BenchSide[],
+): Promise<{ ready: BenchSide[]; skipped: Array<{ side: BenchSide['name']; reason: string }> }> {
   const { ready, skipped } = await availableSides(sides);
   for (const s of skipped) say(`skipping ${s.side.label}: ${s.reason}`);
   if (ready.length === 0) throw new UserError('no side of the benchmark can run here (see the reasons above)', 1);

@@ -13,7 +13,7 @@ import { Progress, progressWanted } from '../../../bench/progress.js';
 import { benchEnvironment } from '../../../bench/sides/environment.js';
 import { allSides } from '../../../bench/sides/index.js';
 import type { SideName } from '../../../bench/sides/side.js';
-import { UserError } from '../../errors.js';
+import { UserError } from '../../../errors.js';
 import { asBenchAction, benchInHelperIfNeeded, guestFiles, shownPath, wholeNumber } from './common.js';
 
 interface DensityOptions {
@@ -39,7 +39,10 @@ const MAX_CAP = 100_000;
 const DAY_SECONDS = 24 * 3600;
 
 function parseSides(text: string): SideName[] {
-  const names = text.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const names = text
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
   for (const name of names) {
     if (!(SIDE_NAMES as readonly string[]).includes(name)) throw new UserError(`--sides: unknown side "${name}" (use ${SIDE_NAMES.join(', ')})`, 2);
   }
@@ -58,24 +61,32 @@ async function benchDensity(options: DensityOptions): Promise<void> {
   }
   const say = (line: string) => process.stderr.write(`mvm bench density: ${line}\n`);
   const sides = [];
-  for (const side of allSides(guestFiles(options)).filter((s) => wanted.includes(s.name))) sides.push({ side, unavailable: await side.unavailable() });
+  for (const side of allSides(guestFiles(options)).filter((s) => wanted.includes(s.name)))
+    sides.push({ side, unavailable: await side.unavailable() });
   if (sides.every((s) => s.unavailable !== null)) {
     for (const s of sides) say(`${s.side.label}: ${s.unavailable}`);
     throw new UserError('no side of the benchmark can run here (see the reasons above)', 1);
   }
   const environment = benchEnvironment();
-  say(`idle instances of ${wanted.join(', ')}, one side at a time; stops at p99 boot ×2, MemAvailable < 10 %, --max ${maxInstances} or ${budgetSeconds} s per side`);
+  say(
+    `idle instances of ${wanted.join(', ')}, one side at a time; stops at p99 boot ×2, MemAvailable < 10 %, --max ${maxInstances} or ${budgetSeconds} s per side`,
+  );
   const ready = sides.filter((s) => s.unavailable === null).length;
   const bar = progressWanted() ? new Progress(ready * maxInstances) : undefined;
-  const result = await runDensitySuite({
-    sides, maxInstances, budgetMs: budgetSeconds * 1000,
-    progress: (event) => {
-      if (!bar) say(event.text);
-      else if (event.kind === 'up') bar.step(event.text);
-      else if (event.kind === 'done') bar.step(event.text, event.skipped ?? 0);
-      else bar.show(event.text);
+  const result = await runDensitySuite(
+    {
+      sides,
+      maxInstances,
+      budgetMs: budgetSeconds * 1000,
+      progress: (event) => {
+        if (!bar) say(event.text);
+        else if (event.kind === 'up') bar.step(event.text);
+        else if (event.kind === 'done') bar.step(event.text, event.skipped ?? 0);
+        else bar.show(event.text);
+      },
     },
-  }, environment).finally(() => bar?.clear());
+    environment,
+  ).finally(() => bar?.clear());
   process.stdout.write(`\n${densityTable(result)}\n`);
   process.stdout.write(`ran ${environment.description}; MiB each = drop in MemAvailable / instances up\n`);
   process.stdout.write(`results: ${shownPath(writeJsonReport(path.resolve(options.json), result))}\n`);
@@ -84,7 +95,9 @@ async function benchDensity(options: DensityOptions): Promise<void> {
 export function register(bench: Command): void {
   bench
     .command('density')
-    .description('start idle instances of each side until p99 boot time doubles or MemAvailable < 10 % (or the cap/budget): instances reached and per GiB')
+    .description(
+      'start idle instances of each side until p99 boot time doubles or MemAvailable < 10 % (or the cap/budget): instances reached and per GiB',
+    )
     .option('--max <n>', 'cap on instances per side (a chosen limit, reported as such)', DEFAULT_MAX)
     .option('--budget-seconds <s>', 'time budget per side', DEFAULT_BUDGET_SECONDS)
     .option('--sides <list>', 'comma-separated sides to fill', SIDE_NAMES.join(','))

@@ -10,7 +10,7 @@ import { IMAGE_FORMATS, VMMS } from '../../../bench/guest-disk/contenders.js';
 import { runGuestDiskSuite, type GuestDiskResult } from '../../../bench/guest-disk/suite.js';
 import { WORKLOADS } from '../../../bench/guest-disk/workload.js';
 import { insideHelper } from '../../../helper/host-kvm.js';
-import { UserError } from '../../errors.js';
+import { UserError } from '../../../errors.js';
 import { asBenchAction, benchInHelperIfNeeded, guestFiles, say, shownPath, wholeNumber, type Command } from './common.js';
 
 interface GuestDiskOptions {
@@ -32,10 +32,14 @@ const MAX_RANDOM_OPS = 1_000_000;
 const VMM_LABEL = { mvm: 'mvm', qemu: 'QEMU microvm' } as const;
 
 function rows(result: GuestDiskResult): ReportRow[] {
-  return IMAGE_FORMATS.flatMap((format) => WORKLOADS.flatMap((workload) => VMMS.map((vmm) => {
-    const rate = result.rates[vmm][format][workload];
-    return { label: `${format} ${workload} ${VMM_LABEL[vmm]}`, unit: rate.unit, summary: rate.summary };
-  })));
+  return IMAGE_FORMATS.flatMap((format) =>
+    WORKLOADS.flatMap((workload) =>
+      VMMS.map((vmm) => {
+        const rate = result.rates[vmm][format][workload];
+        return { label: `${format} ${workload} ${VMM_LABEL[vmm]}`, unit: rate.unit, summary: rate.summary };
+      }),
+    ),
+  );
 }
 
 async function benchGuestDisk(options: GuestDiskOptions): Promise<void> {
@@ -46,22 +50,46 @@ async function benchGuestDisk(options: GuestDiskOptions): Promise<void> {
   const files = guestFiles(options);
   const json = path.resolve(options.json);
   const forwarded = await benchInHelperIfNeeded([
-    'bench', 'guest-disk', '--rounds', String(rounds), '--region-mib', String(regionMib), '--seq-mib', String(seqMib),
-    '--random-ops', String(randomOps), '--kernel', files.kernel, '--initrd', files.initrd, '--json', json,
+    'bench',
+    'guest-disk',
+    '--rounds',
+    String(rounds),
+    '--region-mib',
+    String(regionMib),
+    '--seq-mib',
+    String(seqMib),
+    '--random-ops',
+    String(randomOps),
+    '--kernel',
+    files.kernel,
+    '--initrd',
+    files.initrd,
+    '--json',
+    json,
   ]);
   if (forwarded !== null) {
     if (forwarded !== 0) throw new UserError(`the in-guest disk benchmark inside the helper VM failed (exit status ${forwarded})`, forwarded);
     return;
   }
   const location = insideHelper() ? 'helper' : 'host';
-  say(`guest disk: ${rounds} round(s) of mvm and QEMU microvm on a ${regionMib} MiB raw and qcow2 image${location === 'helper' ? ' inside the helper VM' : ''}; per boot ${seqMib} MiB sequential and ${randomOps} random 4 KiB requests each way`);
+  say(
+    `guest disk: ${rounds} round(s) of mvm and QEMU microvm on a ${regionMib} MiB raw and qcow2 image${location === 'helper' ? ' inside the helper VM' : ''}; per boot ${seqMib} MiB sequential and ${randomOps} random 4 KiB requests each way`,
+  );
   const started = new Date();
-  const result = await runGuestDiskSuite({
-    rounds, files, progress: say, size: { regionMib, sequentialBlocks: seqMib, randomOps },
-  }, location);
+  const result = await runGuestDiskSuite(
+    {
+      rounds,
+      files,
+      progress: say,
+      size: { regionMib, sequentialBlocks: seqMib, randomOps },
+    },
+    location,
+  );
   const ratios = result.ratios.map((r) => ({ label: `${r.format} ${r.workload} mvm/QEMU`, value: r.value }));
   process.stdout.write(`\n${formatTable(rows(result))}\n\nratios of medians (above 1: mvm is faster):\n${formatRatios(ratios)}\n`);
-  process.stdout.write(`\nin the guest: mvm-diskbench on /dev/vda, O_DIRECT, writes end with fdatasync; images in ${result.imageDir}, written in place by both VMMs\n`);
+  process.stdout.write(
+    `\nin the guest: mvm-diskbench on /dev/vda, O_DIRECT, writes end with fdatasync; images in ${result.imageDir}, written in place by both VMMs\n`,
+  );
   const written = writeJsonReport(json, { benchmark: 'guest-disk', started: started.toISOString(), finished: new Date().toISOString(), ...result });
   process.stdout.write(`results: ${shownPath(written)}\n`);
 }

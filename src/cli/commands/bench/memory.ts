@@ -9,9 +9,7 @@ import { IDLE_SETTLE_MS, runMemoryBench } from '../../../bench/memory/suite.js';
 import { Progress } from '../../../bench/progress.js';
 import { benchEnvironment } from '../../../bench/sides/environment.js';
 import { allSides } from '../../../bench/sides/index.js';
-import {
-  asBenchAction, benchInHelperIfNeeded, guestFiles, readySides, say, shownPath, wholeNumber, type Command,
-} from './common.js';
+import { asBenchAction, benchInHelperIfNeeded, guestFiles, readySides, say, shownPath, wholeNumber, type Command } from './common.js';
 
 interface MemoryOptions {
   count: string;
@@ -34,7 +32,18 @@ async function benchMemory(options: MemoryOptions): Promise<void> {
   const count = wholeNumber(options.count, '--count', 1, MAX_COUNT);
   const json = path.resolve(options.json);
   const files = guestFiles(options);
-  const forwarded = await benchInHelperIfNeeded(['bench', 'memory', '--count', String(count), '--kernel', files.kernel, '--initrd', files.initrd, '--json', json]);
+  const forwarded = await benchInHelperIfNeeded([
+    'bench',
+    'memory',
+    '--count',
+    String(count),
+    '--kernel',
+    files.kernel,
+    '--initrd',
+    files.initrd,
+    '--json',
+    json,
+  ]);
   if (forwarded !== null) {
     process.exitCode = forwarded;
     return;
@@ -44,8 +53,12 @@ async function benchMemory(options: MemoryOptions): Promise<void> {
   say(`memory: ${count} idle instance(s) of each of ${ready.map((s) => s.label).join(', ')}, one side at a time`);
   const raw = await runMemoryBench({ sides: ready, count, progress: new Progress(ready.length * count) });
   const result: MemoryResult = {
-    environment: benchEnvironment(), count, guestMemoryMiB: GUEST_MEMORY_MIB, idleMs: IDLE_SETTLE_MS,
-    sides: raw.map(summarizeSideMemory), skipped,
+    environment: benchEnvironment(),
+    count,
+    guestMemoryMiB: GUEST_MEMORY_MIB,
+    idleMs: IDLE_SETTLE_MS,
+    sides: raw.map(summarizeSideMemory),
+    skipped,
   };
   process.stdout.write(`\n${formatMemoryResult(result)}\n`);
   const report: MemoryReport = { benchmark: 'memory', started: started.toISOString(), finished: new Date().toISOString(), ...result };
@@ -55,10 +68,10 @@ async function benchMemory(options: MemoryOptions): Promise<void> {
 export function register(bench: Command): void {
   bench
     .command('memory')
-    .description('host memory per idle instance of mvm, QEMU microvm and runc (PSS sum, MemAvailable drop) and the VMMs\' overhead beside guest RAM')
+    .description("host memory per idle instance of mvm, QEMU microvm and runc (PSS sum, MemAvailable drop) and the VMMs' overhead beside guest RAM")
     .option('--count <n>', 'idle instances per side', '5')
     .option('--kernel <path>', 'guest kernel (default images/out/vmlinux)')
-    .option('--initrd <path>', 'initramfs, also the container\'s root (default images/out/initramfs.cpio.gz)')
+    .option('--initrd <path>', "initramfs, also the container's root (default images/out/initramfs.cpio.gz)")
     .option('--json <path>', 'where to write the results', 'images/out/bench/memory.json')
     .action((options: MemoryOptions) => asBenchAction(() => benchMemory(options)));
 }

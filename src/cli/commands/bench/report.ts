@@ -8,7 +8,7 @@ import { readInputs } from '../../../bench/report/inputs.js';
 import { hostFacts } from '../../../bench/report/document.js';
 import { writeReport } from '../../../bench/report/write.js';
 import { detectHostKvm } from '../../../helper/client.js';
-import { UserError } from '../../errors.js';
+import { UserError } from '../../../errors.js';
 import { asBenchAction, say, shownPath } from './common.js';
 
 interface ReportOptions {
@@ -22,7 +22,10 @@ async function benchReport(options: ReportOptions): Promise<void> {
   if (path.extname(out) !== '.md') throw new UserError(`--out must name a Markdown file (.md), not ${options.out}`, 2);
   const inputs = readInputs(options.results);
   if (Object.keys(inputs.files).length === 0) {
-    throw new UserError(`no benchmark results in ${options.results} (run mvm bench boot, memory, disk, density and guest-disk first): ${inputs.missing.map((m) => `${m.benchmark}: ${m.why}`).join('; ')}`, 1);
+    throw new UserError(
+      `no benchmark results in ${options.results} (run mvm bench boot, memory, disk, density and guest-disk first): ${inputs.missing.map((m) => `${m.benchmark}: ${m.why}`).join('; ')}`,
+      1,
+    );
   }
   for (const m of inputs.missing) say(`report: without ${m.benchmark}: ${m.why}`);
   const written = writeReport(out, inputs, hostFacts(detectHostKvm().kind), new Date(), options.note);

@@ -1,6 +1,6 @@
 // mvm image check [-r leaks|all] [--json] FILE — exit 0 clean, 1 check failed, 2 corrupt, 3 leaks only.
 import type { Command } from 'commander';
-import { UserError } from '../../errors.js';
+import { UserError } from '../../../errors.js';
 import { refuseIfInUse } from '../../../disk/image-lock.js';
 import { probeFormat } from '../../../disk/open.js';
 import type { RepairMode } from '../../../disk/qcow2/check.js';
@@ -13,7 +13,8 @@ const EXIT_LEAKS = 3;
 const EXIT_NOT_SUPPORTED = 63;
 
 export function registerCheck(image: Command): void {
-  image.command('check')
+  image
+    .command('check')
     .description('check a qcow2 image for leaked clusters and corruption, optionally repairing it')
     .argument('<file>')
     .option('-r, --repair <mode>', 'leaks or all')
@@ -23,7 +24,7 @@ export function registerCheck(image: Command): void {
       if (o.repair !== undefined && o.repair !== 'leaks' && o.repair !== 'all') throw new UserError('-r takes "leaks" or "all"');
       if (probeFormat(file) !== 'qcow2') throw new UserError(`${file}: only qcow2 images can be checked`, EXIT_NOT_SUPPORTED);
       if (o.repair !== undefined) await refuseIfInUse(file);
-      let r;
+      let r: ReturnType<typeof checkImage>;
       try {
         r = checkImage(file, (o.repair ?? 'none') as RepairMode);
       } catch (err) {
@@ -31,16 +32,30 @@ export function registerCheck(image: Command): void {
         throw err;
       }
       if (o.json || o.output === 'json') {
-        process.stdout.write(`${JSON.stringify({
-          filename: file, format: 'qcow2', 'check-errors': 0, corruptions: r.corruptions, leaks: r.leaks,
-          'corruptions-fixed': r.repairedCorruptions, 'leaks-fixed': r.repairedLeaks,
-          'allocated-clusters': r.allocatedClusters, 'total-clusters': r.totalClusters, 'image-end-offset': r.imageEndOffset,
-        }, null, 2)}\n`);
+        process.stdout.write(
+          `${JSON.stringify(
+            {
+              filename: file,
+              format: 'qcow2',
+              'check-errors': 0,
+              corruptions: r.corruptions,
+              leaks: r.leaks,
+              'corruptions-fixed': r.repairedCorruptions,
+              'leaks-fixed': r.repairedLeaks,
+              'allocated-clusters': r.allocatedClusters,
+              'total-clusters': r.totalClusters,
+              'image-end-offset': r.imageEndOffset,
+            },
+            null,
+            2,
+          )}\n`,
+        );
       } else {
         const out: string[] = [];
         if (r.repairedLeaks || r.repairedCorruptions) out.push(`Repaired ${r.repairedLeaks} leaks and ${r.repairedCorruptions} corruptions.`);
         for (const m of r.messages) out.push(m);
-        if (r.corruptions) out.push(`${r.corruptions} errors were found on the image.`, 'Data may be corrupted, or further writes to the image may corrupt it.');
+        if (r.corruptions)
+          out.push(`${r.corruptions} errors were found on the image.`, 'Data may be corrupted, or further writes to the image may corrupt it.');
         if (r.leaks) out.push(`${r.leaks} leaked clusters were found on the image.`, 'This means waste of disk space, but no harm to data.');
         if (!r.corruptions && !r.leaks) out.push('No errors were found on the image.');
         out.push(`${r.allocatedClusters} clusters in use; image end offset: ${r.imageEndOffset}`);

@@ -1,10 +1,11 @@
 // mvm image commit FILE
 import type { Command } from 'commander';
 import { commitImage } from '../../../disk/commit.js';
-import { formatSize } from '../../../disk/size.js';
+import { formatSize } from '../../../units/size.js';
 
 export function registerCommit(image: Command): void {
-  image.command('commit')
+  image
+    .command('commit')
     .description("write an overlay's changes into its backing file and empty the overlay")
     .argument('<file>')
     .action(async (file: string) => {

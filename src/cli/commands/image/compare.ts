@@ -1,6 +1,7 @@
 // mvm image compare [-f FMT] [-F FMT] [-s] [-q] A B — exit 0 identical, 1 different, 2 error (qemu-img's codes).
 import type { Command } from 'commander';
-import { UserError, describeError } from '../../errors.js';
+import { UserError } from '../../../errors.js';
+import { describeError } from '../../errors.js';
 import type { SyncDisk } from '../../../disk/backend.js';
 import { compareImages } from '../../../disk/compare.js';
 import { openSync } from '../../../disk/open.js';
@@ -10,7 +11,8 @@ const EXIT_DIFFERENT = 1;
 const EXIT_ERROR = 2;
 
 export function registerCompare(image: Command): void {
-  image.command('compare')
+  image
+    .command('compare')
     .description('check whether two images read the same (any formats, backing chains followed)')
     .argument('<a>')
     .argument('<b>')
@@ -19,9 +21,11 @@ export function registerCompare(image: Command): void {
     .option('-s, --strict', 'images of different sizes differ, even if the extra part is zeros')
     .option('-q, --quiet', 'print nothing; the exit status says it')
     .action((a: string, b: string, o: { format?: string; formatB?: string; strict?: boolean; quiet?: boolean }) => {
-      const say = (line: string): void => { if (!o.quiet) process.stdout.write(`${line}\n`); };
+      const say = (line: string): void => {
+        if (!o.quiet) process.stdout.write(`${line}\n`);
+      };
       const disks: SyncDisk[] = [];
-      let result;
+      let result: ReturnType<typeof compareImages>;
       try {
         disks.push(openSync(a, { readOnly: true, format: formatOption(o.format, 'format') }));
         disks.push(openSync(b, { readOnly: true, format: formatOption(o.formatB, 'format') }));

@@ -3,7 +3,8 @@ import type { Command } from 'commander';
 import { formatInfo, imageInfo } from '../../../disk/info.js';
 
 export function registerInfo(image: Command): void {
-  image.command('info')
+  image
+    .command('info')
     .description('show format, sizes, backing file and snapshots of an image')
     .argument('<file>')
     .option('--json', 'machine-readable output (like qemu-img info --output=json)')

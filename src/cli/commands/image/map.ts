@@ -6,7 +6,8 @@ import { RawDisk } from '../../../disk/raw.js';
 import { loadNativeFileOps } from '../../../disk/native-file-ops.js';
 
 export function registerMap(image: Command): void {
-  image.command('map')
+  image
+    .command('map')
     .description('show where each range of the image is stored (through its backing chain)')
     .argument('<file>')
     .option('--output <fmt>', 'human or json', 'human')
@@ -18,16 +19,27 @@ export function registerMap(image: Command): void {
         if (chainDisks(disk).some((d) => d instanceof RawDisk)) await loadNativeFileOps();
         const extents = mapDisk(disk);
         if (o.json || o.output === 'json') {
-          const rows = extents.map((e) => JSON.stringify({
-            start: e.start, length: e.length, depth: e.depth, present: e.present, zero: e.zero, data: e.data,
-            ...(e.offset !== undefined ? { offset: e.offset } : {}),
-          }).replace(/,"/g, ', "').replace(/":/g, '": ').replace(/^{"/, '{ "'));
+          const rows = extents.map((e) =>
+            JSON.stringify({
+              start: e.start,
+              length: e.length,
+              depth: e.depth,
+              present: e.present,
+              zero: e.zero,
+              data: e.data,
+              ...(e.offset !== undefined ? { offset: e.offset } : {}),
+            })
+              .replace(/,"/g, ', "')
+              .replace(/":/g, '": ')
+              .replace(/^{"/, '{ "'),
+          );
           process.stdout.write(`[${rows.join(',\n')}]\n`);
         } else {
           const hex = (n: number) => `0x${n.toString(16)}`;
           const lines = ['Offset          Length          Mapped to       File'];
           for (const e of extents) {
-            if (e.data && e.offset !== undefined) lines.push(`${hex(e.start).padEnd(16)}${hex(e.length).padEnd(16)}${hex(e.offset).padEnd(16)}${e.file}`);
+            if (e.data && e.offset !== undefined)
+              lines.push(`${hex(e.start).padEnd(16)}${hex(e.length).padEnd(16)}${hex(e.offset).padEnd(16)}${e.file}`);
           }
           process.stdout.write(`${lines.join('\n')}\n`);
         }

@@ -1,8 +1,8 @@
 // Parsing the qemu-img style `-o key=value,...` option lists and formats.
-import { UserError } from '../../errors.js';
+import { UserError } from '../../../errors.js';
 import type { DiskFormat } from '../../../disk/backend.js';
 import { MAX_CLUSTER_BITS, MIN_CLUSTER_BITS } from '../../../disk/qcow2/constants.js';
-import { parseSize } from '../../../disk/size.js';
+import { parseSize } from '../../../units/size.js';
 
 export function parseOptionList(list: string[]): Map<string, string> {
   const out = new Map<string, string>();
@@ -32,6 +32,7 @@ export function clusterBitsOption(text: string | undefined): number | undefined 
   if (text === undefined) return undefined;
   const size = parseSize(text, 'cluster size');
   const bits = Math.log2(size);
-  if (!Number.isInteger(bits) || bits < MIN_CLUSTER_BITS || bits > MAX_CLUSTER_BITS) throw new UserError(`cluster size ${text} must be a power of two from 512 to 2M`);
+  if (!Number.isInteger(bits) || bits < MIN_CLUSTER_BITS || bits > MAX_CLUSTER_BITS)
+    throw new UserError(`cluster size ${text} must be a power of two from 512 to 2M`);
   return bits;
 }

@@ -4,7 +4,8 @@ import { rebaseImage } from '../../../disk/rebase.js';
 import { formatOption } from './options.js';
 
 export function registerRebase(image: Command): void {
-  image.command('rebase')
+  image
+    .command('rebase')
     .description('change the backing file of an overlay, keeping its contents (or only the name with -u)')
     .argument('<file>')
     .requiredOption('-b, --backing <base>', 'new backing file ("" for none)')

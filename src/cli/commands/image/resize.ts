@@ -1,11 +1,12 @@
 // mvm image resize [--shrink] [-f raw|qcow2] FILE [+|-]SIZE
 import type { Command } from 'commander';
 import { resizeImage } from '../../../disk/resize.js';
-import { formatSize } from '../../../disk/size.js';
+import { formatSize } from '../../../units/size.js';
 import { formatOption } from './options.js';
 
 export function registerResize(image: Command): void {
-  image.command('resize')
+  image
+    .command('resize')
     .description('change the virtual size: SIZE (10G), +SIZE or -SIZE; shrinking needs --shrink')
     .argument('<file>')
     .argument('<size>', 'new size, or +/- a size (write -- before a negative one: resize --shrink IMG -- -1G)')

@@ -1,6 +1,6 @@
 // mvm image snapshot (-c NAME | -l | -a NAME | -d NAME) FILE
 import type { Command } from 'commander';
-import { UserError } from '../../errors.js';
+import { UserError } from '../../../errors.js';
 import { ImageError } from '../../../disk/errors.js';
 import { SNAPSHOT_HEADING, snapshotRow } from '../../../disk/info.js';
 import { refuseIfInUse } from '../../../disk/image-lock.js';
@@ -9,7 +9,8 @@ import { Qcow2Image } from '../../../disk/qcow2/image.js';
 import { applySnapshot, createSnapshot, deleteSnapshot, listSnapshots } from '../../../disk/qcow2/snapshot.js';
 
 export function registerSnapshot(image: Command): void {
-  image.command('snapshot')
+  image
+    .command('snapshot')
     .description('create, list, apply or delete internal snapshots of a qcow2 image')
     .argument('<file>')
     .option('-c, --create <name>', 'create a snapshot of the current contents')

@@ -73,7 +73,10 @@ export class VirtioBlock implements VirtioDevice {
   private inFlight = 0;
   private idleWaiters: (() => void)[] = [];
 
-  constructor(private readonly disk: DiskBackend, private readonly id: string) {
+  constructor(
+    private readonly disk: DiskBackend,
+    private readonly id: string,
+  ) {
     this.name = `virtio-blk (${id})`;
     const readOnly = disk.readOnly;
     this.limits = {
@@ -147,18 +150,20 @@ export class VirtioBlock implements VirtioDevice {
   private execute(ctx: DeviceContext, queue: Virtqueue, head: number, request: BlockRequest): void {
     const generation = this.generation;
     this.inFlight++;
-    this.perform(ctx.memory, request).then(
-      (written) => ({ code: BlkStatus.OK, written }),
-      (err: unknown) => {
-        this.stats.ioErrors++;
-        ctx.errors.warn(`${request.kind} failed on the host: ${err instanceof Error ? err.message : String(err)}`);
-        return { code: BlkStatus.IOERR, written: 0 };
-      },
-    ).then(({ code, written }) => {
-      this.inFlight--;
-      if (generation === this.generation) this.complete(ctx, queue, head, request.status, code, written + 1);
-      if (this.inFlight === 0) for (const wake of this.idleWaiters.splice(0)) wake();
-    });
+    this.perform(ctx.memory, request)
+      .then(
+        (written) => ({ code: BlkStatus.OK, written }),
+        (err: unknown) => {
+          this.stats.ioErrors++;
+          ctx.errors.warn(`${request.kind} failed on the host: ${err instanceof Error ? err.message : String(err)}`);
+          return { code: BlkStatus.IOERR, written: 0 };
+        },
+      )
+      .then(({ code, written }) => {
+        this.inFlight--;
+        if (generation === this.generation) this.complete(ctx, queue, head, request.status, code, written + 1);
+        if (this.inFlight === 0) for (const wake of this.idleWaiters.splice(0)) wake();
+      });
   }
 
   /** Does the I/O; returns the bytes written into the guest's buffers (excluding status). */

@@ -1,50 +1,24 @@
-// The drives of one microVM, from `--disk PATH[,persistent|,ro]` options:
-//   PATH             a fresh qcow2 copy-on-write overlay of PATH in the VM's
+// The drives of one microVM (DriveSettings, src/devices/settings.ts), by mode:
+//   overlay          a fresh qcow2 copy-on-write overlay of the image in the VM's
 //                    runtime directory; the guest writes go there and vanish
 //                    with the VM, so many VMs can share one base image.
-//   PATH,persistent  the guest writes to PATH itself.
-//   PATH,ro          read-only (the guest sees VIRTIO_BLK_F_RO).
+//   persistent       the guest writes to the image itself.
+//   ro               read-only (the guest sees VIRTIO_BLK_F_RO).
 // Disks are opened synchronously and closed synchronously at exit, because
 // the VMM process ends with an immediate exit once the guest powers off.
-import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { UserError } from '../../../cli/errors.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { UserError } from '../../../errors.js';
 import { asBackend, type SyncDisk } from '../../../disk/backend.js';
 import { lockVmDisk } from '../../../disk/image-lock.js';
-import { openSync, probeFormat } from '../../../disk/open.js';
-import { createQcow2 } from '../../../disk/qcow2/create.js';
+import { openSync } from '../../../disk/open.js';
+import { createOverlay } from '../../../disk/overlay.js';
 import { ensurePrivateDir, runtimeRoot } from '../../../runtime/paths.js';
+import type { DriveSettings } from '../../settings.js';
 import { VirtioBlock } from './device.js';
-
-export type DriveMode = 'overlay' | 'persistent' | 'ro';
-
-export interface DriveSpec {
-  readonly path: string;
-  readonly mode: DriveMode;
-}
 
 /** Guest drive names follow the slot order: vda, vdb, … (26 is plenty for a microVM). */
 const DRIVE_LETTERS = 'abcdefghijklmnopqrstuvwxyz';
-
-/** Parses one --disk value; the path must exist and be a regular file or block device. */
-export function parseDriveOption(text: string): DriveSpec {
-  const comma = text.lastIndexOf(',');
-  const flag = comma >= 0 ? text.slice(comma + 1) : '';
-  let mode: DriveMode = 'overlay';
-  let path = text;
-  if (flag === 'persistent' || flag === 'ro') {
-    mode = flag;
-    path = text.slice(0, comma);
-  } else if (comma >= 0 && !existsSync(text)) {
-    throw new UserError(`--disk ${text}: unknown option "${flag}" (use PATH, PATH,persistent or PATH,ro)`);
-  }
-  if (path === '') throw new UserError(`--disk ${text}: no image path`);
-  const absolute = resolve(path);
-  if (!existsSync(absolute)) throw new UserError(`--disk ${path}: no such file`);
-  const st = statSync(absolute);
-  if (!st.isFile() && !st.isBlockDevice()) throw new UserError(`--disk ${path}: not a regular file or block device`);
-  return { path: absolute, mode };
-}
 
 export class VmDrives {
   readonly devices: VirtioBlock[] = [];
@@ -52,13 +26,15 @@ export class VmDrives {
   private scratchDir: string | undefined;
 
   /** Opens every drive; on any failure, closes what was opened and rethrows. */
-  static open(specs: readonly DriveSpec[]): VmDrives {
+  static open(specs: readonly DriveSettings[]): VmDrives {
     const drives = new VmDrives();
     // If the VM never starts (a bad kernel, say), the CLI exits normally: close and delete then too.
     // A running VM ends with an immediate exit instead, after its caller has called closeSync().
     process.once('exit', () => drives.closeSync());
     try {
-      specs.forEach((spec, i) => drives.add(spec, i));
+      specs.forEach((spec, i) => {
+        drives.add(spec, i);
+      });
     } catch (err) {
       drives.closeSync();
       throw err;
@@ -66,16 +42,13 @@ export class VmDrives {
     return drives;
   }
 
-  private add(spec: DriveSpec, index: number): void {
+  private add(spec: DriveSettings, index: number): void {
     const name = `vd${DRIVE_LETTERS[index] ?? index}`;
     let path = spec.path;
     if (spec.mode === 'overlay') {
       this.scratchDir ??= mkdtempSync(join(ensurePrivateDir(runtimeRoot()), 'vm-disks-'));
-      const base = openSync(spec.path, { readOnly: true });
-      const size = base.size;
-      base.closeSync();
       path = join(this.scratchDir, `${name}.qcow2`);
-      createQcow2(path, { size, backing: { name: spec.path, format: probeFormat(spec.path) } });
+      createOverlay(path, spec.path);
     }
     let disk: SyncDisk;
     try {
@@ -83,7 +56,9 @@ export class VmDrives {
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'EROFS' || code === 'EACCES' || code === 'EPERM') {
-        throw new UserError(`--disk ${spec.path}: cannot open for writing (${code}); use ${spec.path},ro or an overlay${process.env['MVM_IN_HELPER'] ? ' (inside the helper VM only shared directories are writable)' : ''}`);
+        throw new UserError(
+          `${spec.path}: cannot open for writing (${code}); attach it read-only or through an overlay${process.env['MVM_IN_HELPER'] ? ' (inside the helper VM only shared directories are writable)' : ''}`,
+        );
       }
       throw err;
     }

@@ -108,7 +108,8 @@ export function parseRequest(memory: GuestMemory, chain: DescriptorChain, limits
       if (limits.readOnly) return reject(BlkStatus.IOERR, `${isDiscard ? 'discard' : 'write-zeroes'} on a read-only disk`);
       const maxSegments = isDiscard ? limits.maxDiscardSegments : limits.maxWriteZeroesSegments;
       const maxSectors = isDiscard ? limits.maxDiscardSectors : limits.maxWriteZeroesSectors;
-      if (readData === 0 || readData % RANGE_SEGMENT_SIZE !== 0) return reject(BlkStatus.IOERR, `range list of ${readData} bytes is not whole ${RANGE_SEGMENT_SIZE}-byte segments`);
+      if (readData === 0 || readData % RANGE_SEGMENT_SIZE !== 0)
+        return reject(BlkStatus.IOERR, `range list of ${readData} bytes is not whole ${RANGE_SEGMENT_SIZE}-byte segments`);
       const count = readData / RANGE_SEGMENT_SIZE;
       if (count > maxSegments) return reject(BlkStatus.UNSUPP, `${count} range segments, more than the ${maxSegments} announced`);
       const bytes = new DataView(gather(memory, chain.readable, HEADER_SIZE, readData).buffer);

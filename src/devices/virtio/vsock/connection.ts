@@ -47,7 +47,12 @@ export class Connection {
   private pendingBytes = 0;
   private paused = false;
 
-  constructor(readonly guestPort: number, readonly hostPort: number, readonly stream: HostStream, state: ConnectionState) {
+  constructor(
+    readonly guestPort: number,
+    readonly hostPort: number,
+    readonly stream: HostStream,
+    state: ConnectionState,
+  ) {
     this.state = state;
   }
 

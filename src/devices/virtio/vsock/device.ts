@@ -12,8 +12,19 @@ import { gather, scatter } from '../../../virtio/segments.js';
 import { Connection, HOST_BUF_ALLOC, connectionKey } from './connection.js';
 import type { HostStream, VsockBackend } from './host-stream.js';
 import {
-  HEADER_SIZE, HOST_CID, MAX_PAYLOAD, MAX_GUEST_CID, MIN_GUEST_CID, Op, SHUTDOWN_RCV, SHUTDOWN_SEND, TYPE_STREAM,
-  decodeHeader, encodeHeader, headerProblem, type Header,
+  HEADER_SIZE,
+  HOST_CID,
+  MAX_PAYLOAD,
+  MAX_GUEST_CID,
+  MIN_GUEST_CID,
+  Op,
+  SHUTDOWN_RCV,
+  SHUTDOWN_SEND,
+  TYPE_STREAM,
+  decodeHeader,
+  encodeHeader,
+  headerProblem,
+  type Header,
 } from './packet.js';
 
 const RX_QUEUE = 0;
@@ -65,8 +76,13 @@ export class VirtioVsock implements VirtioDevice {
   private readonly control: ControlPacket[] = [];
   private nextHostPort = FIRST_EPHEMERAL_PORT;
 
-  constructor(guestCid: number, private readonly backend: VsockBackend, private readonly acceptTimeoutMs = DEFAULT_ACCEPT_TIMEOUT_MS) {
-    if (!Number.isInteger(guestCid) || guestCid < MIN_GUEST_CID || guestCid > MAX_GUEST_CID) throw new RangeError(`guest CID ${guestCid} is not in ${MIN_GUEST_CID}..${MAX_GUEST_CID}`);
+  constructor(
+    guestCid: number,
+    private readonly backend: VsockBackend,
+    private readonly acceptTimeoutMs = DEFAULT_ACCEPT_TIMEOUT_MS,
+  ) {
+    if (!Number.isInteger(guestCid) || guestCid < MIN_GUEST_CID || guestCid > MAX_GUEST_CID)
+      throw new RangeError(`guest CID ${guestCid} is not in ${MIN_GUEST_CID}..${MAX_GUEST_CID}`);
     this.guestCid = BigInt(guestCid);
     this.name = `virtio-vsock (cid ${guestCid})`;
     backend.onIncoming((port, stream, accepted) => this.hostConnect(port, stream, accepted));
@@ -220,15 +236,24 @@ export class VirtioVsock implements VirtioDevice {
     conn.updatePeer(header.bufAlloc, header.fwdCnt);
     switch (header.op) {
       case Op.RESPONSE:
-        if (conn.state !== 'awaiting-guest') return this.violation(ctx, conn, 'RESPONSE on a connection that was not requested by the host');
+        if (conn.state !== 'awaiting-guest') {
+          this.violation(ctx, conn, 'RESPONSE on a connection that was not requested by the host');
+          return;
+        }
         conn.state = 'established';
         clearTimeout(conn.acceptTimer);
         conn.accepted?.(conn.hostPort);
         break;
       case Op.RW: {
-        if (conn.state !== 'established') return this.violation(ctx, conn, 'data before the connection was established');
+        if (conn.state !== 'established') {
+          this.violation(ctx, conn, 'data before the connection was established');
+          return;
+        }
         const data = gather(ctx.memory, chain.readable, HEADER_SIZE, header.len);
-        if (!conn.fromGuest(data, () => this.flushed(conn))) return this.violation(ctx, conn, `${header.len} bytes beyond the ${HOST_BUF_ALLOC}-byte credit the host gave`);
+        if (!conn.fromGuest(data, () => this.flushed(conn))) {
+          this.violation(ctx, conn, `${header.len} bytes beyond the ${HOST_BUF_ALLOC}-byte credit the host gave`);
+          return;
+        }
         this.stats.bytesFromGuest += data.length;
         break;
       }
@@ -250,7 +275,10 @@ export class VirtioVsock implements VirtioDevice {
   }
 
   private guestConnect(ctx: DeviceContext, header: Header, existing: Connection | undefined): void {
-    if (existing) return this.violation(ctx, existing, 'REQUEST on a connection that already exists');
+    if (existing) {
+      this.violation(ctx, existing, 'REQUEST on a connection that already exists');
+      return;
+    }
     if (this.connections.size >= MAX_CONNECTIONS) {
       ctx.errors.warn(`connection request to host port ${header.dstPort} refused: ${MAX_CONNECTIONS} connections are open`);
       this.sendRst(header.dstPort, header.srcPort);
@@ -336,8 +364,16 @@ export class VirtioVsock implements VirtioDevice {
   private hostHeader(op: number, flags: number, hostPort: number, guestPort: number, conn: Connection | undefined): Header {
     if (conn) conn.advertisedFwd = conn.fwdCnt;
     return {
-      srcCid: BigInt(HOST_CID), dstCid: this.guestCid, srcPort: hostPort, dstPort: guestPort, len: 0,
-      type: TYPE_STREAM, op, flags, bufAlloc: HOST_BUF_ALLOC, fwdCnt: conn?.fwdCnt ?? 0,
+      srcCid: BigInt(HOST_CID),
+      dstCid: this.guestCid,
+      srcPort: hostPort,
+      dstPort: guestPort,
+      len: 0,
+      type: TYPE_STREAM,
+      op,
+      flags,
+      bufAlloc: HOST_BUF_ALLOC,
+      fwdCnt: conn?.fwdCnt ?? 0,
     };
   }
 }

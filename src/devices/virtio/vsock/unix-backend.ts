@@ -19,7 +19,10 @@ class SocketStream implements HostStream {
   private events: StreamEvents | undefined;
   private readonly early: (() => void)[] = [];
 
-  constructor(private readonly socket: net.Socket, initial?: Uint8Array) {
+  constructor(
+    private readonly socket: net.Socket,
+    initial?: Uint8Array,
+  ) {
     if (initial && initial.length > 0) this.early.push(() => this.events!.data(initial));
     socket.on('connect', () => this.emit((e) => e.connected()));
     socket.on('data', (chunk: Buffer) => this.emit((e) => e.data(new Uint8Array(chunk))));
@@ -91,7 +94,11 @@ export class UnixSocketBackend implements VsockBackend {
   private readonly sockets = new Set<net.Socket>();
 
   /** Listens on `path` at once; a stale socket file left by an earlier run is replaced. */
-  constructor(readonly path: string, private readonly onError: (message: string) => void = () => {}, private readonly options: UnixSocketBackendOptions = {}) {
+  constructor(
+    readonly path: string,
+    private readonly onError: (message: string) => void = () => {},
+    private readonly options: UnixSocketBackendOptions = {},
+  ) {
     if (existsSync(path)) {
       if (!lstatSync(path).isSocket()) throw new Error(`${path} exists and is not a socket`);
       unlinkSync(path);

@@ -2,6 +2,9 @@
 // device sees offsets relative to its own base, never absolute addresses.
 // Ranges may not overlap: a second device claiming a taken range is a bug in
 // the VMM's layout and is refused when it is registered.
+//
+// Below the devices and the virtio transport, which implement BusDevice, and
+// the VMM, which owns the buses and registers the devices on them.
 
 /** What a device on a bus implements. `data.length` is the access width. */
 export interface BusDevice {

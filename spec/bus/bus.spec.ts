@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { Bus, BusOverlapError, type BusDevice } from '../../src/vmm/bus.js';
+import { Bus, BusOverlapError, type BusDevice } from '../../src/bus/bus.js';
 
 class Recorder implements BusDevice {
   log: string[] = [];

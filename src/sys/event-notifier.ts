@@ -4,7 +4,7 @@
 // koffi's libuv poll, so callbacks run on the event loop like any other I/O.
 import koffi from 'koffi';
 import { closeSync, readSync, writeSync } from 'node:fs';
-import { EFD_CLOEXEC, EFD_NONBLOCK, eventfd } from './ffi.js';
+import { EFD_CLOEXEC, EFD_NONBLOCK, eventfd } from './libc.js';
 
 /** An eventfd counter is a u64 read or written in one 8-byte access. */
 const COUNTER_BYTES = 8;

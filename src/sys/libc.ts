@@ -1,9 +1,10 @@
-// The only place mvm touches native code. Everything crosses as raw bytes:
-// ioctl arguments are Uint8Arrays laid out by src/kvm/structs.ts, mapped
-// memory comes back as ArrayBuffers that alias the mapping (koffi.view), so
-// the rest of the VMM never sees a pointer.
+// libc through koffi: the system calls Node lacks. With src/kvm (which uses
+// these for its ioctls and mappings) the only place mvm touches native code.
+// Everything crosses as raw bytes: ioctl arguments are Uint8Arrays laid out by
+// the caller (src/kvm/structs.ts for KVM), mapped memory comes back as
+// ArrayBuffers that alias the mapping (koffi.view), so no caller sees a pointer.
 import koffi from 'koffi';
-import { constants as osConstants } from 'node:os';
+import { SyscallError } from './syscall-error.js';
 
 const libc = koffi.load('libc.so.6');
 
@@ -57,45 +58,6 @@ export const EFD_NONBLOCK = 0o4000;
 /** MAP_FAILED is (void *)-1. */
 const MAP_FAILED = 0xffff_ffff_ffff_ffffn;
 
-/** A failed system call, carrying errno and the name of what was attempted. */
-export class SyscallError extends Error {
-  constructor(
-    readonly call: string,
-    readonly errno: number,
-  ) {
-    super(`${call} failed: ${errnoName(errno)} (${describeErrno(errno)})`);
-    this.name = 'SyscallError';
-  }
-}
-
-const errnoNames = new Map<number, string>(
-  Object.entries(osConstants.errno).map(([name, value]) => [value, name]),
-);
-
-export function errnoName(errno: number): string {
-  return errnoNames.get(errno) ?? `errno ${errno}`;
-}
-
-const errnoText: Record<string, string> = {
-  ENOENT: 'no such file or directory',
-  EACCES: 'permission denied',
-  EPERM: 'operation not permitted',
-  ENOMEM: 'out of memory',
-  EINVAL: 'invalid argument',
-  EEXIST: 'already exists',
-  EBUSY: 'device or resource busy',
-  EFAULT: 'bad address',
-  ENXIO: 'no such device or address',
-  ENODEV: 'no such device',
-  E2BIG: 'argument list too long',
-  EINTR: 'interrupted',
-  EAGAIN: 'try again',
-};
-
-function describeErrno(errno: number): string {
-  return errnoText[errnoName(errno)] ?? 'system error';
-}
-
 export function errno(): number {
   return koffi.errno();
 }
@@ -116,26 +78,14 @@ export function close(fd: number): void {
  * SyscallError (with `what` naming the request) when it fails, except for the
  * errnos listed in `tolerate`, which are returned negated.
  */
-export function ioctlWithBuffer(
-  fd: number,
-  request: number,
-  arg: Uint8Array,
-  what: string,
-  tolerate: readonly number[] = [],
-): number {
+export function ioctlWithBuffer(fd: number, request: number, arg: Uint8Array, what: string, tolerate: readonly number[] = []): number {
   const result = ioctlPointer(fd, request, arg) as number;
   if (result < 0) return fail(what, tolerate);
   return result;
 }
 
 /** ioctl with an integer argument (or none: pass 0). */
-export function ioctlWithValue(
-  fd: number,
-  request: number,
-  value: number | bigint,
-  what: string,
-  tolerate: readonly number[] = [],
-): number {
+export function ioctlWithValue(fd: number, request: number, value: number | bigint, what: string, tolerate: readonly number[] = []): number {
   const result = ioctlValue(fd, request, value) as number;
   if (result < 0) return fail(what, tolerate);
   return result;
@@ -197,7 +147,15 @@ export function fallocate(fd: number, mode: number, offset: number, length: numb
  * struct's lock type afterwards (what F_OFD_GETLK found, F_UNLCK if nothing),
  * or the errno when the call failed with one of `tolerate`.
  */
-export function recordLock(fd: number, cmd: number, type: number, offset: number, length: number, what: string, tolerate: readonly number[] = []): { type: number; errno?: number } {
+export function recordLock(
+  fd: number,
+  cmd: number,
+  type: number,
+  offset: number,
+  length: number,
+  what: string,
+  tolerate: readonly number[] = [],
+): { type: number; errno?: number } {
   const flock = new DataView(new ArrayBuffer(FLOCK_BYTES));
   flock.setInt16(0, type, true);
   flock.setInt16(2, SEEK_SET, true);

@@ -2,7 +2,7 @@
 // /dev/net/tun and attach the fd to a named tap device with TUNSETIFF. The
 // fd then reads and writes whole Ethernet frames, one per system call.
 import { closeSync, constants, openSync } from 'node:fs';
-import { ioctlWithBuffer } from './ffi.js';
+import { ioctlWithBuffer } from './libc.js';
 
 /** _IOW('T', 202, int) from <linux/if_tun.h>. */
 const TUNSETIFF = 0x4004_54ca;

@@ -1,6 +1,6 @@
 // EventNotifier is the host end of irqfd/ioeventfd; it needs no /dev/kvm.
 import { expect } from 'chai';
-import { EventNotifier } from '../../src/kvm/event-notifier.js';
+import { EventNotifier } from '../../src/sys/event-notifier.js';
 
 describe('EventNotifier (eventfd watched on the event loop)', () => {
   it('drains a signalled counter once, and reports an unsignalled one as empty', () => {
