@@ -20,6 +20,8 @@ const lseekRaw = libc.func('int64_t lseek(int fd, int64_t offset, int whence)');
 const fallocateRaw = libc.func('int fallocate(int fd, int mode, int64_t offset, int64_t length)');
 // fcntl(2) is variadic; record locks pass a pointer to a struct flock.
 const fcntlPointer = libc.func('fcntl', 'int', ['int', 'int', 'void *']);
+const gettidRaw = libc.func('int gettid(void)');
+const tgkillRaw = libc.func('int tgkill(int tgid, int tid, int sig)');
 
 /** open(2) flags used here (Linux x86_64 values). */
 export const O_RDWR = 0o2;
@@ -207,6 +209,21 @@ export function recordLock(fd: number, cmd: number, type: number, offset: number
   const result = fcntlPointer(fd, cmd, bytes) as number;
   if (result < 0) return { type: -1, errno: -fail(what, tolerate) };
   return { type: flock.getInt16(0, true) };
+}
+
+/** The calling thread's kernel thread id (gettid(2)): what tgkill needs to reach one worker thread. */
+export function threadId(): number {
+  return gettidRaw() as number;
+}
+
+/**
+ * Sends `signal` to one thread of this process (tgkill(2)). Used to
+ * interrupt a vCPU thread's blocking KVM_RUN: the signal needs a handler in
+ * the process (else it is ignored or kills it), and KVM_RUN then returns EINTR.
+ * Returns false when the thread is gone.
+ */
+export function signalThread(tid: number, signal: number): boolean {
+  return (tgkillRaw(process.pid, tid, signal) as number) === 0;
 }
 
 /**

@@ -28,6 +28,8 @@ import { UserError } from '../cli/errors.js';
 import { Bus } from './bus.js';
 import { ConsoleTail } from './console-tail.js';
 import { describeFatalExit, describeLocation } from './exit-report.js';
+import { HaltWatchdog } from './halt-watchdog.js';
+import { kickThread } from './vcpu-kick.js';
 import { VcpuRunner, type VcpuExitCounts } from './vcpu-runner.js';
 import type { VcpuStopMessage } from './vcpu-protocol.js';
 
@@ -50,6 +52,11 @@ export interface MachineEvents {
   powerOff(status: number, how: 'guest-signal' | 'reset'): void;
   /** A vCPU stopped for a reason the VMM cannot continue from; `lines` explain it. */
   fatal(lines: string[]): void;
+  /**
+   * Every vCPU is halted with interrupts disabled (or was never started), so
+   * the guest can never run again (src/vmm/halt-watchdog.ts).
+   */
+  halted(): void;
 }
 
 /** Console lines included in a crash report. */
@@ -72,6 +79,7 @@ export class Machine {
   readonly virtio: MmioTransport[] = [];
   /** performance.now() when the vCPU threads were started. */
   startedAt = 0;
+  private readonly haltWatchdog: HaltWatchdog;
 
   private constructor(
     private readonly vm: VmFd,
@@ -106,6 +114,7 @@ export class Machine {
       this.virtio.push(transport);
     });
     this.createVcpus(kvm, config.cpus);
+    this.haltWatchdog = new HaltWatchdog(this.runners, () => events.halted());
   }
 
   static create(config: MachineConfig, events: MachineEvents): Machine {
@@ -133,6 +142,7 @@ export class Machine {
   start(): void {
     this.startedAt = performance.now();
     for (const runner of this.runners) runner.start();
+    this.haltWatchdog.start();
   }
 
   /** Asks the guest to shut down: its init polls the guest-signal stop register and powers off. */
@@ -166,11 +176,13 @@ export class Machine {
         const start = this.boot.specialRegisters;
         vcpu.updateSregs((current) => ({ ...current, ...start }));
       }
-      this.runners.push(new VcpuRunner(vcpu, runMmapSize, { pio: this.pio, mmio: this.mmio }, (i, m) => this.vcpuStopped(i, m)));
+      this.runners.push(new VcpuRunner(vcpu, runMmapSize, { pio: this.pio, mmio: this.mmio }, (i, m) => this.vcpuStopped(i, m), kickThread));
     }
   }
 
   private vcpuStopped(id: number, message: VcpuStopMessage): void {
+    // A stopped vCPU thread answers no probe; the VM is over anyway.
+    this.haltWatchdog.stop();
     const lines: string[] = [];
     if (message.type === 'failed') {
       lines.push(`vCPU ${id} failed: ${message.message}`);

@@ -38,8 +38,16 @@ interface RunOptions {
   name?: string;
 }
 
-/** Exit statuses of the VMM itself (the guest's own status passes through otherwise). */
+/**
+ * Exit statuses of the VMM itself (the guest's own status passes through
+ * otherwise; README: "Exit statuses"). 124 is left alone: timeout(1) uses it,
+ * and mvm often runs under timeout in scripts.
+ */
 const EXIT_GUEST_CRASHED = 125;
+/** The guest kernel panicked (PID 1 exiting included): panic=-1 resets and the panic line is on the console. */
+const EXIT_GUEST_PANICKED = 123;
+/** Every vCPU halted with interrupts disabled: halt -f, poweroff -f (Linux halts when it cannot power off), a dead guest. */
+const EXIT_GUEST_HALTED = 122;
 const EXIT_STOPPED_BY_ESCAPE = 130;
 const EXIT_SIGNALLED_BASE = 128;
 
@@ -130,8 +138,9 @@ async function runLocally(plan: VmPlan, command: readonly string[], options: Run
       bootMs ??= performance.now();
     },
     powerOff: (status) => finish(status),
-    panic: (lines) => finish(EXIT_GUEST_CRASHED, lines),
+    panic: (lines) => finish(EXIT_GUEST_PANICKED, lines),
     fatal: (lines) => finish(EXIT_GUEST_CRASHED, lines),
+    halted: (lines) => finish(EXIT_GUEST_HALTED, lines),
     warn: (message) => writeAll(2, Buffer.from(`mvm: ${message}\n`)),
   });
 
