@@ -22,6 +22,8 @@ const fallocateRaw = libc.func('int fallocate(int fd, int mode, int64_t offset, 
 const fcntlPointer = libc.func('fcntl', 'int', ['int', 'int', 'void *']);
 const gettidRaw = libc.func('int gettid(void)');
 const tgkillRaw = libc.func('int tgkill(int tgid, int tid, int sig)');
+// prctl(2) is variadic; PR_SET_PDEATHSIG passes one integer.
+const prctlValue = libc.func('prctl', 'int', ['int', 'unsigned long', 'unsigned long', 'unsigned long', 'unsigned long']);
 
 /** open(2) flags used here (Linux x86_64 values). */
 export const O_RDWR = 0o2;
@@ -224,6 +226,18 @@ export function threadId(): number {
  */
 export function signalThread(tid: number, signal: number): boolean {
   return (tgkillRaw(process.pid, tid, signal) as number) === 0;
+}
+
+/** prctl(2) option: the signal this process gets when its parent dies. */
+const PR_SET_PDEATHSIG = 1;
+
+/**
+ * Asks the kernel to send `signal` to this process when its parent exits
+ * (prctl PR_SET_PDEATHSIG): a process whose parent is killed is otherwise
+ * told nothing and lives on. Returns false when the kernel refused.
+ */
+export function setParentDeathSignal(signal: number): boolean {
+  return (prctlValue(PR_SET_PDEATHSIG, signal, 0, 0, 0) as number) === 0;
 }
 
 /**

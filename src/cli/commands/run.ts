@@ -7,7 +7,8 @@ import { resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { runViaHelperIfNeeded } from '../../helper/client.js';
 import { relayVsockIfForwarded } from '../../helper/vsock-relay.js';
-import { exitImmediately } from '../../kvm/ffi.js';
+import { constants as osConstants } from 'node:os';
+import { exitImmediately, setParentDeathSignal } from '../../kvm/ffi.js';
 import { projectRoot } from '../../runtime/paths.js';
 import { parseSize } from '../../disk/size.js';
 import { CONSOLE_ESCAPE_NAME, ConsoleIo, writeAll } from '../../vmm/console-io.js';
@@ -193,6 +194,11 @@ export function register(program: Command): void {
         await runDetached(plan, { ...(options.name !== undefined ? { name: options.name } : {}), config }, process.argv.slice(2));
         return;
       }
+      // A foreground VM lives as long as whoever started mvm: if that process
+      // dies, we get SIGHUP, as from a closed terminal, and end the VM (here,
+      // or inside the helper VM through the forwarded signal). Without this a
+      // killed parent would leave mvm and its VM running, unseen.
+      setParentDeathSignal(osConstants.signals.SIGHUP);
       // --vsock's socket cannot listen on a 9p share: the host relays PATH to one inside the helper.
       const vsockRelay = await relayVsockIfForwarded(process.argv.slice(2), plan.vsock);
       const forwarded = await runViaHelperIfNeeded(vsockRelay?.argv ?? process.argv.slice(2)).finally(() => vsockRelay?.close());
