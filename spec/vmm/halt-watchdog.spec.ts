@@ -4,7 +4,8 @@
 import { expect } from 'chai';
 import { MpState } from '../../src/kvm/ioctls.js';
 import { HaltProbe, Verdict, judgeVcpu, type VerdictValue } from '../../src/vmm/halt-probe.js';
-import { HaltWatchdog, allDead, type WatchedVcpu } from '../../src/vmm/halt-watchdog.js';
+import { HaltWatchdog, SHUTDOWN_GRACE_PERIODS, allDead, type SilentStop, type WatchedVcpu } from '../../src/vmm/halt-watchdog.js';
+import { DeviceShutdownWatch } from '../../src/vmm/device-shutdown-watch.js';
 import type { RunPage } from '../../src/kvm/vcpu-exit.js';
 
 const IF = 1n << 9n;
@@ -33,10 +34,10 @@ class FakeVcpu implements WatchedVcpu {
   }
 }
 
-function watch(vcpus: FakeVcpu[]) {
-  let halted = 0;
-  const dog = new HaltWatchdog(vcpus, () => halted++, { setInterval: () => 1, clearInterval: () => undefined });
-  return { dog, halted: () => halted };
+function watch(vcpus: FakeVcpu[], shutDown: () => boolean = () => false) {
+  const stops: SilentStop[] = [];
+  const dog = new HaltWatchdog(vcpus, (how) => stops.push(how), shutDown, { setInterval: () => 1, clearInterval: () => undefined });
+  return { dog, halted: () => stops.filter((s) => s.kind === 'halted').length, stops };
 }
 
 describe('halt watchdog', () => {
@@ -113,6 +114,49 @@ describe('halt watchdog', () => {
     vcpus[1]!.state = Verdict.WAITING_FOR_SIPI;
     for (let i = 0; i < 4; i++) dog.tick();
     expect(halted()).to.equal(1);
+  });
+
+  it('a kernel that shut its devices down and then halts is "halted after shutdown", however long the halt takes to see', () => {
+    const vcpus = [new FakeVcpu()];
+    vcpus[0]!.state = Verdict.HALTED_FOR_GOOD;
+    const { dog, stops } = watch(vcpus, () => true);
+    for (let i = 0; i < 20; i++) dog.tick();
+    expect(stops).to.deep.equal([{ kind: 'halted', afterShutdown: true }]);
+  });
+
+  it('a kernel that shut its devices down and still runs a grace period later has powered down: by an exit or by a live vCPU', () => {
+    const busy = [new FakeVcpu()];
+    let shut = false;
+    const first = watch(busy, () => shut);
+    for (let i = 0; i < 5; i++) { busy[0]!.exits++; first.dog.tick(); }
+    expect(first.stops).to.deep.equal([]);
+    shut = true;
+    for (let i = 0; i < SHUTDOWN_GRACE_PERIODS; i++) { busy[0]!.exits++; first.dog.tick(); }
+    expect(first.stops, 'exits within the grace period prove nothing').to.deep.equal([]);
+    busy[0]!.exits++;
+    first.dog.tick();
+    expect(first.stops).to.deep.equal([{ kind: 'powered-down' }]);
+
+    const idle = [new FakeVcpu()]; // halted with IF=1, no exits at all
+    const second = watch(idle, () => true);
+    for (let i = 0; i < SHUTDOWN_GRACE_PERIODS + 3; i++) second.dog.tick();
+    expect(second.stops).to.deep.equal([{ kind: 'powered-down' }]);
+  });
+
+  it('sees a device shutdown when every device a driver brought up is reset, not before', () => {
+    const a = { deviceStatus: 0 };
+    const b = { deviceStatus: 0 };
+    const never = { deviceStatus: 0 }; // no driver for it
+    const watch = new DeviceShutdownWatch([a, b, never]);
+    expect(watch.check(), 'nothing driven yet').to.equal(false);
+    a.deviceStatus = 0xf;
+    b.deviceStatus = 0x7;
+    expect(watch.check()).to.equal(false);
+    a.deviceStatus = 0;
+    expect(watch.check(), 'one of two reset').to.equal(false);
+    b.deviceStatus = 0;
+    expect(watch.check()).to.equal(true);
+    expect(new DeviceShutdownWatch([]).check(), 'no devices at all').to.equal(false);
   });
 
   it('probe: a request is answered once by the vCPU side and repeated, not renumbered, while open', () => {

@@ -3,12 +3,16 @@
 // `quiet`:
 //   "reboot: Power down"        kernel_power_off(): echo o > /proc/sysrq-trigger,
 //                               orderly_poweroff(). Without a power-off device the
-//                               kernel then simply runs on, so this line is the
-//                               only sign: the VMM ends the VM on it.
+//                               kernel then simply runs on: the VMM ends the VM on it.
 //   "reboot: System halted"     kernel_halt(): halt -f, and poweroff -f too (Linux
 //                               turns POWER_OFF into HALT when it cannot power off);
 //                               the vCPUs then halt for good (src/vmm/halt-watchdog.ts).
 //   "Kernel panic - not syncing" panic(); with panic=-1 the i8042 reset follows.
+// The first two come after the kernel has shut its devices down, and
+// Debian's 6.1 resets virtio devices then: on hvc0 they are lost, and the VMM
+// tells a shutdown from the devices' resets instead (src/vmm/halt-watchdog.ts).
+// On the UART (--console serial) and with kernels that leave virtio alone
+// they are seen here.
 // The lines come through the same console as the guest's programs, so a
 // program could print them too; the worst it can do is end its own VM, which
 // a guest may do anyway.

@@ -28,6 +28,7 @@ import { UserError } from '../cli/errors.js';
 import { Bus } from './bus.js';
 import { ConsoleTail } from './console-tail.js';
 import { describeFatalExit, describeLocation } from './exit-report.js';
+import { DeviceShutdownWatch } from './device-shutdown-watch.js';
 import { HaltWatchdog } from './halt-watchdog.js';
 import { kickThread } from './vcpu-kick.js';
 import { VcpuRunner, type VcpuExitCounts } from './vcpu-runner.js';
@@ -48,15 +49,20 @@ export interface MachineEvents {
   consoleOutput(bytes: Uint8Array): void;
   /** The guest's init reported that userspace is up. */
   bootComplete(): void;
-  /** The guest asked to power off (status from the guest-signal device) or reset the machine (i8042). */
-  powerOff(status: number, how: 'guest-signal' | 'reset'): void;
+  /**
+   * The guest asked to power off (status from the guest-signal device), reset
+   * the machine (i8042), or its kernel powered down with nothing to power off
+   * (it shut its devices down and ran on: src/vmm/halt-watchdog.ts), status 0.
+   */
+  powerOff(status: number, how: 'guest-signal' | 'reset' | 'power-down'): void;
   /** A vCPU stopped for a reason the VMM cannot continue from; `lines` explain it. */
   fatal(lines: string[]): void;
   /**
    * Every vCPU is halted with interrupts disabled (or was never started), so
-   * the guest can never run again (src/vmm/halt-watchdog.ts).
+   * the guest can never run again (src/vmm/halt-watchdog.ts). `afterShutdown`:
+   * the kernel had shut its devices down first, as halt -f and poweroff -f do.
    */
-  halted(): void;
+  halted(afterShutdown: boolean): void;
 }
 
 /** Console lines included in a crash report. */
@@ -114,7 +120,12 @@ export class Machine {
       this.virtio.push(transport);
     });
     this.createVcpus(kvm, config.cpus);
-    this.haltWatchdog = new HaltWatchdog(this.runners, () => events.halted());
+    const deviceShutdown = new DeviceShutdownWatch(this.virtio);
+    this.haltWatchdog = new HaltWatchdog(
+      this.runners,
+      (how) => (how.kind === 'powered-down' ? events.powerOff(0, 'power-down') : events.halted(how.afterShutdown)),
+      () => deviceShutdown.check(),
+    );
   }
 
   static create(config: MachineConfig, events: MachineEvents): Machine {

@@ -123,10 +123,12 @@ export function assembleVm(plan: VmPlan, events: AssemblyEvents): AssembledVm {
           }
         },
         fatal: (lines) => events.fatal(lines),
-        halted: () => {
+        halted: (afterShutdown) => {
           const tail = machine.consoleTail.lastLines(CRASH_TAIL_LINES);
-          // A halt the kernel announced was asked for; any other is worth the console lines that led to it.
-          events.halted(showsKernelHalt(tail)
+          // A halt the kernel announced (its devices shut down first, or its
+          // line on a console that survived) was asked for; any other is worth
+          // the console lines that led to it.
+          events.halted(afterShutdown || showsKernelHalt(tail)
             ? ['the guest kernel halted the machine (halt -f, or poweroff -f: without a power-off device Linux halts instead)']
             : ['every vCPU of the guest halted with interrupts disabled: it can never run again', 'last console lines:', ...tail.map((l) => `  | ${l}`)]);
         },
