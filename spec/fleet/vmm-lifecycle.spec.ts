@@ -93,6 +93,17 @@ describe('detached VM lifecycle (state.json transitions)', () => {
     expect(calls).to.deep.equal(['terminate']);
   });
 
+  it('ends as exited without a status, reason "halted", when the guest halted for good', () => {
+    const { lifecycle, states, calls, last } = setUp();
+    lifecycle.announce();
+    lifecycle.booted(500);
+    lifecycle.guestHalted();
+    expect(states()).to.deep.equal(['starting', 'running', 'exited']);
+    expect(last()).to.deep.include({ exitStatus: null, exitReason: 'halted' });
+    lifecycle.guestPoweredOff(0);
+    expect(calls).to.deep.equal(['terminate']);
+  });
+
   it('graceful stop: stopping, asks the guest, and an in-time power-off is exited 0 "stopped on request" without a kill', () => {
     const { lifecycle, states, calls, last, timers } = setUp();
     lifecycle.announce();

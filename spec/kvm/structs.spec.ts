@@ -3,7 +3,9 @@ import * as ioctls from '../../src/kvm/ioctls.js';
 import {
   REGS_SIZE,
   SREGS_SIZE,
+  VCPU_EVENTS_SIZE,
   decodeCpuid,
+  decodeVcpuEvents,
   decodeRegs,
   decodeSregs,
   encodeCpuid,
@@ -29,6 +31,20 @@ describe('KVM ioctl numbers and struct layouts', () => {
     expect(ioctls.KVM_SET_CPUID2).to.equal(0x4008ae90);
     expect(ioctls.KVM_GET_LAPIC).to.equal(0x8400ae8e);
     expect(ioctls.KVM_IOEVENTFD).to.equal(0x4040ae79);
+    expect(ioctls.KVM_GET_MP_STATE).to.equal(0x8004ae98);
+    expect(ioctls.KVM_GET_VCPU_EVENTS).to.equal(0x8040ae9f);
+  });
+
+  it('reads the NMI state out of kvm_vcpu_events (nmi.injected at 12, nmi.pending at 13)', () => {
+    const bytes = new Uint8Array(VCPU_EVENTS_SIZE);
+    expect(VCPU_EVENTS_SIZE).to.equal(64);
+    bytes[14] = 1; // nmi.masked: no NMI to come
+    expect(decodeVcpuEvents(bytes).nmiPendingOrInjected).to.equal(false);
+    bytes[13] = 1;
+    expect(decodeVcpuEvents(bytes).nmiPendingOrInjected).to.equal(true);
+    bytes[13] = 0;
+    bytes[12] = 1;
+    expect(decodeVcpuEvents(bytes).nmiPendingOrInjected).to.equal(true);
   });
 
   it('round-trips kvm_regs, including values above 2^53', () => {

@@ -42,6 +42,9 @@ const REAL_TIMERS: LifecycleTimers = {
   clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
 };
 
+/** state.json's exitReason for a guest that halted itself for good. */
+export const HALTED_REASON = 'halted';
+
 export type StopOutcome = { readonly ok: true; readonly accepted: StopAccepted } | { readonly ok: false; readonly error: string };
 
 export function isFinalState(state: VmLifeState): boolean {
@@ -118,6 +121,14 @@ export class VmLifecycle {
   /** The guest powered the VM off with `status`. */
   guestPoweredOff(status: number): void {
     this.finish('exited', status, this.stopRequested ? 'stopped on request' : null);
+  }
+
+  /**
+   * Every vCPU halted for good (halt -f, poweroff -f, a dead guest): the VM
+   * ended without a status of its own, which `mvm ps` shows as "exited (halted)".
+   */
+  guestHalted(): void {
+    this.finish('exited', null, HALTED_REASON);
   }
 
   /** The VM cannot go on (a crash, a panic, a host failure). */

@@ -161,6 +161,10 @@ export async function runVmm(name: string): Promise<void> {
         for (const line of lines) log(line);
         lifecycle.failed(lines[0]!);
       },
+      halted: (lines) => {
+        for (const line of lines) log(line);
+        lifecycle.guestHalted();
+      },
       warn: (message) => log(message),
     });
     if (identity.where === 'helper') mkdirSync(dirname(identity.apiListen), { recursive: true, mode: 0o700 });

@@ -49,6 +49,7 @@ export const KVM_GET_LAPIC = ior(0x8e, 0x400);
 export const KVM_SET_LAPIC = iow(0x8f, 0x400);
 export const KVM_GET_MP_STATE = ior(0x98, 4);
 export const KVM_SET_MP_STATE = iow(0x99, 4);
+export const KVM_GET_VCPU_EVENTS = ior(0x9f, 64);
 
 /** The only API version KVM has ever shipped; anything else is not KVM as we know it. */
 export const KVM_API_VERSION = 12;

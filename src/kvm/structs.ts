@@ -305,3 +305,20 @@ export function encodeMpState(state: number): Uint8Array {
   viewOf(bytes).setUint32(0, state, true);
   return bytes;
 }
+
+// ---- kvm_vcpu_events (64 bytes): only what says whether a vCPU can still be woken
+
+export const VCPU_EVENTS_SIZE = 64;
+/** struct kvm_vcpu_events: exception (8 bytes), interrupt (4), then nmi { injected, pending, masked, pad } at 12. */
+const EVENTS_NMI_INJECTED = 12;
+const EVENTS_NMI_PENDING = 13;
+
+export interface VcpuEvents {
+  /** An NMI is being delivered or waits to be: it would wake a halted vCPU whatever RFLAGS.IF says. */
+  readonly nmiPendingOrInjected: boolean;
+}
+
+export function decodeVcpuEvents(bytes: Uint8Array): VcpuEvents {
+  const view = viewOf(bytes);
+  return { nmiPendingOrInjected: view.getUint8(EVENTS_NMI_INJECTED) !== 0 || view.getUint8(EVENTS_NMI_PENDING) !== 0 };
+}

@@ -7,6 +7,7 @@ import {
   KVM_GET_LAPIC,
   KVM_GET_MP_STATE,
   KVM_GET_REGS,
+  KVM_GET_VCPU_EVENTS,
   KVM_SET_LAPIC,
   KVM_GET_SREGS,
   KVM_RUN,
@@ -19,6 +20,7 @@ import {
 import {
   decodeRegs,
   decodeSregs,
+  decodeVcpuEvents,
   encodeCpuid,
   encodeMpState,
   encodeMsrs,
@@ -26,11 +28,13 @@ import {
   encodeSregs,
   REGS_SIZE,
   SREGS_SIZE,
+  VCPU_EVENTS_SIZE,
   type CpuidEntry,
   type KvmRegs,
   type KvmRegsInput,
   type KvmSregs,
   type MsrEntry,
+  type VcpuEvents,
 } from './structs.js';
 import { RunPage, type VcpuExit } from './vcpu-exit.js';
 
@@ -115,6 +119,13 @@ export class VcpuFd {
     const bytes = new Uint8Array(4);
     ffi.ioctlWithBuffer(this.fd, KVM_GET_MP_STATE, bytes, 'KVM_GET_MP_STATE');
     return new DataView(bytes.buffer).getUint32(0, true);
+  }
+
+  /** Pending exceptions, interrupts and NMIs (only the NMI part is decoded). */
+  getVcpuEvents(): VcpuEvents {
+    const bytes = new Uint8Array(VCPU_EVENTS_SIZE);
+    ffi.ioctlWithBuffer(this.fd, KVM_GET_VCPU_EVENTS, bytes, 'KVM_GET_VCPU_EVENTS');
+    return decodeVcpuEvents(bytes);
   }
 
   setMpState(state: number): void {

@@ -21,6 +21,10 @@ const lseekRaw = libc.func('int64_t lseek(int fd, int64_t offset, int whence)');
 const fallocateRaw = libc.func('int fallocate(int fd, int mode, int64_t offset, int64_t length)');
 // fcntl(2) is variadic; record locks pass a pointer to a struct flock.
 const fcntlPointer = libc.func('fcntl', 'int', ['int', 'int', 'void *']);
+const gettidRaw = libc.func('int gettid(void)');
+const tgkillRaw = libc.func('int tgkill(int tgid, int tid, int sig)');
+// prctl(2) is variadic; PR_SET_PDEATHSIG passes one integer.
+const prctlValue = libc.func('prctl', 'int', ['int', 'unsigned long', 'unsigned long', 'unsigned long', 'unsigned long']);
 
 /** open(2) flags used here (Linux x86_64 values). */
 export const O_RDWR = 0o2;
@@ -165,6 +169,33 @@ export function recordLock(
   const result = fcntlPointer(fd, cmd, bytes) as number;
   if (result < 0) return { type: -1, errno: -fail(what, tolerate) };
   return { type: flock.getInt16(0, true) };
+}
+
+/** The calling thread's kernel thread id (gettid(2)): what tgkill needs to reach one worker thread. */
+export function threadId(): number {
+  return gettidRaw() as number;
+}
+
+/**
+ * Sends `signal` to one thread of this process (tgkill(2)). Used to
+ * interrupt a vCPU thread's blocking KVM_RUN: the signal needs a handler in
+ * the process (else it is ignored or kills it), and KVM_RUN then returns EINTR.
+ * Returns false when the thread is gone.
+ */
+export function signalThread(tid: number, signal: number): boolean {
+  return (tgkillRaw(process.pid, tid, signal) as number) === 0;
+}
+
+/** prctl(2) option: the signal this process gets when its parent dies. */
+const PR_SET_PDEATHSIG = 1;
+
+/**
+ * Asks the kernel to send `signal` to this process when its parent exits
+ * (prctl PR_SET_PDEATHSIG): a process whose parent is killed is otherwise
+ * told nothing and lives on. Returns false when the kernel refused.
+ */
+export function setParentDeathSignal(signal: number): boolean {
+  return (prctlValue(PR_SET_PDEATHSIG, signal, 0, 0, 0) as number) === 0;
 }
 
 /**

@@ -5,7 +5,7 @@
  * console=ttyS0: the 16550 at 0x3f8 is the console.
  * reboot=k: reboot through the i8042 reset line, which the VMM turns into an exit.
  * panic=-1: a panicking kernel resets at once instead of hanging the VM
- *   (mvm reports it as a crash: the kernel's panic line is on the console).
+ *   (mvm reports it as a panic, status 123: the kernel's panic line is on the console).
  * tsc=reliable: under nested virtualisation the TSC watchdog would otherwise distrust it.
  * quiet: every console byte is a VM exit; keep boot messages to warnings.
  * No pci=off, nomodule or i8042.* here: mvm's kernel has neither PCI, modules

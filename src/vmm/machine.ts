@@ -35,6 +35,9 @@ import { UserError } from '../errors.js';
 import { Bus } from '../bus/bus.js';
 import { ConsoleTail } from './console-tail.js';
 import { describeFatalExit, describeLocation } from './exit-report.js';
+import { DeviceShutdownWatch } from './device-shutdown-watch.js';
+import { HaltWatchdog } from './halt-watchdog.js';
+import { kickThread } from './vcpu-kick.js';
 import { VcpuRunner, type VcpuExitCounts } from './vcpu-runner.js';
 import { allocateVirtioSlots, type VirtioSlot } from './virtio-slots.js';
 import type { VcpuStopMessage } from './vcpu-protocol.js';
@@ -54,10 +57,20 @@ export interface MachineEvents {
   consoleOutput(bytes: Uint8Array): void;
   /** The guest's init reported that userspace is up. */
   bootComplete(): void;
-  /** The guest asked to power off (status from the guest-signal device) or reset the machine (i8042). */
-  powerOff(status: number, how: 'guest-signal' | 'reset'): void;
+  /**
+   * The guest asked to power off (status from the guest-signal device), reset
+   * the machine (i8042), or its kernel powered down with nothing to power off
+   * (it shut its devices down and ran on: src/vmm/halt-watchdog.ts), status 0.
+   */
+  powerOff(status: number, how: 'guest-signal' | 'reset' | 'power-down'): void;
   /** A vCPU stopped for a reason the VMM cannot continue from; `lines` explain it. */
   fatal(lines: string[]): void;
+  /**
+   * Every vCPU is halted with interrupts disabled (or was never started), so
+   * the guest can never run again (src/vmm/halt-watchdog.ts). `afterShutdown`:
+   * the kernel had shut its devices down first, as halt -f and poweroff -f do.
+   */
+  halted(afterShutdown: boolean): void;
 }
 
 /** Console lines included in a crash report. */
@@ -80,6 +93,7 @@ export class Machine {
   readonly virtio: MmioTransport[] = [];
   /** performance.now() when the vCPU threads were started. */
   startedAt = 0;
+  private readonly haltWatchdog: HaltWatchdog;
 
   private constructor(
     private readonly vm: VmFd,
@@ -116,6 +130,12 @@ export class Machine {
       this.virtio.push(transport);
     });
     this.createVcpus(kvm, config.cpus);
+    const deviceShutdown = new DeviceShutdownWatch(this.virtio);
+    this.haltWatchdog = new HaltWatchdog(
+      this.runners,
+      (how) => (how.kind === 'powered-down' ? events.powerOff(0, 'power-down') : events.halted(how.afterShutdown)),
+      () => deviceShutdown.check(),
+    );
   }
 
   static create(config: MachineConfig, events: MachineEvents): Machine {
@@ -143,6 +163,7 @@ export class Machine {
   start(): void {
     this.startedAt = performance.now();
     for (const runner of this.runners) runner.start();
+    this.haltWatchdog.start();
   }
 
   /** Asks the guest to shut down: its init polls the guest-signal stop register and powers off. */
@@ -176,11 +197,13 @@ export class Machine {
         const start = this.boot.specialRegisters;
         vcpu.updateSregs((current) => ({ ...current, ...start }));
       }
-      this.runners.push(new VcpuRunner(vcpu, runMmapSize, { pio: this.pio, mmio: this.mmio }, (i, m) => this.vcpuStopped(i, m)));
+      this.runners.push(new VcpuRunner(vcpu, runMmapSize, { pio: this.pio, mmio: this.mmio }, (i, m) => this.vcpuStopped(i, m), kickThread));
     }
   }
 
   private vcpuStopped(id: number, message: VcpuStopMessage): void {
+    // A stopped vCPU thread answers no probe; the VM is over anyway.
+    this.haltWatchdog.stop();
     const lines: string[] = [];
     if (message.type === 'failed') {
       lines.push(`vCPU ${id} failed: ${message.message}`);

@@ -9,6 +9,8 @@ export interface VcpuThreadData {
   mailbox: SharedArrayBuffer;
   /** Float64 per ExitCounter slot, written by the vCPU thread only. */
   counters: SharedArrayBuffer;
+  /** The halt probe's slots (src/vmm/halt-probe.ts). */
+  haltProbe: SharedArrayBuffer;
 }
 
 /** Slots of the per-vCPU exit counters. */

@@ -5,6 +5,8 @@ import { VCPU_THREAD_ENTRY } from '../runtime/build-layout.js';
 import type { VcpuFd } from '../kvm/vcpu.js';
 import type { Bus } from '../bus/bus.js';
 import { ExitKind, ExitMailbox, type MailboxRequest } from './exit-mailbox.js';
+import { HaltProbe, type VerdictValue } from './halt-probe.js';
+import type { WatchedVcpu } from './halt-watchdog.js';
 import { EXIT_COUNTER_SLOTS, ExitCounter, type VcpuStopMessage, type VcpuThreadData } from './vcpu-protocol.js';
 
 export interface VcpuExitCounts {
@@ -14,8 +16,9 @@ export interface VcpuExitCounts {
   other: number;
 }
 
-export class VcpuRunner {
+export class VcpuRunner implements WatchedVcpu {
   private readonly mailbox = new ExitMailbox();
+  private readonly haltProbe = new HaltProbe();
   private readonly counters = new SharedArrayBuffer(EXIT_COUNTER_SLOTS * 8);
   private readonly counts = new Float64Array(this.counters);
   private worker: Worker | undefined;
@@ -26,6 +29,8 @@ export class VcpuRunner {
     private readonly runMmapSize: number,
     private readonly buses: { pio: Bus; mmio: Bus },
     private readonly onStop: (id: number, message: VcpuStopMessage) => void,
+    /** Interrupts the vCPU thread `tid`'s KVM_RUN (a signal with a handler). */
+    private readonly kick: (tid: number) => void,
   ) {}
 
   get id(): number {
@@ -39,6 +44,7 @@ export class VcpuRunner {
       runMmapSize: this.runMmapSize,
       mailbox: this.mailbox.shared,
       counters: this.counters,
+      haltProbe: this.haltProbe.shared,
     };
     this.worker = new Worker(VCPU_THREAD_ENTRY, { workerData: data });
     this.worker.on('message', (message: VcpuStopMessage) => this.finish(message));
@@ -52,6 +58,21 @@ export class VcpuRunner {
   exitCounts(): VcpuExitCounts {
     const c = this.counts;
     return { io: c[ExitCounter.IO]!, mmio: c[ExitCounter.MMIO]!, interrupted: c[ExitCounter.INTERRUPTED]!, other: c[ExitCounter.OTHER]! };
+  }
+
+  // ---- WatchedVcpu: what the halt watchdog needs ----------------------------
+
+  activity(): number {
+    const c = this.counts;
+    return c[ExitCounter.IO]! + c[ExitCounter.MMIO]! + c[ExitCounter.OTHER]!;
+  }
+
+  ask(): number {
+    return this.haltProbe.ask(this.vcpu.run, this.kick);
+  }
+
+  answer(request: number): VerdictValue | undefined {
+    return this.haltProbe.answer(request);
   }
 
   private dispatch(request: MailboxRequest): void {

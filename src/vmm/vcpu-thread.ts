@@ -3,14 +3,18 @@
 // devices); any other exit ends the loop and is reported with the registers
 // the main thread needs to explain it.
 import { parentPort, workerData } from 'node:worker_threads';
+import { threadId } from '../sys/libc.js';
 import { VcpuFd } from '../kvm/vcpu.js';
 import { ExitKind, ExitMailbox } from './exit-mailbox.js';
+import { HaltProbe } from './halt-probe.js';
 import { ExitCounter, type VcpuThreadData, type VcpuStopMessage } from './vcpu-protocol.js';
 
 const data = workerData as VcpuThreadData;
 const vcpu = VcpuFd.fromFd(data.fd, data.id, data.runMmapSize);
 const mailbox = new ExitMailbox(data.mailbox);
 const counts = new Float64Array(data.counters);
+const haltProbe = new HaltProbe(data.haltProbe);
+haltProbe.publishThreadId(threadId());
 
 function stop(message: VcpuStopMessage): void {
   parentPort?.postMessage(message);
@@ -35,6 +39,10 @@ function loop(): void {
         break;
       }
       case 'intr':
+        counts[ExitCounter.INTERRUPTED]!++;
+        // Kicked out of KVM_RUN: maybe the halt watchdog asks how this vCPU is.
+        haltProbe.answerIfAsked(vcpu);
+        break;
       case 'irq-window-open':
         counts[ExitCounter.INTERRUPTED]!++;
         break;

@@ -19,6 +19,7 @@ import { VirtioVsock } from '../devices/virtio/vsock/device.js';
 import { UnixSocketBackend } from '../devices/virtio/vsock/unix-backend.js';
 import { relayedBackendOptions } from '../helper/vsock-relayed-from.js';
 import type { ConsoleDevice } from './default-cmdline.js';
+import { PowerDownWatcher, showsKernelHalt, showsKernelPanic } from './kernel-stop-messages.js';
 import { Machine } from './machine.js';
 
 /** Everything a microVM is built from, checked before anything starts (and before forwarding to the helper VM). */
@@ -39,15 +40,23 @@ export interface AssemblyEvents {
   /** Every byte the guest wrote to a console (the UART and the virtio console). */
   consoleOutput(bytes: Uint8Array): void;
   bootComplete(): void;
-  /** The guest ended the VM: through the guest-signal device with its status, or a plain reset (status 0). */
-  powerOff(status: number, how: 'guest-signal' | 'reset'): void;
+  /**
+   * The guest ended the VM: through the guest-signal device with its status,
+   * a plain reset (status 0), or the kernel's "Power down" (status 0).
+   */
+  powerOff(status: number, how: GuestPowerOff): void;
   /** The guest kernel panicked; `lines` say so and show its last console lines. */
   panic(lines: string[]): void;
+  /** The guest can never run again: every vCPU halted with interrupts disabled; `lines` say how it got there. */
+  halted(lines: string[]): void;
   /** A vCPU stopped for a reason the VMM cannot continue from. */
   fatal(lines: string[]): void;
   /** Something worth a line on the VMM's stderr that does not stop the VM (a vsock host-side problem). */
   warn(message: string): void;
 }
+
+/** How a guest ended its VM without crashing. */
+export type GuestPowerOff = 'guest-signal' | 'reset' | 'power-down';
 
 export interface AssembledVm {
   readonly machine: Machine;
@@ -59,9 +68,7 @@ export interface AssembledVm {
   close(): string[];
 }
 
-/** What Linux prints when it panics; with panic=-1 the reset follows at once. */
-const KERNEL_PANIC_MARK = 'Kernel panic - not syncing';
-/** Console lines shown with a panic. */
+/** Console lines shown with a panic or a halt. */
 const CRASH_TAIL_LINES = 15;
 
 export function assembleVm(plan: VmPlan, events: AssemblyEvents): AssembledVm {
@@ -75,6 +82,12 @@ export function assembleVm(plan: VmPlan, events: AssemblyEvents): AssembledVm {
     vsock = plan.vsock ? openVsock(plan.vsock, events.warn) : undefined;
     const nets = openNets(plan.nets);
     let machine: Machine;
+    // The kernel's "Power down" ends the VM: without a power-off device the
+    // guest would otherwise run on (src/vmm/kernel-stop-messages.ts). One
+    // watcher per console device, so their lines are never glued together.
+    const powerDown = () => events.powerOff(0, 'power-down');
+    const uartPowerDown = new PowerDownWatcher(powerDown);
+    const virtioPowerDown = new PowerDownWatcher(powerDown);
     // The virtio console carries the session once the guest's driver is up;
     // the UART stays for anything printed to ttyS0 (early boot, --console serial).
     const virtioConsole =
@@ -83,6 +96,7 @@ export function assembleVm(plan: VmPlan, events: AssemblyEvents): AssembledVm {
             output: (bytes) => {
               machine.consoleTail.push(bytes);
               events.consoleOutput(bytes);
+              virtioPowerDown.push(bytes);
             },
           })
         : undefined;
@@ -102,19 +116,37 @@ export function assembleVm(plan: VmPlan, events: AssemblyEvents): AssembledVm {
         ],
       },
       {
-        consoleOutput: (bytes) => events.consoleOutput(bytes),
+        consoleOutput: (bytes) => {
+          events.consoleOutput(bytes);
+          uartPowerDown.push(bytes);
+        },
         bootComplete: () => events.bootComplete(),
         powerOff: (status, how) => {
           const tail = machine.consoleTail.lastLines(CRASH_TAIL_LINES);
           // panic=-1 resets at once; the guest's init never resets on its own
           // (it powers off through the guest-signal device), so this is a crash.
-          if (how === 'reset' && tail.some((l) => l.includes(KERNEL_PANIC_MARK))) {
+          if (how === 'reset' && showsKernelPanic(tail)) {
             events.panic(['the guest kernel panicked', ...tail.map((l) => `  | ${l}`)]);
           } else {
             events.powerOff(status, how);
           }
         },
         fatal: (lines) => events.fatal(lines),
+        halted: (afterShutdown) => {
+          const tail = machine.consoleTail.lastLines(CRASH_TAIL_LINES);
+          // A halt the kernel announced (its devices shut down first, or its
+          // line on a console that survived) was asked for; any other is worth
+          // the console lines that led to it.
+          events.halted(
+            afterShutdown || showsKernelHalt(tail)
+              ? ['the guest kernel halted the machine (halt -f, or poweroff -f: without a power-off device Linux halts instead)']
+              : [
+                  'every vCPU of the guest halted with interrupts disabled: it can never run again',
+                  'last console lines:',
+                  ...tail.map((l) => `  | ${l}`),
+                ],
+          );
+        },
       },
     );
     const openVsockBackend = vsock?.backend;

@@ -7,7 +7,8 @@ import { resolve } from 'node:path';
 import { type Command, Option } from 'commander';
 import { runViaHelperIfNeeded } from '../../helper/client.js';
 import { relayVsockIfForwarded } from '../../helper/vsock-relay.js';
-import { exitImmediately } from '../../sys/libc.js';
+import { constants as osConstants } from 'node:os';
+import { exitImmediately, setParentDeathSignal } from '../../sys/libc.js';
 import { projectRoot } from '../../runtime/paths.js';
 import { parseSize } from '../../units/size.js';
 import { parseElfKernel } from '../../loader/elf.js';
@@ -48,8 +49,16 @@ interface RunOptions {
   name?: string;
 }
 
-/** Exit statuses of the VMM itself (the guest's own status passes through otherwise). */
+/**
+ * Exit statuses of the VMM itself (the guest's own status passes through
+ * otherwise; README: "Exit statuses"). 124 is left alone: timeout(1) uses it,
+ * and mvm often runs under timeout in scripts.
+ */
 const EXIT_GUEST_CRASHED = 125;
+/** The guest kernel panicked (PID 1 exiting included): panic=-1 resets and the panic line is on the console. */
+const EXIT_GUEST_PANICKED = 123;
+/** Every vCPU halted with interrupts disabled: halt -f, poweroff -f (Linux halts when it cannot power off), a dead guest. */
+const EXIT_GUEST_HALTED = 122;
 const EXIT_STOPPED_BY_ESCAPE = 130;
 const EXIT_SIGNALLED_BASE = 128;
 
@@ -157,8 +166,9 @@ async function runLocally(plan: VmPlan, command: readonly string[], options: Run
       bootMs ??= performance.now();
     },
     powerOff: (status) => finish(status),
-    panic: (lines) => finish(EXIT_GUEST_CRASHED, lines),
+    panic: (lines) => finish(EXIT_GUEST_PANICKED, lines),
     fatal: (lines) => finish(EXIT_GUEST_CRASHED, lines),
+    halted: (lines) => finish(EXIT_GUEST_HALTED, lines),
     warn: (message) => writeAll(2, Buffer.from(`mvm: ${message}\n`)),
   });
 
@@ -239,6 +249,11 @@ export function register(program: Command): void {
         await runDetached(plan, { ...(options.name !== undefined ? { name: options.name } : {}), config }, process.argv.slice(2));
         return;
       }
+      // A foreground VM lives as long as whoever started mvm: if that process
+      // dies, we get SIGHUP, as from a closed terminal, and end the VM (here,
+      // or inside the helper VM through the forwarded signal). Without this a
+      // killed parent would leave mvm and its VM running, unseen.
+      setParentDeathSignal(osConstants.signals.SIGHUP);
       // --vsock's socket cannot listen on a 9p share: the host relays PATH to one inside the helper.
       const vsockRelay = await relayVsockIfForwarded(process.argv.slice(2), plan.vsock);
       const forwarded = await runViaHelperIfNeeded(vsockRelay?.argv ?? process.argv.slice(2)).finally(() => vsockRelay?.close());
