@@ -6,6 +6,7 @@
 // `from '…'` and `import('…')` with a literal), which is all mvm writes.
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 /** Top-level folders (and files) of src/, highest floor first. */
 const FLOORS = [
@@ -32,7 +33,7 @@ const ENTRY_POINT_EXCEPTIONS = new Set([
 /** Where native code may be called from. */
 const KOFFI_ROOMS = new Set(['sys', 'kvm']);
 
-const root = resolve(dirname(new URL(import.meta.url).pathname), '..');
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..'); // fileURLToPath: a clone's path may hold spaces (%20 in a URL)
 const floorOf = new Map(FLOORS.flatMap((names, i) => names.map((name) => [name, FLOORS.length - i])));
 
 function sourceFiles(dir) {
