@@ -104,7 +104,8 @@ describe('every way a guest stops ends mvm run with its status', function () {
     const result = await guest(`reboot -f; ${LINGER}`, ['--append', 'reboot=t']);
     expect(result.status, result.stderr).to.equal(125);
     expect(result.stderr).to.include('triple-faulted');
-    expect(result.stderr).to.match(/RIP 0x[0-9a-f]+/);
+    // Where it failed, or (on AMD-V, whose KVM resets a vCPU that shut down) that this is lost.
+    expect(result.stderr).to.match(/RIP 0x[0-9a-f]+|RIP unknown: KVM reset the vCPU/);
   });
 
   it("the command's own status N ends the VM with N", async () => {

@@ -6,7 +6,7 @@ import { expect } from 'chai';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { MVM_BIN, PROJECT_ROOT, runMvm } from '../helpers/mvm-cli.js';
+import { MVM_BIN, PROJECT_ROOT, runMvm, shellQuote } from '../helpers/mvm-cli.js';
 import { TmuxSession } from '../helpers/tmux.js';
 
 const KERNEL = resolve(PROJECT_ROOT, 'images/out/vmlinux');
@@ -59,8 +59,8 @@ describe('Linux guest end to end', function () {
   it('runs an interactive shell in a terminal: echo hi, then poweroff exits 0 and restores the terminal', async () => {
     const exitFile = join(tmpdir(), `mvm-e2e-exit-${process.pid}`);
     rmSync(exitFile, { force: true });
-    const script = `node ${MVM_BIN} run; echo "exit=$?" > ${exitFile}; stty -a >> ${exitFile}; sleep 30`;
-    const tmux = TmuxSession.start(`mvm-e2e-${process.pid}`, `sh -c '${script}'`);
+    const script = `node ${shellQuote(MVM_BIN)} run; echo "exit=$?" > ${exitFile}; stty -a >> ${exitFile}; sleep 30`;
+    const tmux = TmuxSession.start(`mvm-e2e-${process.pid}`, `sh -c ${shellQuote(script)}`);
     try {
       await tmux.waitFor(/root@mvm:[^\n]*#\s*$/m, 180_000);
       tmux.type('echo hi');

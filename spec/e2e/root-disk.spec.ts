@@ -60,7 +60,7 @@ describe('booting from the ext4 root disk (end to end)', function () {
     const devices = spawnSync('debugfs', ['-R', 'ls -l /dev', raw], { encoding: 'utf8' }).stdout;
     expect(devices).to.match(/\s20600\s.*\sconsole\s*$/m);
     expect(devices).to.match(/\s20600\s.*\smem\s*$/m);
-    const listed = spawnSync('sh', ['-c', `gunzip -c ${INITRD} | cpio -it --quiet`], { encoding: 'utf8' });
+    const listed = spawnSync('sh', ['-c', 'gunzip -c "$1" | cpio -it --quiet', 'sh', INITRD], { encoding: 'utf8' });
     expect(listed.status, listed.stderr).to.equal(0);
     const inInitramfs = listed.stdout.split('\n').filter((name) => name !== '' && name !== 'dev/console' && name !== 'dev/mem');
     expect([...onDisk].sort()).to.deep.equal([...inInitramfs].sort());

@@ -7,7 +7,7 @@ import { expect } from 'chai';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { MVM_BIN, PROJECT_ROOT, runMvm } from '../helpers/mvm-cli.js';
+import { MVM_BIN, PROJECT_ROOT, runMvm, shellQuote } from '../helpers/mvm-cli.js';
 
 const KERNEL = resolve(PROJECT_ROOT, 'images/out/vmlinux');
 const TAP = 'mvmspec0';
@@ -35,7 +35,7 @@ describe('virtio-net in a Linux guest (end to end)', function () {
 
   it('pings the host side of a tap interface from the guest', async () => {
     const guest =
-      `node ${MVM_BIN} run --net tap=${TAP},mac=02:00:00:00:00:02 ` +
+      `node ${shellQuote(MVM_BIN)} run --net tap=${TAP},mac=02:00:00:00:00:02 ` +
       `--append ip=${GUEST_IP}::${HOST_IP}:255.255.255.0::eth0:off -- sh -c "cat /sys/class/net/eth0/address; ping -c 3 ${HOST_IP}"`;
     const script =
       `set -e; ip tuntap add dev ${TAP} mode tap; trap "ip tuntap del dev ${TAP} mode tap" EXIT; ` +

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { projectRoot } from '../../src/runtime/paths.js';
+import { shellQuote } from '../helpers/mvm-cli.js';
 
 const ROOT = projectRoot();
 const CLI = join(ROOT, 'dist', 'bundle', 'mvm.js');
@@ -42,7 +43,7 @@ describe('helper VM: terminal handling (tmux)', function () {
     // A fresh pane per run, so nothing a previous run printed can match.
     spawnSync('tmux', ['kill-session', '-t', session]);
     tmux('new-session', '-d', '-s', session, '-x', '100', '-y', '30', 'sh');
-    const line = `stty -a > ${files.before}; MVM_RUN_DIR=${runDir} node ${CLI} run; echo $? > ${files.exit}; stty -a > ${files.after}; echo DONE""-${tag}`; // the quotes keep the typed line itself from matching
+    const line = `stty -a > ${files.before}; MVM_RUN_DIR=${runDir} node ${shellQuote(CLI)} run; echo $? > ${files.exit}; stty -a > ${files.after}; echo DONE""-${tag}`; // the quotes keep the typed line itself from matching
     tmux('send-keys', '-t', session, line, 'Enter');
     return files;
   }

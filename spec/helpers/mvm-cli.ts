@@ -47,6 +47,11 @@ export function runMvmSync(args: readonly string[]): CliResult {
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
+/** `text` as one word for sh, whatever it holds: a clone's path may contain spaces. */
+export function shellQuote(text: string): string {
+  return `'${text.replaceAll("'", "'\\''")}'`;
+}
+
 /** Why KVM specs cannot run here, or undefined when /dev/kvm is usable. */
 export function kvmUnavailableReason(): string | undefined {
   if (!existsSync('/dev/kvm')) return '/dev/kvm does not exist on this host';

@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { vmDir } from '../../src/fleet/vm-dir.js';
-import { MVM_BIN, PROJECT_ROOT, runMvm } from '../helpers/mvm-cli.js';
+import { MVM_BIN, PROJECT_ROOT, runMvm, shellQuote } from '../helpers/mvm-cli.js';
 import { TmuxSession } from '../helpers/tmux.js';
 
 const KERNEL = resolve(PROJECT_ROOT, 'images/out/vmlinux');
@@ -88,7 +88,7 @@ describe('mvm top end to end (two detached VMs)', function () {
     const after = join(workDir, 'after');
     const exit = join(workDir, 'exit');
     session = TmuxSession.start(`mvm-top-e2e-${process.pid}`, 'sh', { columns: 120, rows: 40 });
-    session.type(`stty -a > ${before}; node ${MVM_BIN} top; echo $? > ${exit}; stty -a > ${after}; echo DONE""-e2e`);
+    session.type(`stty -a > ${before}; node ${shellQuote(MVM_BIN)} top; echo $? > ${exit}; stty -a > ${after}; echo DONE""-e2e`);
     const deadline = Date.now() + STATS_TIMEOUT_MS;
     let screen = session.screen();
     while (!names.every((name) => busy(row(screen, name)))) {

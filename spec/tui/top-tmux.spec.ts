@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FakeVmApi } from '../helpers/fake-api.js';
-import { MVM_BIN } from '../helpers/mvm-cli.js';
+import { MVM_BIN, shellQuote } from '../helpers/mvm-cli.js';
 import { TmuxSession } from '../helpers/tmux.js';
 
 /** Node start-up plus a few refreshes on a loaded machine. */
@@ -46,7 +46,7 @@ describe('mvm top (tmux, fake VMMs)', function () {
     session = TmuxSession.start(`mvm-top-${process.pid}`, 'sh', { columns: COLUMNS, rows: ROWS });
     const files = { before: join(workDir, `${tag}.before`), after: join(workDir, `${tag}.after`), exit: join(workDir, `${tag}.exit`) };
     session.type(
-      `stty -a > ${files.before}; MVM_RUN_DIR=${root} node ${MVM_BIN} top --interval 0.5; echo $? > ${files.exit}; stty -a > ${files.after}; echo DONE""-${tag}`,
+      `stty -a > ${files.before}; MVM_RUN_DIR=${root} node ${shellQuote(MVM_BIN)} top --interval 0.5; echo $? > ${files.exit}; stty -a > ${files.after}; echo DONE""-${tag}`,
     );
     return files;
   }
