@@ -224,11 +224,15 @@ async function startHelper(files: HelperFiles, keepShares: readonly string[] = [
  * check a command would fail deep inside (a module or file "not found" in
  * the helper) with nothing to say why.
  */
-async function reuseOrRestart(running: RunningHelper, reply: PingReply, files: HelperFiles): Promise<RunningHelper | null> {
+async function reuseOrRestart(
+  running: RunningHelper,
+  reply: PingReply,
+  files: HelperFiles,
+): Promise<{ readonly reuse: RunningHelper } | { readonly stoppedWithShares: readonly string[] }> {
   // A helper started by an older mvm did not record its shares: it is reused as before.
-  if (running.state.writableShares === undefined) return running;
+  if (running.state.writableShares === undefined) return { reuse: running };
   const missing = uncoveredShares(readHelperSettings().writableShares, running.state.writableShares);
-  if (missing.length === 0) return running;
+  if (missing.length === 0) return { reuse: running };
   // The ping itself is not counted as a request by the daemon.
   const busy = reply.activeRequests > 0 || (reply.liveVmms ?? 1) > 0;
   if (busy) {
@@ -239,21 +243,20 @@ async function reuseOrRestart(running: RunningHelper, reply: PingReply, files: H
   }
   process.stderr.write(`mvm: restarting the helper VM so that it can write ${missing.join(', ')}\n`);
   await stopHelper(files, running.state.pid);
-  replacedShares = running.state.writableShares;
-  return null;
+  // Its successor keeps these too (startHelper), so two environments share one helper.
+  return { stoppedWithShares: running.state.writableShares };
 }
-
-/** The shares of the helper reuseOrRestart() just stopped, for its successor. */
-let replacedShares: readonly string[] = [];
 
 /** The running helper, started first when there is none. */
 export async function ensureHelper(): Promise<RunningHelper> {
   const files = currentHelperFiles();
   const running = findRunningHelper(files);
   const reply = running ? await pingHelper(running.state.hostPort, running.token) : null;
+  let keepShares: readonly string[] = [];
   if (running && reply !== null) {
-    const reused = await reuseOrRestart(running, reply, files);
-    if (reused) return reused;
+    const outcome = await reuseOrRestart(running, reply, files);
+    if ('reuse' in outcome) return outcome.reuse;
+    keepShares = outcome.stoppedWithShares;
   }
   ensurePrivateDir(files.dir);
   return withStartLock(files.startLock, LOCK_TIMEOUT_MS, async () => {
@@ -263,10 +266,15 @@ export async function ensureHelper(): Promise<RunningHelper> {
       const answer =
         (await pingHelper(started.state.hostPort, started.token)) ??
         ((await waitUntilReady(started.state, started.token, files)) ? await pingHelper(started.state.hostPort, started.token) : null);
-      if (answer !== null && (await reuseOrRestart(started, answer, files)) !== null) return started;
-      await stopHelper(files, started.state.pid);
+      if (answer !== null) {
+        const outcome = await reuseOrRestart(started, answer, files);
+        if ('reuse' in outcome) return outcome.reuse;
+        keepShares = outcome.stoppedWithShares;
+      } else {
+        await stopHelper(files, started.state.pid);
+      }
     }
-    return startHelper(files, replacedShares);
+    return startHelper(files, keepShares);
   });
 }
 
