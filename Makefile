@@ -57,6 +57,7 @@ node_modules/.package-lock.json: package.json package-lock.json
 # at run time and stay in node_modules. The banner gives bundled CommonJS
 # packages (commander) the require() that ESM output lacks.
 BUNDLE_ENTRIES := mvm=dist/src/cli/index.js vcpu-thread=dist/src/vmm/vcpu-thread.js \
+  block-thread=dist/src/vmm/block-thread.js \
   helper-daemon=dist/src/helper/daemon.js helper-spare=dist/src/helper/spare.js \
   bench-koffi-loop=dist/src/bench/exit-loop/koffi-loop.js
 

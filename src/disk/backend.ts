@@ -36,6 +36,20 @@ export interface SyncDisk {
   closeSync(): void;
 }
 
+/**
+ * A synchronous disk that can move one request's scattered buffers in one
+ * system call (preadv/pwritev): a raw file. The buffers are read or written
+ * in order, as one run of bytes starting at `offset`.
+ */
+export interface VectoredDisk extends SyncDisk {
+  readVectorSync(offset: number, buffers: readonly Uint8Array[]): void;
+  writeVectorSync(offset: number, buffers: readonly Uint8Array[]): void;
+}
+
+export function isVectored(disk: SyncDisk): disk is VectoredDisk {
+  return typeof (disk as Partial<VectoredDisk>).readVectorSync === 'function';
+}
+
 /** Adapts a synchronous disk to the async backend interface. */
 export function asBackend(disk: SyncDisk): DiskBackend {
   return {

@@ -1,6 +1,6 @@
 // Raw images: the file is the disk, byte for byte.
 import * as fs from 'node:fs';
-import type { SyncDisk } from './backend.js';
+import type { VectoredDisk } from './backend.js';
 import { checkRange } from './backend.js';
 import { ImageError } from './errors.js';
 import { nativeFileOps } from './native-file-ops.js';
@@ -25,7 +25,10 @@ function blockDeviceSize(path: string, rdev: number): number {
   }
 }
 
-export class RawDisk implements SyncDisk {
+/** Linux's IOV_MAX: buffers per preadv/pwritev call. */
+const IOV_MAX = 1024;
+
+export class RawDisk implements VectoredDisk {
   readonly format = 'raw' as const;
   private closed = false;
 
@@ -62,6 +65,50 @@ export class RawDisk implements SyncDisk {
         return;
       } // the file shrank under us: read zeros
       done += n;
+    }
+  }
+
+  /**
+   * The same disk over an fd another object opened (and still owns): how a
+   * device thread reaches a drive the VMM opened and locked. Closing it does
+   * not close the fd.
+   */
+  static adopt(path: string, fd: number, size: number, readOnly: boolean): RawDisk {
+    const disk = new RawDisk(path, fd, size, readOnly);
+    disk.borrowed = true;
+    return disk;
+  }
+
+  private borrowed = false;
+
+  /** preadv(2) into the buffers in order; bytes past the end of the file read as zeros. */
+  readVectorSync(offset: number, buffers: readonly Uint8Array[]): void {
+    const total = buffers.reduce((sum, b) => sum + b.length, 0);
+    checkRange(this.path, this.size, offset, total);
+    let done = 0;
+    let pending = buffers.filter((b) => b.length > 0);
+    while (pending.length > 0) {
+      const n = fs.readvSync(this.fd, pending.slice(0, IOV_MAX), offset + done);
+      if (n === 0) {
+        for (const b of pending) b.fill(0); // the file shrank under us: read zeros
+        return;
+      }
+      done += n;
+      pending = advance(pending, n);
+    }
+  }
+
+  /** pwritev(2) of the buffers in order. */
+  writeVectorSync(offset: number, buffers: readonly Uint8Array[]): void {
+    this.requireWritable();
+    const total = buffers.reduce((sum, b) => sum + b.length, 0);
+    checkRange(this.path, this.size, offset, total);
+    let done = 0;
+    let pending = buffers.filter((b) => b.length > 0);
+    while (pending.length > 0) {
+      const n = fs.writevSync(this.fd, pending.slice(0, IOV_MAX), offset + done);
+      done += n;
+      pending = advance(pending, n);
     }
   }
 
@@ -114,10 +161,25 @@ export class RawDisk implements SyncDisk {
   closeSync(): void {
     if (this.closed) return;
     this.closed = true;
-    fs.closeSync(this.fd);
+    if (!this.borrowed) fs.closeSync(this.fd);
   }
 
   private requireWritable(): void {
     if (this.readOnly) throw new ImageError(this.path, 'image is open read-only');
   }
+}
+
+/** The buffers left after the first `bytes` bytes of them were transferred. */
+function advance(buffers: readonly Uint8Array[], bytes: number): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  let skip = bytes;
+  for (const b of buffers) {
+    if (skip >= b.length) {
+      skip -= b.length;
+      continue;
+    }
+    out.push(skip > 0 ? b.subarray(skip) : b);
+    skip = 0;
+  }
+  return out;
 }

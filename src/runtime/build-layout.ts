@@ -23,6 +23,8 @@ function entry(tscPath: string, bundleName: string): string {
 export const CLI_ENTRY = entry('cli/index.js', 'mvm.js');
 /** The worker thread that runs one vCPU. */
 export const VCPU_THREAD_ENTRY = entry('vmm/vcpu-thread.js', 'vcpu-thread.js');
+/** The worker thread that serves a VM's raw virtio-blk drives. */
+export const BLOCK_THREAD_ENTRY = entry('vmm/block-thread.js', 'block-thread.js');
 /** The helper VM's daemon (run inside the helper). */
 export const HELPER_DAEMON_ENTRY = entry('helper/daemon.js', 'helper-daemon.js');
 /** A warm spare process of the helper daemon. */

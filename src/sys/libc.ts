@@ -208,3 +208,16 @@ export function exitImmediately(status: number): never {
   exitNow(status);
   throw new Error('unreachable: _exit returned');
 }
+
+/**
+ * The bytes at a host address this process mapped earlier (in any thread):
+ * how a worker thread sees the guest RAM the main thread mapped, since a
+ * mapping's ArrayBuffer cannot be sent to another thread. The caller vouches
+ * that [address, address+length) is mapped and stays mapped.
+ */
+export function viewOfMapping(address: bigint, length: number): ArrayBuffer {
+  if (!Number.isSafeInteger(length) || length <= 0 || length > MAX_MAPPING_BYTES) {
+    throw new RangeError(`view length ${length} is outside 1..${MAX_MAPPING_BYTES}`);
+  }
+  return koffi.view(address, length);
+}

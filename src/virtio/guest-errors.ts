@@ -16,6 +16,11 @@ export function setWarningSink(next: WarningSink): WarningSink {
   return previous;
 }
 
+/** Prints a line another thread's GuestErrors let through (it did the counting and limiting). */
+export function emitWarning(line: string): void {
+  sink(line);
+}
+
 export class GuestErrors {
   /** Every warning, printed or not. */
   count = 0;

@@ -18,8 +18,17 @@ export interface SlotWiring {
   /** How the transport raises its interrupt. */
   readonly interrupt: () => void;
   readonly fastInterrupts: boolean;
+  /** The irqfd (fastInterrupts only): another thread raises the interrupt by signalling it. */
+  readonly irqFd: number | undefined;
   /** Called once the transport exists: attaches the queue notifiers. Returns how many queues got one. */
   attachNotifiers(transport: MmioTransport, base: number): number;
+  /**
+   * For a device served on another thread: one eventfd per queue, registered
+   * as the queue's ioeventfd where KVM allows, never watched here (the device
+   * thread waits on them). A notification that still arrives as an MMIO exit
+   * is passed on by signalling the same eventfd.
+   */
+  queueEventFds(transport: MmioTransport, base: number): EventNotifier[];
   close(): void;
 }
 
@@ -27,6 +36,7 @@ export function wireSlot(kvm: Kvm, vm: VmFd, gsi: number): SlotWiring {
   const notifiers: EventNotifier[] = [];
   let interrupt = () => vm.pulseIrq(gsi);
   let fastInterrupts = false;
+  let irqFd: number | undefined;
   if (kvm.checkExtension(Capability.IRQFD) > 0) {
     const irq = EventNotifier.create();
     try {
@@ -34,6 +44,7 @@ export function wireSlot(kvm: Kvm, vm: VmFd, gsi: number): SlotWiring {
       notifiers.push(irq);
       interrupt = () => irq.signal();
       fastInterrupts = true;
+      irqFd = irq.fd;
     } catch {
       irq.close();
     }
@@ -42,6 +53,21 @@ export function wireSlot(kvm: Kvm, vm: VmFd, gsi: number): SlotWiring {
   return {
     interrupt: () => interrupt(),
     fastInterrupts,
+    irqFd,
+    queueEventFds(transport, base) {
+      return transport.queues.map((_, index) => {
+        const notifier = EventNotifier.create();
+        notifiers.push(notifier);
+        if (ioeventfd) {
+          try {
+            vm.registerIoeventfd(base + Reg.QUEUE_NOTIFY, NOTIFY_WIDTH, notifier.fd, { datamatch: index });
+          } catch {
+            // The MMIO exit path signals the notifier instead.
+          }
+        }
+        return notifier;
+      });
+    },
     attachNotifiers(transport, base) {
       if (!ioeventfd) return 0;
       let attached = 0;

@@ -32,7 +32,12 @@ export class MmioTransport implements BusDevice {
   private driverFeaturesSel = 0;
   private driverFeatures = 0n;
   private queueSel = 0;
-  private interruptStatus = 0;
+  /**
+   * InterruptStatus, in shared memory: a device thread sets the used-buffer
+   * bit itself, before it signals the irqfd, while this thread answers the
+   * driver's reads and acknowledgements. Always changed with Atomics.
+   */
+  readonly interruptStatusWord = new Int32Array(new SharedArrayBuffer(4));
   private configGeneration = 0;
   private active = false;
 
@@ -108,7 +113,7 @@ export class MmioTransport implements BusDevice {
       case Reg.QUEUE_READY:
         return q?.ready ? 1 : 0;
       case Reg.INTERRUPT_STATUS:
-        return this.interruptStatus;
+        return Atomics.load(this.interruptStatusWord, 0);
       case Reg.STATUS:
         return this.status;
       case Reg.CONFIG_GENERATION:
@@ -149,7 +154,7 @@ export class MmioTransport implements BusDevice {
         this.notify(value);
         return;
       case Reg.INTERRUPT_ACK:
-        this.interruptStatus &= ~value;
+        Atomics.and(this.interruptStatusWord, 0, ~value);
         return;
       case Reg.STATUS:
         this.writeStatus(value);
@@ -325,12 +330,12 @@ export class MmioTransport implements BusDevice {
     this.status = 0;
     this.deviceFeaturesSel = this.driverFeaturesSel = this.queueSel = 0;
     this.driverFeatures = 0n;
-    this.interruptStatus = 0;
+    Atomics.store(this.interruptStatusWord, 0, 0);
     for (const q of this.queues) q.reset();
   }
 
   private raise(bit: number): void {
-    this.interruptStatus |= bit;
+    Atomics.or(this.interruptStatusWord, 0, bit);
     this.options.interrupt();
   }
 

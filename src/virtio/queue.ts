@@ -55,6 +55,11 @@ export class Virtqueue {
     this.size = maxSize;
   }
 
+  /** Where the device is in the rings: the next available slot it reads, the next used slot it writes (u16 counters). */
+  get position(): { nextAvail: number; nextUsed: number } {
+    return { nextAvail: this.nextAvail, nextUsed: this.nextUsed };
+  }
+
   /** Back to the state after a device reset (2.4). */
   reset(): void {
     this.size = this.maxSize;

@@ -21,6 +21,7 @@ import { KernelCmdline } from '../loader/cmdline.js';
 import type { VirtioDevice } from '../virtio/device.js';
 import { MmioTransport } from '../virtio/mmio-transport.js';
 import { wireSlot } from '../virtio/kvm-slot.js';
+import type { SharedInterruptSlot } from '../virtio/interrupt-fast-path.js';
 import { GuestSignal } from '../devices/legacy/guest-signal.js';
 import { I8042 } from '../devices/legacy/i8042.js';
 import { Serial16550 } from '../devices/legacy/serial.js';
@@ -39,6 +40,7 @@ import { DeviceShutdownWatch } from './device-shutdown-watch.js';
 import { HaltWatchdog } from './halt-watchdog.js';
 import { kickThread } from './vcpu-kick.js';
 import { VcpuRunner, type VcpuExitCounts } from './vcpu-runner.js';
+import { BlockThread } from './block-thread-host.js';
 import { allocateVirtioSlots, type VirtioSlot } from './virtio-slots.js';
 import type { VcpuStopMessage } from './vcpu-protocol.js';
 
@@ -82,6 +84,11 @@ export interface HostRange {
   readonly size: number;
 }
 
+/** A HostRange and the guest-physical address it backs (what a device thread needs to see guest RAM). */
+export interface GuestRamMapping extends HostRange {
+  readonly guestAddress: number;
+}
+
 export class Machine {
   readonly serial: Serial16550;
   private readonly guestSignal: GuestSignal;
@@ -94,12 +101,14 @@ export class Machine {
   /** performance.now() when the vCPU threads were started. */
   startedAt = 0;
   private readonly haltWatchdog: HaltWatchdog;
+  /** Serves the raw drives' queues off the main loop (src/vmm/block-thread.ts); undefined when no drive qualifies. */
+  readonly blockThread: BlockThread | undefined;
 
   private constructor(
     private readonly vm: VmFd,
     readonly memory: GuestMemory,
     /** The guest RAM mappings, so the VMM can tell guest pages from its own in its memory map. */
-    readonly guestRamHostRanges: readonly HostRange[],
+    readonly guestRamHostRanges: readonly GuestRamMapping[],
     readonly boot: BootSetup,
     private readonly events: MachineEvents,
     kvm: Kvm,
@@ -120,16 +129,22 @@ export class Machine {
       powerOff: (status) => events.powerOff(status, 'guest-signal'),
     });
     this.mmio.register('guest-signal', GUEST_SIGNAL_BASE, GUEST_SIGNAL_SIZE, this.guestSignal);
+    const offThread = BlockThread.collector();
     (config.virtio ?? []).forEach((device, i) => {
       const slot = slots[i]!;
       // Edge-triggered (the MP table announces ISA polarity and trigger): irqfd or a KVM_IRQ_LINE pulse.
       const wiring = wireSlot(kvm, vm, slot.gsi);
       const transport = new MmioTransport(device, memory, { interrupt: wiring.interrupt });
       this.mmio.register(device.name, slot.base, slot.size, transport);
-      wiring.attachNotifiers(transport, slot.base);
+      if (!offThread.claim(transport, wiring, slot.base)) wiring.attachNotifiers(transport, slot.base);
       this.virtio.push(transport);
     });
-    this.createVcpus(kvm, config.cpus);
+    this.blockThread = offThread.start(guestRamHostRanges);
+    this.createVcpus(
+      kvm,
+      config.cpus,
+      this.virtio.map((t, i) => ({ base: slots[i]!.base, interruptStatus: t.interruptStatusWord.buffer as SharedArrayBuffer })),
+    );
     const deviceShutdown = new DeviceShutdownWatch(this.virtio);
     this.haltWatchdog = new HaltWatchdog(
       this.runners,
@@ -166,6 +181,11 @@ export class Machine {
     this.haltWatchdog.start();
   }
 
+  /** Stops the device threads: afterwards nothing touches the disks, which can then be closed. */
+  stopDeviceThreads(): void {
+    this.blockThread?.stop();
+  }
+
   /** Asks the guest to shut down: its init polls the guest-signal stop register and powers off. */
   requestGuestStop(): void {
     this.guestSignal.requestStop();
@@ -183,7 +203,7 @@ export class Machine {
     };
   }
 
-  private createVcpus(kvm: Kvm, count: number): void {
+  private createVcpus(kvm: Kvm, count: number, interruptSlots: readonly SharedInterruptSlot[]): void {
     const supported = kvm.supportedCpuid();
     const tscDeadlineTimer = kvm.checkExtension(Capability.TSC_DEADLINE_TIMER) > 0;
     const runMmapSize = kvm.vcpuMmapSize();
@@ -197,7 +217,9 @@ export class Machine {
         const start = this.boot.specialRegisters;
         vcpu.updateSregs((current) => ({ ...current, ...start }));
       }
-      this.runners.push(new VcpuRunner(vcpu, runMmapSize, { pio: this.pio, mmio: this.mmio }, (i, m) => this.vcpuStopped(i, m), kickThread));
+      this.runners.push(
+        new VcpuRunner(vcpu, runMmapSize, { pio: this.pio, mmio: this.mmio }, (i, m) => this.vcpuStopped(i, m), kickThread, interruptSlots),
+      );
     }
   }
 
@@ -240,16 +262,16 @@ function withVirtioDevices(cmdline: string, slots: readonly VirtioSlot[]): strin
  * Maps the RAM regions the e820 map announces. Each KVM slot is at most
  * MAX_MAPPING_BYTES so every slot is addressable from JavaScript.
  */
-function mapGuestMemory(vm: VmFd, memoryBytes: number): { memory: GuestMemory; hostRanges: HostRange[] } {
+function mapGuestMemory(vm: VmFd, memoryBytes: number): { memory: GuestMemory; hostRanges: GuestRamMapping[] } {
   const regions: MemoryRegion[] = [];
-  const hostRanges: HostRange[] = [];
+  const hostRanges: GuestRamMapping[] = [];
   try {
     for (const ram of guestRamRegions(memoryBytes)) {
       for (let offset = 0; offset < ram.size; offset += MAX_MAPPING_BYTES) {
         const size = Math.min(MAX_MAPPING_BYTES, ram.size - offset);
         const mapping = vm.addAnonymousMemory(ram.guestAddress + offset, size);
         regions.push({ guestAddress: ram.guestAddress + offset, bytes: new Uint8Array(mapping.buffer) });
-        hostRanges.push({ hostAddress: mapping.address, size });
+        hostRanges.push({ guestAddress: ram.guestAddress + offset, hostAddress: mapping.address, size });
       }
     }
   } catch (err) {

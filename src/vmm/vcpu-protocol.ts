@@ -1,6 +1,7 @@
 // What the main thread and a vCPU thread tell each other, besides the exit mailbox.
 import type { KvmRegs, KvmSregs } from '../kvm/structs.js';
 import type { VcpuExit } from '../kvm/vcpu-exit.js';
+import type { SharedInterruptSlot } from '../virtio/interrupt-fast-path.js';
 
 export interface VcpuThreadData {
   fd: number;
@@ -11,6 +12,8 @@ export interface VcpuThreadData {
   counters: SharedArrayBuffer;
   /** The halt probe's slots (src/vmm/halt-probe.ts). */
   haltProbe: SharedArrayBuffer;
+  /** virtio-mmio slots whose interrupt registers this thread answers itself (src/virtio/interrupt-fast-path.ts). */
+  interruptSlots: SharedInterruptSlot[];
 }
 
 /** Slots of the per-vCPU exit counters. */

@@ -4,6 +4,7 @@ import { Worker } from 'node:worker_threads';
 import { VCPU_THREAD_ENTRY } from '../runtime/build-layout.js';
 import type { VcpuFd } from '../kvm/vcpu.js';
 import type { Bus } from '../bus/bus.js';
+import type { SharedInterruptSlot } from '../virtio/interrupt-fast-path.js';
 import { ExitKind, ExitMailbox, type MailboxRequest } from './exit-mailbox.js';
 import { HaltProbe, type VerdictValue } from './halt-probe.js';
 import type { WatchedVcpu } from './halt-watchdog.js';
@@ -31,6 +32,8 @@ export class VcpuRunner implements WatchedVcpu {
     private readonly onStop: (id: number, message: VcpuStopMessage) => void,
     /** Interrupts the vCPU thread `tid`'s KVM_RUN (a signal with a handler). */
     private readonly kick: (tid: number) => void,
+    /** virtio-mmio slots whose interrupt registers the vCPU thread answers itself. */
+    private readonly interruptSlots: readonly SharedInterruptSlot[] = [],
   ) {}
 
   get id(): number {
@@ -45,6 +48,7 @@ export class VcpuRunner implements WatchedVcpu {
       mailbox: this.mailbox.shared,
       counters: this.counters,
       haltProbe: this.haltProbe.shared,
+      interruptSlots: [...this.interruptSlots],
     };
     this.worker = new Worker(VCPU_THREAD_ENTRY, { workerData: data });
     this.worker.on('message', (message: VcpuStopMessage) => this.finish(message));

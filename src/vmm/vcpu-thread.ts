@@ -1,12 +1,14 @@
 // Worker-thread entry: runs one vCPU's KVM_RUN loop. Port-I/O and MMIO exits
 // go to the main thread through the exit mailbox (the main thread owns the
-// devices); any other exit ends the loop and is reported with the registers
+// devices), except virtio's interrupt status and acknowledgement, answered
+// here from shared memory; any other exit ends the loop and is reported with the registers
 // the main thread needs to explain it.
 import { parentPort, workerData } from 'node:worker_threads';
 import { threadId } from '../sys/libc.js';
 import { VcpuFd } from '../kvm/vcpu.js';
 import { ExitKind, ExitMailbox } from './exit-mailbox.js';
 import { HaltProbe } from './halt-probe.js';
+import { InterruptRegisterFastPath } from '../virtio/interrupt-fast-path.js';
 import { ExitCounter, type VcpuThreadData, type VcpuStopMessage } from './vcpu-protocol.js';
 
 const data = workerData as VcpuThreadData;
@@ -14,6 +16,7 @@ const vcpu = VcpuFd.fromFd(data.fd, data.id, data.runMmapSize);
 const mailbox = new ExitMailbox(data.mailbox);
 const counts = new Float64Array(data.counters);
 const haltProbe = new HaltProbe(data.haltProbe);
+const interruptRegisters = new InterruptRegisterFastPath(data.interruptSlots);
 haltProbe.publishThreadId(threadId());
 
 function stop(message: VcpuStopMessage): void {
@@ -34,6 +37,8 @@ function loop(): void {
       case 'mmio': {
         counts[ExitCounter.MMIO]!++;
         const bytes = vcpu.run.mmioData(exit.length);
+        // A virtio interrupt's status read and acknowledgement: answered here, no round trip to the main thread.
+        if (interruptRegisters.handle(exit.address, exit.isWrite, bytes)) break;
         const result = mailbox.call(ExitKind.MMIO, exit.isWrite, exit.address, bytes.length, 1, bytes);
         if (!exit.isWrite) bytes.set(result);
         break;

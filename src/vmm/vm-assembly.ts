@@ -157,6 +157,7 @@ export function assembleVm(plan: VmPlan, events: AssemblyEvents): AssembledVm {
       consoleInput: (bytes) => (virtioConsole ? virtioConsole.receive(bytes) : machine.serial.receive(bytes)),
       close: () => {
         openVsockBackend?.close();
+        machine.stopDeviceThreads();
         return drives.closeSync();
       },
     };

@@ -4,7 +4,12 @@
 // writes its status byte, goes to the used ring and may raise an interrupt.
 // Requests still in flight when the driver resets the device are dropped
 // (their buffers belong to a queue that no longer exists).
-import type { DiskBackend } from '../../../disk/backend.js';
+// Given the disk's synchronous form as well (every format has one), requests
+// are done inline instead: each drain moves its data straight between the
+// file and guest RAM (preadv/pwritev where the format allows) and ends with
+// one interrupt for the whole batch. That is how a device thread
+// (src/vmm/block-thread.ts) runs it, off the main event loop.
+import type { DiskBackend, SyncDisk } from '../../../disk/backend.js';
 import type { GuestMemory } from '../../../memory/guest-memory.js';
 import { DeviceId, featureBit } from '../../../virtio/constants.js';
 import type { DeviceContext, VirtioDevice } from '../../../virtio/device.js';
@@ -12,7 +17,7 @@ import { drainQueue } from '../../../virtio/drain.js';
 import type { Segment } from '../../../virtio/chain.js';
 import type { Virtqueue } from '../../../virtio/queue.js';
 import { BlkStatus, ID_BYTES, MalformedRequest, SECTOR_SIZE, parseRequest, type BlockLimits, type BlockRequest } from './request.js';
-import { readIntoSegments, writeFromSegments } from './segment-io.js';
+import { readIntoSegments, readIntoSegmentsSync, writeFromSegments, writeFromSegmentsSync } from './segment-io.js';
 
 /** Feature bits (5.2.3). */
 export const BlkFeature = {
@@ -46,6 +51,29 @@ const Config = {
   SIZE: 60,
 } as const;
 
+/** Where each counter of BlockDeviceStats lives in the (possibly shared) counter array. */
+const STAT_NAMES = ['reads', 'writes', 'flushes', 'bytesRead', 'bytesWritten', 'rejected', 'ioErrors'] as const;
+const Stat = { reads: 0, writes: 1, flushes: 2, bytesRead: 3, bytesWritten: 4, rejected: 5, ioErrors: 6 } as const;
+/** Bytes of the counter array: a device thread and the API read the same counters. */
+export const BLOCK_STATS_BYTES = STAT_NAMES.length * Float64Array.BYTES_PER_ELEMENT;
+
+export interface BlockDeviceOptions {
+  /** The same disk's synchronous operations: requests then complete inline, interrupts once per drain. */
+  readonly sync?: SyncDisk;
+  /** Counters to count into (a SharedArrayBuffer of BLOCK_STATS_BYTES when another thread serves the queues). */
+  readonly counters?: SharedArrayBuffer;
+}
+
+/**
+ * What serves this device's queues when not this object itself: a device
+ * thread. Activation, notifications and resets are forwarded to it.
+ */
+export interface BlockQueueServer {
+  activate(context: DeviceContext): void;
+  queueNotify(index: number): void;
+  reset(): void;
+}
+
 export interface BlockDeviceStats {
   reads: number;
   writes: number;
@@ -64,7 +92,11 @@ export class VirtioBlock implements VirtioDevice {
   readonly features: bigint;
   readonly queueMaxSizes = [BLOCK_QUEUE_SIZE];
   readonly configSize = Config.SIZE;
-  readonly stats: BlockDeviceStats = { reads: 0, writes: 0, flushes: 0, bytesRead: 0, bytesWritten: 0, rejected: 0, ioErrors: 0 };
+  /** The counters behind `stats`; shared with a device thread when one serves the queues. */
+  readonly counterBuffer: SharedArrayBuffer | ArrayBuffer;
+  private readonly counters: Float64Array;
+  private readonly syncDisk: SyncDisk | undefined;
+  private server: BlockQueueServer | undefined;
   private readonly config = new Uint8Array(Config.SIZE);
   private readonly limits: BlockLimits;
   private context: DeviceContext | undefined;
@@ -76,7 +108,11 @@ export class VirtioBlock implements VirtioDevice {
   constructor(
     private readonly disk: DiskBackend,
     private readonly id: string,
+    options: BlockDeviceOptions = {},
   ) {
+    this.syncDisk = options.sync;
+    this.counterBuffer = options.counters ?? new ArrayBuffer(BLOCK_STATS_BYTES);
+    this.counters = new Float64Array(this.counterBuffer);
     this.name = `virtio-blk (${id})`;
     const readOnly = disk.readOnly;
     this.limits = {
@@ -102,6 +138,31 @@ export class VirtioBlock implements VirtioDevice {
     view.setUint8(Config.WRITE_ZEROES_MAY_UNMAP, 1);
   }
 
+  private count(stat: number, by = 1): void {
+    this.counters[stat] = this.counters[stat]! + by;
+  }
+
+  /** A snapshot of the counters (plain numbers, fit for JSON). */
+  get stats(): BlockDeviceStats {
+    const c = this.counters;
+    return Object.fromEntries(STAT_NAMES.map((name) => [name, c[Stat[name]]!])) as unknown as BlockDeviceStats;
+  }
+
+  /** The ID string the driver reads with get-id. */
+  get idString(): string {
+    return this.id;
+  }
+
+  /** The synchronous disk this device was given, if any (a device thread needs one). */
+  get synchronousDisk(): SyncDisk | undefined {
+    return this.syncDisk;
+  }
+
+  /** Hands queue service to another thread; from now on this object only answers config and counters. */
+  serveQueuesWith(server: BlockQueueServer): void {
+    this.server = server;
+  }
+
   readConfig(offset: number, data: Uint8Array): void {
     data.set(this.config.subarray(offset, offset + data.length));
   }
@@ -111,10 +172,15 @@ export class VirtioBlock implements VirtioDevice {
   }
 
   activate(context: DeviceContext): void {
+    if (this.server) {
+      this.server.activate(context);
+      return;
+    }
     this.context = context;
   }
 
   reset(): void {
+    this.server?.reset();
     this.context = undefined;
     this.generation++;
   }
@@ -125,26 +191,86 @@ export class VirtioBlock implements VirtioDevice {
   }
 
   queueNotify(index: number): void {
+    if (this.server) {
+      this.server.queueNotify(index);
+      return;
+    }
     const ctx = this.context;
     const queue = ctx?.queues[index];
     if (!ctx || !queue) return;
     // Refused and malformed requests are answered at once; the interrupt for
     // them comes when the drain ends. I/O completes later, each with its own.
-    drainQueue(ctx, queue, { what: 'descriptor', onRefused: () => this.stats.rejected++ }, (chain) => {
+    const sync = this.syncDisk;
+    drainQueue(ctx, queue, { what: 'descriptor', onRefused: () => this.count(Stat.rejected) }, (chain) => {
       const request = parseRequest(ctx.memory, chain, this.limits);
       const head = chain.head;
       if (request instanceof MalformedRequest) {
         ctx.errors.warn(`request ${head}: ${request.reason}`);
-        this.stats.rejected++;
+        this.count(Stat.rejected);
         queue.pushUsed(head, 0);
       } else if (request.kind === 'rejected') {
         ctx.errors.warn(`request ${head}: ${request.reason}`);
-        this.stats.rejected++;
-        this.complete(ctx, queue, head, request.status, request.code, 1);
+        this.count(Stat.rejected);
+        this.finish(ctx, queue, head, request.status, request.code, 1, sync === undefined);
+      } else if (sync) {
+        this.executeSync(ctx, sync, queue, head, request);
       } else {
         this.execute(ctx, queue, head, request);
       }
     });
+  }
+
+  /**
+   * Does the request now and puts it on the used ring; the drain's end sends
+   * the one interrupt for everything it completed. FLUSH returns only after
+   * fdatasync, so the guest hears of it once it is durable.
+   */
+  private executeSync(ctx: DeviceContext, disk: SyncDisk, queue: Virtqueue, head: number, request: BlockRequest): void {
+    let code: number = BlkStatus.OK;
+    let written = 0;
+    try {
+      written = this.performSync(ctx.memory, disk, request);
+    } catch (err) {
+      this.count(Stat.ioErrors);
+      ctx.errors.warn(`${request.kind} failed on the host: ${err instanceof Error ? err.message : String(err)}`);
+      code = BlkStatus.IOERR;
+      written = 0;
+    }
+    this.finish(ctx, queue, head, request.status, code, written + 1, false);
+  }
+
+  private performSync(memory: GuestMemory, disk: SyncDisk, request: BlockRequest): number {
+    switch (request.kind) {
+      case 'read':
+        readIntoSegmentsSync(disk, memory, request.offset, request.data);
+        this.count(Stat.reads);
+        this.count(Stat.bytesRead, request.length);
+        return request.length;
+      case 'write':
+        writeFromSegmentsSync(disk, memory, request.offset, request.data);
+        this.count(Stat.writes);
+        this.count(Stat.bytesWritten, request.length);
+        return 0;
+      case 'flush':
+        disk.flushSync();
+        this.count(Stat.flushes);
+        return 0;
+      case 'get-id':
+        writeSegments(memory, request.data, this.idBytes().subarray(0, request.length));
+        return request.length;
+      case 'discard':
+        for (const r of request.ranges) disk.discardSync(r.offset, r.length);
+        return 0;
+      case 'write-zeroes':
+        for (const r of request.ranges) disk.writeZeroesSync(r.offset, r.length);
+        return 0;
+    }
+  }
+
+  private idBytes(): Uint8Array {
+    const id = new Uint8Array(ID_BYTES);
+    id.set(new TextEncoder().encode(this.id).subarray(0, ID_BYTES));
+    return id;
   }
 
   private execute(ctx: DeviceContext, queue: Virtqueue, head: number, request: BlockRequest): void {
@@ -154,14 +280,14 @@ export class VirtioBlock implements VirtioDevice {
       .then(
         (written) => ({ code: BlkStatus.OK, written }),
         (err: unknown) => {
-          this.stats.ioErrors++;
+          this.count(Stat.ioErrors);
           ctx.errors.warn(`${request.kind} failed on the host: ${err instanceof Error ? err.message : String(err)}`);
           return { code: BlkStatus.IOERR, written: 0 };
         },
       )
       .then(({ code, written }) => {
         this.inFlight--;
-        if (generation === this.generation) this.complete(ctx, queue, head, request.status, code, written + 1);
+        if (generation === this.generation) this.finish(ctx, queue, head, request.status, code, written + 1, true);
         if (this.inFlight === 0) for (const wake of this.idleWaiters.splice(0)) wake();
       });
   }
@@ -171,26 +297,23 @@ export class VirtioBlock implements VirtioDevice {
     switch (request.kind) {
       case 'read': {
         await readIntoSegments(this.disk, memory, request.offset, request.data);
-        this.stats.reads++;
-        this.stats.bytesRead += request.length;
+        this.count(Stat.reads);
+        this.count(Stat.bytesRead, request.length);
         return request.length;
       }
       case 'write': {
         await writeFromSegments(this.disk, memory, request.offset, request.data);
-        this.stats.writes++;
-        this.stats.bytesWritten += request.length;
+        this.count(Stat.writes);
+        this.count(Stat.bytesWritten, request.length);
         return 0;
       }
       case 'flush':
         await this.disk.flush();
-        this.stats.flushes++;
+        this.count(Stat.flushes);
         return 0;
-      case 'get-id': {
-        const id = new Uint8Array(ID_BYTES);
-        id.set(new TextEncoder().encode(this.id).subarray(0, ID_BYTES));
-        writeSegments(memory, request.data, id.subarray(0, request.length));
+      case 'get-id':
+        writeSegments(memory, request.data, this.idBytes().subarray(0, request.length));
         return request.length;
-      }
       case 'discard':
         for (const r of request.ranges) await this.disk.discard(r.offset, r.length);
         return 0;
@@ -200,10 +323,11 @@ export class VirtioBlock implements VirtioDevice {
     }
   }
 
-  private complete(ctx: DeviceContext, queue: Virtqueue, head: number, status: Segment, code: number, usedLength: number): void {
+  /** Writes the status byte and returns the chain; `interrupt`: ask for the interrupt now (not at the drain's end). */
+  private finish(ctx: DeviceContext, queue: Virtqueue, head: number, status: Segment, code: number, usedLength: number, interrupt: boolean): void {
     ctx.memory.writeU8(status.address, code);
     queue.pushUsed(head, usedLength);
-    ctx.usedBuffersAdded(queue);
+    if (interrupt) ctx.usedBuffersAdded(queue);
   }
 }
 

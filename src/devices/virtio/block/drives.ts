@@ -15,7 +15,7 @@ import { openSync } from '../../../disk/open.js';
 import { createOverlay } from '../../../disk/overlay.js';
 import { ensurePrivateDir, runtimeRoot } from '../../../runtime/paths.js';
 import type { DriveSettings } from '../../settings.js';
-import { VirtioBlock } from './device.js';
+import { BLOCK_STATS_BYTES, VirtioBlock } from './device.js';
 
 /** Guest drive names follow the slot order: vda, vdb, … (26 is plenty for a microVM). */
 const DRIVE_LETTERS = 'abcdefghijklmnopqrstuvwxyz';
@@ -69,7 +69,8 @@ export class VmDrives {
       throw err;
     }
     this.disks.push(disk);
-    this.devices.push(new VirtioBlock(asBackend(disk), `mvm-${name}`));
+    // The synchronous form too: requests complete inline, one interrupt per drain, on whichever thread serves the queue.
+    this.devices.push(new VirtioBlock(asBackend(disk), `mvm-${name}`, { sync: disk, counters: new SharedArrayBuffer(BLOCK_STATS_BYTES) }));
   }
 
   /** Closes every disk (making it consistent on the host) and deletes the overlays. Never throws. */
