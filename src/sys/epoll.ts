@@ -3,8 +3,8 @@
 // ioeventfds and its control eventfd. Each registered fd carries a caller's
 // token (a u32) that comes back with its readiness.
 import koffi from 'koffi';
-import { closeSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
+import { close as closeFd } from './libc.js';
 import { SyscallError } from './syscall-error.js';
 
 const libc = koffi.load('libc.so.6');
@@ -68,6 +68,7 @@ export class Epoll {
   }
 
   close(): void {
-    closeSync(this.fd);
+    // close(2) itself: Node warns when a worker closes an fd its fs module did not open.
+    closeFd(this.fd);
   }
 }

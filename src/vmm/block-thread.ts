@@ -205,8 +205,10 @@ function handleCommand(): boolean {
 function loop(): void {
   const epoll = Epoll.create();
   epoll.add(data.controlFd, CONTROL_TOKEN);
-  devices.forEach((_, d) => {
-    data.devices[d]!.queueFds.forEach((fd, q) => epoll.add(fd, d * QUEUE_TOKEN_STRIDE + q));
+  data.devices.forEach((device, d) => {
+    device.queueFds.forEach((fd, q) => {
+      epoll.add(fd, d * QUEUE_TOKEN_STRIDE + q);
+    });
   });
   Atomics.store(control, Control.STATE, ThreadState.RUNNING);
   Atomics.notify(control, Control.STATE);
