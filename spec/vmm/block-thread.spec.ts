@@ -106,7 +106,10 @@ describe('block device thread (raw drive served off the main loop)', function ()
     memory.writeU8(addresses[addresses.length - 1]!, 0xff);
     driver.notify(0);
     let used: { id: number; length: number }[] = [];
-    await until(() => (used = driver.takeUsed(0)).length > 0, 'the used entry');
+    await until(() => {
+      used = driver.takeUsed(0);
+      return used.length > 0;
+    }, 'the used entry');
     expect(used[0]!.id).to.equal(head);
     return { status: memory.readU8(addresses[addresses.length - 1]!), usedLength: used[0]!.length, dataAddress: addresses[1]! };
   }
