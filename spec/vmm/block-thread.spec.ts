@@ -58,7 +58,12 @@ describe('block device thread (raw drive served off the main loop)', function ()
   let warnings: string[];
   const notifiers: EventNotifier[] = [];
 
+  let forcedBefore: string | undefined;
+
   before(() => {
+    // Whatever this host's CPU count says: the thread is what is under test.
+    forcedBefore = process.env['MVM_BLOCK_THREAD'];
+    process.env['MVM_BLOCK_THREAD'] = '1';
     warnings = [];
     restore = captureWarnings(warnings);
     dir = mkdtempSync(join(tmpdir(), 'mvm-block-thread-'));
@@ -95,6 +100,8 @@ describe('block device thread (raw drive served off the main loop)', function ()
     irq?.close();
     rmSync(dir, { recursive: true, force: true });
     restore();
+    if (forcedBefore === undefined) delete process.env['MVM_BLOCK_THREAD'];
+    else process.env['MVM_BLOCK_THREAD'] = forcedBefore;
   });
 
   async function request(type: number, sector: number, data: { out?: Uint8Array; inLength?: number }) {
