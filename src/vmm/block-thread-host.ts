@@ -1,12 +1,11 @@
 // The main-thread side of the block device thread (block-thread.ts): picks
-// the drives it can serve (raw images, on a host with irqfd and more than one
-// CPU), starts one
+// the drives it can serve (raw images, on a host with irqfd; only when chosen,
+// see deviceThreadChosen), starts one
 // worker for all of them — one Node worker costs ~7 MiB, so one per VM, not
 // one per drive — and forwards each device's activation, reset and any
 // notification that still arrives as an MMIO exit. Commands are synchronous:
 // when reset() returns, the thread no longer touches that device's queues,
 // as the driver expects once its status write completes.
-import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { RawDisk } from '../disk/raw.js';
 import { BLOCK_THREAD_ENTRY } from '../runtime/build-layout.js';
@@ -42,17 +41,18 @@ import {
 const COMMAND_TIMEOUT_MS = 60_000;
 
 /**
- * Whether a device thread pays here. Measured inside the helper VM (one
- * emulated CPU, 2026-12-07): the same requests served inline on the main
- * thread took 0.6-0.75x the time they took on a device thread, because with
- * one CPU another thread adds only wake-ups and context switches. With two
- * or more CPUs the thread runs beside the vCPU and the main loop. For
- * measuring either way on any host: MVM_BLOCK_THREAD=1 or 0.
+ * Whether to serve raw drives on the device thread: off unless
+ * MVM_BLOCK_THREAD=1. Measured inside the helper VM on a shared 2-core host
+ * (2026-12-07, same binary, alternating, medians of 2-4 boots): the same
+ * requests served inline on the main thread were faster — with one helper
+ * CPU randread 1.31 vs 1.63 s and randwrite 1.27 vs 2.0 s per 300 requests,
+ * seqread 0.38 vs 0.59 s per 16 MiB; with two helper CPUs randread 2.06 vs
+ * 3.73 s, randwrite 2.07 vs 2.74 s. Another thread there adds wake-ups and
+ * context switches and finds no idle core. A host with free cores and real
+ * KVM may decide otherwise: measure with MVM_BLOCK_THREAD=1 against 0.
  */
-function deviceThreadPays(): boolean {
-  const forced = process.env['MVM_BLOCK_THREAD'];
-  if (forced === '1' || forced === '0') return forced === '1';
-  return availableParallelism() > 1;
+function deviceThreadChosen(): boolean {
+  return process.env['MVM_BLOCK_THREAD'] === '1';
 }
 
 interface Pending {
@@ -125,7 +125,7 @@ export class BlockThread {
    */
   static collector(): BlockThreadCollector {
     const pending: Pending[] = [];
-    const enabled = deviceThreadPays();
+    const enabled = deviceThreadChosen();
     return {
       claim(transport: MmioTransport, wiring: SlotWiring, base: number): boolean {
         if (!enabled) return false;
