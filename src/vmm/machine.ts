@@ -38,6 +38,9 @@ import { describeFatalExit, describeLocation } from './exit-report.js';
 import { DeviceShutdownWatch } from './device-shutdown-watch.js';
 import { HaltWatchdog } from './halt-watchdog.js';
 import { kickThread } from './vcpu-kick.js';
+import { PauseControl } from './pause-control.js';
+import { saveVcpuState, vcpuStateSupport, type VcpuState, type VcpuStateSupport } from '../kvm/vcpu-state.js';
+import { saveVmState, type VmState } from '../kvm/vm-state.js';
 import { VcpuRunner, type VcpuExitCounts } from './vcpu-runner.js';
 import { allocateVirtioSlots, type VirtioSlot } from './virtio-slots.js';
 import type { VcpuStopMessage } from './vcpu-protocol.js';
@@ -94,6 +97,10 @@ export class Machine {
   /** performance.now() when the vCPU threads were started. */
   startedAt = 0;
   private readonly haltWatchdog: HaltWatchdog;
+  private readonly pauseControl: PauseControl;
+  /** The MSRs KVM saves for a vCPU, and which optional parts of a vCPU's state it has (snapshots). */
+  private readonly msrIndices: readonly number[];
+  private readonly stateSupport: VcpuStateSupport;
 
   private constructor(
     private readonly vm: VmFd,
@@ -136,6 +143,9 @@ export class Machine {
       (how) => (how.kind === 'powered-down' ? events.powerOff(0, 'power-down') : events.halted(how.afterShutdown)),
       () => deviceShutdown.check(),
     );
+    this.pauseControl = new PauseControl(this.runners, this.haltWatchdog, () => this.virtio.map((t) => t.device));
+    this.msrIndices = kvm.msrIndexList();
+    this.stateSupport = vcpuStateSupport(vm);
   }
 
   static create(config: MachineConfig, events: MachineEvents): Machine {
@@ -169,6 +179,24 @@ export class Machine {
   /** Asks the guest to shut down: its init polls the guest-signal stop register and powers off. */
   requestGuestStop(): void {
     this.guestSignal.requestStop();
+  }
+
+  /** Parks every vCPU out of KVM_RUN and waits for the devices' in-flight I/O (src/vmm/pause-control.ts). */
+  pause(): Promise<void> {
+    return this.pauseControl.pause();
+  }
+
+  resume(): void {
+    this.pauseControl.resume();
+  }
+
+  /** What KVM holds for this VM and each vCPU; only while paused. */
+  saveKvmState(): { vm: VmState; vcpus: VcpuState[] } {
+    if (this.pauseControl.state !== 'paused') throw new Error('the VM must be paused to read its KVM state');
+    return {
+      vm: saveVmState(this.vm),
+      vcpus: this.runners.map((r) => saveVcpuState(r.vcpuFd, this.msrIndices, this.stateSupport)),
+    };
   }
 
   exitCounts(): VcpuExitCounts[] {

@@ -11,6 +11,8 @@ export interface VcpuThreadData {
   counters: SharedArrayBuffer;
   /** The halt probe's slots (src/vmm/halt-probe.ts). */
   haltProbe: SharedArrayBuffer;
+  /** The park protocol's slots (src/vmm/vcpu-park.ts). */
+  park: SharedArrayBuffer;
 }
 
 /** Slots of the per-vCPU exit counters. */
