@@ -70,6 +70,21 @@ function sampleState(): Omit<SnapshotState, 'memory'> {
         ],
       },
     ],
+    legacy: {
+      serial: {
+        ier: 1,
+        lcr: 3,
+        mcr: 8,
+        scratch: 0,
+        divisor: 1,
+        fifoEnabled: true,
+        thrEmptyPending: false,
+        overrun: false,
+        input: [65, 66],
+        lineLevel: true,
+      },
+      i8042: { config: 0x45, output: -1, expectingConfig: false, lastWasCommand: true },
+    },
   };
 }
 
@@ -143,6 +158,7 @@ describe('snapshot directory: state file and memory file', () => {
     expect(state.vm).to.deep.equal(expected.vm);
     expect(state.vcpus).to.deep.equal(expected.vcpus);
     expect(state.virtio).to.deep.equal(expected.virtio);
+    expect(state.legacy).to.deep.equal(expected.legacy);
   });
 
   it('never writes into a directory that already holds files', () => {
@@ -230,6 +246,10 @@ describe('snapshot directory: state file and memory file', () => {
       [(p) => (p['virtio'][0]['deviceType'] = 1), /slot 0 holds the state of device type 1, the machine has type 4/],
       [(p) => (p['virtio'][0]['queues'][0]['nextUsed'] = 70000), /virtio slot 0 queue 0 next used index is 70000/],
       [(p) => delete p['vm'], /the VM state is not an object/],
+      [(p) => (p['legacy']['serial']['input'] = [300]), /UART state: input byte 0 is 300/],
+      [(p) => (p['legacy']['serial']['divisor'] = 1 << 16), /UART state: divisor is 65536/],
+      [(p) => (p['legacy']['i8042']['output'] = -2), /i8042 state: output is -2/],
+      [(p) => delete p['legacy'], /legacy device states is not an object/],
       [(p) => (p['machine'] = []), /machine description is not an object/],
     ];
     for (const [change, message] of corpus) expect(refusal(withPayload(change))).to.match(message);

@@ -3,6 +3,8 @@
 // been truncated, edited or swapped since: every field is checked like guest
 // input (types, ranges, struct sizes, the memory layout against the machine,
 // the devices against their slots) before anything is restored from it.
+import { parseI8042State, type I8042State } from '../devices/legacy/i8042.js';
+import { parseSerialState, type SerialState } from '../devices/legacy/serial.js';
 import type { MsrValue } from '../kvm/state-layouts.js';
 import {
   DEBUGREGS_BYTES,
@@ -51,6 +53,8 @@ export interface SnapshotState {
   readonly vm: VmState;
   readonly vcpus: readonly VcpuState[];
   readonly virtio: readonly TransportState[];
+  /** The legacy devices with state worth keeping (the guest-signal device has none: a stop request is not carried over). */
+  readonly legacy: { readonly serial: SerialState; readonly i8042: I8042State };
 }
 
 export const MEMORY_FILE = 'memory.bin';
@@ -98,6 +102,7 @@ export function serializeSnapshotState(state: SnapshotState): unknown {
       tscKhz: v.tscKhz,
     })),
     virtio: state.virtio,
+    legacy: state.legacy,
   };
 }
 
@@ -228,6 +233,16 @@ function parseVcpu(value: unknown, id: number): VcpuState {
   };
 }
 
+/** Runs a device's own parser, its SavedStateError turned into the snapshot's error. */
+function device<T>(parse: () => T): T {
+  try {
+    return parse();
+  } catch (err) {
+    if (err instanceof SavedStateError) throw new SnapshotError(err.message);
+    throw err;
+  }
+}
+
 /** Checks everything read from a state file; throws SnapshotError naming the first field that is wrong. */
 export function parseSnapshotState(value: unknown): SnapshotState {
   const o = object(value, 'the snapshot state');
@@ -245,18 +260,16 @@ export function parseSnapshotState(value: unknown): SnapshotState {
     vm: parseVm(o['vm']),
     vcpus: vcpus.map((v, i) => parseVcpu(v, i)),
     virtio: virtio.map((t, i) => {
-      let state: TransportState;
-      try {
-        state = parseTransportState(t, `virtio slot ${i}`);
-      } catch (err) {
-        if (err instanceof SavedStateError) throw new SnapshotError(err.message);
-        throw err;
-      }
+      const state: TransportState = device(() => parseTransportState(t, `virtio slot ${i}`));
       if (state.deviceType !== machine.virtio[i]!.deviceType)
         throw new SnapshotError(
           `virtio slot ${i} holds the state of device type ${state.deviceType}, the machine has type ${machine.virtio[i]!.deviceType} there`,
         );
       return state;
     }),
+    legacy: {
+      serial: device(() => parseSerialState(object(o['legacy'], 'the legacy device states')['serial'])),
+      i8042: device(() => parseI8042State(object(o['legacy'], 'the legacy device states')['i8042'])),
+    },
   };
 }
