@@ -85,6 +85,7 @@ function sampleState(): Omit<SnapshotState, 'memory'> {
       },
       i8042: { config: 0x45, output: -1, expectingConfig: false, lastWasCommand: true },
     },
+    launch: { console: 'serial', kernelPath: '/k', initrdPath: null, nets: [], vsock: null, rng: true },
   };
 }
 
@@ -159,6 +160,7 @@ describe('snapshot directory: state file and memory file', () => {
     expect(state.vcpus).to.deep.equal(expected.vcpus);
     expect(state.virtio).to.deep.equal(expected.virtio);
     expect(state.legacy).to.deep.equal(expected.legacy);
+    expect(state.launch).to.deep.equal(expected.launch);
   });
 
   it('never writes into a directory that already holds files', () => {
@@ -250,6 +252,7 @@ describe('snapshot directory: state file and memory file', () => {
       [(p) => (p['legacy']['serial']['divisor'] = 1 << 16), /UART state: divisor is 65536/],
       [(p) => (p['legacy']['i8042']['output'] = -2), /i8042 state: output is -2/],
       [(p) => delete p['legacy'], /legacy device states is not an object/],
+      [(p) => (p['launch'] = 'x'), /launch record is not an object/],
       [(p) => (p['machine'] = []), /machine description is not an object/],
     ];
     for (const [change, message] of corpus) expect(refusal(withPayload(change))).to.match(message);

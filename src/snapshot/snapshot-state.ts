@@ -55,6 +55,8 @@ export interface SnapshotState {
   readonly virtio: readonly TransportState[];
   /** The legacy devices with state worth keeping (the guest-signal device has none: a stop request is not carried over). */
   readonly legacy: { readonly serial: SerialState; readonly i8042: I8042State };
+  /** How the VM's devices were set up on the host (src/vmm/snapshot-launch.ts checks it). */
+  readonly launch: Readonly<Record<string, unknown>>;
 }
 
 export const MEMORY_FILE = 'memory.bin';
@@ -103,6 +105,7 @@ export function serializeSnapshotState(state: SnapshotState): unknown {
     })),
     virtio: state.virtio,
     legacy: state.legacy,
+    launch: state.launch,
   };
 }
 
@@ -267,6 +270,7 @@ export function parseSnapshotState(value: unknown): SnapshotState {
         );
       return state;
     }),
+    launch: object(o['launch'], 'the launch record'),
     legacy: {
       serial: device(() => parseSerialState(object(o['legacy'], 'the legacy device states')['serial'])),
       i8042: device(() => parseI8042State(object(o['legacy'], 'the legacy device states')['i8042'])),

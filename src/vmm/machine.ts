@@ -244,7 +244,7 @@ export class Machine {
   }
 
   /** Everything but guest RAM that a snapshot holds; only while paused. */
-  captureState(): Omit<SnapshotState, 'memory'> {
+  captureState(): Omit<SnapshotState, 'memory' | 'launch'> {
     const kvmState = this.saveKvmState();
     return {
       createdAt: new Date().toISOString(),

@@ -15,12 +15,17 @@ export interface SnapshotTaken {
   readonly pausedToResumedMs: number;
 }
 
-export async function takeSnapshot(machine: Machine, dir: string, options: { resume: boolean }): Promise<SnapshotTaken> {
+/** `launch`: how the VM's devices were set up (src/vmm/snapshot-launch.ts), so a restore can set them up again. */
+export async function takeSnapshot(
+  machine: Machine,
+  dir: string,
+  options: { resume: boolean; launch?: Readonly<Record<string, unknown>> },
+): Promise<SnapshotTaken> {
   const started = performance.now();
   await machine.pause();
   let written: ReturnType<typeof writeSnapshot>;
   try {
-    written = writeSnapshot(dir, machine.captureState(), machine.memory.regionList);
+    written = writeSnapshot(dir, { ...machine.captureState(), launch: options.launch ?? {} }, machine.memory.regionList);
   } catch (err) {
     if (options.resume) machine.resume();
     throw err;
