@@ -16,6 +16,10 @@ const COUNT_GUEST = resolve(PROJECT_ROOT, 'firmware/out/guests/count.elf');
 const DIGITS = '0123456789';
 const ORIGINAL = `snap-e2e-${process.pid}`;
 const CLONES = [`snap-e2e-${process.pid}-a`, `snap-e2e-${process.pid}-b`];
+const LINUX = [`snap-e2e-${process.pid}-linux`, `snap-e2e-${process.pid}-linux-clone`];
+const KERNEL = resolve(PROJECT_ROOT, 'images/out/vmlinux');
+/** A shell loop in the default Linux guest: n0, n1, n2… one a second on the console. */
+const LINUX_COUNTER = 'i=0; while true; do echo n$i; i=$((i+1)); sleep 1; done';
 const POLL_MS = 200;
 
 async function until(condition: () => boolean, what: string, limitMs: number): Promise<void> {
@@ -43,7 +47,7 @@ describe('mvm snapshot create / inspect and mvm run --restore, end to end', func
   });
 
   after(async () => {
-    for (const name of [ORIGINAL, ...CLONES]) {
+    for (const name of [ORIGINAL, ...CLONES, ...LINUX]) {
       const last = status(name);
       if (last && (last.state === 'running' || last.state === 'starting' || last.state === 'stopping')) await runMvm(['kill', name]);
       rmSync(vmDir(name), { recursive: true, force: true });
@@ -115,5 +119,28 @@ describe('mvm snapshot create / inspect and mvm run --restore, end to end', func
     const none = await runMvm(['run', '--restore', root]);
     expect(none.status).to.equal(1);
     expect(none.stderr.trim()).to.match(/^mvm: .* holds no snapshot \(no state\.mvm/);
+  });
+
+  it('a Linux guest running a shell counter, snapshotted and restored, goes on with the next number', async () => {
+    if (!existsSync(KERNEL)) throw new Error(`${KERNEL} is missing: run \`make images\``);
+    const [original, clone] = LINUX as [string, string];
+    const numbers = (name: string): number[] => [...consoleText(name).matchAll(/^n(\d+)\r?$/gm)].map((m) => Number(m[1]));
+    const run = await runMvm(['run', '-d', '--name', original, '-m', '128M', '--', 'sh', '-c', LINUX_COUNTER], { timeoutMs: 240_000 });
+    expect(run.status, run.stderr).to.equal(0);
+    await until(() => numbers(original).length >= 3, 'the Linux counter', 60_000);
+    const linuxDir = join(root, 'linux');
+    const created = await runMvm(['snapshot', 'create', original, linuxDir, '--stop'], { timeoutMs: 240_000 });
+    expect(created.status, created.stderr).to.equal(0);
+    await until(() => status(original)?.state === 'exited', 'the Linux original to stop', 60_000);
+    const before = numbers(original);
+    expect(before).to.deep.equal(before.map((_, i) => i));
+
+    const restored = await runMvm(['run', '--restore', linuxDir, '-d', '--name', clone], { timeoutMs: 240_000 });
+    expect(restored.status, restored.stderr).to.equal(0);
+    await until(() => numbers(clone).length >= 2, 'the restored counter', 60_000);
+    const after = numbers(clone);
+    // It resumed the same shell: the next number, not a new count from 0 (nor a reboot's console lines).
+    expect(after.slice(0, 2)).to.deep.equal([before.length, before.length + 1]);
+    await runMvm(['kill', clone]);
   });
 });
