@@ -86,6 +86,10 @@ function sampleState(): Omit<SnapshotState, 'memory'> {
       i8042: { config: 0x45, output: -1, expectingConfig: false, lastWasCommand: true },
     },
     launch: { console: 'serial', kernelPath: '/k', initrdPath: null, nets: [], vsock: null, rng: true },
+    cpuid: [
+      { function: 0, index: 0, flags: 0, eax: 0xd, ebx: 0x68747541, ecx: 0x444d4163, edx: 0x69746e65 },
+      { function: 7, index: 0, flags: 1, eax: 0, ebx: 0xffff_ffff, ecx: 0, edx: 0 },
+    ],
   };
 }
 
@@ -161,6 +165,7 @@ describe('snapshot directory: state file and memory file', () => {
     expect(state.virtio).to.deep.equal(expected.virtio);
     expect(state.legacy).to.deep.equal(expected.legacy);
     expect(state.launch).to.deep.equal(expected.launch);
+    expect(state.cpuid).to.deep.equal(expected.cpuid);
   });
 
   it('never writes into a directory that already holds files', () => {
@@ -253,6 +258,8 @@ describe('snapshot directory: state file and memory file', () => {
       [(p) => (p['legacy']['i8042']['output'] = -2), /i8042 state: output is -2/],
       [(p) => delete p['legacy'], /legacy device states is not an object/],
       [(p) => (p['launch'] = 'x'), /launch record is not an object/],
+      [(p) => (p['cpuid'][1] = [7, 0, 1, 0, 0, 0]), /CPUID entry 1 is not 7 numbers/],
+      [(p) => (p['cpuid'][0][4] = 2 ** 32), /CPUID entry 0 field 4 is 4294967296/],
       [(p) => (p['machine'] = []), /machine description is not an object/],
     ];
     for (const [change, message] of corpus) expect(refusal(withPayload(change))).to.match(message);

@@ -16,7 +16,7 @@ import {
   XCRS_BYTES,
   XSAVE_BYTES,
 } from '../kvm/state-layouts.js';
-import { REGS_SIZE, SREGS_SIZE } from '../kvm/structs.js';
+import { REGS_SIZE, SREGS_SIZE, type CpuidEntry } from '../kvm/structs.js';
 import type { VcpuState } from '../kvm/vcpu-state.js';
 import type { VmState } from '../kvm/vm-state.js';
 import { SavedStateError, parseTransportState, type TransportState } from '../virtio/saved-state.js';
@@ -55,6 +55,8 @@ export interface SnapshotState {
   readonly virtio: readonly TransportState[];
   /** The legacy devices with state worth keeping (the guest-signal device has none: a stop request is not carried over). */
   readonly legacy: { readonly serial: SerialState; readonly i8042: I8042State };
+  /** The boot vCPU's CPUID: a restore refuses a host that would give another (src/snapshot/cpuid-match.ts). */
+  readonly cpuid: readonly CpuidEntry[];
   /** How the VM's devices were set up on the host (src/vmm/snapshot-launch.ts checks it). */
   readonly launch: Readonly<Record<string, unknown>>;
 }
@@ -69,6 +71,8 @@ const MAX_CMDLINE = 65536;
 const MAX_MSRS = 4096;
 /** kvm_mp_state values go up to KVM_MP_STATE_SUSPENDED (9). */
 const MAX_MP_STATE = 9;
+/** KVM_GET_SUPPORTED_CPUID answers a few dozen leaves; mvm accepts up to 4096 from KVM. */
+const MAX_CPUID_ENTRIES = 4096;
 /** An AMX XSAVE area is about 11 KiB; KVM_CAP_XSAVE2 would never ask for this much. */
 const MAX_XSAVE_BYTES = 1 << 20;
 
@@ -106,6 +110,7 @@ export function serializeSnapshotState(state: SnapshotState): unknown {
     virtio: state.virtio,
     legacy: state.legacy,
     launch: state.launch,
+    cpuid: state.cpuid.map((e) => [e.function, e.index, e.flags, e.eax, e.ebx, e.ecx, e.edx]),
   };
 }
 
@@ -271,6 +276,11 @@ export function parseSnapshotState(value: unknown): SnapshotState {
       return state;
     }),
     launch: object(o['launch'], 'the launch record'),
+    cpuid: list(o['cpuid'], 'the CPUID list', MAX_CPUID_ENTRIES).map((e, i) => {
+      if (!Array.isArray(e) || e.length !== 7) throw new SnapshotError(`CPUID entry ${i} is not 7 numbers`);
+      const [fn, index, flags, eax, ebx, ecx, edx] = e.map((v: unknown, j: number) => integer(v, 0, 0xffff_ffff, `CPUID entry ${i} field ${j}`));
+      return { function: fn!, index: index!, flags: flags!, eax: eax!, ebx: ebx!, ecx: ecx!, edx: edx! };
+    }),
     legacy: {
       serial: device(() => parseSerialState(object(o['legacy'], 'the legacy device states')['serial'])),
       i8042: device(() => parseI8042State(object(o['legacy'], 'the legacy device states')['i8042'])),

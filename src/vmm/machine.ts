@@ -46,6 +46,8 @@ import { SnapshotError } from '../snapshot/snapshot-error.js';
 import type { ReadSnapshot } from '../snapshot/snapshot-dir.js';
 import type { SnapshotState } from '../snapshot/snapshot-state.js';
 import { mapSnapshotMemory } from './snapshot-memory.js';
+import { requireSameCpuid } from '../snapshot/cpuid-match.js';
+import type { CpuidEntry } from '../kvm/structs.js';
 import { VcpuRunner, type VcpuExitCounts } from './vcpu-runner.js';
 import { allocateVirtioSlots, type VirtioSlot } from './virtio-slots.js';
 import type { VcpuStopMessage } from './vcpu-protocol.js';
@@ -107,6 +109,8 @@ export class Machine {
   private readonly msrIndices: readonly number[];
   private readonly stateSupport: VcpuStateSupport;
   private readonly i8042: I8042;
+  /** The boot vCPU's CPUID, which a snapshot records. */
+  private bootCpuid: CpuidEntry[] = [];
   /** What a snapshot records to build this machine again. */
   private readonly description: { memoryBytes: number; cpus: number; cmdline: string };
 
@@ -198,6 +202,8 @@ export class Machine {
     kvm.requireCapabilities();
     if (state.machine.cpus > kvm.maxVcpus())
       throw new SnapshotError(`the snapshot has ${state.machine.cpus} vCPUs, this host's KVM allows at most ${kvm.maxVcpus()}`);
+    const tscDeadlineTimer = kvm.checkExtension(Capability.TSC_DEADLINE_TIMER) > 0;
+    requireSameCpuid(state.cpuid, filterCpuid(kvm.supportedCpuid(), 0, state.machine.cpus, { tscDeadlineTimer }));
     const slots = allocateVirtioSlots(virtio.length);
     const vm = kvm.createVm();
     vm.setTssAddress(KVM_TSS_ADDRESS);
@@ -245,6 +251,7 @@ export class Machine {
 
   /** Everything but guest RAM that a snapshot holds; only while paused. */
   captureState(): Omit<SnapshotState, 'memory' | 'launch'> {
+    const cpuid = this.bootCpuid;
     const kvmState = this.saveKvmState();
     return {
       createdAt: new Date().toISOString(),
@@ -253,6 +260,7 @@ export class Machine {
       vcpus: kvmState.vcpus,
       virtio: this.virtio.map((t) => t.saveState()),
       legacy: { serial: this.serial.saveState(), i8042: this.i8042.saveState() },
+      cpuid,
     };
   }
 
@@ -287,7 +295,9 @@ export class Machine {
     const runMmapSize = kvm.vcpuMmapSize();
     for (let id = 0; id < count; id++) {
       const vcpu = this.vm.createVcpu(id);
-      vcpu.setCpuid(filterCpuid(supported, id, count, { tscDeadlineTimer }));
+      const cpuid = filterCpuid(supported, id, count, { tscDeadlineTimer });
+      if (id === 0) this.bootCpuid = cpuid;
+      vcpu.setCpuid(cpuid);
       if (this.boot) vcpu.setMsrs(this.boot.msrs);
       vcpu.setLapic(configureLapicLints(vcpu.getLapic()));
       if (id === 0 && this.boot) {
