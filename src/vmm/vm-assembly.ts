@@ -22,6 +22,7 @@ import type { ConsoleDevice } from './default-cmdline.js';
 import { PowerDownWatcher, showsKernelHalt, showsKernelPanic } from './kernel-stop-messages.js';
 import { Machine, type MachineEvents } from './machine.js';
 import type { ReadSnapshot } from '../snapshot/snapshot-dir.js';
+import type { VirtioDevice } from '../virtio/device.js';
 
 /** Everything a microVM is built from, checked before anything starts (and before forwarding to the helper VM). */
 export interface VmPlan {
@@ -145,7 +146,7 @@ export function assembleVm(plan: VmPlan, events: AssemblyEvents, restore?: ReadS
       },
     };
     machine = restore
-      ? Machine.restore(restore, virtio, machineEvents)
+      ? restoreMachine(restore, virtio, machineEvents, vsock?.device)
       : Machine.create(
           { kernel, ...(initrd ? { initrd } : {}), cmdline: plan.cmdline, memoryBytes: plan.memoryBytes, cpus: plan.cpus, virtio },
           machineEvents,
@@ -166,6 +167,17 @@ export function assembleVm(plan: VmPlan, events: AssemblyEvents, restore?: ReadS
     drives.closeSync();
     throw err;
   }
+}
+
+/**
+ * The machine a snapshot holds. Its vsock driver, if any, is told the
+ * transport was reset: the host side of its connections did not survive, and
+ * this VM may have another CID than the snapshot's (--vsock with --restore).
+ */
+function restoreMachine(snapshot: ReadSnapshot, virtio: readonly VirtioDevice[], events: MachineEvents, vsock: VirtioVsock | undefined): Machine {
+  const machine = Machine.restore(snapshot, virtio, events);
+  vsock?.transportReset();
+  return machine;
 }
 
 /** One virtio-net device per NIC, on its tap interface. */

@@ -138,7 +138,7 @@ function planRun(command: readonly string[], options: RunOptions): VmPlan {
  * would describe another machine are refused rather than ignored.
  */
 function planRestore(command: readonly string[], options: RunOptions, self: Command): VmPlan {
-  const given = ['kernel', 'initrd', 'bootArgs', 'append', 'disk', 'net', 'vsock', 'cpus', 'memory', 'console', 'rng', 'config'].filter(
+  const given = ['kernel', 'initrd', 'bootArgs', 'append', 'disk', 'net', 'cpus', 'memory', 'console', 'rng', 'config'].filter(
     (key) => self.getOptionValueSource(key) === 'cli' || self.getOptionValueSource(key) === 'config',
   );
   if (given.length > 0)
@@ -149,7 +149,11 @@ function planRestore(command: readonly string[], options: RunOptions, self: Comm
   if (command.length > 0) throw new UserError('--restore resumes what the snapshot was running: running a command in it is not supported yet', 2);
   const dir = resolve(options.restore!);
   const { state } = readSnapshot(dir);
-  return planFromLaunch(state.launch, state.machine, dir);
+  const plan = planFromLaunch(state.launch, state.machine, dir);
+  if (options.vsock === undefined) return plan;
+  // A clone's own CID and socket: the guest reads the CID again after the transport reset a restore sends.
+  if (plan.vsock === undefined) throw new UserError("--vsock with --restore replaces the snapshot's vsock device, and this snapshot has none", 2);
+  return { ...plan, vsock: options.vsock };
 }
 
 async function runLocally(plan: VmPlan, command: readonly string[], options: RunOptions): Promise<void> {
@@ -264,7 +268,10 @@ export function register(program: Command): void {
     .option('--timing', 'print boot time and exit counts on stderr when the VM stops')
     .option('-d, --detach', 'start the VM in the background and print its name once it has booted (see mvm ps, mvm stop)')
     .option('--name <name>', "the detached VM's name (default: generated, like swift-heron-4821)")
-    .option('--restore <dir>', 'start the VM from a snapshot (mvm snapshot create) instead of booting: it resumes what it was running')
+    .option(
+      '--restore <dir>',
+      'start the VM from a snapshot (mvm snapshot create) instead of booting: it resumes what it was running (--vsock gives it another CID and socket)',
+    )
     .option(
       '--config <file>',
       'read the VM from an ini file ([machine], [kernel], [drive.NAME]…: see examples/*.ini); flags given here override it, --disk/--net/--append add to it',
