@@ -15,6 +15,7 @@ const FLOORS = [
   ['tui', 'bench'],
   ['fleet'],
   ['vmm'],
+  ['snapshot'],
   ['helper'],
   ['devices'],
   ['loader'],

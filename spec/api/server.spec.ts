@@ -10,7 +10,16 @@ import type { Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { apiCall } from '../../src/api/client.js';
 import { API_PATHS, DEFAULT_STOP_TIMEOUT_MS, type VmInfo, type VmStats } from '../../src/api/schema.js';
-import { API_SOCKET_MODE, createApiServer, listenApi, MAX_BODY_BYTES, type ControlOutcome, type VmController } from '../../src/api/server.js';
+import {
+  API_SOCKET_MODE,
+  createApiServer,
+  listenApi,
+  MAX_BODY_BYTES,
+  type ControlOutcome,
+  type SnapshotOutcome,
+  type VmController,
+} from '../../src/api/server.js';
+import type { SnapshotRequest } from '../../src/api/schema.js';
 
 const INFO: VmInfo = {
   name: 'web',
@@ -66,6 +75,13 @@ class FakeVm implements VmController {
     if (this.refuse) return { ok: false, error: this.refuse };
     this.kills++;
     return { ok: true, accepted: { state: 'stopping', timeoutMs: 0 } };
+  }
+  snapshots: SnapshotRequest[] = [];
+  async snapshot(request: SnapshotRequest): Promise<SnapshotOutcome> {
+    if (this.refuse) return { ok: false, error: this.refuse };
+    this.snapshots.push(request);
+    const taken = { dir: request.dir, memoryDataBytes: 4096, memoryAllocatedBytes: 4096, pausedToDurableMs: 5, pausedToResumedMs: 6 };
+    return { ok: true, taken: { ...taken, stopped: request.stop === true } };
   }
   attachConsole(socket: Duplex, head: Buffer): void {
     this.console.push(socket);
@@ -147,6 +163,35 @@ describe('VM API server', () => {
       expect(vm.stops).to.deep.equal([]);
     });
   }
+
+  it('PUT /snapshot hands {dir, stop} to the VM and answers 200 with what was written; a refusal is a 409', async () => {
+    const answer = await apiCall(socketPath, 'PUT', API_PATHS.snapshot, { dir: '/tmp/s1', stop: true });
+    expect(answer.status).to.equal(200);
+    expect(answer.body).to.include({ dir: '/tmp/s1', stopped: true, memoryDataBytes: 4096 });
+    expect((await apiCall(socketPath, 'PUT', API_PATHS.snapshot, { dir: '/tmp/s2' })).status).to.equal(200);
+    expect(vm.snapshots).to.deep.equal([
+      { dir: '/tmp/s1', stop: true },
+      { dir: '/tmp/s2', stop: false },
+    ]);
+    vm.refuse = 'the VM is starting: only a running VM that has booted can be snapshotted';
+    expect(await apiCall(socketPath, 'PUT', API_PATHS.snapshot, { dir: '/tmp/s3' })).to.deep.equal({ status: 409, body: { error: vm.refuse } });
+  });
+
+  it('PUT /snapshot refuses a relative or missing dir, unknown fields and a non-boolean stop (400), and other methods (405)', async () => {
+    for (const [body, message] of [
+      [undefined, /must be a JSON object/],
+      [{ dir: 'relative/path' }, /dir must be an absolute path/],
+      [{ dir: '/a\u0000b' }, /dir must be an absolute path/],
+      [{ dir: '/tmp/s', stop: 'yes' }, /stop must be true or false/],
+      [{ dir: '/tmp/s', force: true }, /unknown field "force"/],
+    ] as const) {
+      const answer = await apiCall<{ error: string }>(socketPath, 'PUT', API_PATHS.snapshot, body);
+      expect(answer.status, JSON.stringify(body)).to.equal(400);
+      expect(answer.body.error).to.match(message);
+    }
+    expect((await apiCall(socketPath, 'POST', API_PATHS.snapshot, { dir: '/tmp/s' })).status).to.equal(405);
+    expect(vm.snapshots).to.deep.equal([]);
+  });
 
   it('refuses a body that is not JSON (400) or too large (413)', async () => {
     const notJson = await rawExchange(socketPath, 'POST /stop HTTP/1.1\r\nhost: x\r\ncontent-length: 5\r\nconnection: close\r\n\r\nhello');

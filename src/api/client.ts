@@ -22,7 +22,7 @@ export class ApiUnreachable extends Error {
 
 export function apiCall<T>(
   socketPath: string,
-  method: 'GET' | 'POST' | 'DELETE',
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE',
   path: string,
   body?: unknown,
   timeoutMs: number = DEFAULT_API_TIMEOUT_MS,

@@ -16,7 +16,27 @@ export const API_PATHS = {
   kill: '/kill',
   /** GET with `Connection: Upgrade` + `Upgrade: mvm-console` → 101, then raw console bytes both ways. */
   console: '/console',
+  /** PUT {dir, stop?} → 200 SnapshotTaken: pause the VM, write its snapshot to dir, resume it (or end it with stop). */
+  snapshot: '/snapshot',
 } as const;
+
+/** PUT /snapshot's body. */
+export interface SnapshotRequest {
+  /** An absolute path: a new or empty directory, where the VMM process can write. */
+  readonly dir: string;
+  /** End the VM once the snapshot is on disk instead of resuming it. */
+  readonly stop?: boolean;
+}
+
+/** PUT /snapshot's answer. */
+export interface SnapshotTakenInfo {
+  readonly dir: string;
+  readonly memoryDataBytes: number;
+  readonly memoryAllocatedBytes: number;
+  readonly pausedToDurableMs: number;
+  readonly pausedToResumedMs: number;
+  readonly stopped: boolean;
+}
 
 export const CONSOLE_UPGRADE_PROTOCOL = 'mvm-console';
 /** How long a graceful stop waits for the guest before forcing it, unless the request says. */

@@ -15,10 +15,14 @@ import {
   DEFAULT_STOP_TIMEOUT_MS,
   MAX_STOP_TIMEOUT_MS,
   type ApiError,
+  type SnapshotRequest,
+  type SnapshotTakenInfo,
   type StopAccepted,
   type VmInfo,
   type VmStats,
 } from './schema.js';
+
+export type SnapshotOutcome = { readonly ok: true; readonly taken: SnapshotTakenInfo } | { readonly ok: false; readonly error: string };
 
 export type ControlOutcome = { readonly ok: true; readonly accepted: StopAccepted } | { readonly ok: false; readonly error: string };
 
@@ -29,6 +33,8 @@ export interface VmController {
   kill(): ControlOutcome;
   /** Takes over an upgraded connection: raw console bytes both ways until either side closes. */
   attachConsole(socket: Duplex, head: Buffer): void;
+  /** Pauses the VM, writes its snapshot, resumes it (or ends it); absent where the VM cannot be snapshotted. */
+  snapshot?(request: SnapshotRequest): Promise<SnapshotOutcome>;
 }
 
 /** Request bodies are tiny JSON objects; anything larger is refused unread. */
@@ -113,6 +119,21 @@ export function parseStopBody(body: unknown): number {
   return timeout;
 }
 
+/** PUT /snapshot's body: {"dir": "/absolute/path", "stop": false}. */
+export function parseSnapshotBody(body: unknown): SnapshotRequest {
+  if (typeof body !== 'object' || body === null || Array.isArray(body))
+    throw new RequestError(HTTP_BAD_REQUEST, 'the body must be a JSON object such as {"dir": "/path/to/snapshot"}');
+  const fields = body as Record<string, unknown>;
+  for (const key of Object.keys(fields)) {
+    if (key !== 'dir' && key !== 'stop') throw new RequestError(HTTP_BAD_REQUEST, `unknown field "${key}" (only dir and stop)`);
+  }
+  const dir = fields.dir;
+  if (typeof dir !== 'string' || !dir.startsWith('/') || dir.includes('\0') || dir.length > 1024)
+    throw new RequestError(HTTP_BAD_REQUEST, 'dir must be an absolute path');
+  if (fields.stop !== undefined && typeof fields.stop !== 'boolean') throw new RequestError(HTTP_BAD_REQUEST, 'stop must be true or false');
+  return { dir, stop: fields.stop === true };
+}
+
 function answerControl(res: ServerResponse, outcome: ControlOutcome): void {
   // The body was checked already: a refusal now is about the VM's state (it has stopped).
   if (outcome.ok) send(res, HTTP_ACCEPTED, outcome.accepted);
@@ -122,7 +143,7 @@ function answerControl(res: ServerResponse, outcome: ControlOutcome): void {
 async function route(controller: VmController, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const path = (req.url ?? '/').split('?')[0];
   const method = req.method ?? 'GET';
-  const allow = (expected: 'GET' | 'POST'): void => {
+  const allow = (expected: 'GET' | 'POST' | 'PUT'): void => {
     if (method !== expected) {
       res.setHeader('allow', expected);
       throw new RequestError(HTTP_METHOD_NOT_ALLOWED, `${path} takes ${expected}, not ${method}`);
@@ -144,6 +165,13 @@ async function route(controller: VmController, req: IncomingMessage, res: Server
       allow('POST');
       await readJsonBody(req);
       return answerControl(res, controller.kill());
+    case API_PATHS.snapshot: {
+      allow('PUT');
+      const request = parseSnapshotBody(await readJsonBody(req));
+      if (!controller.snapshot) throw new RequestError(HTTP_NOT_FOUND, 'this VM cannot be snapshotted');
+      const outcome = await controller.snapshot(request);
+      return outcome.ok ? send(res, HTTP_OK, outcome.taken) : sendError(res, HTTP_CONFLICT, outcome.error);
+    }
     case API_PATHS.console:
       throw new RequestError(HTTP_BAD_REQUEST, `${path} needs "Connection: Upgrade" and "Upgrade: ${CONSOLE_UPGRADE_PROTOCOL}"`);
     default:

@@ -4,7 +4,7 @@
 import { readdirSync, readFileSync, realpathSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { apiCall, ApiUnreachable, type ApiResponse } from '../api/client.js';
-import { API_PATHS, type ApiError } from '../api/schema.js';
+import { API_PATHS, type ApiError, type SnapshotTakenInfo } from '../api/schema.js';
 import { UserError } from '../errors.js';
 import { insideHelper } from '../helper/host-kvm.js';
 import type { PathEnv } from '../runtime/paths.js';
@@ -179,4 +179,20 @@ export function removeVmFiles(entry: VmEntry): string[] {
   }
   if (left.length === 0) rmSync(entry.dir, { recursive: true, force: true });
   return left;
+}
+
+/** A snapshot may take a while under the helper VM's emulation: writing RAM, then fsync. */
+export const SNAPSHOT_TIMEOUT_MS = 10 * 60_000;
+
+/** Asks the VMM to write a snapshot of the running VM to `dir` (absolute), then resume it or, with `stop`, end it. */
+export async function snapshotVm(entry: VmEntry, dir: string, stop: boolean): Promise<SnapshotTakenInfo> {
+  let response: ApiResponse<SnapshotTakenInfo | ApiError>;
+  try {
+    response = await apiCall<SnapshotTakenInfo | ApiError>(apiSocketPath(entry), 'PUT', API_PATHS.snapshot, { dir, stop }, SNAPSHOT_TIMEOUT_MS);
+  } catch (err) {
+    if (err instanceof ApiUnreachable) throw new UserError(`cannot snapshot VM ${entry.name}: ${err.message}`);
+    throw err;
+  }
+  if (response.status >= 300) throw refusal(entry, 'snapshot', response);
+  return response.body as SnapshotTakenInfo;
 }

@@ -40,6 +40,7 @@ export function recordFromPlan(
     vsock: plan.vsock ? { cid: plan.vsock.cid, uds: plan.vsock.uds } : null,
     rng: plan.rng,
     config,
+    ...(plan.restoreFrom !== undefined ? { restore: plan.restoreFrom } : {}),
   };
 }
 
@@ -58,6 +59,7 @@ export function planFromRecord(record: VmRecord): VmPlan {
     nets: record.nets.map((n): NetSettings => ({ tap: n.tap, mac: parseMac(n.mac) })),
     vsock: record.vsock ?? undefined,
     rng: record.rng,
+    ...(record.restore ? { restoreFrom: record.restore } : {}),
   };
 }
 
@@ -103,5 +105,6 @@ export function checkVmRecord(value: unknown, expectedName: string): VmRecord {
   }
   if (typeof r.rng !== 'boolean') bad('rng');
   if (r.config !== null && !isString(r.config)) bad('config');
+  if (r.restore !== undefined && r.restore !== null && !isAbsolutePath(r.restore)) bad('restore');
   return value as VmRecord;
 }

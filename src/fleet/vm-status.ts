@@ -35,6 +35,8 @@ export interface VmRecord {
   readonly rng: boolean;
   /** The ini file it came from, if any. */
   readonly config: string | null;
+  /** The snapshot directory it is restored from (absent or null: it boots its kernel). */
+  readonly restore?: string | null;
 }
 
 /**

@@ -36,6 +36,14 @@ export const KVM_IRQFD = iow(0x76, 32);
 export const KVM_CREATE_PIT2 = iow(0x77, 64);
 export const KVM_IOEVENTFD = iow(0x79, 64);
 export const KVM_SIGNAL_MSI = iow(0xa5, 32);
+// VM-level state a snapshot saves and restores (sizes from src/kvm/state-layouts.ts).
+export const KVM_GET_IRQCHIP = iowr(0x62, 520);
+/** Yes, _IOR: <linux/kvm.h> declares it so, and the number must match. */
+export const KVM_SET_IRQCHIP = ior(0x63, 520);
+export const KVM_SET_CLOCK = iow(0x7b, 48);
+export const KVM_GET_CLOCK = ior(0x7c, 48);
+export const KVM_GET_PIT2 = ior(0x9f, 112);
+export const KVM_SET_PIT2 = iow(0xa0, 112);
 
 // vCPU fd
 export const KVM_RUN = io(0x80);
@@ -50,6 +58,23 @@ export const KVM_SET_LAPIC = iow(0x8f, 0x400);
 export const KVM_GET_MP_STATE = ior(0x98, 4);
 export const KVM_SET_MP_STATE = iow(0x99, 4);
 export const KVM_GET_VCPU_EVENTS = ior(0x9f, 64);
+// vCPU state a snapshot saves and restores.
+export const KVM_GET_MSRS = iowr(0x88, 8);
+export const KVM_GET_FPU = ior(0x8c, 416);
+export const KVM_SET_FPU = iow(0x8d, 416);
+export const KVM_SET_VCPU_EVENTS = iow(0xa0, 64);
+export const KVM_GET_DEBUGREGS = ior(0xa1, 128);
+export const KVM_SET_DEBUGREGS = iow(0xa2, 128);
+export const KVM_SET_TSC_KHZ = io(0xa2);
+export const KVM_GET_TSC_KHZ = io(0xa3);
+export const KVM_GET_XSAVE = ior(0xa4, 4096);
+export const KVM_SET_XSAVE = iow(0xa5, 4096);
+export const KVM_GET_XCRS = ior(0xa6, 392);
+export const KVM_SET_XCRS = iow(0xa7, 392);
+/** Tells the guest's kvmclock it was paused, so its soft-lockup watchdog does not fire on resume. */
+export const KVM_KVMCLOCK_CTRL = io(0xad);
+/** KVM_GET_XSAVE for state larger than 4 KiB (AMX); its number still encodes the 4 KiB struct. */
+export const KVM_GET_XSAVE2 = ior(0xcf, 4096);
 
 /** The only API version KVM has ever shipped; anything else is not KVM as we know it. */
 export const KVM_API_VERSION = 12;
@@ -67,6 +92,16 @@ export const Capability = {
   MAX_VCPUS: 66,
   IMMEDIATE_EXIT: 136,
   TSC_DEADLINE_TIMER: 72,
+  ADJUST_CLOCK: 39,
+  VCPU_EVENTS: 41,
+  DEBUGREGS: 50,
+  XSAVE: 55,
+  XCRS: 56,
+  TSC_CONTROL: 60,
+  GET_TSC_KHZ: 61,
+  KVMCLOCK_CTRL: 76,
+  /** Answers with the size of the XSAVE buffer KVM_GET_XSAVE2 needs (≥ 4096). */
+  XSAVE2: 208,
 } as const;
 
 /** kvm_mp_state values. */
@@ -76,6 +111,13 @@ export const MpState = {
   INIT_RECEIVED: 2,
   HALTED: 3,
   SIPI_RECEIVED: 4,
+} as const;
+
+/** kvm_irqchip.chip_id values. */
+export const IrqchipId = {
+  PIC_MASTER: 0,
+  PIC_SLAVE: 1,
+  IOAPIC: 2,
 } as const;
 
 /** kvm_pit_config.flags: no speaker port emulation beyond a dummy. */

@@ -9,9 +9,11 @@ import {
   KVM_CHECK_EXTENSION,
   KVM_CREATE_VM,
   KVM_GET_API_VERSION,
+  KVM_GET_MSR_INDEX_LIST,
   KVM_GET_SUPPORTED_CPUID,
   KVM_GET_VCPU_MMAP_SIZE,
 } from './ioctls.js';
+import { decodeMsrList, msrListBuffer, msrListCount } from './state-layouts.js';
 import { cpuidBuffer, decodeCpuid, type CpuidEntry } from './structs.js';
 import { VmFd } from './vm.js';
 
@@ -29,6 +31,9 @@ export class KvmUnavailableError extends UserError {
 const CPUID_START_CAPACITY = 64;
 const CPUID_MAX_CAPACITY = 4096;
 const E2BIG = osConstants.errno.E2BIG;
+/** KVM_GET_MSR_INDEX_LIST answers E2BIG with the count it needs; a few hundred at most in practice. */
+const MSR_LIST_START_CAPACITY = 256;
+const MSR_LIST_MAX_CAPACITY = 16384;
 
 export class Kvm {
   private constructor(readonly fd: number) {}
@@ -89,6 +94,21 @@ export class Kvm {
       if (result >= 0) return decodeCpuid(buffer);
     }
     throw new KvmUnavailableError('KVM_GET_SUPPORTED_CPUID returned more entries than mvm accepts');
+  }
+
+  /**
+   * The MSRs KVM saves and restores for a vCPU (the hardware ones it passes
+   * through and those it emulates, kvmclock's and the TSC among them).
+   */
+  msrIndexList(): number[] {
+    let capacity = MSR_LIST_START_CAPACITY;
+    while (capacity <= MSR_LIST_MAX_CAPACITY) {
+      const buffer = msrListBuffer(capacity);
+      const result = ffi.ioctlWithBuffer(this.fd, KVM_GET_MSR_INDEX_LIST, buffer, 'KVM_GET_MSR_INDEX_LIST', [E2BIG]);
+      if (result >= 0) return decodeMsrList(buffer);
+      capacity = Math.max(capacity * 2, msrListCount(buffer));
+    }
+    throw new KvmUnavailableError('KVM_GET_MSR_INDEX_LIST returned more MSRs than mvm accepts');
   }
 
   createVm(): VmFd {

@@ -2,6 +2,13 @@
 // and PIT, interrupt lines, irqfd/ioeventfd, and creating vCPUs.
 import * as ffi from '../sys/libc.js';
 import {
+  KVM_CHECK_EXTENSION,
+  KVM_GET_CLOCK,
+  KVM_GET_IRQCHIP,
+  KVM_GET_PIT2,
+  KVM_SET_CLOCK,
+  KVM_SET_IRQCHIP,
+  KVM_SET_PIT2,
   KVM_CREATE_IRQCHIP,
   KVM_CREATE_PIT2,
   KVM_CREATE_VCPU,
@@ -15,6 +22,7 @@ import {
   KVM_SET_TSS_ADDR,
   KVM_SET_USER_MEMORY_REGION,
 } from './ioctls.js';
+import { CLOCK_DATA_BYTES, IRQCHIP_BYTES, IRQCHIP_STATE_BYTES, IRQCHIP_STATE_OFFSET, PIT_STATE_BYTES, encodeClock } from './state-layouts.js';
 import { encodeIoeventfd, encodeIrqfd, encodeIrqLevel, encodeMemoryRegion, encodePitConfig } from './structs.js';
 import { VcpuFd } from './vcpu.js';
 
@@ -97,5 +105,52 @@ export class VmFd {
   createVcpu(id: number): VcpuFd {
     const fd = ffi.ioctlWithValue(this.fd, KVM_CREATE_VCPU, id, `KVM_CREATE_VCPU ${id}`);
     return VcpuFd.fromFd(fd, id, this.runMmapSize);
+  }
+
+  /** KVM_CHECK_EXTENSION asked of this VM (what it can do may differ from /dev/kvm's answer). */
+  checkExtension(capability: number): number {
+    return ffi.ioctlWithValue(this.fd, KVM_CHECK_EXTENSION, capability, 'KVM_CHECK_EXTENSION');
+  }
+
+  // ---- VM-level state a snapshot saves: raw structs, size-checked -------------
+
+  /** One in-kernel interrupt controller's state (IrqchipId): the 512-byte union of struct kvm_irqchip. */
+  getIrqchip(chipId: number): Uint8Array {
+    const bytes = new Uint8Array(IRQCHIP_BYTES);
+    new DataView(bytes.buffer).setUint32(0, chipId, true);
+    ffi.ioctlWithBuffer(this.fd, KVM_GET_IRQCHIP, bytes, `KVM_GET_IRQCHIP ${chipId}`);
+    return bytes.slice(IRQCHIP_STATE_OFFSET);
+  }
+
+  setIrqchip(chipId: number, state: Uint8Array): void {
+    if (state.length !== IRQCHIP_STATE_BYTES) throw new RangeError(`an irqchip's state is ${IRQCHIP_STATE_BYTES} bytes, not ${state.length}`);
+    const bytes = new Uint8Array(IRQCHIP_BYTES);
+    new DataView(bytes.buffer).setUint32(0, chipId, true);
+    bytes.set(state, IRQCHIP_STATE_OFFSET);
+    ffi.ioctlWithBuffer(this.fd, KVM_SET_IRQCHIP, bytes, `KVM_SET_IRQCHIP ${chipId}`);
+  }
+
+  /** struct kvm_pit_state2: the three PIT channels and the flags. */
+  getPit(): Uint8Array {
+    const bytes = new Uint8Array(PIT_STATE_BYTES);
+    ffi.ioctlWithBuffer(this.fd, KVM_GET_PIT2, bytes, 'KVM_GET_PIT2');
+    return bytes;
+  }
+
+  setPit(state: Uint8Array): void {
+    if (state.length !== PIT_STATE_BYTES) throw new RangeError(`kvm_pit_state2 is ${PIT_STATE_BYTES} bytes, not ${state.length}`);
+    ffi.ioctlWithBuffer(this.fd, KVM_SET_PIT2, state, 'KVM_SET_PIT2');
+  }
+
+  /** struct kvm_clock_data: the guest's kvmclock (nanoseconds at 0) and how KVM read it. */
+  getClock(): Uint8Array {
+    const bytes = new Uint8Array(CLOCK_DATA_BYTES);
+    ffi.ioctlWithBuffer(this.fd, KVM_GET_CLOCK, bytes, 'KVM_GET_CLOCK');
+    return bytes;
+  }
+
+  /** Sets the guest's kvmclock to `nanoseconds` now. */
+  setClock(nanoseconds: bigint): void {
+    ffi.ioctlWithBuffer(this.fd, KVM_SET_CLOCK, encodeClock(nanoseconds), 'KVM_SET_CLOCK');
   }
 }

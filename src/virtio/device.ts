@@ -40,4 +40,10 @@ export interface VirtioDevice {
   queueNotify(index: number): void;
   /** The driver reset the device: drop in-flight work and forget the context. */
   reset(): void;
+  /**
+   * Resolves once no request the device took from its queues is still being
+   * served (host I/O in flight); a pause for a snapshot waits for it. Devices
+   * that finish every request before queueNotify returns need none.
+   */
+  idle?(): Promise<void>;
 }

@@ -10,6 +10,7 @@ import { Feature, Interrupt, MVM_VENDOR_ID, Reg, Status, VIRTIO_MMIO_MAGIC, VIRT
 import type { DeviceContext, VirtioDevice } from './device.js';
 import { GuestErrors } from './guest-errors.js';
 import { Virtqueue } from './queue.js';
+import { SavedStateError, type TransportState } from './saved-state.js';
 
 /** Registers are 32 bits wide; the spec requires 32-bit accesses to them (4.2.2.2). */
 const REGISTER_WIDTH = 4;
@@ -278,6 +279,11 @@ export class MmioTransport implements BusDevice {
         indirect: (this.driverFeatures & featureBit(Feature.RING_INDIRECT_DESC)) !== 0n,
       });
     }
+    this.activateDevice();
+  }
+
+  /** Hands the device its context: on DRIVER_OK, and again when a snapshot is restored. */
+  private activateDevice(): void {
     this.active = true;
     const context: DeviceContext = {
       memory: this.memory,
@@ -290,6 +296,56 @@ export class MmioTransport implements BusDevice {
       needsReset: (reason) => this.needsReset(reason),
     };
     this.device.activate(context);
+  }
+
+  // ---- snapshots --------------------------------------------------------------
+
+  /** The register file and every queue's positions, for a snapshot (the VM paused, the device idle). */
+  saveState(): TransportState {
+    return {
+      deviceType: this.device.deviceType,
+      status: this.status,
+      deviceFeaturesSel: this.deviceFeaturesSel,
+      driverFeaturesSel: this.driverFeaturesSel,
+      driverFeatures: this.driverFeatures.toString(16),
+      queueSel: this.queueSel,
+      interruptStatus: Atomics.load(this.interruptStatusWord, 0),
+      configGeneration: this.configGeneration,
+      active: this.active,
+      queues: this.queues.map((q) => q.saveState()),
+    };
+  }
+
+  /**
+   * Takes a saved register file (range-checked by parseTransportState) into
+   * this fresh transport over the snapshot's memory, checking it against
+   * this device, and restarts the device where it was. Throws
+   * SavedStateError, leaving the transport unusable, when it does not fit.
+   */
+  restoreState(state: TransportState): void {
+    const what = this.device.name;
+    if (this.status !== 0) throw new Error('restoreState needs a transport the driver never touched');
+    if (state.deviceType !== this.device.deviceType)
+      throw new SavedStateError(`${what}: the snapshot has device type ${state.deviceType} in this slot, not ${this.device.deviceType}`);
+    if (state.queues.length !== this.queues.length)
+      throw new SavedStateError(`${what}: the snapshot has ${state.queues.length} queues, the device ${this.queues.length}`);
+    const features = BigInt(`0x${state.driverFeatures}`);
+    if (features & ~this.offeredFeatures) throw new SavedStateError(`${what}: the snapshot's features 0x${state.driverFeatures} were never offered`);
+    const started = (state.status & Status.DRIVER_OK) !== 0 && (state.status & (Status.FAILED | Status.DEVICE_NEEDS_RESET)) === 0;
+    if (state.active !== started)
+      throw new SavedStateError(`${what}: the snapshot says active=${state.active} with status 0x${state.status.toString(16)}`);
+    this.status = state.status;
+    this.deviceFeaturesSel = state.deviceFeaturesSel;
+    this.driverFeaturesSel = state.driverFeaturesSel;
+    this.driverFeatures = features;
+    this.queueSel = state.queueSel;
+    Atomics.store(this.interruptStatusWord, 0, state.interruptStatus);
+    this.configGeneration = state.configGeneration;
+    state.queues.forEach((q, i) => {
+      if (q.size > this.queues[i]!.maxSize) throw new SavedStateError(`${what} queue ${i}: size ${q.size} is larger than ${this.queues[i]!.maxSize}`);
+      this.queues[i]!.restoreState(q, state.active, `${what} queue ${i}`);
+    });
+    if (state.active) this.activateDevice();
   }
 
   /** A queue notification that arrived without an MMIO exit (ioeventfd). */

@@ -6,6 +6,7 @@
 // afterwards is known to be inside guest memory.
 import type { GuestMemory } from '../memory/guest-memory.js';
 import { ChainError, DESCRIPTOR_SIZE, walkChain, type DescriptorChain } from './chain.js';
+import { SavedStateError, type QueueState } from './saved-state.js';
 
 /** Ring header: flags u16 + idx u16. */
 const RING_HEADER = 4;
@@ -147,5 +148,51 @@ export class Virtqueue {
     const usedEvent = this.memory.readU16(this.availRing + RING_HEADER + this.size * AVAIL_ENTRY);
     // vring_need_event(): interrupt when used_event lies in [old, now).
     return (now - usedEvent - 1 + 2 * U16) % U16 < (now - old + U16) % U16;
+  }
+
+  // ---- snapshots --------------------------------------------------------------
+
+  /** The queue's configuration and ring positions, for a snapshot. */
+  saveState(): QueueState {
+    return {
+      size: this.size,
+      ready: this.ready,
+      descTable: this.descTable,
+      availRing: this.availRing,
+      usedRing: this.usedRing,
+      eventIdx: this.eventIdx,
+      indirect: this.indirect,
+      nextAvail: this.nextAvail,
+      nextUsed: this.nextUsed,
+      signalledUsed: this.signalledUsed,
+    };
+  }
+
+  /**
+   * Takes a saved state (its fields already range-checked by
+   * parseQueueState) into a fresh queue, over the snapshot's memory. A queue
+   * in use must have valid rings, and the indexes in them must agree with the
+   * saved positions: the used index is the one this device last published,
+   * and the driver cannot have made more than a ring's worth available.
+   */
+  restoreState(state: QueueState, inUse: boolean, what: string): void {
+    this.size = state.size;
+    this.ready = state.ready;
+    this.descTable = state.descTable;
+    this.availRing = state.availRing;
+    this.usedRing = state.usedRing;
+    this.eventIdx = state.eventIdx;
+    this.indirect = state.indirect;
+    this.nextAvail = state.nextAvail;
+    this.nextUsed = state.nextUsed;
+    this.signalledUsed = state.signalledUsed;
+    if (!inUse || !state.ready) return;
+    const why = this.invalidReason();
+    if (why) throw new SavedStateError(`${what}: ${why}`);
+    const usedIdx = this.memory.readU16(this.usedRing + 2);
+    if (usedIdx !== state.nextUsed)
+      throw new SavedStateError(`${what}: the used ring's index is ${usedIdx} in memory, the device's ${state.nextUsed}`);
+    const pending = (this.memory.readU16(this.availRing + 2) - state.nextAvail + U16) % U16;
+    if (pending > this.size) throw new SavedStateError(`${what}: ${pending} chains pending, more than the queue size ${this.size}`);
   }
 }

@@ -39,6 +39,16 @@ import { describeFatalExit, describeLocation } from './exit-report.js';
 import { DeviceShutdownWatch } from './device-shutdown-watch.js';
 import { HaltWatchdog } from './halt-watchdog.js';
 import { kickThread } from './vcpu-kick.js';
+import { PauseControl } from './pause-control.js';
+import { saveVcpuState, vcpuStateSupport, type VcpuState, type VcpuStateSupport } from '../kvm/vcpu-state.js';
+import { restoreVmState, saveVmState, type VmState } from '../kvm/vm-state.js';
+import { restoreVcpuState } from '../kvm/vcpu-state.js';
+import { SnapshotError } from '../snapshot/snapshot-error.js';
+import type { ReadSnapshot } from '../snapshot/snapshot-dir.js';
+import type { SnapshotState } from '../snapshot/snapshot-state.js';
+import { mapSnapshotMemory } from './snapshot-memory.js';
+import { requireSameCpuid } from '../snapshot/cpuid-match.js';
+import type { CpuidEntry } from '../kvm/structs.js';
 import { VcpuRunner, type VcpuExitCounts } from './vcpu-runner.js';
 import { BlockThread } from './block-thread-host.js';
 import { allocateVirtioSlots, type VirtioSlot } from './virtio-slots.js';
@@ -103,13 +113,23 @@ export class Machine {
   private readonly haltWatchdog: HaltWatchdog;
   /** Serves the raw drives' queues off the main loop (src/vmm/block-thread.ts); undefined when no drive qualifies. */
   readonly blockThread: BlockThread | undefined;
+  private readonly pauseControl: PauseControl;
+  /** The MSRs KVM saves for a vCPU, and which optional parts of a vCPU's state it has (snapshots). */
+  private readonly msrIndices: readonly number[];
+  private readonly stateSupport: VcpuStateSupport;
+  private readonly i8042: I8042;
+  /** The boot vCPU's CPUID, which a snapshot records. */
+  private bootCpuid: CpuidEntry[] = [];
+  /** What a snapshot records to build this machine again. */
+  private readonly description: { memoryBytes: number; cpus: number; cmdline: string };
 
   private constructor(
     private readonly vm: VmFd,
     readonly memory: GuestMemory,
     /** The guest RAM mappings, so the VMM can tell guest pages from its own in its memory map. */
     readonly guestRamHostRanges: readonly GuestRamMapping[],
-    readonly boot: BootSetup,
+    /** How the boot vCPU starts; undefined for a machine restored from a snapshot. */
+    readonly boot: BootSetup | undefined,
     private readonly events: MachineEvents,
     kvm: Kvm,
     config: MachineConfig,
@@ -123,7 +143,8 @@ export class Machine {
       interrupt: (level) => vm.setIrqLine(SERIAL_COM1_GSI, level),
     });
     this.pio.register('serial (COM1)', SERIAL_COM1_PORT, SERIAL_PORT_COUNT, this.serial);
-    this.pio.register('i8042', I8042_DATA_PORT, I8042_COMMAND_PORT - I8042_DATA_PORT + 1, new I8042(() => events.powerOff(0, 'reset')));
+    this.i8042 = new I8042(() => events.powerOff(0, 'reset'));
+    this.pio.register('i8042', I8042_DATA_PORT, I8042_COMMAND_PORT - I8042_DATA_PORT + 1, this.i8042);
     this.guestSignal = new GuestSignal({
       bootComplete: () => events.bootComplete(),
       powerOff: (status) => events.powerOff(status, 'guest-signal'),
@@ -151,6 +172,10 @@ export class Machine {
       (how) => (how.kind === 'powered-down' ? events.powerOff(0, 'power-down') : events.halted(how.afterShutdown)),
       () => deviceShutdown.check(),
     );
+    this.pauseControl = new PauseControl(this.runners, this.haltWatchdog, () => this.virtio.map((t) => t.device));
+    this.msrIndices = kvm.msrIndexList();
+    this.stateSupport = vcpuStateSupport(vm);
+    this.description = { memoryBytes: config.memoryBytes, cpus: config.cpus, cmdline: withVirtioDevices(config.cmdline, slots) };
   }
 
   static create(config: MachineConfig, events: MachineEvents): Machine {
@@ -174,6 +199,41 @@ export class Machine {
     return new Machine(vm, memory, hostRanges, boot, events, kvm, config, slots);
   }
 
+  /**
+   * Builds the machine a snapshot was taken of, its RAM the snapshot's memory
+   * file mapped copy-on-write, every vCPU, the interrupt controllers and the
+   * devices in the state they were saved in; start() resumes it. `virtio`
+   * must be the same kinds of device in the same slots as when it was saved.
+   */
+  static restore(snapshot: ReadSnapshot, virtio: readonly VirtioDevice[], events: MachineEvents): Machine {
+    const { state, memoryPath } = snapshot;
+    const saved = state.machine.virtio;
+    if (virtio.length !== saved.length || virtio.some((d, i) => d.deviceType !== saved[i]!.deviceType)) {
+      throw new SnapshotError(
+        `the snapshot has virtio devices [${saved.map((d) => d.name).join(', ')}], this VM [${virtio.map((d) => d.name).join(', ')}]: restore with the same devices`,
+      );
+    }
+    const kvm = Kvm.open();
+    kvm.requireCapabilities();
+    if (state.machine.cpus > kvm.maxVcpus())
+      throw new SnapshotError(`the snapshot has ${state.machine.cpus} vCPUs, this host's KVM allows at most ${kvm.maxVcpus()}`);
+    const tscDeadlineTimer = kvm.checkExtension(Capability.TSC_DEADLINE_TIMER) > 0;
+    requireSameCpuid(state.cpuid, filterCpuid(kvm.supportedCpuid(), 0, state.machine.cpus, { tscDeadlineTimer }));
+    const slots = allocateVirtioSlots(virtio.length);
+    const vm = kvm.createVm();
+    vm.setTssAddress(KVM_TSS_ADDRESS);
+    vm.setIdentityMapAddress(KVM_IDENTITY_MAP_ADDRESS);
+    vm.createIrqchip();
+    vm.createPit();
+    const { memory, hostRanges } = mapSnapshotMemory(vm, memoryPath, state.memory, state.machine.memoryBytes);
+    // The cmdline already carries the virtio-mmio entries; nothing is added to it again.
+    const config: MachineConfig = { kernel: new Uint8Array(), cmdline: '', memoryBytes: state.machine.memoryBytes, cpus: state.machine.cpus, virtio };
+    const machine = new Machine(vm, memory, hostRanges, undefined, events, kvm, config, slots);
+    machine.description.cmdline = state.machine.cmdline;
+    machine.restoreState(state);
+    return machine;
+  }
+
   /** Starts every vCPU thread; the boot vCPU runs, the others wait for the kernel's SIPI. */
   start(): void {
     this.startedAt = performance.now();
@@ -189,6 +249,52 @@ export class Machine {
   /** Asks the guest to shut down: its init polls the guest-signal stop register and powers off. */
   requestGuestStop(): void {
     this.guestSignal.requestStop();
+  }
+
+  /** Parks every vCPU out of KVM_RUN and waits for the devices' in-flight I/O (src/vmm/pause-control.ts). */
+  pause(): Promise<void> {
+    return this.pauseControl.pause();
+  }
+
+  resume(): void {
+    this.pauseControl.resume();
+  }
+
+  /** What KVM holds for this VM and each vCPU; only while paused. */
+  saveKvmState(): { vm: VmState; vcpus: VcpuState[] } {
+    if (this.pauseControl.state !== 'paused') throw new Error('the VM must be paused to read its KVM state');
+    return {
+      vm: saveVmState(this.vm),
+      vcpus: this.runners.map((r) => saveVcpuState(r.vcpuFd, this.msrIndices, this.stateSupport)),
+    };
+  }
+
+  /** Everything but guest RAM that a snapshot holds; only while paused. */
+  captureState(): Omit<SnapshotState, 'memory' | 'launch'> {
+    const cpuid = this.bootCpuid;
+    const kvmState = this.saveKvmState();
+    return {
+      createdAt: new Date().toISOString(),
+      machine: { ...this.description, virtio: this.virtio.map((t) => ({ name: t.device.name, deviceType: t.device.deviceType })) },
+      vm: kvmState.vm,
+      vcpus: kvmState.vcpus,
+      virtio: this.virtio.map((t) => t.saveState()),
+      legacy: { serial: this.serial.saveState(), i8042: this.i8042.saveState() },
+      cpuid,
+    };
+  }
+
+  /** Puts a snapshot's state (already checked by the snapshot reader) into this freshly built machine, before start(). */
+  private restoreState(state: SnapshotState): void {
+    restoreVmState(this.vm, state.vm);
+    this.runners.forEach((runner, i) => {
+      restoreVcpuState(runner.vcpuFd, state.vcpus[i]!, this.stateSupport);
+    });
+    this.virtio.forEach((transport, i) => {
+      transport.restoreState(state.virtio[i]!);
+    });
+    this.serial.restoreState(state.legacy.serial);
+    this.i8042.restoreState(state.legacy.i8042);
   }
 
   exitCounts(): VcpuExitCounts[] {
@@ -209,10 +315,12 @@ export class Machine {
     const runMmapSize = kvm.vcpuMmapSize();
     for (let id = 0; id < count; id++) {
       const vcpu = this.vm.createVcpu(id);
-      vcpu.setCpuid(filterCpuid(supported, id, count, { tscDeadlineTimer }));
-      vcpu.setMsrs(this.boot.msrs);
+      const cpuid = filterCpuid(supported, id, count, { tscDeadlineTimer });
+      if (id === 0) this.bootCpuid = cpuid;
+      vcpu.setCpuid(cpuid);
+      if (this.boot) vcpu.setMsrs(this.boot.msrs);
       vcpu.setLapic(configureLapicLints(vcpu.getLapic()));
-      if (id === 0) {
+      if (id === 0 && this.boot) {
         vcpu.setRegs(this.boot.registers);
         const start = this.boot.specialRegisters;
         vcpu.updateSregs((current) => ({ ...current, ...start }));

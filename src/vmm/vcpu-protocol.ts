@@ -14,6 +14,8 @@ export interface VcpuThreadData {
   haltProbe: SharedArrayBuffer;
   /** virtio-mmio slots whose interrupt registers this thread answers itself (src/virtio/interrupt-fast-path.ts). */
   interruptSlots: SharedInterruptSlot[];
+  /** The park protocol's slots (src/vmm/vcpu-park.ts). */
+  park: SharedArrayBuffer;
 }
 
 /** Slots of the per-vCPU exit counters. */

@@ -7,6 +7,7 @@ import type { Bus } from '../bus/bus.js';
 import type { SharedInterruptSlot } from '../virtio/interrupt-fast-path.js';
 import { ExitKind, ExitMailbox, type MailboxRequest } from './exit-mailbox.js';
 import { HaltProbe, type VerdictValue } from './halt-probe.js';
+import { VcpuPark } from './vcpu-park.js';
 import type { WatchedVcpu } from './halt-watchdog.js';
 import { EXIT_COUNTER_SLOTS, ExitCounter, type VcpuStopMessage, type VcpuThreadData } from './vcpu-protocol.js';
 
@@ -20,6 +21,7 @@ export interface VcpuExitCounts {
 export class VcpuRunner implements WatchedVcpu {
   private readonly mailbox = new ExitMailbox();
   private readonly haltProbe = new HaltProbe();
+  private readonly park = new VcpuPark();
   private readonly counters = new SharedArrayBuffer(EXIT_COUNTER_SLOTS * 8);
   private readonly counts = new Float64Array(this.counters);
   private worker: Worker | undefined;
@@ -49,6 +51,7 @@ export class VcpuRunner implements WatchedVcpu {
       counters: this.counters,
       haltProbe: this.haltProbe.shared,
       interruptSlots: [...this.interruptSlots],
+      park: this.park.shared,
     };
     this.worker = new Worker(VCPU_THREAD_ENTRY, { workerData: data });
     this.worker.on('message', (message: VcpuStopMessage) => this.finish(message));
@@ -62,6 +65,26 @@ export class VcpuRunner implements WatchedVcpu {
   exitCounts(): VcpuExitCounts {
     const c = this.counts;
     return { io: c[ExitCounter.IO]!, mmio: c[ExitCounter.MMIO]!, interrupted: c[ExitCounter.INTERRUPTED]!, other: c[ExitCounter.OTHER]! };
+  }
+
+  /**
+   * Parks the vCPU thread out of KVM_RUN (its last I/O exit completed), so
+   * `vcpuFd` may be read and written from this thread. False when the thread
+   * has stopped (the VM is over) or was never started.
+   */
+  async pause(): Promise<boolean> {
+    if (this.stopped || !this.worker) return false;
+    return this.park.park(this.vcpu.run, this.haltProbe.threadId, this.kick, () => this.stopped);
+  }
+
+  /** Lets a paused vCPU thread run again. */
+  resume(): void {
+    if (this.park.isOpen) this.park.resume();
+  }
+
+  /** The vCPU itself, for its state while paused; never to run. */
+  get vcpuFd(): VcpuFd {
+    return this.vcpu;
   }
 
   // ---- WatchedVcpu: what the halt watchdog needs ----------------------------

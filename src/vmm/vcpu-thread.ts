@@ -9,6 +9,7 @@ import { VcpuFd } from '../kvm/vcpu.js';
 import { ExitKind, ExitMailbox } from './exit-mailbox.js';
 import { HaltProbe } from './halt-probe.js';
 import { InterruptRegisterFastPath } from '../virtio/interrupt-fast-path.js';
+import { VcpuPark } from './vcpu-park.js';
 import { ExitCounter, type VcpuThreadData, type VcpuStopMessage } from './vcpu-protocol.js';
 
 const data = workerData as VcpuThreadData;
@@ -17,6 +18,7 @@ const mailbox = new ExitMailbox(data.mailbox);
 const counts = new Float64Array(data.counters);
 const haltProbe = new HaltProbe(data.haltProbe);
 const interruptRegisters = new InterruptRegisterFastPath(data.interruptSlots);
+const park = new VcpuPark(data.park);
 haltProbe.publishThreadId(threadId());
 
 function stop(message: VcpuStopMessage): void {
@@ -45,8 +47,12 @@ function loop(): void {
       }
       case 'intr':
         counts[ExitCounter.INTERRUPTED]!++;
-        // Kicked out of KVM_RUN: maybe the halt watchdog asks how this vCPU is.
+        // Kicked out of KVM_RUN: maybe the halt watchdog asks how this vCPU is,
+        // or the VMM wants it parked (a snapshot).
         haltProbe.answerIfAsked(vcpu);
+        park.parkIfAsked(() => {
+          vcpu.run.immediateExit = false;
+        });
         break;
       case 'irq-window-open':
         counts[ExitCounter.INTERRUPTED]!++;

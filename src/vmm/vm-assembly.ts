@@ -20,7 +20,9 @@ import { UnixSocketBackend } from '../devices/virtio/vsock/unix-backend.js';
 import { relayedBackendOptions } from '../helper/vsock-relayed-from.js';
 import type { ConsoleDevice } from './default-cmdline.js';
 import { PowerDownWatcher, showsKernelHalt, showsKernelPanic } from './kernel-stop-messages.js';
-import { Machine } from './machine.js';
+import { Machine, type MachineEvents } from './machine.js';
+import type { ReadSnapshot } from '../snapshot/snapshot-dir.js';
+import type { VirtioDevice } from '../virtio/device.js';
 
 /** Everything a microVM is built from, checked before anything starts (and before forwarding to the helper VM). */
 export interface VmPlan {
@@ -34,6 +36,8 @@ export interface VmPlan {
   readonly nets: readonly NetSettings[];
   readonly vsock: VsockSettings | undefined;
   readonly rng: boolean;
+  /** The snapshot directory this VM is restored from, instead of booting its kernel. */
+  readonly restoreFrom?: string;
 }
 
 export interface AssemblyEvents {
@@ -71,9 +75,10 @@ export interface AssembledVm {
 /** Console lines shown with a panic or a halt. */
 const CRASH_TAIL_LINES = 15;
 
-export function assembleVm(plan: VmPlan, events: AssemblyEvents): AssembledVm {
-  const kernel = readFileSync(plan.kernelPath);
-  const initrd = plan.initrdPath ? readFileSync(plan.initrdPath) : undefined;
+/** `restore`: build the machine a snapshot holds (its plan from planFromLaunch) instead of booting a kernel. */
+export function assembleVm(plan: VmPlan, events: AssemblyEvents, restore?: ReadSnapshot): AssembledVm {
+  const kernel = restore ? new Uint8Array() : readFileSync(plan.kernelPath);
+  const initrd = plan.initrdPath && !restore ? readFileSync(plan.initrdPath) : undefined;
   // The VMM has the FFI loaded anyway: its disks get locked against other users and raw discards punch holes.
   installNativeFileOps(ffi);
   const drives = VmDrives.open(plan.drives);
@@ -100,55 +105,52 @@ export function assembleVm(plan: VmPlan, events: AssemblyEvents): AssembledVm {
             },
           })
         : undefined;
-    machine = Machine.create(
-      {
-        kernel,
-        ...(initrd ? { initrd } : {}),
-        cmdline: plan.cmdline,
-        memoryBytes: plan.memoryBytes,
-        cpus: plan.cpus,
-        virtio: [
-          ...drives.devices,
-          ...nets,
-          ...(plan.rng ? [new VirtioRng()] : []),
-          ...(vsock ? [vsock.device] : []),
-          ...(virtioConsole ? [virtioConsole] : []),
-        ],
+    const virtio = [
+      ...drives.devices,
+      ...nets,
+      ...(plan.rng ? [new VirtioRng()] : []),
+      ...(vsock ? [vsock.device] : []),
+      ...(virtioConsole ? [virtioConsole] : []),
+    ];
+    const machineEvents: MachineEvents = {
+      consoleOutput: (bytes) => {
+        events.consoleOutput(bytes);
+        uartPowerDown.push(bytes);
       },
-      {
-        consoleOutput: (bytes) => {
-          events.consoleOutput(bytes);
-          uartPowerDown.push(bytes);
-        },
-        bootComplete: () => events.bootComplete(),
-        powerOff: (status, how) => {
-          const tail = machine.consoleTail.lastLines(CRASH_TAIL_LINES);
-          // panic=-1 resets at once; the guest's init never resets on its own
-          // (it powers off through the guest-signal device), so this is a crash.
-          if (how === 'reset' && showsKernelPanic(tail)) {
-            events.panic(['the guest kernel panicked', ...tail.map((l) => `  | ${l}`)]);
-          } else {
-            events.powerOff(status, how);
-          }
-        },
-        fatal: (lines) => events.fatal(lines),
-        halted: (afterShutdown) => {
-          const tail = machine.consoleTail.lastLines(CRASH_TAIL_LINES);
-          // A halt the kernel announced (its devices shut down first, or its
-          // line on a console that survived) was asked for; any other is worth
-          // the console lines that led to it.
-          events.halted(
-            afterShutdown || showsKernelHalt(tail)
-              ? ['the guest kernel halted the machine (halt -f, or poweroff -f: without a power-off device Linux halts instead)']
-              : [
-                  'every vCPU of the guest halted with interrupts disabled: it can never run again',
-                  'last console lines:',
-                  ...tail.map((l) => `  | ${l}`),
-                ],
-          );
-        },
+      bootComplete: () => events.bootComplete(),
+      powerOff: (status, how) => {
+        const tail = machine.consoleTail.lastLines(CRASH_TAIL_LINES);
+        // panic=-1 resets at once; the guest's init never resets on its own
+        // (it powers off through the guest-signal device), so this is a crash.
+        if (how === 'reset' && showsKernelPanic(tail)) {
+          events.panic(['the guest kernel panicked', ...tail.map((l) => `  | ${l}`)]);
+        } else {
+          events.powerOff(status, how);
+        }
       },
-    );
+      fatal: (lines) => events.fatal(lines),
+      halted: (afterShutdown) => {
+        const tail = machine.consoleTail.lastLines(CRASH_TAIL_LINES);
+        // A halt the kernel announced (its devices shut down first, or its
+        // line on a console that survived) was asked for; any other is worth
+        // the console lines that led to it.
+        events.halted(
+          afterShutdown || showsKernelHalt(tail)
+            ? ['the guest kernel halted the machine (halt -f, or poweroff -f: without a power-off device Linux halts instead)']
+            : [
+                'every vCPU of the guest halted with interrupts disabled: it can never run again',
+                'last console lines:',
+                ...tail.map((l) => `  | ${l}`),
+              ],
+        );
+      },
+    };
+    machine = restore
+      ? restoreMachine(restore, virtio, machineEvents, vsock?.device)
+      : Machine.create(
+          { kernel, ...(initrd ? { initrd } : {}), cmdline: plan.cmdline, memoryBytes: plan.memoryBytes, cpus: plan.cpus, virtio },
+          machineEvents,
+        );
     const openVsockBackend = vsock?.backend;
     return {
       machine,
@@ -166,6 +168,17 @@ export function assembleVm(plan: VmPlan, events: AssemblyEvents): AssembledVm {
     drives.closeSync();
     throw err;
   }
+}
+
+/**
+ * The machine a snapshot holds. Its vsock driver, if any, is told the
+ * transport was reset: the host side of its connections did not survive, and
+ * this VM may have another CID than the snapshot's (--vsock with --restore).
+ */
+function restoreMachine(snapshot: ReadSnapshot, virtio: readonly VirtioDevice[], events: MachineEvents, vsock: VirtioVsock | undefined): Machine {
+  const machine = Machine.restore(snapshot, virtio, events);
+  vsock?.transportReset();
+  return machine;
 }
 
 /** One virtio-net device per NIC, on its tap interface. */

@@ -50,6 +50,23 @@ describe('virtio-vsock device', () => {
     expect(vsock.queueMaxSizes).to.have.length(3);
   });
 
+  it('sends a transport reset on the event queue when asked (after a restore), once per posted event buffer', () => {
+    expect(vsock.transportReset(), 'no event buffer posted yet').to.equal(false);
+    const { head, addresses } = driver.addChain(2, [{ length: 4, write: true }]);
+    driver.memory.writeU32(addresses[0]!, 0xffff_ffff);
+    driver.notify(2);
+    expect(driver.takeUsed(2)).to.deep.equal([], 'event buffers stay with the device until needed');
+    expect(vsock.transportReset()).to.equal(true);
+    expect(driver.takeUsed(2)).to.deep.equal([{ id: head, length: 4 }]);
+    expect(driver.memory.readU32(addresses[0]!), 'VIRTIO_VSOCK_EVENT_TRANSPORT_RESET').to.equal(0);
+    expect(vsock.transportReset(), 'the only buffer is used').to.equal(false);
+    // A buffer too small for an event is given back empty, with a warning.
+    const small = driver.addChain(2, [{ length: 2, write: true }]);
+    expect(vsock.transportReset()).to.equal(false);
+    expect(driver.takeUsed(2)).to.deep.equal([{ id: small.head, length: 0 }]);
+    expect(warnings.join('\n')).to.match(/event buffer .* fewer than an event's 4/);
+  });
+
   it('refuses a guest CID below 3', () => {
     expect(() => new VirtioVsock(2, new FakeHost())).to.throw(RangeError);
   });

@@ -23,6 +23,7 @@ const COMMANDS: Record<string, Registrar> = {
   logs: () => import('./logs.js'),
   console: () => import('./console.js'),
   inspect: () => import('./inspect.js'),
+  snapshot: () => import('./snapshot.js'),
 };
 
 /** Registers the command `argv` names, or every command (for help, version and unknown names). */

@@ -29,6 +29,8 @@ import { parseVsockFlag } from '../../config/vsock-option.js';
 import { runDetached } from '../../fleet/detach.js';
 import { applyConfigFile } from '../../config/apply.js';
 import { UserError } from '../../errors.js';
+import { readSnapshot } from '../../snapshot/snapshot-dir.js';
+import { planFromLaunch } from '../../vmm/snapshot-launch.js';
 
 interface RunOptions {
   kernel?: string;
@@ -47,6 +49,7 @@ interface RunOptions {
   console: string;
   detach?: boolean;
   name?: string;
+  restore?: string;
 }
 
 /**
@@ -129,6 +132,30 @@ function planRun(command: readonly string[], options: RunOptions): VmPlan {
   };
 }
 
+/**
+ * The plan of a VM restored from a snapshot: everything comes from the
+ * snapshot (checked whole here, before anything starts), so options that
+ * would describe another machine are refused rather than ignored.
+ */
+function planRestore(command: readonly string[], options: RunOptions, self: Command): VmPlan {
+  const given = ['kernel', 'initrd', 'bootArgs', 'append', 'disk', 'net', 'cpus', 'memory', 'console', 'rng', 'config'].filter(
+    (key) => self.getOptionValueSource(key) === 'cli' || self.getOptionValueSource(key) === 'config',
+  );
+  if (given.length > 0)
+    throw new UserError(
+      `--restore takes the machine from the snapshot: --${given[0]!.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} cannot be used with it`,
+      2,
+    );
+  if (command.length > 0) throw new UserError('--restore resumes what the snapshot was running: running a command in it is not supported yet', 2);
+  const dir = resolve(options.restore!);
+  const { state } = readSnapshot(dir);
+  const plan = planFromLaunch(state.launch, state.machine, dir);
+  if (options.vsock === undefined) return plan;
+  // A clone's own CID and socket: the guest reads the CID again after the transport reset a restore sends.
+  if (plan.vsock === undefined) throw new UserError("--vsock with --restore replaces the snapshot's vsock device, and this snapshot has none", 2);
+  return { ...plan, vsock: options.vsock };
+}
+
 async function runLocally(plan: VmPlan, command: readonly string[], options: RunOptions): Promise<void> {
   const actionStart = performance.now();
   const interactive = process.env['MVM_INTERACTIVE'] === '1' || (process.stdin.isTTY === true && command.length === 0);
@@ -160,17 +187,21 @@ async function runLocally(plan: VmPlan, command: readonly string[], options: Run
     onEscape: () => finish(EXIT_STOPPED_BY_ESCAPE, [`stopped the VM (${CONSOLE_ESCAPE_NAME} pressed)`]),
   });
 
-  vm = assembleVm(plan, {
-    consoleOutput: (bytes) => console_.write(bytes),
-    bootComplete: () => {
-      bootMs ??= performance.now();
+  vm = assembleVm(
+    plan,
+    {
+      consoleOutput: (bytes) => console_.write(bytes),
+      bootComplete: () => {
+        bootMs ??= performance.now();
+      },
+      powerOff: (status) => finish(status),
+      panic: (lines) => finish(EXIT_GUEST_PANICKED, lines),
+      fatal: (lines) => finish(EXIT_GUEST_CRASHED, lines),
+      halted: (lines) => finish(EXIT_GUEST_HALTED, lines),
+      warn: (message) => writeAll(2, Buffer.from(`mvm: ${message}\n`)),
     },
-    powerOff: (status) => finish(status),
-    panic: (lines) => finish(EXIT_GUEST_PANICKED, lines),
-    fatal: (lines) => finish(EXIT_GUEST_CRASHED, lines),
-    halted: (lines) => finish(EXIT_GUEST_HALTED, lines),
-    warn: (message) => writeAll(2, Buffer.from(`mvm: ${message}\n`)),
-  });
+    plan.restoreFrom !== undefined ? readSnapshot(plan.restoreFrom) : undefined,
+  );
 
   for (const [signal, number] of [
     ['SIGINT', 2],
@@ -238,13 +269,17 @@ export function register(program: Command): void {
     .option('-d, --detach', 'start the VM in the background and print its name once it has booted (see mvm ps, mvm stop)')
     .option('--name <name>', "the detached VM's name (default: generated, like swift-heron-4821)")
     .option(
+      '--restore <dir>',
+      'start the VM from a snapshot (mvm snapshot create) instead of booting: it resumes what it was running (--vsock gives it another CID and socket)',
+    )
+    .option(
       '--config <file>',
       'read the VM from an ini file ([machine], [kernel], [drive.NAME]…: see examples/*.ini); flags given here override it, --disk/--net/--append add to it',
     )
     .action(async (command: string[], options: RunOptions, self: Command) => {
       const config = applyConfigFile(self); // fills `options` from --config FILE, below the flags given
       checkDetachOptions(options);
-      const plan = planRun(command, options);
+      const plan = options.restore !== undefined ? planRestore(command, options, self) : planRun(command, options);
       if (options.detach) {
         await runDetached(plan, { ...(options.name !== undefined ? { name: options.name } : {}), config }, process.argv.slice(2));
         return;

@@ -2,6 +2,7 @@
 // reset the machine through it: `reboot=k` makes the guest write 0xfe (pulse
 // the reset line) to the command port, which mvm turns into a clean VM exit.
 import type { BusDevice } from '../../bus/bus.js';
+import { SavedStateError, checkBoolean, checkInteger } from '../../virtio/saved-state.js';
 
 // Offsets from the data port 0x60: data is 0, command/status is 4 (port 0x64).
 const DATA_OFFSET = 0;
@@ -97,4 +98,38 @@ export class I8042 implements BusDevice {
         break;
     }
   }
+
+  // ---- snapshots --------------------------------------------------------------
+
+  saveState(): I8042State {
+    return { config: this.config, output: this.output ?? -1, expectingConfig: this.expectingConfig, lastWasCommand: this.lastWasCommand };
+  }
+
+  /** Takes a checked state (parseI8042State) into a fresh controller. */
+  restoreState(state: I8042State): void {
+    this.config = state.config;
+    this.output = state.output < 0 ? undefined : state.output;
+    this.expectingConfig = state.expectingConfig;
+    this.lastWasCommand = state.lastWasCommand;
+  }
+}
+
+export interface I8042State {
+  readonly config: number;
+  /** The byte waiting in the output buffer, -1 for none. */
+  readonly output: number;
+  readonly expectingConfig: boolean;
+  readonly lastWasCommand: boolean;
+}
+
+export function parseI8042State(value: unknown, what = 'the i8042 state'): I8042State {
+  if (typeof value !== 'object' || value === null) throw new SavedStateError(`${what} is not an object`);
+  const o = value as Record<string, unknown>;
+  const output = o['output'];
+  return {
+    config: checkInteger(o['config'], 0xff, `${what}: config`),
+    output: output === -1 ? -1 : checkInteger(output, 0xff, `${what}: output`),
+    expectingConfig: checkBoolean(o['expectingConfig'], `${what}: expectingConfig`),
+    lastWasCommand: checkBoolean(o['lastWasCommand'], `${what}: lastWasCommand`),
+  };
 }

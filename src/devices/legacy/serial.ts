@@ -4,6 +4,7 @@
 // stands in for the FIFO. Register semantics follow the National
 // Semiconductor PC16550D data sheet.
 import type { BusDevice } from '../../bus/bus.js';
+import { SavedStateError, checkBoolean, checkInteger } from '../../virtio/saved-state.js';
 
 // Register offsets from the base port.
 const DATA = 0; // RBR (read) / THR (write); DLL when DLAB is set
@@ -238,4 +239,75 @@ export class Serial16550 implements BusDevice {
     this.input = [];
     this.inputHead = 0;
   }
+
+  // ---- snapshots --------------------------------------------------------------
+
+  /** The registers and the input not yet read by the guest. */
+  saveState(): SerialState {
+    return {
+      ier: this.ier,
+      lcr: this.lcr,
+      mcr: this.mcr,
+      scratch: this.scratch,
+      divisor: this.divisor,
+      fifoEnabled: this.fifoEnabled,
+      thrEmptyPending: this.thrEmptyPending,
+      overrun: this.overrun,
+      input: this.input.slice(this.inputHead),
+      lineLevel: this.lineLevel,
+    };
+  }
+
+  /**
+   * Takes a checked state (parseSerialState) into a fresh UART. The line
+   * level is taken as it was, not raised again: the restored interrupt
+   * controllers already hold it.
+   */
+  restoreState(state: SerialState): void {
+    this.ier = state.ier;
+    this.lcr = state.lcr;
+    this.mcr = state.mcr;
+    this.scratch = state.scratch;
+    this.divisor = state.divisor;
+    this.fifoEnabled = state.fifoEnabled;
+    this.thrEmptyPending = state.thrEmptyPending;
+    this.overrun = state.overrun;
+    this.input = [...state.input];
+    this.inputHead = 0;
+    this.lineLevel = state.lineLevel;
+  }
+}
+
+export interface SerialState {
+  readonly ier: number;
+  readonly lcr: number;
+  readonly mcr: number;
+  readonly scratch: number;
+  readonly divisor: number;
+  readonly fifoEnabled: boolean;
+  readonly thrEmptyPending: boolean;
+  readonly overrun: boolean;
+  readonly input: readonly number[];
+  readonly lineLevel: boolean;
+}
+
+/** Checks a UART state read back from a snapshot (every register a byte, the divisor 16 bits, the input bounded). */
+export function parseSerialState(value: unknown, what = 'the UART state'): SerialState {
+  if (typeof value !== 'object' || value === null) throw new SavedStateError(`${what} is not an object`);
+  const o = value as Record<string, unknown>;
+  const input = o['input'];
+  if (!Array.isArray(input) || input.length > SERIAL_INPUT_LIMIT)
+    throw new SavedStateError(`${what}: its input is not a list of at most ${SERIAL_INPUT_LIMIT} bytes`);
+  return {
+    ier: checkInteger(o['ier'], 0xff, `${what}: IER`),
+    lcr: checkInteger(o['lcr'], 0xff, `${what}: LCR`),
+    mcr: checkInteger(o['mcr'], 0xff, `${what}: MCR`),
+    scratch: checkInteger(o['scratch'], 0xff, `${what}: scratch`),
+    divisor: checkInteger(o['divisor'], 0xffff, `${what}: divisor`),
+    fifoEnabled: checkBoolean(o['fifoEnabled'], `${what}: fifoEnabled`),
+    thrEmptyPending: checkBoolean(o['thrEmptyPending'], `${what}: thrEmptyPending`),
+    overrun: checkBoolean(o['overrun'], `${what}: overrun`),
+    input: input.map((b, i) => checkInteger(b, 0xff, `${what}: input byte ${i}`)),
+    lineLevel: checkBoolean(o['lineLevel'], `${what}: lineLevel`),
+  };
 }

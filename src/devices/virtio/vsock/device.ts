@@ -1,7 +1,7 @@
 // virtio-vsock (VIRTIO 1.2, 5.10): stream sockets between the guest and host
 // programs. Queue 0 (rx) carries packets to the guest, queue 1 (tx) packets
 // from it, queue 2 (event) only transport-reset events, which this device
-// never needs to send. The host side is a VsockBackend (unix sockets in the
+// sends once after a restore from a snapshot. The host side is a VsockBackend (unix sockets in the
 // VMM). A malformed packet is a counted warning and an RST to its sender;
 // nothing the guest writes makes the device throw.
 import { DeviceId } from '../../../virtio/constants.js';
@@ -31,6 +31,9 @@ const RX_QUEUE = 0;
 const TX_QUEUE = 1;
 const EVENT_QUEUE = 2;
 export const VSOCK_QUEUE_SIZE = 256;
+/** struct virtio_vsock_event: le32 id (5.10.6.7); VIRTIO_VSOCK_EVENT_TRANSPORT_RESET is 0. */
+const EVENT_BYTES = 4;
+const EVENT_TRANSPORT_RESET = 0;
 /** Config space: le64 guest_cid (5.10.4). */
 const CONFIG_SIZE = 8;
 /** Open connections at most; more REQUESTs get an RST, so a guest cannot exhaust host sockets. */
@@ -118,6 +121,33 @@ export class VirtioVsock implements VirtioDevice {
     else if (index === RX_QUEUE) this.deliver();
     // EVENT_QUEUE: buffers the driver posts for events; they stay until needed.
     else if (index !== EVENT_QUEUE) return;
+  }
+
+  /**
+   * Tells the driver its transport was reset (5.10.6.7): it drops every
+   * connection and reads guest_cid again. Sent after a restore from a
+   * snapshot, where the host side of the guest's connections is gone and a
+   * clone may have another CID. False when the driver is not running or has
+   * posted no event buffer (then it has no connections to drop either).
+   */
+  transportReset(): boolean {
+    const ctx = this.context;
+    const queue = ctx?.queues[EVENT_QUEUE];
+    if (!ctx || !queue?.ready) return false;
+    const chain = nextReceiveChain(ctx, queue, { what: 'event' });
+    if (typeof chain === 'string') return false;
+    const event = new Uint8Array(EVENT_BYTES);
+    new DataView(event.buffer).setUint32(0, EVENT_TRANSPORT_RESET, true);
+    if (chain.writableLength < EVENT_BYTES) {
+      ctx.errors.warn(`event buffer ${chain.head} holds ${chain.writableLength} bytes, fewer than an event's ${EVENT_BYTES}`);
+      queue.pushUsed(chain.head, 0);
+      ctx.usedBuffersAdded(queue);
+      return false;
+    }
+    scatter(ctx.memory, chain.writable, 0, event);
+    queue.pushUsed(chain.head, EVENT_BYTES);
+    ctx.usedBuffersAdded(queue);
+    return true;
   }
 
   /** A host program connected to the VM's socket and asked for guest port `port`. */
