@@ -7,7 +7,7 @@
 import type { BusDevice } from '../bus/bus.js';
 import type { GuestMemory } from '../memory/guest-memory.js';
 import { Feature, Interrupt, MVM_VENDOR_ID, Reg, Status, VIRTIO_MMIO_MAGIC, VIRTIO_MMIO_VERSION, featureBit } from './constants.js';
-import type { DeviceContext, VirtioDevice } from './device.js';
+import { servesQueuesElsewhere, type DeviceContext, type VirtioDevice } from './device.js';
 import { GuestErrors } from './guest-errors.js';
 import { Virtqueue } from './queue.js';
 
@@ -35,6 +35,20 @@ export class MmioTransport implements BusDevice {
   private interruptStatus = 0;
   private configGeneration = 0;
   private active = false;
+  /**
+   * The device's queues are served by another process (vhost-user), which
+   * raises the interrupt itself by writing the irqfd: this transport never
+   * learns that used buffers were added. Linux's virtio_mmio handler reads
+   * INTERRUPT_STATUS first and skips its queues when the used-buffer bit is
+   * clear, so such an interrupt would be lost. While the device is active the
+   * bit therefore always reads as set (an ACK cannot clear it): every
+   * interrupt makes the driver look at its used rings, which costs a
+   * spurious look after a configuration-change interrupt and nothing else.
+   * The other way (QEMU's for MMIO: the back-end signals an eventfd the VMM
+   * watches, and the VMM sets the bit and raises the line) puts the VMM's
+   * event loop on every completion; this keeps the data path out of it.
+   */
+  private readonly externalQueues: boolean;
 
   constructor(
     readonly device: VirtioDevice,
@@ -42,6 +56,7 @@ export class MmioTransport implements BusDevice {
     private readonly options: TransportOptions,
   ) {
     this.errors = new GuestErrors(device.name);
+    this.externalQueues = servesQueuesElsewhere(device);
     this.queues = device.queueMaxSizes.map((max) => new Virtqueue(max, memory));
   }
 
@@ -108,7 +123,7 @@ export class MmioTransport implements BusDevice {
       case Reg.QUEUE_READY:
         return q?.ready ? 1 : 0;
       case Reg.INTERRUPT_STATUS:
-        return this.interruptStatus;
+        return this.interruptStatus | (this.active && this.externalQueues ? Interrupt.USED_BUFFER : 0);
       case Reg.STATUS:
         return this.status;
       case Reg.CONFIG_GENERATION:

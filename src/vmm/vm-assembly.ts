@@ -7,7 +7,8 @@
 import { readFileSync } from 'node:fs';
 import { UserError } from '../errors.js';
 import { VmDrives } from '../devices/virtio/block/drives.js';
-import type { DriveSettings, NetSettings, VsockSettings } from '../devices/settings.js';
+import type { DriveSettings, NetSettings, ShareSettings, VsockSettings } from '../devices/settings.js';
+import { openShares, type OpenShares } from '../devices/virtio/fs/shares.js';
 import { installNativeFileOps } from '../disk/native-file-ops.js';
 import * as ffi from '../sys/libc.js';
 import type { VirtioBlock } from '../devices/virtio/block/device.js';
@@ -34,6 +35,8 @@ export interface VmPlan {
   readonly nets: readonly NetSettings[];
   readonly vsock: VsockSettings | undefined;
   readonly rng: boolean;
+  /** Host directories shared with the guest (virtio-fs, one virtiofsd each). */
+  readonly shares: readonly ShareSettings[];
 }
 
 export interface AssemblyEvents {
@@ -78,7 +81,9 @@ export function assembleVm(plan: VmPlan, events: AssemblyEvents): AssembledVm {
   installNativeFileOps(ffi);
   const drives = VmDrives.open(plan.drives);
   let vsock: { device: VirtioVsock; backend: UnixSocketBackend } | undefined;
+  let shares: OpenShares | undefined;
   try {
+    shares = openShares(plan.shares, events.warn);
     vsock = plan.vsock ? openVsock(plan.vsock, events.warn) : undefined;
     const nets = openNets(plan.nets);
     let machine: Machine;
@@ -112,6 +117,7 @@ export function assembleVm(plan: VmPlan, events: AssemblyEvents): AssembledVm {
           ...nets,
           ...(plan.rng ? [new VirtioRng()] : []),
           ...(vsock ? [vsock.device] : []),
+          ...shares.devices,
           ...(virtioConsole ? [virtioConsole] : []),
         ],
       },
@@ -150,6 +156,7 @@ export function assembleVm(plan: VmPlan, events: AssemblyEvents): AssembledVm {
       },
     );
     const openVsockBackend = vsock?.backend;
+    const openedShares = shares;
     return {
       machine,
       blocks: drives.devices,
@@ -157,11 +164,13 @@ export function assembleVm(plan: VmPlan, events: AssemblyEvents): AssembledVm {
       consoleInput: (bytes) => (virtioConsole ? virtioConsole.receive(bytes) : machine.serial.receive(bytes)),
       close: () => {
         openVsockBackend?.close();
+        openedShares.close();
         return drives.closeSync();
       },
     };
   } catch (err) {
     vsock?.backend.close();
+    shares?.close();
     drives.closeSync();
     throw err;
   }
