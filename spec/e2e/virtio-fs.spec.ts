@@ -152,6 +152,7 @@ describe('shared host directories over virtio-fs (end to end)', function () {
       wrapper,
       [
         '#!/bin/sh',
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: shell parameter expansion, not a template
         'for a; do case "$a" in source=*) d=${a#source=} ;; esac; done',
         '/usr/lib/qemu/virtiofsd "$@" & pid=$!',
         'while [ ! -e "$d/kill-virtiofsd" ]; do kill -0 $pid 2>/dev/null || exit 0; sleep 0.2; done',

@@ -111,7 +111,7 @@ export function checkVmRecord(value: unknown, expectedName: string): VmRecord {
       if (typeof share !== 'object' || share === null || !isAbsolutePath(share.path)) bad(`shares[${i}].path`);
       if (!isString(share!.tag) || !/^[A-Za-z0-9_.-]{1,36}$/.test(share!.tag)) bad(`shares[${i}].tag`);
       if (typeof share!.readOnly !== 'boolean') bad(`shares[${i}].readOnly`);
-      if (share!.mountPoint !== undefined && (!isAbsolutePath(share!.mountPoint) || !/^\/[A-Za-z0-9_.\/-]*$/.test(share!.mountPoint)))
+      if (share!.mountPoint !== undefined && (!isAbsolutePath(share!.mountPoint) || !/^\/[A-Za-z0-9_./-]*$/.test(share!.mountPoint)))
         bad(`shares[${i}].mountPoint`);
     });
   }
