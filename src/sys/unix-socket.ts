@@ -1,7 +1,9 @@
-// A blocking unix stream socket that can carry file descriptors (SCM_RIGHTS),
-// which Node's net module cannot: vhost-user hands a back-end eventfds and the
-// memfds behind guest RAM this way. Send and receive time out (SO_SNDTIMEO /
-// SO_RCVTIMEO), so a peer that never answers costs a bounded wait, never a
+// A unix stream socket with blocking calls that can carry file descriptors
+// (SCM_RIGHTS), which Node's net module cannot: vhost-user hands a back-end
+// eventfds and the memfds behind guest RAM this way. Send and receive wait at
+// most the socket's timeout (poll(2) before each call, so this holds even when
+// something, such as libuv watching the same descriptor, has made it
+// non-blocking), so a peer that never answers costs a bounded wait, never a
 // hung caller; sends use MSG_NOSIGNAL, so a peer that died is an EPIPE, not a
 // SIGPIPE that would end the process.
 //
@@ -20,6 +22,7 @@ const setsockoptRaw = libc.func('int setsockopt(int fd, int level, int name, con
 const sendmsgRaw = libc.func('intptr_t sendmsg(int fd, void *msg, int flags)');
 const recvmsgRaw = libc.func('intptr_t recvmsg(int fd, void *msg, int flags)');
 const closeRaw = libc.func('int close(int fd)');
+const pollRaw = libc.func('int poll(void *fds, unsigned long nfds, int timeout)');
 
 const AF_UNIX = 1;
 const SOCK_STREAM = 1;
@@ -37,6 +40,8 @@ const EINTR = 4;
 const EAGAIN = 11;
 const MSG_PEEK = 0x2;
 const MSG_DONTWAIT = 0x40;
+const POLLIN = 0x1;
+const POLLOUT = 0x4;
 
 /** sockaddr_un: sa_family (u16) then sun_path[108]. */
 const SUN_PATH_BYTES = 108;
@@ -70,6 +75,8 @@ export class UnixSocket {
     readonly fd: number,
     /** Largest message (or part of one) sent or received in one call. */
     readonly capacity: number,
+    /** How long one send or receive may wait. */
+    private readonly timeoutMs: number,
   ) {
     this.block = koffi.alloc('uint8_t', HEADER_BYTES + capacity);
     const buffer = koffi.view(this.block, HEADER_BYTES + capacity);
@@ -95,7 +102,7 @@ export class UnixSocket {
       closeRaw(fd);
       throw err;
     }
-    return new UnixSocket(fd, capacity);
+    return new UnixSocket(fd, capacity, timeoutMs);
   }
 
   /** Two connected sockets (for specs: a fake peer on the other end). */
@@ -104,7 +111,7 @@ export class UnixSocket {
     if ((socketpairRaw(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) as number) < 0) throw new SyscallError('socketpair', koffi.errno());
     setTimeouts(fds[0]!, timeoutMs);
     setTimeouts(fds[1]!, timeoutMs);
-    return [new UnixSocket(fds[0]!, capacity), new UnixSocket(fds[1]!, capacity)];
+    return [new UnixSocket(fds[0]!, capacity, timeoutMs), new UnixSocket(fds[1]!, capacity, timeoutMs)];
   }
 
   /** Sends all of `data` (at most `capacity` bytes) with `fds` attached to its first byte. */
@@ -115,7 +122,9 @@ export class UnixSocket {
     this.bytes.set(data, HEADER_BYTES);
     let sent = 0;
     let attach = fds;
+    const deadline = Date.now() + this.timeoutMs;
     while (sent < data.length) {
+      this.waitFor(POLLOUT, deadline);
       this.prepare(HEADER_BYTES + sent, data.length - sent, attach.length);
       if (attach.length > 0) {
         const control = MSGHDR_BYTES + IOVEC_BYTES;
@@ -127,7 +136,7 @@ export class UnixSocket {
       const n = Number(sendmsgRaw(this.fd, this.block, MSG_NOSIGNAL));
       if (n < 0) {
         const e = koffi.errno();
-        if (e === EINTR) continue;
+        if (e === EINTR || e === EAGAIN) continue;
         throw new SyscallError('sendmsg', e);
       }
       sent += n;
@@ -144,12 +153,14 @@ export class UnixSocket {
     this.checkOpen();
     if (length <= 0 || length > this.capacity || offset + length > into.length) throw new RangeError(`bad receive of ${length} bytes at ${offset}`);
     let n: number;
+    const deadline = Date.now() + this.timeoutMs;
     for (;;) {
+      this.waitFor(POLLIN, deadline);
       this.prepare(HEADER_BYTES, length, MAX_FDS_PER_MESSAGE);
       n = Number(recvmsgRaw(this.fd, this.block, MSG_CMSG_CLOEXEC));
       if (n >= 0) break;
       const e = koffi.errno();
-      if (e !== EINTR) throw new SyscallError('recvmsg', e);
+      if (e !== EINTR && e !== EAGAIN) throw new SyscallError('recvmsg', e);
     }
     const fds = this.receivedFds();
     const flags = this.view.getInt32(48, true);
@@ -181,6 +192,21 @@ export class UnixSocket {
     this.closed = true;
     closeRaw(this.fd);
     koffi.free(this.block);
+  }
+
+  /** Waits until the socket is ready for `events` (or has hung up); SyscallError EAGAIN once `deadline` has passed. */
+  private waitFor(events: number, deadline: number): void {
+    const pollfd = new Uint8Array(8); // struct pollfd: fd (int), events (short), revents (short)
+    const view = new DataView(pollfd.buffer);
+    view.setInt32(0, this.fd, true);
+    view.setInt16(4, events, true);
+    for (;;) {
+      const left = deadline - Date.now();
+      if (left <= 0) throw new SyscallError(events === POLLIN ? 'recvmsg' : 'sendmsg', EAGAIN);
+      const ready = pollRaw(pollfd, 1, left) as number;
+      if (ready > 0) return; // readable, writable, or an error/hang-up the next call reports
+      if (ready < 0 && koffi.errno() !== EINTR) throw new SyscallError('poll', koffi.errno());
+    }
   }
 
   private checkOpen(): void {

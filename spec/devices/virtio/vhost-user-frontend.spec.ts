@@ -7,7 +7,7 @@
 // hang or a crash.
 import { expect } from 'chai';
 import { writeSync } from 'node:fs';
-import { EventNotifier } from '../../../src/sys/event-notifier.js';
+import { EventNotifier, watchReadable } from '../../../src/sys/event-notifier.js';
 import { UnixSocket } from '../../../src/sys/unix-socket.js';
 import { VhostUserError, VhostUserFrontend } from '../../../src/devices/virtio/vhost-user/frontend.js';
 import {
@@ -137,6 +137,17 @@ describe('vhost-user front-end against a fake back-end', () => {
       expect(() => frontend.request(encodeNoPayload(Request.SET_OWNER))).to.throw(VhostUserError);
     });
   }
+
+  it('waits for a reply the whole timeout even when libuv watches the socket (which makes it non-blocking)', () => {
+    const watch = watchReadable(front.fd, () => {});
+    try {
+      const started = Date.now();
+      expect(() => frontend.handshake()).to.throw(VhostUserError, /no answer within 300 ms/);
+      expect(Date.now() - started).to.be.at.least(TIMEOUT_MS - 20);
+    } finally {
+      watch.close();
+    }
+  });
 
   it('closes descriptors a back-end attaches to a reply, and refuses the reply', () => {
     const stray = EventNotifier.create();
