@@ -13,7 +13,7 @@ import * as path from 'node:path';
 import { requireMarker, timeProcess } from '../harness.js';
 import { summarize, type Summary } from '../stats.js';
 import type { GuestFiles } from '../boot/contenders.js';
-import { VIRTIOFSD_PATH, virtiofsdArgs } from '../../devices/virtio/fs/virtiofsd.js';
+import { virtiofsdArgs, virtiofsdPath } from '../../devices/virtio/fs/virtiofsd.js';
 import { CONTENDERS, MOUNT_COMMAND, QEMU, mvmDiskArgs, mvmShareArgs, qemuShareArgs, type Contender } from './contenders.js';
 import { DONE_MARKER, PHASES, guestScript, parseGuestOutput, rateOf, unitOf, type FsWorkloadSize, type Phase, type PhaseResult } from './workload.js';
 
@@ -62,7 +62,7 @@ async function startQemuVirtiofsd(directory: string, dir: string): Promise<{ soc
   const socket = path.join(dir, 'qemu-virtiofsd.sock');
   rmSync(socket, { force: true });
   const log = openSync(path.join(dir, 'qemu-virtiofsd.log'), 'a');
-  const child = spawn(VIRTIOFSD_PATH, virtiofsdArgs(directory, socket), { stdio: ['ignore', log, log] });
+  const child = spawn(virtiofsdPath(), virtiofsdArgs(directory, socket), { stdio: ['ignore', log, log] });
   closeSync(log);
   const deadline = Date.now() + SOCKET_WAIT_MS;
   while (!existsSync(socket)) {

@@ -53,6 +53,8 @@ export class VirtioFs implements ExternallyServedDevice {
   /** Queues the back-end was told to run, so a reset can stop them. */
   private started: number[] = [];
   private watch: FdWatch | undefined;
+  /** The VM is stopping: the back-end going away now is expected. */
+  private closed = false;
 
   /**
    * `handshake`: what the frontend's handshake returned (done before the VM
@@ -73,7 +75,11 @@ export class VirtioFs implements ExternallyServedDevice {
     this.config.set(encodedTag, 0);
     new DataView(this.config.buffer).setUint32(FS_TAG_BYTES, REQUEST_QUEUES, true);
     // The back-end never speaks unasked; a hang-up or a stray message is noticed here, between requests.
-    this.watch = watchReadable(backend.fd, () => this.backendStirred());
+    this.watch = watchReadable(
+      backend.fd,
+      () => this.backendStirred(),
+      () => this.backendStirred(),
+    );
   }
 
   bindEventFds(fds: ExternalEventFds): void {
@@ -119,6 +125,7 @@ export class VirtioFs implements ExternallyServedDevice {
 
   /** Ends the connection (the VM is stopping). */
   close(): void {
+    this.closed = true;
     this.stopWatching();
     this.backend.close();
   }
@@ -145,7 +152,14 @@ export class VirtioFs implements ExternallyServedDevice {
     });
   }
 
+  /** The back-end's process ended (its parent is told; the socket may outlive it in a forked helper). */
+  backendExited(how: string): void {
+    this.backend.markFailed(how);
+    this.backendStirred();
+  }
+
   private backendStirred(): void {
+    if (this.closed || !this.watch) return; // stopping, or already reported
     const why = this.backend.checkIdle();
     if (!why) return;
     this.stopWatching();

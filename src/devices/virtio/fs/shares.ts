@@ -28,7 +28,9 @@ export function openShares(shares: readonly ShareSettings[], warn: (message: str
       running.push(daemon);
       try {
         const handshake = daemon.frontend.handshake();
-        devices.push(new VirtioFs(share.tag, daemon.frontend, handshake, warn));
+        const device = new VirtioFs(share.tag, daemon.frontend, handshake, warn);
+        devices.push(device);
+        daemon.process.on('exit', (code, signal) => device.backendExited(`exited (${signal ?? `status ${code}`})`));
       } catch (err) {
         daemon.frontend.close();
         if (err instanceof VhostUserError) throw new UserError(`share ${share.path}: ${err.message} (log: ${daemon.logPath})`);

@@ -16,7 +16,12 @@ import { UserError } from '../../../errors.js';
 import type { ShareSettings } from '../../settings.js';
 import { VhostUserFrontend } from '../vhost-user/frontend.js';
 
-export const VIRTIOFSD_PATH = process.env['MVM_VIRTIOFSD'] || '/usr/lib/qemu/virtiofsd';
+const DEFAULT_VIRTIOFSD = '/usr/lib/qemu/virtiofsd';
+
+/** Read at each use, not at load: the helper VM's spare VMM processes load this module before a request's environment arrives. */
+export function virtiofsdPath(): string {
+  return process.env['MVM_VIRTIOFSD'] || DEFAULT_VIRTIOFSD;
+}
 /** How long virtiofsd may take to create its socket (it is ~50 ms here; the helper VM's emulation is slower). */
 const START_TIMEOUT_MS = 20_000;
 /** How long one vhost-user request may wait for its reply. */
@@ -38,8 +43,9 @@ export interface RunningVirtiofsd {
 
 /** Refuses at once when virtiofsd is not installed (before anything starts). */
 export function checkVirtiofsdInstalled(): void {
-  if (!existsSync(VIRTIOFSD_PATH)) {
-    throw new UserError(`--share needs virtiofsd, which is not at ${VIRTIOFSD_PATH} (install Debian's qemu-system-common, or set MVM_VIRTIOFSD)`);
+  const path = virtiofsdPath();
+  if (!existsSync(path)) {
+    throw new UserError(`--share needs virtiofsd, which is not at ${path} (install Debian's qemu-system-common, or set MVM_VIRTIOFSD)`);
   }
 }
 
@@ -74,12 +80,12 @@ export function startVirtiofsd(share: ShareSettings, logPath: string): RunningVi
             'set -e; d=$1; shift; mount --bind "$d" "$d"; mount -o remount,bind,ro "$d"; exec "$@"',
             'sh',
             share.path,
-            VIRTIOFSD_PATH,
+            virtiofsdPath(),
             ...args,
           ],
           { stdio: ['ignore', log, log] },
         )
-      : spawn(VIRTIOFSD_PATH, args, { stdio: ['ignore', log, log] });
+      : spawn(virtiofsdPath(), args, { stdio: ['ignore', log, log] });
   } finally {
     closeSync(log);
   }

@@ -132,6 +132,11 @@ export class VhostUserFrontend {
     return this.broken;
   }
 
+  /** The back-end is known to be gone (its process exited): every later call fails with `why`. */
+  markFailed(why: string): void {
+    this.broken ??= `${this.peer} ${why}`;
+  }
+
   close(): void {
     this.broken ??= 'closed';
     this.socket.close();
