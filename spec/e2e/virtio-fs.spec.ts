@@ -61,13 +61,20 @@ describe('shared host directories over virtio-fs (end to end)', function () {
       'echo MOUNT=$(awk \'$2 == "/data" { print $1, $3 }\' /proc/mounts)',
     ].join('; ');
     const running = run(['--share', `${share},tag=data,mount=/data`, '--', 'sh', '-c', script]);
-    await waitFor('the guest file', () => existsSync(join(share, 'from-guest')), 560_000).catch(() => {});
-    if (existsSync(join(share, 'from-guest'))) {
-      expect(readFileSync(join(share, 'from-guest'), 'utf8')).to.equal('ping from the guest\n');
-      writeFileSync(join(share, 'from-host'), 'pong from the host\n');
-    }
+    // The guest's write is seen whole on the host while the VM still runs (existence alone could be mid-write).
+    const fromGuest = join(share, 'from-guest');
+    const seen = await waitFor(
+      'the guest file',
+      () => existsSync(fromGuest) && readFileSync(fromGuest, 'utf8') === 'ping from the guest\n',
+      560_000,
+    ).then(
+      () => true,
+      () => false,
+    );
+    if (seen) writeFileSync(join(share, 'from-host'), 'pong from the host\n');
     const result = await running;
     const output = result.stdout + result.stderr;
+    expect(seen, `the host saw the guest's file while the VM ran\n${output}`).to.equal(true);
     expect(result.status, output).to.equal(0);
     expect(result.stdout, output).to.match(/^greeting\.txt\s*$/m);
     expect(result.stdout, output).to.match(/^READ=hello from the host\s*$/m);
