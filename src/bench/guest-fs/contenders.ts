@@ -48,6 +48,9 @@ export function qemuShareArgs(files: GuestFiles, command: readonly string[], soc
     `memory-backend-memfd,id=mem,size=${GUEST_MEMORY_MIB}M,share=on`,
     '-machine',
     'memory-backend=mem',
+    // microvm's virtio-mmio is legacy (version 1) by default; virtiofsd serves only VIRTIO 1.x devices, and mvm's transport is version 2.
+    '-global',
+    'virtio-mmio.force-legacy=false',
     '-chardev',
     `socket,id=fs0,path=${socketPath}`,
     '-device',
