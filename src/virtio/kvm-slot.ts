@@ -79,6 +79,15 @@ export function wireSlot(kvm: Kvm, vm: VmFd, gsi: number): SlotWiring {
         vm.registerIoeventfd(base + Reg.QUEUE_NOTIFY, NOTIFY_WIDTH, notifier.fd, { datamatch: index });
         return notifier.fd;
       });
+      // The driver acknowledges every interrupt by writing INTERRUPT_ACK, an
+      // MMIO exit into this process per completion. For such a device the ACK
+      // changes nothing (its used-ring bit always reads as set: see
+      // mmio-transport.ts), so KVM absorbs the write through an ioeventfd
+      // nobody reads. The cost: a configuration-change bit (raised only with
+      // DEVICE_NEEDS_RESET) then stays set until the driver resets the device.
+      const ack = EventNotifier.create();
+      notifiers.push(ack);
+      vm.registerIoeventfd(base + Reg.INTERRUPT_ACK, NOTIFY_WIDTH, ack.fd);
       return { kicks, call: irq.fd };
     },
     close() {
