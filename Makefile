@@ -8,7 +8,10 @@ MVM_CACHE ?= $(HOME)/.cache/mvm
 export MVM_CACHE
 
 # Debian packages the build, the tests and the helper VM need.
-APT_PACKAGES := qemu-system-x86 qemu-utils busybox-static cpio xz-utils \
+# qemu-system-common (a dependency of qemu-system-x86, named for what mvm
+# itself uses from it) ships /usr/lib/qemu/virtiofsd, the file server behind
+# `mvm run --share`.
+APT_PACKAGES := qemu-system-x86 qemu-system-common qemu-utils busybox-static cpio xz-utils \
   linux-source-6.1 flex bison bc libelf-dev libssl-dev gcc make tmux runc kmod e2fsprogs iproute2 \
   musl-tools curl
 
@@ -22,7 +25,7 @@ OUT := images/out
 STEP := images/lib/step.sh
 LOGS := $(OUT)/logs
 
-.PHONY: all deps apt-deps build lint kernel rootfs rootdisk helper-image images guests test unit demo bench bench-disk bench-boot bench-disk-guest guest-tools clean
+.PHONY: all deps apt-deps build lint kernel rootfs rootdisk helper-image images guests test unit demo bench bench-disk bench-boot bench-disk-guest bench-fs-guest guest-tools clean
 
 all: build images
 
@@ -150,6 +153,12 @@ bench-boot: deps build images firmware/out/bench/exit-loop
 # microvm on the same image, inside the helper VM on hosts that need it.
 bench-disk-guest: deps build images
 	$(MVM) bench guest-disk
+
+# A shared folder inside the guest (mvm-fsbench): mvm's virtio-fs share vs an
+# ext4 virtio-blk disk in mvm vs QEMU microvm's virtio-fs on the same
+# virtiofsd and folder, inside the helper VM on hosts that need it.
+bench-fs-guest: deps build images
+	$(MVM) bench guest-fs
 
 # Issue #6, mvm against QEMU microvm and runc containers on the same rootfs:
 # boot, memory, disk footprint and density, and mvm against QEMU for disk I/O

@@ -81,6 +81,25 @@ mvm_request_power_off() {
   mvm_devmem "$MVM_SIGNAL_EXIT_ADDRESS" 32 "$(mvm_exit_status "$1")"
 }
 
+# Mounts the virtio-fs shares of the last mvm.shares=TAG:/PATH,TAG:/PATH word
+# of a kernel command line (mvm run --share DIR,mount=/PATH), each at its
+# PATH. A read-only share is enforced on the host; the guest mounts it as is.
+mvm_mount_shares() {
+  local word list="" entry tag dir
+  set -f
+  for word in $1; do
+    case "$word" in
+      mvm.shares=*) list=${word#mvm.shares=} ;;
+    esac
+  done
+  set +f
+  [ -n "$list" ] || return 0
+  for entry in $(echo "$list" | tr ',' ' '); do
+    tag=${entry%%:*}; dir=${entry#*:}
+    mkdir -p "$dir" && mount -t virtiofs "$tag" "$dir" || echo "mvm-init: cannot mount the share $tag at $dir" >&2
+  done
+}
+
 # Prints the base64 value of the last mvm.cmd= word of a kernel command line
 # (the last one wins, as for kernel parameters); fails when there is none.
 mvm_cmd_from_cmdline() {

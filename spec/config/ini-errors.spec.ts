@@ -75,7 +75,7 @@ describe('mvm run --config: validation errors', () => {
   it('an unknown section', () => {
     const error = errorFor('[machine]\nvcpus = 1\n\n[disk]\npath = x\n');
     expect(error.message).to.equal(
-      `${join(dir, 'vm.ini')}:4: [disk] unknown section (known: [vm], [machine], [kernel], [console], [drive.NAME], [net.NAME], [vsock])`,
+      `${join(dir, 'vm.ini')}:4: [disk] unknown section (known: [vm], [machine], [kernel], [console], [drive.NAME], [net.NAME], [share.NAME], [vsock])`,
     );
   });
 

@@ -20,6 +20,7 @@ const PLAN: VmPlan = {
   nets: [{ tap: 'tap0', mac: Uint8Array.of(0x02, 0, 0, 0xab, 0xcd, 0xef) }],
   vsock: { cid: 3, uds: '/tmp/v.sock' },
   rng: true,
+  shares: [{ path: '/srv/data', tag: 'data', readOnly: true, mountPoint: '/data' }],
 };
 
 describe('vm.json records', () => {
@@ -57,6 +58,7 @@ describe('vm.json records', () => {
       rng: true,
       vsock: PLAN.vsock,
     });
+    expect(plan.shares).to.deep.equal(PLAN.shares);
   });
 
   for (const [field, change] of [
@@ -71,6 +73,10 @@ describe('vm.json records', () => {
     ['nets[0].mac', { nets: [{ tap: 't', mac: 'zz' }] }],
     ['vsock', { vsock: { cid: 3 } }],
     ['rng', { rng: 'yes' }],
+    ['shares[0].path', { shares: [{ path: 'rel', tag: 't', readOnly: false }] }],
+    ['shares[0].tag', { shares: [{ path: '/a', tag: 'a b', readOnly: false }] }],
+    ['shares[0].readOnly', { shares: [{ path: '/a', tag: 't', readOnly: 'yes' }] }],
+    ['shares[0].mountPoint', { shares: [{ path: '/a', tag: 't', readOnly: false, mountPoint: '/a b' }] }],
   ] as const) {
     it(`refuses a record whose ${field} is invalid, naming it`, () => {
       expect(() => checkVmRecord({ ...JSON.parse(JSON.stringify(record)), ...change }, 'web')).to.throw(BadRecord, field);

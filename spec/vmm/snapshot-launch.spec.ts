@@ -14,6 +14,7 @@ const PLAN: VmPlan = {
   cpus: 2,
   cmdline: 'console=hvc0',
   drives: [],
+  shares: [],
   nets: [{ tap: 'tap0', mac: Uint8Array.of(0x52, 0x54, 0, 0x12, 0x34, 0x56) }],
   vsock: { cid: 7, uds: '/tmp/v.sock' },
   rng: true,
@@ -29,6 +30,13 @@ describe('snapshot launch record', () => {
 
   it('refuses a VM with disks: clones writing one overlay would corrupt it', () => {
     expect(() => launchFromPlan({ ...PLAN, drives: [{ path: '/d.qcow2', mode: 'overlay' }] })).to.throw(SnapshotError, /disks/);
+  });
+
+  it('refuses a VM with shared folders: virtiofsd keeps state the snapshot cannot hold', () => {
+    expect(() => launchFromPlan({ ...PLAN, shares: [{ path: '/srv/data', tag: 'data', readOnly: false }] })).to.throw(
+      SnapshotError,
+      /shared folders/,
+    );
   });
 
   it('refuses a record whose fields do not hold up, naming the field', () => {

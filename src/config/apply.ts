@@ -19,7 +19,7 @@ const CONFIG_OPTION = 'config';
 const CONFIG_SOURCE = 'config';
 /** Sources the user chose on purpose, which a config file never overrides. */
 const EXPLICIT_SOURCES: ReadonlySet<string | undefined> = new Set(['cli', 'env']);
-const REPEATABLE: ReadonlySet<keyof RunConfigValues> = new Set(['append', 'disk', 'net']);
+const REPEATABLE: ReadonlySet<keyof RunConfigValues> = new Set(['append', 'disk', 'net', 'share']);
 /** Values that only mean something to a detached VM (-d). */
 const DETACHED_ONLY: ReadonlySet<keyof RunConfigValues> = new Set(['name']);
 const DETACH_OPTION = 'detach';

@@ -11,6 +11,7 @@
 //   [drive.NAME]  path, mode = overlay|persistent|ro — one per disk; in file order vda, vdb, …
 //   [net.NAME]    tap, mac — one per NIC, attached in file order (NAME is a label)
 //   [vsock]       cid, uds
+//   [share.NAME]  path, tag (default NAME), ro = true|false, mount — one per shared directory
 //
 // Relative paths are relative to the ini file's folder, so a file kept next
 // to its disks works from any working directory.
@@ -19,12 +20,13 @@ import { dirname, resolve } from 'node:path';
 import { UserError } from '../errors.js';
 import { MIN_MEMORY_SIZE } from '../arch/x86_64/e820.js';
 import { parseSize } from '../units/size.js';
-import type { DriveSettings, NetSettings, VsockSettings } from '../devices/settings.js';
+import type { DriveSettings, NetSettings, ShareSettings, VsockSettings } from '../devices/settings.js';
 import { CONSOLE_DEVICES } from '../vmm/default-cmdline.js';
 import { checkVmName } from '../fleet/vm-dir.js';
 import { configError } from './config-error.js';
 import { driveSettings } from './drive-option.js';
 import { netSettings } from './net-option.js';
+import { shareSettings } from './share-option.js';
 import { SettingError } from './setting-error.js';
 import { vsockSettings } from './vsock-option.js';
 import { readIniFile, type IniEntry, type IniFile, type IniSection } from './ini-file.js';
@@ -48,6 +50,7 @@ export interface RunConfigValues {
   disk?: DriveSettings[];
   net?: NetSettings[];
   vsock?: VsockSettings;
+  share?: ShareSettings[];
 }
 
 export interface RunConfig {
@@ -196,6 +199,29 @@ const SECTION_KINDS: Record<string, SectionKind> = {
     read(r, values) {
       values.net ??= [];
       values.net.push(r.check('tap', () => netSettings(r.entry('tap')!.value, r.entry('mac')?.value)));
+    },
+  },
+  share: {
+    named: true,
+    keys: ['path', 'tag', 'ro', 'mount'],
+    required: ['path'],
+    emptyAllowed: [],
+    read(r, values) {
+      const path = r.relativeToFile(r.entry('path')!.value);
+      const ro = r.entry('ro');
+      const readOnly = ro ? BOOLEANS[ro.value] : false;
+      if (readOnly === undefined) throw r.fail('ro', `must be true or false, not "${ro!.value}"`);
+      const mount = r.entry('mount')?.value;
+      values.share ??= [];
+      values.share.push(
+        r.check('path', () =>
+          shareSettings(path, {
+            tag: r.entry('tag')?.value ?? r.section.name.slice('share.'.length),
+            readOnly,
+            ...(mount ? { mountPoint: mount } : {}),
+          }),
+        ),
+      );
     },
   },
   vsock: {

@@ -25,3 +25,14 @@ export interface VsockSettings {
   /** Absolute path of the host's unix socket, short enough for a port suffix. */
   readonly uds: string;
 }
+
+export interface ShareSettings {
+  /** Absolute path of the host directory shared. */
+  readonly path: string;
+  /** The guest's mount tag (mount -t virtiofs TAG /mnt): 1-36 bytes. */
+  readonly tag: string;
+  /** The guest may not change anything in the directory (enforced on the host, not by the guest). */
+  readonly readOnly: boolean;
+  /** Where the guest's init mounts the share by itself, if anywhere (an absolute guest path). */
+  readonly mountPoint?: string;
+}

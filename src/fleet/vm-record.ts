@@ -2,7 +2,7 @@
 // the VMM process turns the record back into the plan it boots. The file sits
 // in the owner's private directory, but it is still a file anyone with that
 // uid can edit, so the VMM checks every field before using it.
-import type { DriveSettings, NetSettings } from '../devices/settings.js';
+import type { DriveSettings, NetSettings, ShareSettings } from '../devices/settings.js';
 import type { VmPlan } from '../vmm/vm-assembly.js';
 import type { VmDriveRecord, VmNetRecord, VmRecord } from './vm-status.js';
 
@@ -39,6 +39,7 @@ export function recordFromPlan(
     nets: plan.nets.map((n): VmNetRecord => ({ tap: n.tap, mac: formatMac(n.mac) })),
     vsock: plan.vsock ? { cid: plan.vsock.cid, uds: plan.vsock.uds } : null,
     rng: plan.rng,
+    shares: plan.shares,
     config,
     ...(plan.restoreFrom !== undefined ? { restore: plan.restoreFrom } : {}),
   };
@@ -59,6 +60,7 @@ export function planFromRecord(record: VmRecord): VmPlan {
     nets: record.nets.map((n): NetSettings => ({ tap: n.tap, mac: parseMac(n.mac) })),
     vsock: record.vsock ?? undefined,
     rng: record.rng,
+    shares: record.shares ?? [],
     ...(record.restore ? { restoreFrom: record.restore } : {}),
   };
 }
@@ -104,6 +106,17 @@ export function checkVmRecord(value: unknown, expectedName: string): VmRecord {
     if (typeof v !== 'object' || v === null || !isPositiveInteger(v.cid) || !isAbsolutePath(v.uds)) bad('vsock');
   }
   if (typeof r.rng !== 'boolean') bad('rng');
+  if (r.shares !== undefined) {
+    if (!Array.isArray(r.shares)) bad('shares');
+    (r.shares as unknown[]).forEach((x, i) => {
+      const share = x as Partial<Record<keyof ShareSettings, unknown>> | null;
+      if (typeof share !== 'object' || share === null || !isAbsolutePath(share.path)) bad(`shares[${i}].path`);
+      if (!isString(share!.tag) || !/^[A-Za-z0-9_.-]{1,36}$/.test(share!.tag)) bad(`shares[${i}].tag`);
+      if (typeof share!.readOnly !== 'boolean') bad(`shares[${i}].readOnly`);
+      if (share!.mountPoint !== undefined && (!isAbsolutePath(share!.mountPoint) || !/^\/[A-Za-z0-9_./-]*$/.test(share!.mountPoint)))
+        bad(`shares[${i}].mountPoint`);
+    });
+  }
   if (r.config !== null && !isString(r.config)) bad('config');
   if (r.restore !== undefined && r.restore !== null && !isAbsolutePath(r.restore)) bad('restore');
   return value as VmRecord;

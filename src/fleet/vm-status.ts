@@ -2,6 +2,7 @@
 // vm.json (what was launched, written once) and state.json (where it is in its
 // life, rewritten by the VMM process with write-then-rename so a reader never
 // sees half a file).
+import type { ShareSettings } from '../devices/settings.js';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 
 /** One attached disk as launched. */
@@ -33,6 +34,8 @@ export interface VmRecord {
   readonly nets: readonly VmNetRecord[];
   readonly vsock: { readonly cid: number; readonly uds: string } | null;
   readonly rng: boolean;
+  /** Shared host directories (absent in records written before --share existed). */
+  readonly shares?: readonly ShareSettings[];
   /** The ini file it came from, if any. */
   readonly config: string | null;
   /** The snapshot directory it is restored from (absent or null: it boots its kernel). */

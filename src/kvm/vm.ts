@@ -47,6 +47,17 @@ export class VmFd {
     return mapping;
   }
 
+  /**
+   * Maps `size` bytes of the memory file `fd` from `offset` MAP_SHARED at
+   * `guestAddress`: another process given the same descriptor (a vhost-user
+   * back-end) sees the guest's RAM as it is.
+   */
+  addSharedFileMemory(guestAddress: number, size: number, fd: number, offset: number): ffi.Mapping {
+    const mapping = ffi.mmap(size, ffi.PROT_READ | ffi.PROT_WRITE, ffi.MAP_SHARED | ffi.MAP_NORESERVE, fd, offset);
+    this.setMemoryRegion(this.nextSlot++, guestAddress, size, mapping.address);
+    return mapping;
+  }
+
   setMemoryRegion(slot: number, guestAddress: number, size: number, hostAddress: bigint, flags = 0): void {
     const region = encodeMemoryRegion(slot, flags, guestAddress, size, hostAddress);
     ffi.ioctlWithBuffer(

@@ -18,6 +18,17 @@ export interface MemoryRegion {
   readonly guestAddress: number;
   /** The host bytes; their length is the region's size. */
   readonly bytes: Uint8Array;
+  /** Set when the region is a shared mapping of a memory file another process can map too (vhost-user). */
+  readonly file?: SharedBacking;
+}
+
+/** Where a region's bytes live in a memory file, and where this process mapped them. */
+export interface SharedBacking {
+  readonly fd: number;
+  /** Offset of the region's first byte in the file. */
+  readonly offset: number;
+  /** This process's address of the region's first byte (vhost-user's "user address"). */
+  readonly hostAddress: bigint;
 }
 
 /** Largest integer a JS number holds exactly; guest addresses stay below it. */

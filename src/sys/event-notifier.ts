@@ -53,12 +53,18 @@ export interface FdWatch {
   close(): void;
 }
 
-/** Calls `callback` on the event loop whenever `fd` is readable. The watch does not keep the process alive. */
-export function watchReadable(fd: number, callback: () => void): FdWatch {
+/**
+ * Calls `callback` on the event loop whenever `fd` is readable. The watch does
+ * not keep the process alive. `onError`, if given, is called when libuv
+ * reports an error on the descriptor instead (a socket whose peer died can
+ * report EPOLLERR alone, which libuv passes on as a status, not as readiness).
+ */
+export function watchReadable(fd: number, callback: () => void, onError?: () => void): FdWatch {
   // koffi 3.3 calls back with (status, events), not as its typings say; a non-zero status
-  // (the loop closing the handle) carries no readiness.
+  // (an error on the descriptor, or the loop closing the handle) carries no readiness.
   const onReady = ((status: number, events?: { readable: boolean }) => {
     if (status === 0 && events?.readable) callback();
+    else if (status !== 0) onError?.();
   }) as unknown as (events: { readable: boolean; writable: boolean; disconnect: boolean }) => void;
   const handle = koffi.node.poll(fd, { readable: true }, onReady);
   handle.unref();

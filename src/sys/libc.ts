@@ -16,6 +16,8 @@ const openFile = libc.func('int open(const char *path, int flags)');
 const closeFile = libc.func('int close(int fd)');
 const mmapRaw = libc.func('void *mmap(void *addr, size_t length, int prot, int flags, int fd, int64_t offset)');
 const eventfdRaw = libc.func('int eventfd(unsigned int initval, int flags)');
+const memfdCreateRaw = libc.func('int memfd_create(const char *name, unsigned int flags)');
+const ftruncateRaw = libc.func('int ftruncate(int fd, int64_t length)');
 const exitNow = libc.func('void _exit(int status)');
 const lseekRaw = libc.func('int64_t lseek(int fd, int64_t offset, int whence)');
 const fallocateRaw = libc.func('int fallocate(int fd, int mode, int64_t offset, int64_t length)');
@@ -129,6 +131,26 @@ export function mmap(length: number, prot: number, flags: number, fd: number, of
 export function eventfd(initialValue: number, flags: number): number {
   const fd = eventfdRaw(initialValue, flags) as number;
   if (fd < 0) throw new SyscallError('eventfd', koffi.errno());
+  return fd;
+}
+
+/** memfd_create(2) flag: the descriptor is closed in programs this process executes. */
+const MFD_CLOEXEC = 0x1;
+
+/**
+ * An anonymous memory file of `size` bytes (memfd_create + ftruncate): memory
+ * that can be mapped MAP_SHARED here and handed by descriptor to another
+ * process, which then sees the same pages (vhost-user's guest RAM). Pages are
+ * allocated only when touched, like MAP_NORESERVE anonymous memory.
+ */
+export function memfd(name: string, size: number): number {
+  const fd = memfdCreateRaw(name, MFD_CLOEXEC) as number;
+  if (fd < 0) throw new SyscallError(`memfd_create ${name}`, koffi.errno());
+  if ((ftruncateRaw(fd, size) as number) < 0) {
+    const e = koffi.errno();
+    closeFile(fd);
+    throw new SyscallError(`ftruncate of memfd ${name} to ${size} bytes`, e);
+  }
   return fd;
 }
 

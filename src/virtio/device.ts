@@ -47,3 +47,25 @@ export interface VirtioDevice {
    */
   idle?(): Promise<void>;
 }
+
+/** The descriptors that let another process serve a device's queues without this one (vhost-user). */
+export interface ExternalEventFds {
+  /** Per queue: the ioeventfd KVM signals when the driver writes the queue's index to QUEUE_NOTIFY. */
+  readonly kicks: readonly number[];
+  /** The irqfd that raises the device's interrupt when written. */
+  readonly call: number;
+}
+
+/**
+ * A device whose queues another process serves (a vhost-user back-end): the
+ * VMM hands it the kick and call eventfds instead of watching them itself,
+ * so the data path never enters the VMM.
+ */
+export interface ExternallyServedDevice extends VirtioDevice {
+  readonly servesQueuesElsewhere: true;
+  bindEventFds(fds: ExternalEventFds): void;
+}
+
+export function servesQueuesElsewhere(device: VirtioDevice): device is ExternallyServedDevice {
+  return (device as Partial<ExternallyServedDevice>).servesQueuesElsewhere === true;
+}

@@ -10,6 +10,8 @@ import { Reg } from './constants.js';
 export interface SharedInterruptSlot {
   readonly base: number;
   readonly interruptStatus: SharedArrayBuffer;
+  /** Bits an InterruptACK leaves set (MmioTransport.ackKeeps). */
+  readonly ackKeeps: number;
 }
 
 /** The registers are 32 bits wide; any other access goes the slow way (and gets its warning there). */
@@ -18,10 +20,12 @@ const REGISTER_WIDTH = 4;
 export class InterruptRegisterFastPath {
   private readonly bases: number[];
   private readonly words: Int32Array[];
+  private readonly ackKeeps: number[];
 
   constructor(slots: readonly SharedInterruptSlot[]) {
     this.bases = slots.map((s) => s.base);
     this.words = slots.map((s) => new Int32Array(s.interruptStatus));
+    this.ackKeeps = slots.map((s) => s.ackKeeps);
   }
 
   /** Answers the access when it is a 32-bit InterruptStatus read or InterruptACK write of a slot; false otherwise. */
@@ -34,7 +38,8 @@ export class InterruptRegisterFastPath {
         return true;
       }
       if (offset === Reg.INTERRUPT_ACK && isWrite) {
-        Atomics.and(this.words[i]!, 0, ~new DataView(data.buffer, data.byteOffset, REGISTER_WIDTH).getUint32(0, true));
+        const acknowledged = new DataView(data.buffer, data.byteOffset, REGISTER_WIDTH).getUint32(0, true);
+        Atomics.and(this.words[i]!, 0, ~(acknowledged & ~this.ackKeeps[i]!));
         return true;
       }
     }

@@ -8,7 +8,9 @@ import { EventNotifier } from '../sys/event-notifier.js';
 import { Capability } from '../kvm/ioctls.js';
 import type { Kvm } from '../kvm/system.js';
 import type { VmFd } from '../kvm/vm.js';
+import { UserError } from '../errors.js';
 import { Reg } from './constants.js';
+import type { ExternalEventFds } from './device.js';
 import type { MmioTransport } from './mmio-transport.js';
 
 /** QUEUE_NOTIFY is a 32-bit register. */
@@ -29,6 +31,12 @@ export interface SlotWiring {
    * is passed on by signalling the same eventfd.
    */
   queueEventFds(transport: MmioTransport, base: number): EventNotifier[];
+  /**
+   * For a device another process serves (vhost-user): one ioeventfd per
+   * queue that nobody here watches, and the irqfd, handed to that process.
+   * Needs KVM's irqfd and ioeventfd; a UserError without them.
+   */
+  attachExternalNotifiers(transport: MmioTransport, base: number): ExternalEventFds;
   close(): void;
 }
 
@@ -85,6 +93,28 @@ export function wireSlot(kvm: Kvm, vm: VmFd, gsi: number): SlotWiring {
         attached++;
       });
       return attached;
+    },
+    attachExternalNotifiers(transport, base) {
+      const irq = notifiers[0];
+      if (!fastInterrupts || !irq || !ioeventfd) {
+        throw new UserError(`${transport.device.name} needs KVM's irqfd and ioeventfd, which this host's KVM does not offer`);
+      }
+      const kicks = transport.queues.map((_, index) => {
+        const notifier = EventNotifier.create();
+        notifiers.push(notifier);
+        vm.registerIoeventfd(base + Reg.QUEUE_NOTIFY, NOTIFY_WIDTH, notifier.fd, { datamatch: index });
+        return notifier.fd;
+      });
+      // The driver acknowledges every interrupt by writing INTERRUPT_ACK, an
+      // MMIO exit into this process per completion. For such a device the ACK
+      // changes nothing (its used-ring bit always reads as set: see
+      // mmio-transport.ts), so KVM absorbs the write through an ioeventfd
+      // nobody reads. The cost: a configuration-change bit (raised only with
+      // DEVICE_NEEDS_RESET) then stays set until the driver resets the device.
+      const ack = EventNotifier.create();
+      notifiers.push(ack);
+      vm.registerIoeventfd(base + Reg.INTERRUPT_ACK, NOTIFY_WIDTH, ack.fd);
+      return { kicks, call: irq.fd };
     },
     close() {
       for (const n of notifiers.splice(0)) n.close();

@@ -7,7 +7,7 @@
 import type { BusDevice } from '../bus/bus.js';
 import type { GuestMemory } from '../memory/guest-memory.js';
 import { Feature, Interrupt, MVM_VENDOR_ID, Reg, Status, VIRTIO_MMIO_MAGIC, VIRTIO_MMIO_VERSION, featureBit } from './constants.js';
-import type { DeviceContext, VirtioDevice } from './device.js';
+import { servesQueuesElsewhere, type DeviceContext, type VirtioDevice } from './device.js';
 import { GuestErrors } from './guest-errors.js';
 import { Virtqueue } from './queue.js';
 import { SavedStateError, type TransportState } from './saved-state.js';
@@ -41,6 +41,27 @@ export class MmioTransport implements BusDevice {
   readonly interruptStatusWord = new Int32Array(new SharedArrayBuffer(4));
   private configGeneration = 0;
   private active = false;
+  /**
+   * The device's queues are served by another process (vhost-user), which
+   * raises the interrupt itself by writing the irqfd: this transport never
+   * learns that used buffers were added. Linux's virtio_mmio handler reads
+   * INTERRUPT_STATUS first and skips its queues when the used-buffer bit is
+   * clear, so such an interrupt would be lost. While the device is active the
+   * bit therefore always reads as set (an ACK cannot clear it): every
+   * interrupt makes the driver look at its used rings, which costs a
+   * spurious look after a configuration-change interrupt and nothing else.
+   * The other way (QEMU's for MMIO: the back-end signals an eventfd the VMM
+   * watches, and the VMM sets the bit and raises the line) puts the VMM's
+   * event loop on every completion; this keeps the data path out of it.
+   */
+  private readonly externalQueues: boolean;
+  /**
+   * InterruptStatus bits an acknowledgement leaves set (the used-buffer bit
+   * of a vhost-user device, see externalQueues); shared with the vCPU
+   * threads' fast path (src/virtio/interrupt-fast-path.ts), which answers
+   * the same register.
+   */
+  readonly ackKeeps: number;
 
   constructor(
     readonly device: VirtioDevice,
@@ -48,6 +69,8 @@ export class MmioTransport implements BusDevice {
     private readonly options: TransportOptions,
   ) {
     this.errors = new GuestErrors(device.name);
+    this.externalQueues = servesQueuesElsewhere(device);
+    this.ackKeeps = this.externalQueues ? Interrupt.USED_BUFFER : 0;
     this.queues = device.queueMaxSizes.map((max) => new Virtqueue(max, memory));
   }
 
@@ -155,7 +178,7 @@ export class MmioTransport implements BusDevice {
         this.notify(value);
         return;
       case Reg.INTERRUPT_ACK:
-        Atomics.and(this.interruptStatusWord, 0, ~value);
+        Atomics.and(this.interruptStatusWord, 0, ~(value & ~this.ackKeeps));
         return;
       case Reg.STATUS:
         this.writeStatus(value);
@@ -285,6 +308,8 @@ export class MmioTransport implements BusDevice {
   /** Hands the device its context: on DRIVER_OK, and again when a snapshot is restored. */
   private activateDevice(): void {
     this.active = true;
+    // The back-end's interrupts never pass through here: the used-buffer bit reads as set while it serves the queues.
+    if (this.externalQueues) Atomics.or(this.interruptStatusWord, 0, Interrupt.USED_BUFFER);
     const context: DeviceContext = {
       memory: this.memory,
       queues: this.queues,
@@ -375,6 +400,8 @@ export class MmioTransport implements BusDevice {
   private needsReset(reason: string): void {
     this.errors.warn(`${reason}; the device needs a reset`);
     this.active = false;
+    // A dead back-end adds no more used buffers: the bit stops reading as set.
+    if (this.externalQueues) Atomics.and(this.interruptStatusWord, 0, ~Interrupt.USED_BUFFER);
     this.device.reset();
     this.status |= Status.DEVICE_NEEDS_RESET;
     this.raise(Interrupt.CONFIG_CHANGE);

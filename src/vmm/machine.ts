@@ -18,14 +18,14 @@ import {
   SERIAL_PORT_COUNT,
 } from '../arch/x86_64/layout.js';
 import { KernelCmdline } from '../loader/cmdline.js';
-import type { VirtioDevice } from '../virtio/device.js';
+import { servesQueuesElsewhere, type VirtioDevice } from '../virtio/device.js';
 import { MmioTransport } from '../virtio/mmio-transport.js';
 import { wireSlot } from '../virtio/kvm-slot.js';
 import type { SharedInterruptSlot } from '../virtio/interrupt-fast-path.js';
 import { GuestSignal } from '../devices/legacy/guest-signal.js';
 import { I8042 } from '../devices/legacy/i8042.js';
 import { Serial16550 } from '../devices/legacy/serial.js';
-import { MAX_MAPPING_BYTES } from '../sys/libc.js';
+import { MAX_MAPPING_BYTES, memfd } from '../sys/libc.js';
 import { SyscallError, errnoName } from '../sys/syscall-error.js';
 import { Capability } from '../kvm/ioctls.js';
 import { Kvm } from '../kvm/system.js';
@@ -157,14 +157,15 @@ export class Machine {
       const wiring = wireSlot(kvm, vm, slot.gsi);
       const transport = new MmioTransport(device, memory, { interrupt: wiring.interrupt });
       this.mmio.register(device.name, slot.base, slot.size, transport);
-      if (!offThread.claim(transport, wiring, slot.base)) wiring.attachNotifiers(transport, slot.base);
+      if (servesQueuesElsewhere(device)) device.bindEventFds(wiring.attachExternalNotifiers(transport, slot.base));
+      else if (!offThread.claim(transport, wiring, slot.base)) wiring.attachNotifiers(transport, slot.base);
       this.virtio.push(transport);
     });
     this.blockThread = offThread.start(guestRamHostRanges);
     this.createVcpus(
       kvm,
       config.cpus,
-      this.virtio.map((t, i) => ({ base: slots[i]!.base, interruptStatus: t.interruptStatusWord.buffer as SharedArrayBuffer })),
+      this.virtio.map((t, i) => ({ base: slots[i]!.base, interruptStatus: t.interruptStatusWord.buffer as SharedArrayBuffer, ackKeeps: t.ackKeeps })),
     );
     const deviceShutdown = new DeviceShutdownWatch(this.virtio);
     this.haltWatchdog = new HaltWatchdog(
@@ -189,7 +190,8 @@ export class Machine {
     vm.setIdentityMapAddress(KVM_IDENTITY_MAP_ADDRESS);
     vm.createIrqchip();
     vm.createPit();
-    const { memory, hostRanges } = mapGuestMemory(vm, config.memoryBytes);
+    const shared = (config.virtio ?? []).some(servesQueuesElsewhere);
+    const { memory, hostRanges } = mapGuestMemory(vm, config.memoryBytes, shared);
     const boot = setupBoot(memory, {
       kernel: config.kernel,
       ...(config.initrd ? { initrd: config.initrd } : {}),
@@ -369,17 +371,38 @@ function withVirtioDevices(cmdline: string, slots: readonly VirtioSlot[]): strin
 /**
  * Maps the RAM regions the e820 map announces. Each KVM slot is at most
  * MAX_MAPPING_BYTES so every slot is addressable from JavaScript.
+ *
+ * `shared` (a vhost-user device is attached): the RAM is one memfd mapped
+ * MAP_SHARED, so the back-end process can map the same pages. Otherwise it
+ * stays anonymous MAP_PRIVATE memory, as before: a VM without such a device
+ * costs exactly what it did (the memory and density benchmarks measure that).
  */
-function mapGuestMemory(vm: VmFd, memoryBytes: number): { memory: GuestMemory; hostRanges: GuestRamMapping[] } {
+function mapGuestMemory(vm: VmFd, memoryBytes: number, shared: boolean): { memory: GuestMemory; hostRanges: GuestRamMapping[] } {
   const regions: MemoryRegion[] = [];
   const hostRanges: GuestRamMapping[] = [];
   try {
-    for (const ram of guestRamRegions(memoryBytes)) {
+    const layout = guestRamRegions(memoryBytes);
+    const file = shared
+      ? memfd(
+          'mvm-guest-ram',
+          layout.reduce((sum, r) => sum + r.size, 0),
+        )
+      : undefined;
+    let fileOffset = 0;
+    for (const ram of layout) {
       for (let offset = 0; offset < ram.size; offset += MAX_MAPPING_BYTES) {
         const size = Math.min(MAX_MAPPING_BYTES, ram.size - offset);
-        const mapping = vm.addAnonymousMemory(ram.guestAddress + offset, size);
-        regions.push({ guestAddress: ram.guestAddress + offset, bytes: new Uint8Array(mapping.buffer) });
-        hostRanges.push({ guestAddress: ram.guestAddress + offset, hostAddress: mapping.address, size });
+        const guestAddress = ram.guestAddress + offset;
+        if (file === undefined) {
+          const mapping = vm.addAnonymousMemory(guestAddress, size);
+          regions.push({ guestAddress, bytes: new Uint8Array(mapping.buffer) });
+          hostRanges.push({ guestAddress, hostAddress: mapping.address, size });
+        } else {
+          const mapping = vm.addSharedFileMemory(guestAddress, size, file, fileOffset);
+          regions.push({ guestAddress, bytes: new Uint8Array(mapping.buffer), file: { fd: file, offset: fileOffset, hostAddress: mapping.address } });
+          hostRanges.push({ guestAddress, hostAddress: mapping.address, size });
+          fileOffset += size;
+        }
       }
     }
   } catch (err) {

@@ -2,7 +2,8 @@
 // taps, vsock socket), kept in the snapshot so a restore builds the same
 // devices in the same slots. Read back like any snapshot field: checked
 // before use. Disks are not carried yet: a VM with disks is refused at
-// snapshot time, since clones writing one overlay would corrupt it.
+// snapshot time, since clones writing one overlay would corrupt it; so is a
+// VM with shared folders, whose file server's state is outside the VMM.
 import { SnapshotError } from '../snapshot/snapshot-error.js';
 import { CONSOLE_DEVICES } from './default-cmdline.js';
 import type { VmPlan } from './vm-assembly.js';
@@ -22,6 +23,8 @@ export type SnapshotLaunch = {
 /** Refuses what a snapshot cannot hold yet; returns the launch record otherwise. */
 export function launchFromPlan(plan: VmPlan): SnapshotLaunch {
   if (plan.drives.length > 0) throw new SnapshotError('this VM has disks, and snapshots of VMs with disks are not supported yet');
+  // virtiofsd's state (open files, the FUSE session) lives outside the VMM and cannot be saved with it.
+  if (plan.shares.length > 0) throw new SnapshotError('this VM has shared folders (--share), and snapshots of VMs with shares are not supported yet');
   return {
     console: plan.console,
     kernelPath: plan.kernelPath,
@@ -64,6 +67,7 @@ export function planFromLaunch(value: unknown, machine: { memoryBytes: number; c
     cpus: machine.cpus,
     cmdline: machine.cmdline,
     drives: [],
+    shares: [],
     nets,
     vsock,
     rng: o['rng'] as boolean,

@@ -7,7 +7,8 @@
 import { readFileSync } from 'node:fs';
 import { UserError } from '../errors.js';
 import { VmDrives } from '../devices/virtio/block/drives.js';
-import type { DriveSettings, NetSettings, VsockSettings } from '../devices/settings.js';
+import type { DriveSettings, NetSettings, ShareSettings, VsockSettings } from '../devices/settings.js';
+import { openShares, type OpenShares } from '../devices/virtio/fs/shares.js';
 import { installNativeFileOps } from '../disk/native-file-ops.js';
 import * as ffi from '../sys/libc.js';
 import type { VirtioBlock } from '../devices/virtio/block/device.js';
@@ -38,6 +39,8 @@ export interface VmPlan {
   readonly rng: boolean;
   /** The snapshot directory this VM is restored from, instead of booting its kernel. */
   readonly restoreFrom?: string;
+  /** Host directories shared with the guest (virtio-fs, one virtiofsd each). */
+  readonly shares: readonly ShareSettings[];
 }
 
 export interface AssemblyEvents {
@@ -83,7 +86,9 @@ export function assembleVm(plan: VmPlan, events: AssemblyEvents, restore?: ReadS
   installNativeFileOps(ffi);
   const drives = VmDrives.open(plan.drives);
   let vsock: { device: VirtioVsock; backend: UnixSocketBackend } | undefined;
+  let shares: OpenShares | undefined;
   try {
+    shares = openShares(plan.shares, events.warn);
     vsock = plan.vsock ? openVsock(plan.vsock, events.warn) : undefined;
     const nets = openNets(plan.nets);
     let machine: Machine;
@@ -110,6 +115,7 @@ export function assembleVm(plan: VmPlan, events: AssemblyEvents, restore?: ReadS
       ...nets,
       ...(plan.rng ? [new VirtioRng()] : []),
       ...(vsock ? [vsock.device] : []),
+      ...shares.devices,
       ...(virtioConsole ? [virtioConsole] : []),
     ];
     const machineEvents: MachineEvents = {
@@ -152,6 +158,7 @@ export function assembleVm(plan: VmPlan, events: AssemblyEvents, restore?: ReadS
           machineEvents,
         );
     const openVsockBackend = vsock?.backend;
+    const openedShares = shares;
     return {
       machine,
       blocks: drives.devices,
@@ -160,11 +167,13 @@ export function assembleVm(plan: VmPlan, events: AssemblyEvents, restore?: ReadS
       close: () => {
         openVsockBackend?.close();
         machine.stopDeviceThreads();
+        openedShares.close();
         return drives.closeSync();
       },
     };
   } catch (err) {
     vsock?.backend.close();
+    shares?.close();
     drives.closeSync();
     throw err;
   }

@@ -9,6 +9,7 @@ import { register as registerDisk } from './bench/disk.js';
 import { register as registerDensity } from './bench/density.js';
 import { register as registerReport } from './bench/report.js';
 import { register as registerGuestDisk } from './bench/guest-disk.js';
+import { register as registerGuestFs } from './bench/guest-fs.js';
 
 export function register(program: Command): void {
   const bench = program
@@ -20,4 +21,5 @@ export function register(program: Command): void {
   registerDensity(bench);
   registerReport(bench);
   registerGuestDisk(bench);
+  registerGuestFs(bench);
 }

@@ -22,7 +22,11 @@ import {
   type ConsoleDevice,
 } from '../../vmm/default-cmdline.js';
 import { assembleVm, type AssembledVm, type VmPlan } from '../../vmm/vm-assembly.js';
-import type { DriveSettings, NetSettings, VsockSettings } from '../../devices/settings.js';
+import type { DriveSettings, NetSettings, ShareSettings, VsockSettings } from '../../devices/settings.js';
+import { checkShares, parseShareFlag, shareSettings } from '../../config/share-option.js';
+import { flagSetting } from '../../config/setting-error.js';
+import { checkVirtiofsdInstalled } from '../../devices/virtio/fs/virtiofsd.js';
+import { checkSharesReachable } from '../../helper/share-reach.js';
 import { parseDriveFlag } from '../../config/drive-option.js';
 import { parseNetFlag } from '../../config/net-option.js';
 import { parseVsockFlag } from '../../config/vsock-option.js';
@@ -46,6 +50,8 @@ interface RunOptions {
   rng: boolean;
   net?: NetSettings[];
   vsock?: VsockSettings;
+  share?: ShareSettings[];
+  rootShare?: string;
   console: string;
   detach?: boolean;
   name?: string;
@@ -96,6 +102,13 @@ function buildCmdline(options: RunOptions, command: readonly string[]): string {
       appended: options.append ?? [],
     }),
   );
+  if (options.rootShare !== undefined && options.bootArgs === undefined) {
+    // The kernel mounts the virtio-fs tag itself (rootfstype=virtiofs); the rest as for a root disk.
+    words.push(`rootfstype=virtiofs`, `root=${ROOT_SHARE_TAG}`, 'rw', 'init=/init', 'devtmpfs.mount=0');
+  }
+  const mounts = (options.share ?? []).filter((s) => s.mountPoint !== undefined).map((s) => `${s.tag}:${s.mountPoint}`);
+  // The guest's init mounts these (firmware/init): TAG:/PATH,TAG:/PATH.
+  if (mounts.length > 0) words.push(`mvm.shares=${mounts.join(',')}`);
   if (command.length > 0) words.push(commandParameter(command));
   return words.filter((w) => w.length > 0).join(' ');
 }
@@ -109,10 +122,34 @@ function collectParsed<T>(parse: (text: string) => T): (value: string, previous?
   return (value, previous = []) => [...previous, parse(value)];
 }
 
+/** The mount tag of the share --root-share boots from. */
+const ROOT_SHARE_TAG = 'mvm-root';
+
+/** --root-share first (it is /), then every --share; refused as one line before anything starts. */
+function planShares(options: RunOptions): ShareSettings[] {
+  const root = options.rootShare;
+  const shares = [
+    ...(root !== undefined ? [flagSetting('--root-share', root, () => shareSettings(root, { tag: ROOT_SHARE_TAG }))] : []),
+    ...(options.share ?? []),
+  ];
+  if (shares.length === 0) return shares;
+  flagSetting('--share', shares.map((s) => s.path).join(' '), () => checkShares(shares));
+  checkVirtiofsdInstalled();
+  checkSharesReachable(shares);
+  return shares;
+}
+
 function planRun(command: readonly string[], options: RunOptions): VmPlan {
   const root = projectRoot();
   const kernelPath = resolve(options.kernel ?? resolve(root, DEFAULT_KERNEL));
-  const initrdPath = options.initrd === '' ? undefined : resolve(options.initrd ?? resolve(root, DEFAULT_INITRD));
+  if (options.rootShare !== undefined && options.initrd !== undefined && options.initrd !== '') {
+    throw new UserError('--root-share boots from the shared directory: it cannot be combined with --initrd', 2);
+  }
+  if (options.rootShare !== undefined && options.disk?.length && options.initrd === '') {
+    throw new UserError('--root-share boots from the shared directory; drop --initrd "" (the first --disk would be the root)', 2);
+  }
+  const shares = planShares(options);
+  const initrdPath = options.initrd === '' || options.rootShare !== undefined ? undefined : resolve(options.initrd ?? resolve(root, DEFAULT_INITRD));
   checkGuestFile(kernelPath, 'kernel', options.kernel ? '' : ' (build it with `make images`, or pass --kernel)');
   // Parsed here, on the host, so a wrong file is refused before a VMM (or the helper VM) starts;
   // the VMM parses it again when it loads it (~10 ms for a 17 MB vmlinux).
@@ -129,6 +166,7 @@ function planRun(command: readonly string[], options: RunOptions): VmPlan {
     nets: options.net ?? [],
     vsock: options.vsock,
     rng: options.rng,
+    shares,
   };
 }
 
@@ -263,6 +301,15 @@ export function register(program: Command): void {
       '--vsock <cid=N[,uds=PATH]>',
       'attach a virtio-vsock device with guest CID N (3 or more); host programs connect to the unix socket PATH and write "CONNECT <port>\\n", guest connections to host port P reach PATH_P (default PATH: ./mvm-<pid>.vsock)',
       parseVsockFlag,
+    )
+    .option(
+      '--share <hostdir[,tag=TAG][,ro][,mount=/PATH]>',
+      'share a host directory with the guest over virtio-fs (one virtiofsd each); the guest mounts it with `mount -t virtiofs TAG DIR` (TAG defaults to the directory name), or mvm mounts it at /PATH; ",ro" refuses writes (repeatable)',
+      collectParsed(parseShareFlag),
+    )
+    .option(
+      '--root-share <hostdir>',
+      'boot with a shared host directory as the root filesystem (it must hold a root filesystem with /init), no initramfs or disk needed',
     )
     .option('--no-rng', 'do not give the guest a virtio-rng entropy device')
     .option('--timing', 'print boot time and exit counts on stderr when the VM stops')
