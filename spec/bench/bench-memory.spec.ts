@@ -37,6 +37,12 @@ describe('mvm bench memory (2 instances per side)', function () {
           .and.to.be.greaterThan(0);
       }
       expect(side.pssMiB.median).to.be.at.most(side.pssMiB.p90).and.at.most(side.pssMiB.p99);
+      // Idle CPU: a share of one core per instance, each process counted at most fully on every core.
+      for (const i of side.raw.instances)
+        expect(i.idleCpuPercent, side.side)
+          .to.be.at.least(0)
+          .and.at.most(100 * 64);
+      expect(side.idleCpuPercent!.median, side.side).to.be.a('number');
       expect(Number.isFinite(side.memAvailableDropPerInstanceMiB), side.side).to.equal(true);
     }
   });
@@ -57,6 +63,9 @@ describe('mvm bench memory (2 instances per side)', function () {
   it('prints the table it saved, saying where it ran', () => {
     expect(['helper', 'native']).to.include(report.environment.where);
     expect(stdout).to.match(/PSS p50/);
+    expect(stdout).to.match(/idle CPU % p50/);
+    expect(stdout).to.match(/^idle CPU p50, mvm \/ QEMU \(goal ≤ 1\.0×\): [\d.]+×$/m);
+    expect(stdout).to.match(/^VMM overhead PSS p50, mvm \/ QEMU \(goal ≤ 1\.0×\): [\d.]+×$/m);
     for (const label of ['mvm', 'QEMU microvm', 'runc']) expect(stdout).to.match(new RegExp(`^${label} +2 `, 'm'));
   });
 });

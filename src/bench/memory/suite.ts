@@ -9,12 +9,19 @@ import type { Progress } from '../progress.js';
 import type { BenchSide, SideName } from '../sides/side.js';
 import { outputTail } from '../sides/process-instance.js';
 import { InstanceRegistry } from '../sides/teardown.js';
+import { cpuPercent, sumCpuTicks } from './proc-cpu.js';
 import { commandName, memAvailableKiB, pssKiB, readVmmOverhead, type VmmOverhead } from './proc-memory.js';
 
 /** Idle time after the last marker before measuring: lets boot-time allocations settle (page cache, freed init memory). */
 export const IDLE_SETTLE_MS = 3_000;
 /** Pause after stopping a side's instances before the next side's "before": freed memory shows in MemAvailable at once, but exiting processes take a moment. */
 const AFTER_STOP_MS = 1_000;
+/**
+ * Window over which an idle instance's host CPU time is read, after the
+ * settle time: long enough for once-a-second guest and VMM timers to show
+ * (USER_HZ gives 10 ms steps, 1 % of a core over it is 10 ticks).
+ */
+export const IDLE_CPU_WINDOW_MS = 10_000;
 
 export interface ProcessMemory {
   pid: number;
@@ -29,6 +36,8 @@ export interface InstanceMemory {
   processes: ProcessMemory[];
   /** VMM sides: the VMM process split into guest RAM and its own overhead. */
   vmm?: VmmOverhead;
+  /** Host CPU of the instance's processes over the idle window, percent of one core. */
+  idleCpuPercent: number;
 }
 
 export interface SideMemory {
@@ -47,16 +56,17 @@ export interface MemoryPlan {
   count: number;
   progress?: Progress;
   idleMs?: number;
+  idleCpuWindowMs?: number;
 }
 
-function measureInstance(instance: ReturnType<BenchSide['start']>): InstanceMemory {
+function measureInstance(instance: ReturnType<BenchSide['start']>, idleCpuPercent: number): InstanceMemory {
   const processes: ProcessMemory[] = [];
   for (const pid of instance.pids()) {
     const pss = pssKiB(pid);
     if (pss !== undefined) processes.push({ pid, command: commandName(pid), pssKiB: pss });
   }
   if (processes.length === 0) throw new Error(`${instance.side} instance ${instance.id} has no processes left to measure`);
-  const result: InstanceMemory = { id: instance.id, pssKiB: processes.reduce((t, p) => t + p.pssKiB, 0), processes };
+  const result: InstanceMemory = { id: instance.id, pssKiB: processes.reduce((t, p) => t + p.pssKiB, 0), processes, idleCpuPercent };
   if (instance.vmm) {
     const overhead = readVmmOverhead(instance.vmm.pid, instance.vmm.guestMemoryBytes);
     if (overhead) result.vmm = overhead;
@@ -79,7 +89,12 @@ async function measureSide(side: BenchSide, plan: MemoryPlan, registry: Instance
     );
     plan.progress?.show(`${side.label}: idle ${Math.round((plan.idleMs ?? IDLE_SETTLE_MS) / 1000)} s`);
     await sleep(plan.idleMs ?? IDLE_SETTLE_MS);
-    const measured = instances.map(measureInstance);
+    const windowMs = plan.idleCpuWindowMs ?? IDLE_CPU_WINDOW_MS;
+    plan.progress?.show(`${side.label}: idle CPU over ${Math.round(windowMs / 1000)} s`);
+    const cpuBefore = instances.map((i) => ({ ticks: sumCpuTicks(i.pids()), at: performance.now() }));
+    await sleep(windowMs);
+    const idleCpu = instances.map((i, k) => cpuPercent(cpuBefore[k]!.ticks, sumCpuTicks(i.pids()), performance.now() - cpuBefore[k]!.at));
+    const measured = instances.map((i, k) => measureInstance(i, idleCpu[k]!));
     const after = memAvailableKiB();
     for (const i of instances) {
       // An idle instance that ended by itself was not idle: its numbers would be too small.

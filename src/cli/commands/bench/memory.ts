@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { GUEST_MEMORY_MIB } from '../../../bench/boot/contenders.js';
 import { writeJsonReport } from '../../../bench/harness-report.js';
 import { formatMemoryResult, summarizeSideMemory, type MemoryResult } from '../../../bench/memory/summary.js';
-import { IDLE_SETTLE_MS, runMemoryBench } from '../../../bench/memory/suite.js';
+import { IDLE_CPU_WINDOW_MS, IDLE_SETTLE_MS, runMemoryBench } from '../../../bench/memory/suite.js';
 import { Progress } from '../../../bench/progress.js';
 import { benchEnvironment } from '../../../bench/sides/environment.js';
 import { allSides } from '../../../bench/sides/index.js';
@@ -57,6 +57,7 @@ async function benchMemory(options: MemoryOptions): Promise<void> {
     count,
     guestMemoryMiB: GUEST_MEMORY_MIB,
     idleMs: IDLE_SETTLE_MS,
+    idleCpuWindowMs: IDLE_CPU_WINDOW_MS,
     sides: raw.map(summarizeSideMemory),
     skipped,
   };
@@ -68,7 +69,9 @@ async function benchMemory(options: MemoryOptions): Promise<void> {
 export function register(bench: Command): void {
   bench
     .command('memory')
-    .description("host memory per idle instance of mvm, QEMU microvm and runc (PSS sum, MemAvailable drop) and the VMMs' overhead beside guest RAM")
+    .description(
+      "host memory and CPU per idle instance of mvm, QEMU microvm and runc (PSS sum, MemAvailable drop, idle CPU) and the VMMs' overhead beside guest RAM",
+    )
     .option('--count <n>', 'idle instances per side', '5')
     .option('--kernel <path>', 'guest kernel (default images/out/vmlinux)')
     .option('--initrd <path>', "initramfs, also the container's root (default images/out/initramfs.cpio.gz)")
