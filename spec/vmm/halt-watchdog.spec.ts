@@ -4,7 +4,14 @@
 import { expect } from 'chai';
 import { MpState } from '../../src/kvm/ioctls.js';
 import { HaltProbe, Verdict, judgeVcpu, type VerdictValue } from '../../src/vmm/halt-probe.js';
-import { HaltWatchdog, SHUTDOWN_GRACE_PERIODS, allDead, type SilentStop, type WatchedVcpu } from '../../src/vmm/halt-watchdog.js';
+import {
+  HaltWatchdog,
+  MAX_BACKOFF_PERIODS,
+  SHUTDOWN_GRACE_PERIODS,
+  allDead,
+  type SilentStop,
+  type WatchedVcpu,
+} from '../../src/vmm/halt-watchdog.js';
 import { DeviceShutdownWatch } from '../../src/vmm/device-shutdown-watch.js';
 import type { RunPage } from '../../src/kvm/vcpu-exit.js';
 
@@ -93,12 +100,50 @@ describe('halt watchdog', () => {
     expect(halted()).to.equal(1);
   });
 
-  it('leaves an idle guest (halted with interrupts enabled) alone, one kick per vCPU per period at most', () => {
+  it('leaves an idle guest (halted with interrupts enabled) alone, and asks it less and less often', () => {
     const vcpus = [new FakeVcpu(), new FakeVcpu()];
     const { dog, halted } = watch(vcpus);
     for (let i = 0; i < 20; i++) dog.tick();
     expect(halted()).to.equal(0);
-    for (const v of vcpus) expect(v.asked).to.be.at.most(20);
+    const early = vcpus.map((v) => v.asked);
+    for (const asked of early) expect(asked).to.be.within(3, 10);
+    // Backed off to its longest wait: one round per MAX_BACKOFF_PERIODS + 1 ticks.
+    const ticks = (MAX_BACKOFF_PERIODS + 1) * 10;
+    for (let i = 0; i < ticks; i++) dog.tick();
+    expect(halted()).to.equal(0);
+    for (const [k, v] of vcpus.entries()) expect(v.asked - early[k]!).to.be.within(9, 11);
+  });
+
+  it('still sees a guest that halts for good after a long idle time (exits or not), within the longest wait and two rounds', () => {
+    for (const exiting of [false, true]) {
+      const vcpus = [new FakeVcpu()];
+      const { dog, halted } = watch(vcpus);
+      for (let i = 0; i < 100; i++) {
+        // An idle guest that exits now and then (a timer-driven poll) or never.
+        if (exiting && i % 3 === 0) vcpus[0]!.exits++;
+        dog.tick();
+      }
+      expect(halted()).to.equal(0);
+      vcpus[0]!.state = Verdict.HALTED_FOR_GOOD;
+      let ticks = 0;
+      while (halted() === 0 && ticks < 100) {
+        dog.tick();
+        ticks++;
+      }
+      expect(halted(), `exiting: ${exiting}`).to.equal(1);
+      expect(ticks, `exiting: ${exiting}`).to.be.at.most(MAX_BACKOFF_PERIODS + 3);
+    }
+  });
+
+  it('looks at every period again once the kernel shut its devices down', () => {
+    const vcpus = [new FakeVcpu()];
+    let shut = false;
+    const { dog, stops } = watch(vcpus, () => shut);
+    for (let i = 0; i < 100; i++) dog.tick();
+    shut = true;
+    vcpus[0]!.state = Verdict.HALTED_FOR_GOOD;
+    for (let i = 0; i < 4; i++) dog.tick();
+    expect(stops).to.deep.equal([{ kind: 'halted', afterShutdown: true }]);
   });
 
   it('does not take a vCPU that does not answer for dead, nor a guest with one live vCPU', () => {
@@ -112,7 +157,8 @@ describe('halt watchdog', () => {
     for (let i = 0; i < 10; i++) dog.tick();
     expect(halted()).to.equal(0);
     vcpus[1]!.state = Verdict.WAITING_FOR_SIPI;
-    for (let i = 0; i < 4; i++) dog.tick();
+    // Found alive round after round before: the next round may be the longest wait away.
+    for (let i = 0; i < MAX_BACKOFF_PERIODS + 3; i++) dog.tick();
     expect(halted()).to.equal(1);
   });
 

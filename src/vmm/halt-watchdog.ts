@@ -17,9 +17,19 @@
 // Cost: nothing on the exit path. Every PERIOD the main thread compares the
 // vCPUs' exit counters; only when none moved for a whole period does it ask
 // each vCPU thread (src/vmm/halt-probe.ts: one signal, three ioctls), so a
-// quiet guest costs one kick per vCPU per period and a busy one none. Two
-// rounds in a row must find every vCPU dead, with no exit in between, so a
-// vCPU woken by another one's last NMI or IPI between two looks is not missed.
+// busy guest costs none. Two rounds in a row must find every vCPU dead, with
+// no exit in between, so a vCPU woken by another one's last NMI or IPI
+// between two looks is not missed.
+//
+// An idle guest is found alive round after round (halted with IF=1 between
+// timer ticks), and each round is a kick per vCPU: inside the helper VM that
+// was most of an idle VM's host CPU. So every round that finds a vCPU alive
+// doubles the wait before the next one, up to MAX_BACKOFF_PERIODS; a round
+// that finds every vCPU dead is confirmed at once, and the kernel shutting
+// its devices down (the way poweroff -f and halt -f begin) starts over at one
+// period. A guest that halts for good without either (a panic with panic=0,
+// a bare cli; hlt after a long idle time) is seen within MAX_BACKOFF_PERIODS
+// plus two rounds.
 import type { VerdictValue } from './halt-probe.js';
 import { Verdict } from './halt-probe.js';
 
@@ -63,6 +73,8 @@ const REAL_TIMERS: WatchdogTimers = {
 export const HALT_WATCH_PERIOD_MS = 300;
 /** Periods a guest may still run after shutting its devices down before it counts as powered down (1.5 s). */
 export const SHUTDOWN_GRACE_PERIODS = 5;
+/** The longest wait between two rounds for a guest found alive round after round (2.4 s). */
+export const MAX_BACKOFF_PERIODS = 8;
 
 export class HaltWatchdog {
   private timer: unknown = null;
@@ -78,6 +90,10 @@ export class HaltWatchdog {
   private ticks = 0;
   /** The tick at which the kernel was seen to have shut its devices down. */
   private shutdownTick: number | null = null;
+  /** Periods to wait before the next round: doubled by every round that finds a vCPU alive. */
+  private backoff = 1;
+  /** No round before this tick. */
+  private nextRoundTick = 0;
 
   constructor(
     private readonly vcpus: readonly WatchedVcpu[],
@@ -104,7 +120,12 @@ export class HaltWatchdog {
   tick(): void {
     if (this.fired) return;
     this.ticks++;
-    if (this.shutdownTick === null && this.kernelShutDown()) this.shutdownTick = this.ticks;
+    if (this.shutdownTick === null && this.kernelShutDown()) {
+      this.shutdownTick = this.ticks;
+      // The guest is on its way down: look at every period again.
+      this.backoff = 1;
+      this.nextRoundTick = 0;
+    }
     const activity = this.vcpus.map((v) => v.activity());
     const moved = activity.some((count, i) => count !== this.lastActivity[i]);
     this.lastActivity = activity;
@@ -119,7 +140,7 @@ export class HaltWatchdog {
       return;
     }
     if (this.round === null) {
-      this.askAll();
+      if (this.ticks >= this.nextRoundTick) this.askAll();
       return;
     }
     const answers = this.vcpus.map((v, i) => v.answer(this.round![i]!));
@@ -142,7 +163,14 @@ export class HaltWatchdog {
       return;
     }
     this.suspect = dead;
-    this.askAll();
+    if (dead) {
+      this.askAll();
+      return;
+    }
+    // Alive: the round is over; the next one comes after the backoff.
+    this.round = null;
+    this.nextRoundTick = this.ticks + this.backoff;
+    if (this.shutdownTick === null) this.backoff = Math.min(this.backoff * 2, MAX_BACKOFF_PERIODS);
   }
 
   /** The guest still runs although its kernel shut the devices down a grace period ago. */
