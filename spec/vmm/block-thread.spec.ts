@@ -10,7 +10,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BLOCK_STATS_BYTES, VirtioBlock } from '../../src/devices/virtio/block/device.js';
 import { BlkStatus, RequestType } from '../../src/devices/virtio/block/request.js';
-import { asBackend } from '../../src/disk/backend.js';
 import { RawDisk } from '../../src/disk/raw.js';
 import { GuestMemory } from '../../src/memory/guest-memory.js';
 import { EventNotifier } from '../../src/sys/event-notifier.js';
@@ -72,7 +71,7 @@ describe('block device thread (raw drive served off the main loop)', function ()
     for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 7 + 3) & 0xff;
     writeFileSync(path, bytes);
     disk = RawDisk.open(path, false);
-    block = new VirtioBlock(asBackend(disk), 'mvm-spec', { sync: disk, counters: new SharedArrayBuffer(BLOCK_STATS_BYTES) });
+    block = new VirtioBlock(disk, 'mvm-spec', { counters: new SharedArrayBuffer(BLOCK_STATS_BYTES) });
     const ram = mmap(RAM_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1);
     memory = new GuestMemory([{ guestAddress: 0, bytes: new Uint8Array(ram.buffer) }]);
     irq = EventNotifier.create();

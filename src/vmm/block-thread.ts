@@ -9,7 +9,6 @@
 // fds. Commands come through the shared control block (block-thread-protocol.ts).
 import { readSync, writeSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
-import { asBackend } from '../disk/backend.js';
 import { RawDisk } from '../disk/raw.js';
 import { GuestMemory } from '../memory/guest-memory.js';
 import { Epoll } from '../sys/epoll.js';
@@ -76,7 +75,7 @@ class ServedDevice {
     private readonly spec: ThreadBlockDevice,
   ) {
     const disk = RawDisk.adopt(spec.path, spec.fd, spec.size, spec.readOnly);
-    this.block = new VirtioBlock(asBackend(disk), spec.id, { sync: disk, counters: spec.counters });
+    this.block = new VirtioBlock(disk, spec.id, { counters: spec.counters });
     this.errors = new GuestErrors(this.block.name);
     this.interruptStatus = new Int32Array(spec.interruptStatus);
     this.positions = new Int32Array(spec.positions);

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { BOUNCE_WINDOW_BYTES, bounceWindows, readIntoSegments, writeFromSegments } from '../../../src/devices/virtio/block/segment-io.js';
+import { BOUNCE_WINDOW_BYTES, bounceWindows, readIntoSegmentsSync, writeFromSegmentsSync } from '../../../src/devices/virtio/block/segment-io.js';
 import { smallMemory } from '../../virtio/fixtures.js';
 import { MemoryDisk } from './memory-disk.js';
 
@@ -15,47 +15,45 @@ describe('virtio-blk segment I/O', () => {
     expect(bounceWindows([])).to.deep.equal([]);
   });
 
-  it('reads scattered pages with one backend call and puts each byte where the guest asked', async () => {
+  it('reads scattered pages with one backend call and puts each byte where the guest asked', () => {
     const memory = smallMemory();
     const disk = new MemoryDisk(64 * PAGE);
     for (let i = 0; i < disk.bytes.length; i++) disk.bytes[i] = (i * 7 + (i >> 12)) & 0xff;
     // Out of order in guest memory, as a fragmented page cache hands them over.
     const segments = [5, 2, 9, 3].map((page) => ({ address: page * PAGE, length: PAGE }));
-    await readIntoSegments(disk, memory, 8 * PAGE, segments);
+    readIntoSegmentsSync(disk, memory, 8 * PAGE, segments);
     expect(disk.calls).to.deep.equal([`read ${8 * PAGE} ${4 * PAGE}`]);
     segments.forEach((s, i) => {
       expect(Buffer.from(memory.slice(s.address, PAGE)).equals(Buffer.from(disk.bytes.subarray((8 + i) * PAGE, (9 + i) * PAGE)))).to.equal(true);
     });
   });
 
-  it('writes scattered pages with one backend call, in chain order', async () => {
+  it('writes scattered pages with one backend call, in chain order', () => {
     const memory = smallMemory();
     const disk = new MemoryDisk(64 * PAGE);
     const segments = [7, 1, 4].map((page, i) => {
       memory.slice(page * PAGE, PAGE).fill(0x10 + i);
       return { address: page * PAGE, length: PAGE };
     });
-    await writeFromSegments(disk, memory, 2 * PAGE, segments);
+    writeFromSegmentsSync(disk, memory, 2 * PAGE, segments);
     expect(disk.calls).to.deep.equal([`write ${2 * PAGE} ${3 * PAGE}`]);
     expect([...disk.bytes.subarray(2 * PAGE, 5 * PAGE)].filter((b, i) => b !== 0x10 + Math.floor(i / PAGE))).to.have.length(0);
     expect(disk.bytes[2 * PAGE - 1]).to.equal(0);
     expect(disk.bytes[5 * PAGE]).to.equal(0);
   });
 
-  it('passes a failing backend call on, leaving the guest buffers as they were', async () => {
+  it('passes a failing backend call on, leaving the guest buffers as they were', () => {
     const memory = smallMemory();
     const disk = new MemoryDisk(16 * PAGE);
     disk.bytes.fill(0xaa);
     memory.slice(0, 2 * PAGE).fill(0x55);
     disk.failNext = true;
-    let failed = false;
-    await readIntoSegments(disk, memory, 0, [
-      { address: 0, length: PAGE },
-      { address: PAGE, length: PAGE },
-    ]).catch(() => {
-      failed = true;
-    });
-    expect(failed).to.equal(true);
+    expect(() =>
+      readIntoSegmentsSync(disk, memory, 0, [
+        { address: 0, length: PAGE },
+        { address: PAGE, length: PAGE },
+      ]),
+    ).to.throw(/simulated EIO/);
     expect(memory.slice(0, 2 * PAGE).every((b) => b === 0x55)).to.equal(true);
   });
 });

@@ -190,15 +190,21 @@ describe('virtio-blk', () => {
     expect(disk.calls).to.deep.equal([`read 0 ${SECTOR}`]);
   });
 
-  it('drops completions of requests in flight when the driver resets the device', async () => {
-    driver.addChain(0, [
-      { length: 16, data: header(RequestType.FLUSH, 0) },
-      { length: 1, write: true },
-    ]);
+  it('completes every request of a notification before it returns, with one interrupt for the batch', () => {
+    const before = interrupts;
+    const statuses = [0, 1, 2].map(() => {
+      const { addresses } = driver.addChain(0, [
+        { length: 16, data: header(RequestType.FLUSH, 0) },
+        { length: 1, write: true },
+      ]);
+      driver.memory.writeU8(addresses[1]!, 0xff);
+      return addresses[1]!;
+    });
     driver.notify(0);
-    driver.writeReg(Reg.STATUS, 0);
-    await settle();
-    expect(driver.takeUsed(0)).to.deep.equal([]);
-    await block.idle();
+    // No await: nothing is left in flight.
+    expect(driver.takeUsed(0)).to.have.length(3);
+    for (const status of statuses) expect(driver.memory.readU8(status)).to.equal(BlkStatus.OK);
+    expect(disk.calls).to.deep.equal(['flush', 'flush', 'flush']);
+    expect(interrupts - before).to.equal(1);
   });
 });

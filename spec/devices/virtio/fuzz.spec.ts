@@ -17,7 +17,7 @@ import { VirtioNet } from '../../../src/devices/virtio/net.js';
 import { FakeWire } from './fake-wire.js';
 import { MockDriver } from '../../helpers/mock-driver.js';
 import { captureWarnings } from '../../virtio/fixtures.js';
-import { MemoryDisk, MemorySyncDisk, syncBackendOf } from './memory-disk.js';
+import { MemoryDisk } from './memory-disk.js';
 import { mulberry32 as prng } from '../../helpers/prng.js';
 
 const CHAINS_PER_DEVICE = 100_000;
@@ -195,17 +195,9 @@ describe(`virtio fuzz: ${CHAINS_PER_DEVICE} random descriptor chains per device 
   this.timeout(300_000);
 
   for (const [name, make, target] of [
+    // Requests complete inline, as on the VMM's main thread and the block device thread (src/vmm/block-thread.ts).
     ['virtio-blk', () => new VirtioBlock(new MemoryDisk(64 * 512), 'fuzz'), undefined],
     ['virtio-blk read-only', () => new VirtioBlock(new MemoryDisk(64 * 512, true), 'fuzz'), undefined],
-    // Inline completion over a synchronous disk: the path the block device thread runs (src/vmm/block-thread.ts).
-    [
-      'virtio-blk synchronous',
-      () => {
-        const disk = new MemorySyncDisk(64 * 512);
-        return new VirtioBlock(syncBackendOf(disk), 'fuzz', { sync: disk });
-      },
-      undefined,
-    ],
     ['virtio-rng', () => new VirtioRng(), undefined],
     ['virtio-net transmit', () => new VirtioNet(new FakeWire(), new Uint8Array(6)), { queue: 1, queueCount: 2 }],
     [

@@ -1,15 +1,12 @@
-// virtio-blk (VIRTIO 1.2, 5.2) over a DiskBackend (raw or qcow2). Chains are
+// virtio-blk (VIRTIO 1.2, 5.2) over a SyncDisk (raw or qcow2). Chains are
 // parsed by request.ts into typed requests first; only valid requests reach
-// the disk. The backend is asynchronous: each request completes on its own,
-// writes its status byte, goes to the used ring and may raise an interrupt.
-// Requests still in flight when the driver resets the device are dropped
-// (their buffers belong to a queue that no longer exists).
-// Given the disk's synchronous form as well (every format has one), requests
-// are done inline instead: each drain moves its data straight between the
-// file and guest RAM (preadv/pwritev where the format allows) and ends with
-// one interrupt for the whole batch. That is how a device thread
-// (src/vmm/block-thread.ts) runs it, off the main event loop.
-import type { DiskBackend, SyncDisk } from '../../../disk/backend.js';
+// the disk. Requests are done inline, in the thread that drains the queue
+// (the VMM's main thread, or a device thread: src/vmm/block-thread.ts): each
+// drain moves its data straight between the file and guest RAM
+// (preadv/pwritev where the format allows), writes each status byte, and ends
+// with one interrupt for the whole batch. Nothing is ever in flight, so a
+// reset has nothing to drop.
+import type { SyncDisk } from '../../../disk/backend.js';
 import type { GuestMemory } from '../../../memory/guest-memory.js';
 import { DeviceId, featureBit } from '../../../virtio/constants.js';
 import type { DeviceContext, VirtioDevice } from '../../../virtio/device.js';
@@ -17,7 +14,7 @@ import { drainQueue } from '../../../virtio/drain.js';
 import type { Segment } from '../../../virtio/chain.js';
 import type { Virtqueue } from '../../../virtio/queue.js';
 import { BlkStatus, ID_BYTES, MalformedRequest, SECTOR_SIZE, parseRequest, type BlockLimits, type BlockRequest } from './request.js';
-import { readIntoSegments, readIntoSegmentsSync, writeFromSegments, writeFromSegmentsSync } from './segment-io.js';
+import { readIntoSegmentsSync, writeFromSegmentsSync } from './segment-io.js';
 
 /** Feature bits (5.2.3). */
 export const BlkFeature = {
@@ -58,8 +55,6 @@ const Stat = { reads: 0, writes: 1, flushes: 2, bytesRead: 3, bytesWritten: 4, r
 export const BLOCK_STATS_BYTES = STAT_NAMES.length * Float64Array.BYTES_PER_ELEMENT;
 
 export interface BlockDeviceOptions {
-  /** The same disk's synchronous operations: requests then complete inline, interrupts once per drain. */
-  readonly sync?: SyncDisk;
   /** Counters to count into (a SharedArrayBuffer of BLOCK_STATS_BYTES when another thread serves the queues). */
   readonly counters?: SharedArrayBuffer;
 }
@@ -95,22 +90,16 @@ export class VirtioBlock implements VirtioDevice {
   /** The counters behind `stats`; shared with a device thread when one serves the queues. */
   readonly counterBuffer: SharedArrayBuffer | ArrayBuffer;
   private readonly counters: Float64Array;
-  private readonly syncDisk: SyncDisk | undefined;
   private server: BlockQueueServer | undefined;
   private readonly config = new Uint8Array(Config.SIZE);
   private readonly limits: BlockLimits;
   private context: DeviceContext | undefined;
-  /** Bumped on reset so completions of dropped requests are ignored. */
-  private generation = 0;
-  private inFlight = 0;
-  private idleWaiters: (() => void)[] = [];
 
   constructor(
-    private readonly disk: DiskBackend,
+    private readonly disk: SyncDisk,
     private readonly id: string,
     options: BlockDeviceOptions = {},
   ) {
-    this.syncDisk = options.sync;
     this.counterBuffer = options.counters ?? new ArrayBuffer(BLOCK_STATS_BYTES);
     this.counters = new Float64Array(this.counterBuffer);
     this.name = `virtio-blk (${id})`;
@@ -153,9 +142,9 @@ export class VirtioBlock implements VirtioDevice {
     return this.id;
   }
 
-  /** The synchronous disk this device was given, if any (a device thread needs one). */
-  get synchronousDisk(): SyncDisk | undefined {
-    return this.syncDisk;
+  /** The disk this device serves (a device thread opens its own copy of it). */
+  get synchronousDisk(): SyncDisk {
+    return this.disk;
   }
 
   /** Hands queue service to another thread; from now on this object only answers config and counters. */
@@ -182,12 +171,6 @@ export class VirtioBlock implements VirtioDevice {
   reset(): void {
     this.server?.reset();
     this.context = undefined;
-    this.generation++;
-  }
-
-  /** Resolves once no request is in flight (used before closing the disk). */
-  idle(): Promise<void> {
-    return this.inFlight === 0 ? Promise.resolve() : new Promise((r) => this.idleWaiters.push(r));
   }
 
   queueNotify(index: number): void {
@@ -198,9 +181,8 @@ export class VirtioBlock implements VirtioDevice {
     const ctx = this.context;
     const queue = ctx?.queues[index];
     if (!ctx || !queue) return;
-    // Refused and malformed requests are answered at once; the interrupt for
-    // them comes when the drain ends. I/O completes later, each with its own.
-    const sync = this.syncDisk;
+    // Every request is answered before the drain moves on; the drain's end
+    // sends one interrupt for all of them.
     drainQueue(ctx, queue, { what: 'descriptor', onRefused: () => this.count(Stat.rejected) }, (chain) => {
       const request = parseRequest(ctx.memory, chain, this.limits);
       const head = chain.head;
@@ -211,9 +193,7 @@ export class VirtioBlock implements VirtioDevice {
       } else if (request.kind === 'rejected') {
         ctx.errors.warn(`request ${head}: ${request.reason}`);
         this.count(Stat.rejected);
-        this.finish(ctx, queue, head, request.status, request.code, 1, sync === undefined);
-      } else if (sync) {
-        this.executeSync(ctx, sync, queue, head, request);
+        this.finish(queue, ctx.memory, head, request.status, request.code, 1);
       } else {
         this.execute(ctx, queue, head, request);
       }
@@ -225,21 +205,22 @@ export class VirtioBlock implements VirtioDevice {
    * the one interrupt for everything it completed. FLUSH returns only after
    * fdatasync, so the guest hears of it once it is durable.
    */
-  private executeSync(ctx: DeviceContext, disk: SyncDisk, queue: Virtqueue, head: number, request: BlockRequest): void {
+  private execute(ctx: DeviceContext, queue: Virtqueue, head: number, request: BlockRequest): void {
     let code: number = BlkStatus.OK;
     let written = 0;
     try {
-      written = this.performSync(ctx.memory, disk, request);
+      written = this.perform(ctx.memory, this.disk, request);
     } catch (err) {
       this.count(Stat.ioErrors);
       ctx.errors.warn(`${request.kind} failed on the host: ${err instanceof Error ? err.message : String(err)}`);
       code = BlkStatus.IOERR;
       written = 0;
     }
-    this.finish(ctx, queue, head, request.status, code, written + 1, false);
+    this.finish(queue, ctx.memory, head, request.status, code, written + 1);
   }
 
-  private performSync(memory: GuestMemory, disk: SyncDisk, request: BlockRequest): number {
+  /** Does the I/O; returns the bytes written into the guest's buffers (excluding status). */
+  private perform(memory: GuestMemory, disk: SyncDisk, request: BlockRequest): number {
     switch (request.kind) {
       case 'read':
         readIntoSegmentsSync(disk, memory, request.offset, request.data);
@@ -273,61 +254,10 @@ export class VirtioBlock implements VirtioDevice {
     return id;
   }
 
-  private execute(ctx: DeviceContext, queue: Virtqueue, head: number, request: BlockRequest): void {
-    const generation = this.generation;
-    this.inFlight++;
-    this.perform(ctx.memory, request)
-      .then(
-        (written) => ({ code: BlkStatus.OK, written }),
-        (err: unknown) => {
-          this.count(Stat.ioErrors);
-          ctx.errors.warn(`${request.kind} failed on the host: ${err instanceof Error ? err.message : String(err)}`);
-          return { code: BlkStatus.IOERR, written: 0 };
-        },
-      )
-      .then(({ code, written }) => {
-        this.inFlight--;
-        if (generation === this.generation) this.finish(ctx, queue, head, request.status, code, written + 1, true);
-        if (this.inFlight === 0) for (const wake of this.idleWaiters.splice(0)) wake();
-      });
-  }
-
-  /** Does the I/O; returns the bytes written into the guest's buffers (excluding status). */
-  private async perform(memory: GuestMemory, request: BlockRequest): Promise<number> {
-    switch (request.kind) {
-      case 'read': {
-        await readIntoSegments(this.disk, memory, request.offset, request.data);
-        this.count(Stat.reads);
-        this.count(Stat.bytesRead, request.length);
-        return request.length;
-      }
-      case 'write': {
-        await writeFromSegments(this.disk, memory, request.offset, request.data);
-        this.count(Stat.writes);
-        this.count(Stat.bytesWritten, request.length);
-        return 0;
-      }
-      case 'flush':
-        await this.disk.flush();
-        this.count(Stat.flushes);
-        return 0;
-      case 'get-id':
-        writeSegments(memory, request.data, this.idBytes().subarray(0, request.length));
-        return request.length;
-      case 'discard':
-        for (const r of request.ranges) await this.disk.discard(r.offset, r.length);
-        return 0;
-      case 'write-zeroes':
-        for (const r of request.ranges) await this.disk.writeZeroes(r.offset, r.length);
-        return 0;
-    }
-  }
-
-  /** Writes the status byte and returns the chain; `interrupt`: ask for the interrupt now (not at the drain's end). */
-  private finish(ctx: DeviceContext, queue: Virtqueue, head: number, status: Segment, code: number, usedLength: number, interrupt: boolean): void {
-    ctx.memory.writeU8(status.address, code);
+  /** Writes the status byte and returns the chain; the drain's end sends the interrupt. */
+  private finish(queue: Virtqueue, memory: GuestMemory, head: number, status: Segment, code: number, usedLength: number): void {
+    memory.writeU8(status.address, code);
     queue.pushUsed(head, usedLength);
-    if (interrupt) ctx.usedBuffersAdded(queue);
   }
 }
 

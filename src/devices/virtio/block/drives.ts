@@ -9,7 +9,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../../../errors.js';
-import { asBackend, type SyncDisk } from '../../../disk/backend.js';
+import type { SyncDisk } from '../../../disk/backend.js';
 import { lockVmDisk } from '../../../disk/image-lock.js';
 import { openSync } from '../../../disk/open.js';
 import { createOverlay } from '../../../disk/overlay.js';
@@ -70,7 +70,7 @@ export class VmDrives {
     }
     this.disks.push(disk);
     // The synchronous form too: requests complete inline, one interrupt per drain, on whichever thread serves the queue.
-    this.devices.push(new VirtioBlock(asBackend(disk), `mvm-${name}`, { sync: disk, counters: new SharedArrayBuffer(BLOCK_STATS_BYTES) }));
+    this.devices.push(new VirtioBlock(disk, `mvm-${name}`, { counters: new SharedArrayBuffer(BLOCK_STATS_BYTES) }));
   }
 
   /** Closes every disk (making it consistent on the host) and deletes the overlays. Never throws. */

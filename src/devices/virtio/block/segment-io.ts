@@ -5,7 +5,7 @@
 // fraction of QEMU's. Runs of segments are therefore moved through one bounce
 // buffer of at most BOUNCE_WINDOW_BYTES with a single backend call; the extra
 // copy costs far less than the round trips it saves.
-import { isVectored, type DiskBackend, type SyncDisk } from '../../../disk/backend.js';
+import { isVectored, type SyncDisk } from '../../../disk/backend.js';
 import type { GuestMemory } from '../../../memory/guest-memory.js';
 import type { Segment } from '../../../virtio/chain.js';
 import { gather, scatter } from '../../../virtio/segments.js';
@@ -37,33 +37,6 @@ export function bounceWindows(segments: readonly Segment[]): Segment[][] {
 
 function windowBytes(window: readonly Segment[]): number {
   return window.reduce((sum, s) => sum + s.length, 0);
-}
-
-/** Reads the disk from `offset` into the segments, in order. */
-export async function readIntoSegments(disk: DiskBackend, memory: GuestMemory, offset: number, segments: readonly Segment[]): Promise<void> {
-  let at = offset;
-  for (const window of bounceWindows(segments)) {
-    const length = windowBytes(window);
-    if (window.length === 1) {
-      await disk.read(at, memory.slice(window[0]!.address, length));
-    } else {
-      const bounce = Buffer.allocUnsafe(length); // the backend fills every byte
-      await disk.read(at, bounce);
-      scatter(memory, window, 0, bounce);
-    }
-    at += length;
-  }
-}
-
-/** Writes the segments, in order, to the disk from `offset`. */
-export async function writeFromSegments(disk: DiskBackend, memory: GuestMemory, offset: number, segments: readonly Segment[]): Promise<void> {
-  let at = offset;
-  for (const window of bounceWindows(segments)) {
-    const length = windowBytes(window);
-    const data = window.length === 1 ? memory.slice(window[0]!.address, length) : gather(memory, window, 0, length);
-    await disk.write(at, data);
-    at += length;
-  }
 }
 
 /**
