@@ -3,6 +3,7 @@
 // data, wires the legacy devices to the buses and starts one thread per vCPU.
 // What happens next is reported through MachineEvents; the caller decides
 // what a power-off or a crash means for the process.
+import { applyVmmV8Flags } from './vmm-heap-flags.js';
 import { filterCpuid } from '../arch/x86_64/cpuid.js';
 import { guestRamRegions } from '../arch/x86_64/e820.js';
 import { configureLapicLints } from '../arch/x86_64/lapic.js';
@@ -180,6 +181,7 @@ export class Machine {
   }
 
   static create(config: MachineConfig, events: MachineEvents): Machine {
+    applyVmmV8Flags();
     const kvm = Kvm.open();
     kvm.requireCapabilities();
     const maxVcpus = kvm.maxVcpus();
@@ -208,6 +210,7 @@ export class Machine {
    * must be the same kinds of device in the same slots as when it was saved.
    */
   static restore(snapshot: ReadSnapshot, virtio: readonly VirtioDevice[], events: MachineEvents): Machine {
+    applyVmmV8Flags();
     const { state, memoryPath } = snapshot;
     const saved = state.machine.virtio;
     if (virtio.length !== saved.length || virtio.some((d, i) => d.deviceType !== saved[i]!.deviceType)) {
