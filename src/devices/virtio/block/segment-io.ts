@@ -1,10 +1,10 @@
 // Moving a block request's data between the disk and the guest's scattered
 // buffers. Linux hands a large O_DIRECT request over as many page-sized
-// buffers (up to SEG_MAX of them); one backend call per buffer meant one
-// thread-pool round trip per 4 KiB, which capped sequential throughput at a
-// fraction of QEMU's. Runs of segments are therefore moved through one bounce
-// buffer of at most BOUNCE_WINDOW_BYTES with a single backend call; the extra
-// copy costs far less than the round trips it saves.
+// buffers (up to SEG_MAX of them). A disk that can (raw) moves them all with
+// one preadv/pwritev straight into or out of guest RAM; any other format
+// (qcow2) gets runs of segments through one bounce buffer of at most
+// BOUNCE_WINDOW_BYTES per call, since one call per 4 KiB segment cost far
+// more than the extra copy.
 import { isVectored, type SyncDisk } from '../../../disk/backend.js';
 import type { GuestMemory } from '../../../memory/guest-memory.js';
 import type { Segment } from '../../../virtio/chain.js';
