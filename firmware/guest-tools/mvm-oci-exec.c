@@ -7,7 +7,7 @@
 // environment, then exec the process's args (PATH searched in the new root).
 //
 //   mvm-oci-exec -r ROOT [-w CWD] [-u UID] [-g GID] [-G GID,GID...]
-//                [-h HOSTNAME] [-l RESOURCE:SOFT:HARD]... [-e NAME=VALUE]...
+//                [-h HOSTNAME] [-m UMASK] [-l RESOURCE:SOFT:HARD]... [-e NAME=VALUE]...
 //                -- ARG...
 //
 // RESOURCE is the Linux resource number (the runtime maps RLIMIT_* names);
@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define EXIT_CANNOT_RUN 126
@@ -86,7 +87,7 @@ int main(int argc, char **argv) {
   static char *env[MAX_ENV + 1];
   size_t env_count = 0;
   int option;
-  while ((option = getopt(argc, argv, "+r:w:u:g:G:h:l:e:")) != -1) {
+  while ((option = getopt(argc, argv, "+r:w:u:g:G:h:m:l:e:")) != -1) {
     switch (option) {
       case 'r': root = optarg; break;
       case 'w': cwd = optarg; break;
@@ -94,6 +95,7 @@ int main(int argc, char **argv) {
       case 'g': gid = (gid_t)number(optarg, UINT_MAX - 1, "gid"); break;
       case 'G': groups_text = optarg; break;
       case 'h': hostname = optarg; break;
+      case 'm': umask((mode_t)number(optarg, 0777, "umask")); break;
       case 'l': set_rlimit(optarg); break;
       case 'e':
         if (env_count == MAX_ENV) bad_option("environment (too many variables)", optarg);

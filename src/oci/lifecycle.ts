@@ -2,15 +2,15 @@
 // state, kill, delete. Each runs in a short-lived mvm-runtime process; what
 // lives between them is the shim (shim.ts) and ROOT/ID (state-store.ts).
 import { spawn } from 'node:child_process';
-import { fstatSync, readFileSync, writeFileSync } from 'node:fs';
+import { fstatSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { constants } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { UserError } from '../errors.js';
 import { checkSharesReachable } from '../helper/share-reach.js';
-import { projectRoot } from '../runtime/paths.js';
-import { mvmRunArgs } from './guest-command.js';
+import { projectRoot, runtimeRoot } from '../runtime/paths.js';
+import { GUEST_SCRIPT_NAME, guestLaunch } from './guest-command.js';
 import { isSameProcessAlive, processStartTicks } from './process-identity.js';
 import { readBundle } from './runtime-spec.js';
 import { CONTROL_SOCKET, LAUNCH_FILE, READY_BYTE, type ShimLaunch, VMM_PID_FILE } from './shim.js';
@@ -34,6 +34,15 @@ export interface CreateRequest {
   warn: (message: string) => void;
 }
 
+/**
+ * The host directory with the container's guest start script: inside mvm's
+ * run directory, which the helper VM can always reach (the engine's state
+ * root, often under /run, it cannot). Keyed by ID like the state root.
+ */
+export function guestBootDir(id: string): string {
+  return join(runtimeRoot(), 'oci', id);
+}
+
 export type ContainerStatus = 'created' | 'running' | 'stopped';
 
 export async function create(store: StateStore, request: CreateRequest): Promise<void> {
@@ -50,10 +59,15 @@ export async function create(store: StateStore, request: CreateRequest): Promise
   }
   if (request.consoleSocket !== undefined) request.warn('--console-socket is ignored: the process has no terminal');
   for (const warning of spec.warnings) request.warn(warning);
-  const { args, shares } = mvmRunArgs(spec, { interactive: stdinIsStream() });
+  const bootDir = guestBootDir(request.id);
+  const interactive = stdinIsStream();
+  const { args, shares, script } = guestLaunch(spec, bootDir, { interactive });
   checkSharesReachable(shares);
   store.claim(request.id);
-  const launch: ShimLaunch = { command: [process.execPath, join(projectRoot(), 'dist', 'bundle', 'mvm.js'), ...args] };
+  rmSync(bootDir, { recursive: true, force: true });
+  mkdirSync(bootDir, { recursive: true, mode: 0o700 });
+  writeFileSync(join(bootDir, GUEST_SCRIPT_NAME), script);
+  const launch: ShimLaunch = { command: [process.execPath, join(projectRoot(), 'dist', 'bundle', 'mvm.js'), ...args], interactive };
   writeFileSync(join(dir, LAUNCH_FILE), `${JSON.stringify(launch)}\n`);
   try {
     const pid = await startShim(dir, request.runtimeEntry);
@@ -71,6 +85,7 @@ export async function create(store: StateStore, request: CreateRequest): Promise
     if (request.pidFile !== undefined) writeFileSync(resolve(request.pidFile), String(pid));
   } catch (error) {
     await remove(store, request.id, true).catch(() => store.remove(request.id));
+    rmSync(bootDir, { recursive: true, force: true });
     throw error;
   }
 }
@@ -178,6 +193,7 @@ export async function remove(store: StateStore, id: string, force: boolean): Pro
   if (status !== 'stopped') await stopEverything(store, record);
   else await endVmm(store, id);
   store.remove(id);
+  rmSync(guestBootDir(id), { recursive: true, force: true });
 }
 
 /** SIGKILL to the shim (the container's end), then mvm run, which stops the microVM and its share servers. */

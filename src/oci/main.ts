@@ -1,3 +1,4 @@
+#!/usr/bin/env node
 // mvm-runtime: an OCI runtime (the runc command line, as podman's conmon and
 // containerd's runc shim call it) whose containers are mvm microVMs.
 //

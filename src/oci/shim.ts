@@ -17,7 +17,62 @@ import { processStartTicks } from './process-identity.js';
 export interface ShimLaunch {
   /** node and the mvm CLI bundle, then `run …`. */
   command: string[];
+  /** stdin is a pipe to forward (an engine's -i): the shim relays it and turns its end into the terminal's end-of-file. */
+  interactive: boolean;
 }
+
+/**
+ * The guest reads its stdin from a terminal (the console) in canonical mode,
+ * which has no end of its own: when the engine closes our stdin, two ^D
+ * (VEOF) end a pending line and then the input, as a terminal's user would.
+ */
+const END_OF_INPUT = Buffer.from([0x04, 0x04]);
+
+/**
+ * Passes the guest's output to ours, and our stdin to the guest once the
+ * guest script has turned the console's echo off and said so with
+ * GUEST_READY_MARKER (which is taken out of the output): input that arrived
+ * earlier would be echoed back into the container's output.
+ */
+function relayInputOnceReady(output: NodeJS.ReadableStream, input: NodeJS.WritableStream): void {
+  const marker = Buffer.from(GUEST_READY_MARKER);
+  let pending: Buffer | undefined = Buffer.alloc(0);
+  input.on('error', () => {});
+  output.on('data', (chunk: Buffer) => {
+    if (pending === undefined) {
+      writeAll(chunk);
+      return;
+    }
+    pending = Buffer.concat([pending, chunk]);
+    const at = pending.indexOf(marker);
+    if (at < 0) {
+      // Keep only what could be the start of the marker.
+      const keep = Math.min(pending.length, marker.length - 1);
+      writeAll(pending.subarray(0, pending.length - keep));
+      pending = pending.subarray(pending.length - keep);
+      return;
+    }
+    writeAll(pending.subarray(0, at));
+    writeAll(pending.subarray(at + marker.length));
+    pending = undefined;
+    process.stdin.pipe(input, { end: false });
+    process.stdin.on('end', () => input.write(END_OF_INPUT));
+  });
+}
+
+function writeAll(data: Buffer): void {
+  let at = 0;
+  while (at < data.length) {
+    try {
+      at += writeSync(1, data, at);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EAGAIN') return; // the engine stopped reading: drop
+    }
+  }
+}
+
+/** What the guest script prints (an APC sequence, which terminals ignore) once stdin may flow: see relayInputOnceReady. */
+export const GUEST_READY_MARKER = '\u001b_mvm-ready\u001b\\';
 
 export const LAUNCH_FILE = 'launch.json';
 export const CONTROL_SOCKET = 'shim.sock';
@@ -52,7 +107,10 @@ export function runShim(stateDir: string): void {
         return;
       }
       const log = openSync(join(stateDir, VMM_LOG), 'a');
-      child = spawn(launch.command[0]!, launch.command.slice(1), { stdio: [0, 1, log] });
+      child = spawn(launch.command[0]!, launch.command.slice(1), {
+        stdio: launch.interactive ? ['pipe', 'pipe', log] : [0, 1, log],
+      });
+      if (launch.interactive && child.stdin && child.stdout) relayInputOnceReady(child.stdout, child.stdin);
       closeSync(log);
       if (child.pid !== undefined) {
         writeFileSync(join(stateDir, VMM_PID_FILE), JSON.stringify({ pid: child.pid, startTicks: processStartTicks(child.pid) }));
