@@ -21,7 +21,7 @@ function podmanLikeConfig(dir: string): Record<string, unknown> {
       capabilities: { bounding: ['CAP_KILL'] },
       rlimits: [
         { type: 'RLIMIT_NOFILE', hard: 1024, soft: 512 },
-        { type: 'RLIMIT_NPROC', hard: 18446744073709551615, soft: 18446744073709551615 },
+        { type: 'RLIMIT_NPROC', hard: 2 ** 64, soft: 2 ** 64 }, // RLIM_INFINITY as JSON.parse reads 18446744073709551615,
       ],
     },
     root: { path: 'rootfs', readonly: true },
