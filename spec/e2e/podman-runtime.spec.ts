@@ -34,13 +34,16 @@ describe('podman with mvm-runtime (end to end)', function () {
     return new Promise((resolveResult) => {
       const child = spawn('podman', ['--runtime', RUNTIME_BIN, '--runtime-flag', `root=${stateRoot}`, ...args], {
         env: { ...process.env, ...env },
-        stdio: ['pipe', 'pipe', 'pipe'],
+        stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
       });
       let stdout = '';
       let stderr = '';
-      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      child.stdin.end(input ?? '');
+      child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+      child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+      if (input !== undefined) {
+        child.stdin!.on('error', () => {}); // podman may be done before it reads all of it
+        child.stdin!.end(input);
+      }
       const timer = setTimeout(() => child.kill('SIGKILL'), 300_000);
       child.on('close', (status) => {
         clearTimeout(timer);
@@ -78,7 +81,7 @@ describe('podman with mvm-runtime (end to end)', function () {
 
   after(async () => {
     if (!dir) return;
-    spawnSync('podman', ['rm', '-fa'], { env: { ...process.env, ...env } });
+    await podman(['rm', '-fa']); // with our runtime and its state root, so no shim outlives the spec
     await runMvm(['helper', 'stop'], { env });
     // vfs layers are plain directories; podman's own removal leaves nothing mounted.
     spawnSync('podman', ['system', 'reset', '-f'], { env: { ...process.env, ...env } });
@@ -162,5 +165,46 @@ describe('podman with mvm-runtime (end to end)', function () {
     expect(readdirSync(join(dir, 'run', 'oci'))).to.deep.equal([]);
     const shims = spawnSync('pgrep', ['-f', `__shim ${stateRoot}`], { encoding: 'utf8' }).stdout.trim();
     expect(shims).to.equal('');
+  });
+
+  it('runs the same image under a private containerd 1.6 with ctr run --runc-binary', async () => {
+    const ctrd = join(dir, 'containerd');
+    mkdirSync(ctrd);
+    const socket = join(ctrd, 'containerd.sock');
+    writeFileSync(
+      join(ctrd, 'config.toml'),
+      `version = 2\nroot = "${ctrd}/root"\nstate = "${ctrd}/state"\ndisabled_plugins = ["io.containerd.grpc.v1.cri"]\n[grpc]\n  address = "${socket}"\n`,
+    );
+    const saved = spawnSync('podman', ['save', '--format', 'docker-archive', '-o', join(ctrd, 'image.tar'), IMAGE], {
+      env: { ...process.env, ...env },
+    });
+    expect(saved.status, String(saved.stderr)).to.equal(0);
+    const daemon = spawn('containerd', ['--config', join(ctrd, 'config.toml')], { stdio: 'ignore' });
+    try {
+      const ctr = (...args: string[]) =>
+        spawnSync('ctr', ['-a', socket, '-n', 'mvm-e2e', ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 300_000 });
+      for (let i = 0; i < 100 && ctr('version').status !== 0; i++) await new Promise((r) => setTimeout(r, 100));
+      // The native snapshotter's roots are plain directories the helper VM can share (overlay mounts it cannot see).
+      const imported = ctr('images', 'import', '--snapshotter', 'native', join(ctrd, 'image.tar'));
+      expect(imported.status, imported.stderr).to.equal(0);
+      const run = ctr(
+        'run',
+        '--rm',
+        '--snapshotter',
+        'native',
+        '--runc-binary',
+        RUNTIME_BIN,
+        `localhost/${IMAGE}:latest`,
+        'ctr-demo',
+        'sh',
+        '-c',
+        'uname -r; exit 3',
+      );
+      expect(run.status, run.stderr).to.equal(3);
+      expect(run.stdout.trim()).to.equal(/Linux\/x86_64 (\S+) Kernel Configuration/.exec(readFileSync(KERNEL_CONFIG, 'utf8'))![1]);
+      expect(ctr('containers', 'ls', '-q').stdout.trim()).to.equal('');
+    } finally {
+      daemon.kill('SIGTERM');
+    }
   });
 });

@@ -14,7 +14,7 @@ import { GUEST_SCRIPT_NAME, guestLaunch } from './guest-command.js';
 import { isSameProcessAlive, processStartTicks } from './process-identity.js';
 import { readBundle } from './runtime-spec.js';
 import { CONTROL_SOCKET, LAUNCH_FILE, READY_BYTE, type ShimLaunch, VMM_PID_FILE } from './shim.js';
-import { type ContainerRecord, StateStore } from './state-store.js';
+import type { ContainerRecord, StateStore } from './state-store.js';
 
 /** The runtime-spec version mvm-runtime's state answers in. */
 export const OCI_VERSION = '1.0.2';
