@@ -10,6 +10,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { release, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { DEFAULT_STATE_ROOT } from '../../src/oci/state-store.js';
 import { PROJECT_ROOT, runMvm } from '../helpers/mvm-cli.js';
 
 const RUNTIME_BIN = resolve(PROJECT_ROOT, 'dist/bundle/mvm-runtime.js');
@@ -27,12 +28,24 @@ describe('podman with mvm-runtime (end to end)', function () {
   this.timeout(600_000);
   let dir: string;
   let env: Record<string, string>;
-  let stateRoot: string;
+
+  /** Containers of this spec's bundles still in mvm-runtime's state root. */
+  function ourContainers(): string[] {
+    if (!existsSync(DEFAULT_STATE_ROOT)) return [];
+    return readdirSync(DEFAULT_STATE_ROOT).filter((id) => {
+      try {
+        return (JSON.parse(readFileSync(join(DEFAULT_STATE_ROOT, id, 'state.json'), 'utf8')) as { bundle: string }).bundle.startsWith(dir);
+      } catch {
+        return false;
+      }
+    });
+  }
 
   /** podman with our runtime; `input` is piped to its stdin. */
   function podman(args: string[], input?: string): Promise<Result> {
     return new Promise((resolveResult) => {
-      const child = spawn('podman', ['--runtime', RUNTIME_BIN, '--runtime-flag', `root=${stateRoot}`, ...args], {
+      // mvm-runtime's default state root: podman's exit command (container cleanup) passes --runtime but no runtime flags.
+      const child = spawn('podman', ['--runtime', RUNTIME_BIN, ...args], {
         env: { ...process.env, ...env },
         stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
       });
@@ -56,7 +69,6 @@ describe('podman with mvm-runtime (end to end)', function () {
     if (spawnSync('podman', ['--version']).status !== 0) throw new Error('podman is not installed: `make deps` installs it');
     if (!existsSync(INITRD)) throw new Error(`${INITRD} is missing: make images`);
     dir = mkdtempSync(join(tmpdir(), 'mvm-podman-e2e-'));
-    stateRoot = join(dir, 'runtime-state');
     writeFileSync(
       join(dir, 'containers.conf'),
       // podman raises NOFILE/NPROC to the hard limits by default, which this machine kind refuses (issue #16).
@@ -161,9 +173,9 @@ describe('podman with mvm-runtime (end to end)', function () {
     expect(copied.status, copied.stderr).to.equal(0);
     expect(readFileSync(join(dir, 'copied.txt'), 'utf8')).to.equal('written\n');
     expect((await podman(['rm', id])).status).to.equal(0);
-    expect(existsSync(stateRoot) ? readdirSync(stateRoot) : []).to.deep.equal([]);
+    expect(ourContainers()).to.deep.equal([]);
     expect(readdirSync(join(dir, 'run', 'oci'))).to.deep.equal([]);
-    const shims = spawnSync('pgrep', ['-f', `__shim ${stateRoot}`], { encoding: 'utf8' }).stdout.trim();
+    const shims = spawnSync('pgrep', ['-f', `__shim ${DEFAULT_STATE_ROOT}/${id}`], { encoding: 'utf8' }).stdout.trim();
     expect(shims).to.equal('');
   });
 
