@@ -71,8 +71,17 @@ describe('podman with mvm-runtime (end to end)', function () {
     dir = mkdtempSync(join(tmpdir(), 'mvm-podman-e2e-'));
     writeFileSync(
       join(dir, 'containers.conf'),
-      // podman raises NOFILE/NPROC to the hard limits by default, which this machine kind refuses (issue #16).
-      '[containers]\ndefault_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]\n[engine]\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\n',
+      [
+        '[containers]',
+        // podman raises NOFILE/NPROC to the hard limits by default, which this machine kind refuses (issue #16).
+        'default_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]',
+        '[engine]',
+        'cgroup_manager = "cgroupfs"',
+        'events_logger = "file"',
+        // conmon (and so mvm-runtime) gets only these variables: the private run directory, for a helper VM of the spec's own.
+        `conmon_env_vars = ["PATH=${process.env['PATH']}", "MVM_RUN_DIR=${join(dir, 'run')}", "MVM_HELPER_IDLE_SECONDS=120"]`,
+        '',
+      ].join('\n'),
     );
     writeFileSync(join(dir, 'storage.conf'), `[storage]\ndriver = "vfs"\ngraphroot = "${dir}/storage"\nrunroot = "${dir}/storage-run"\n`);
     env = {
@@ -191,7 +200,7 @@ describe('podman with mvm-runtime (end to end)', function () {
       env: { ...process.env, ...env },
     });
     expect(saved.status, String(saved.stderr)).to.equal(0);
-    const daemon = spawn('containerd', ['--config', join(ctrd, 'config.toml')], { stdio: 'ignore' });
+    const daemon = spawn('containerd', ['--config', join(ctrd, 'config.toml')], { stdio: 'ignore', env: { ...process.env, ...env } });
     try {
       const ctr = (...args: string[]) =>
         spawnSync('ctr', ['-a', socket, '-n', 'mvm-e2e', ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 300_000 });
