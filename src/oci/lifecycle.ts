@@ -81,6 +81,7 @@ export async function create(store: StateStore, request: CreateRequest): Promise
       created: new Date().toISOString(),
       started: false,
       annotations: spec.annotations,
+      bootDir,
     });
     if (request.pidFile !== undefined) writeFileSync(resolve(request.pidFile), String(pid));
   } catch (error) {
@@ -193,7 +194,8 @@ export async function remove(store: StateStore, id: string, force: boolean): Pro
   if (status !== 'stopped') await stopEverything(store, record);
   else await endVmm(store, id);
   store.remove(id);
-  rmSync(guestBootDir(id), { recursive: true, force: true });
+  // Where create put it: the engine may call delete with another environment (podman's exit command does).
+  rmSync(record.bootDir, { recursive: true, force: true });
 }
 
 /** SIGKILL to the shim (the container's end), then mvm run, which stops the microVM and its share servers. */

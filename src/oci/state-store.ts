@@ -21,6 +21,8 @@ export interface ContainerRecord {
   created: string;
   started: boolean;
   annotations: Record<string, string>;
+  /** The guest start script's directory (lifecycle.ts, guestBootDir): delete removes it, whatever its environment says. */
+  bootDir: string;
 }
 
 /** runc's rule: letters, digits, and _ + - . (not starting with a dot), at most 1024 characters. */
@@ -78,6 +80,9 @@ export class StateStore {
       Number.isInteger(r.pidStartTicks) &&
       typeof r.created === 'string' &&
       typeof r.started === 'boolean' &&
+      typeof r.bootDir === 'string' &&
+      // Only ever a directory named after the container under an oci/ folder: delete removes it.
+      r.bootDir.endsWith(`/oci/${id}`) &&
       typeof r.annotations === 'object' &&
       r.annotations !== null;
     if (!valid) throw new UserError(`the state of container ${id} (${path}) is damaged`);
