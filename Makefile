@@ -10,10 +10,11 @@ export MVM_CACHE
 # Debian packages the build, the tests and the helper VM need.
 # qemu-system-common (a dependency of qemu-system-x86, named for what mvm
 # itself uses from it) ships /usr/lib/qemu/virtiofsd, the file server behind
-# `mvm run --share`.
+# `mvm run --share`. podman (with conmon) and containerd are the real OCI
+# clients the mvm-runtime specs drive (issue #16).
 APT_PACKAGES := qemu-system-x86 qemu-system-common qemu-utils busybox-static cpio xz-utils \
   linux-source-6.1 flex bison bc libelf-dev libssl-dev gcc make tmux runc kmod e2fsprogs iproute2 \
-  musl-tools curl
+  musl-tools curl podman conmon containerd
 
 MVM := node dist/bundle/mvm.js
 OUT := images/out
@@ -59,7 +60,7 @@ node_modules/.package-lock.json: package.json package-lock.json
 # command (--splitting); koffi and blessed load native code or files by path
 # at run time and stay in node_modules. The banner gives bundled CommonJS
 # packages (commander) the require() that ESM output lacks.
-BUNDLE_ENTRIES := mvm=dist/src/cli/index.js vcpu-thread=dist/src/vmm/vcpu-thread.js \
+BUNDLE_ENTRIES := mvm=dist/src/cli/index.js mvm-runtime=dist/src/oci/main.js vcpu-thread=dist/src/vmm/vcpu-thread.js \
   block-thread=dist/src/vmm/block-thread.js \
   helper-daemon=dist/src/helper/daemon.js helper-spare=dist/src/helper/spare.js \
   bench-koffi-loop=dist/src/bench/exit-loop/koffi-loop.js
@@ -120,7 +121,8 @@ firmware/out/guests/%.elf: firmware/guests/%.S $(GUEST_COMMON)
 
 # Static guest programs busybox lacks (firmware/guest-tools/*.c), put into the
 # initramfs and the root disk by images/rootfs-contents.sh: mvm-vsock (vsock
-# listen/connect) and mvm-diskbench (timed O_DIRECT I/O). musl, because a
+# listen/connect), mvm-diskbench (timed O_DIRECT I/O) and mvm-oci-exec (an OCI
+# container process: chroot, ids, rlimits; mvm-runtime). musl, because a
 # static glibc program is ~700 KB and every boot unpacks the initramfs; -s and
 # no build ID keep the images byte-for-byte reproducible.
 GUEST_TOOLS := $(patsubst firmware/guest-tools/%.c,firmware/out/guest-tools/%,$(wildcard firmware/guest-tools/*.c))

@@ -13,10 +13,11 @@
 # the guest tools (firmware/guest-tools, built by `make guest-tools`) are
 # found next to this file.
 
-# Static programs busybox lacks: vsock listen/connect, timed disk and file-system I/O.
+# Static programs busybox lacks: vsock listen/connect, timed disk and file-system I/O,
+# starting an OCI container's process (mvm-runtime).
 rootfs_guest_tools_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/firmware/out/guest-tools
 readonly rootfs_guest_tools_dir
-readonly ROOTFS_GUEST_TOOLS='mvm-vsock mvm-diskbench mvm-fsbench'
+readonly ROOTFS_GUEST_TOOLS='mvm-vsock mvm-diskbench mvm-fsbench mvm-oci-exec'
 
 # /dev/console is character device 5:1, /dev/mem 1:1.
 readonly ROOTFS_CONSOLE_MAJOR=5 ROOTFS_CONSOLE_MINOR=1

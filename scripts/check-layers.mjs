@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 const FLOORS = [
   ['cli'],
   ['config'],
-  ['tui', 'bench'],
+  ['tui', 'bench', 'oci'],
   ['fleet'],
   ['vmm'],
   ['snapshot'],
