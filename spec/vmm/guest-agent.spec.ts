@@ -3,6 +3,7 @@
 // of a command too long for one console line, and the marker found however
 // the console output is cut into chunks.
 import { expect } from 'chai';
+import { agentReadsSerial } from '../../src/cli/commands/run-template.js';
 import { AGENT_READY_MARKER, AgentReadyWatcher, agentRequest } from '../../src/vmm/guest-agent.js';
 
 describe('guest agent protocol', () => {
@@ -28,5 +29,15 @@ describe('guest agent protocol', () => {
     expect(watcher.push(Buffer.from(`boot noise\r\n${AGENT_READY_MARKER.slice(0, cut)}`))).to.equal(false);
     expect(watcher.push(Buffer.from(`${AGENT_READY_MARKER.slice(cut)}\r\n`))).to.equal(true);
     expect(watcher.push(Buffer.from(`${AGENT_READY_MARKER}\r\n`))).to.equal(false);
+  });
+});
+
+describe('the console a restored agent reads', () => {
+  it('is the last console= on the command line, as Linux makes /dev/console', () => {
+    expect(agentReadsSerial('console=ttyS0 reboot=k quiet')).to.equal(true);
+    expect(agentReadsSerial('virtio_mmio.device=4K@0xd0000000:5 console=hvc0 reboot=k')).to.equal(false);
+    expect(agentReadsSerial('console=hvc0 console=ttyS0,115200')).to.equal(true);
+    expect(agentReadsSerial('console=ttyS0 console=hvc0')).to.equal(false);
+    expect(agentReadsSerial('quiet')).to.equal(false);
   });
 });

@@ -60,6 +60,17 @@ export function templateWatcher(
   };
 }
 
+/**
+ * Whether the agent reads the UART rather than the virtio console: it reads
+ * the guest's /dev/console, which Linux makes the last console= on the
+ * command line (a snapshot of `--boot-args console=ttyS0` has a virtio console
+ * device nobody reads).
+ */
+export function agentReadsSerial(cmdline: string): boolean {
+  const consoles = [...cmdline.matchAll(/(?:^|\s)console=([^\s,]+)/g)].map((m) => m[1]!);
+  return (consoles.at(-1) ?? '').startsWith('ttyS');
+}
+
 /** The line typed into a restored agent's console, with the host's clock at resume. */
 export function requestAtResume(command: readonly string[]): Uint8Array {
   const request = agentRequest(command, Date.now());

@@ -35,7 +35,7 @@ import { applyConfigFile } from '../../config/apply.js';
 import { UserError } from '../../errors.js';
 import { readSnapshot } from '../../snapshot/snapshot-dir.js';
 import { planFromLaunch } from '../../vmm/snapshot-launch.js';
-import { requestAtResume, restoreRequest, templateCommand, templateWatcher } from './run-template.js';
+import { agentReadsSerial, requestAtResume, restoreRequest, templateCommand, templateWatcher } from './run-template.js';
 
 interface RunOptions {
   kernel?: string;
@@ -267,7 +267,11 @@ async function runLocally(plan: VmPlan, command: readonly string[], options: Run
   firstRunMs = performance.now();
   vm.machine.start();
   // A clone of a template: its agent waits for this line (src/vmm/guest-agent.ts).
-  if (plan.restoreFrom !== undefined && command.length > 0) vm.consoleInput(requestAtResume(command));
+  if (plan.restoreFrom !== undefined && command.length > 0) {
+    const request = requestAtResume(command);
+    if (agentReadsSerial(plan.cmdline)) vm.machine.serial.receive(request);
+    else vm.consoleInput(request);
+  }
 }
 
 /** -d/--name combinations that make no sense, refused before anything starts. */
