@@ -144,8 +144,8 @@ export async function runVmm(name: string): Promise<void> {
         if (state !== 'running' || !vm || !record)
           return { ok: false, error: `the VM is ${state}: only a running VM that has booted can be snapshotted` };
         try {
-          const launch = launchFromPlan(planFromRecord(record));
-          const taken = await takeSnapshot(vm.machine, request.dir, { resume: request.stop !== true, launch });
+          const launch = launchFromPlan(planFromRecord(record), vm.drives);
+          const taken = await takeSnapshot(vm.machine, request.dir, { resume: request.stop !== true, launch, drives: vm.drives });
           log(`snapshot written to ${request.dir} (${taken.memoryDataBytes} bytes of RAM, paused ${Math.round(taken.pausedToDurableMs)} ms)`);
           if (request.stop) lifecycle.kill('stopped after a snapshot');
           return { ok: true, taken: { ...taken, stopped: request.stop === true } };

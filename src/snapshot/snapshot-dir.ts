@@ -42,9 +42,16 @@ function fsyncDirectory(dir: string): void {
  * `state` without its memory layout, which is filled in here. Everything is
  * on disk (fsync'd, directory included) when it returns.
  */
-export function writeSnapshot(dir: string, state: Omit<SnapshotState, 'memory'>, memory: readonly RamRegion[]): MemoryFileWritten {
+export function writeSnapshot(
+  dir: string,
+  state: Omit<SnapshotState, 'memory'>,
+  memory: readonly RamRegion[],
+  /** Writes the snapshot's other files (its disk layers) into the prepared directory, before the state file marks it whole. */
+  writeMore?: (dir: string) => void,
+): MemoryFileWritten {
   prepareDirectory(dir);
   const written = writeMemoryFile(join(dir, 'memory.bin'), memory);
+  writeMore?.(dir);
   const full: SnapshotState = { ...state, memory: written.layout };
   const temp = join(dir, STATE_TEMP);
   const fd = openSync(temp, 'wx', 0o600);

@@ -1,10 +1,14 @@
 // How a snapshotted VM was launched (its devices' host side: console kind,
 // taps, vsock socket), kept in the snapshot so a restore builds the same
 // devices in the same slots. Read back like any snapshot field: checked
-// before use. Disks are not carried yet: a VM with disks is refused at
-// snapshot time, since clones writing one overlay would corrupt it; so is a
-// VM with shared folders, whose file server's state is outside the VMM.
+// before use. Disks are carried as frozen layers in the snapshot directory
+// (src/vmm/freeze-disks.ts); each restore writes to a fresh throw-away
+// overlay on top of its layer, so clones never share a writable file. A VM
+// with shared folders is refused: its file server's state is outside the VMM.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { SnapshotError } from '../snapshot/snapshot-error.js';
+import { type OpenDrive, type SnapshotDrive, snapshotDrives } from './freeze-disks.js';
 import { CONSOLE_DEVICES } from './default-cmdline.js';
 import type { VmPlan } from './vm-assembly.js';
 
@@ -18,11 +22,14 @@ export type SnapshotLaunch = {
   readonly nets: readonly { readonly tap: string; readonly mac: string }[];
   readonly vsock: { readonly cid: number; readonly uds: string } | null;
   readonly rng: boolean;
+  readonly drives: readonly SnapshotDrive[];
 };
 
+/** A frozen layer's file name inside the snapshot directory (no path, nothing hidden). */
+const LAYER_PATTERN = /^disk-[0-9]{1,2}\.(qcow2|raw)$/;
+
 /** Refuses what a snapshot cannot hold yet; returns the launch record otherwise. */
-export function launchFromPlan(plan: VmPlan): SnapshotLaunch {
-  if (plan.drives.length > 0) throw new SnapshotError('this VM has disks, and snapshots of VMs with disks are not supported yet');
+export function launchFromPlan(plan: VmPlan, drives: readonly OpenDrive[]): SnapshotLaunch {
   // virtiofsd's state (open files, the FUSE session) lives outside the VMM and cannot be saved with it.
   if (plan.shares.length > 0) throw new SnapshotError('this VM has shared folders (--share), and snapshots of VMs with shares are not supported yet');
   return {
@@ -32,6 +39,7 @@ export function launchFromPlan(plan: VmPlan): SnapshotLaunch {
     nets: plan.nets.map((n) => ({ tap: n.tap, mac: [...n.mac].map((b) => b.toString(16).padStart(2, '0')).join(':') })),
     vsock: plan.vsock ? { cid: plan.vsock.cid, uds: plan.vsock.uds } : null,
     rng: plan.rng,
+    drives: snapshotDrives(drives),
   };
 }
 
@@ -59,6 +67,18 @@ export function planFromLaunch(value: unknown, machine: { memoryBytes: number; c
     vsock = { cid, uds: path(v['uds'], 'vsock.uds') };
   }
   if (typeof o['rng'] !== 'boolean') bad('rng');
+  // Snapshots written before disks were carried have no drives.
+  const driveList = o['drives'] ?? [];
+  if (!Array.isArray(driveList)) bad('drives');
+  const drives = (driveList as unknown[]).map((d, i): VmPlan['drives'][number] => {
+    const drive = (typeof d === 'object' && d !== null ? d : bad(`drives[${i}]`)) as Record<string, unknown>;
+    if (typeof drive['readOnlyPath'] === 'string') return { path: path(drive['readOnlyPath'], `drives[${i}].readOnlyPath`), mode: 'ro' };
+    const layer = typeof drive['layer'] === 'string' && LAYER_PATTERN.test(drive['layer']) ? drive['layer'] : bad(`drives[${i}].layer`);
+    const file = join(dir, layer);
+    if (!existsSync(file)) throw new SnapshotError(`the snapshot's disk layer ${file} is missing`);
+    // A fresh throw-away overlay on the frozen layer: the layer itself is never written.
+    return { path: file, mode: 'overlay' };
+  });
   return {
     console,
     kernelPath: path(o['kernelPath'], 'kernel path'),
@@ -66,7 +86,7 @@ export function planFromLaunch(value: unknown, machine: { memoryBytes: number; c
     memoryBytes: machine.memoryBytes,
     cpus: machine.cpus,
     cmdline: machine.cmdline,
-    drives: [],
+    drives,
     shares: [],
     nets,
     vsock,

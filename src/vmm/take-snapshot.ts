@@ -3,6 +3,7 @@
 // then let it run again unless it is to stop. A failure to write resumes the
 // machine all the same: a snapshot that could not be taken costs the VM nothing.
 import { writeSnapshot } from '../snapshot/snapshot-dir.js';
+import { freezeDisks, type OpenDrive } from './freeze-disks.js';
 import type { Machine } from './machine.js';
 
 export interface SnapshotTaken {
@@ -19,13 +20,15 @@ export interface SnapshotTaken {
 export async function takeSnapshot(
   machine: Machine,
   dir: string,
-  options: { resume: boolean; launch?: Readonly<Record<string, unknown>> },
+  options: { resume: boolean; launch?: Readonly<Record<string, unknown>>; drives?: readonly OpenDrive[] },
 ): Promise<SnapshotTaken> {
   const started = performance.now();
   await machine.pause();
   let written: ReturnType<typeof writeSnapshot>;
   try {
-    written = writeSnapshot(dir, { ...machine.captureState(), launch: options.launch ?? {} }, machine.memory.regionList);
+    written = writeSnapshot(dir, { ...machine.captureState(), launch: options.launch ?? {} }, machine.memory.regionList, (into) =>
+      freezeDisks(options.drives ?? [], into),
+    );
   } catch (err) {
     if (options.resume) machine.resume();
     throw err;

@@ -22,6 +22,7 @@ import { relayedBackendOptions } from '../helper/vsock-relayed-from.js';
 import type { ConsoleDevice } from './default-cmdline.js';
 import { PowerDownWatcher, showsKernelHalt, showsKernelPanic } from './kernel-stop-messages.js';
 import { Machine, type MachineEvents } from './machine.js';
+import type { OpenDrive } from './freeze-disks.js';
 import type { ReadSnapshot } from '../snapshot/snapshot-dir.js';
 import type { VirtioDevice } from '../virtio/device.js';
 
@@ -68,6 +69,8 @@ export type GuestPowerOff = 'guest-signal' | 'reset' | 'power-down';
 export interface AssembledVm {
   readonly machine: Machine;
   readonly blocks: readonly VirtioBlock[];
+  /** The open drives' top images in slot order (a snapshot freezes them, src/vmm/freeze-disks.ts). */
+  readonly drives: readonly OpenDrive[];
   readonly nets: readonly VirtioNet[];
   /** Sends host input to the guest console (the virtio console when there is one, else the UART). */
   consoleInput(bytes: Uint8Array): void;
@@ -162,6 +165,7 @@ export function assembleVm(plan: VmPlan, events: AssemblyEvents, restore?: ReadS
     return {
       machine,
       blocks: drives.devices,
+      drives: drives.opened,
       nets,
       consoleInput: (bytes) => (virtioConsole ? virtioConsole.receive(bytes) : machine.serial.receive(bytes)),
       close: () => {

@@ -1,6 +1,8 @@
-// The sides every comparison runs, in table order: mvm, QEMU microvm, runc.
+// The sides every comparison runs, in table order: mvm, mvm restoring a
+// template snapshot, QEMU microvm, runc.
 import type { GuestFiles } from '../boot/contenders.js';
 import { mvmSide } from './mvm.js';
+import { mvmRestoreSide } from './mvm-restore.js';
 import { qemuSide } from './qemu.js';
 import { runcSide } from './runc.js';
 import type { BenchSide } from './side.js';
@@ -8,7 +10,7 @@ import type { BenchSide } from './side.js';
 export type { BenchInstance, BenchSide, InstanceExit, SideName, StartOptions, Workload } from './side.js';
 
 export function allSides(files: GuestFiles): BenchSide[] {
-  return [mvmSide(files), qemuSide(files), runcSide(files)];
+  return [mvmSide(files), mvmRestoreSide(files), qemuSide(files), runcSide(files)];
 }
 
 /** The sides that can run here, and one line for each that cannot. */

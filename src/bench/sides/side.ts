@@ -9,7 +9,7 @@
 // All times are milliseconds on one monotonic clock, performance.now() of the
 // benchmark process, so differences between them are durations.
 
-export type SideName = 'mvm' | 'qemu' | 'runc';
+export type SideName = 'mvm' | 'mvm-restore' | 'qemu' | 'runc';
 
 /** What the instance's init runs once it is up. */
 export type Workload =

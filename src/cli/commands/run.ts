@@ -35,6 +35,7 @@ import { applyConfigFile } from '../../config/apply.js';
 import { UserError } from '../../errors.js';
 import { readSnapshot } from '../../snapshot/snapshot-dir.js';
 import { planFromLaunch } from '../../vmm/snapshot-launch.js';
+import { agentReadsSerial, requestAtResume, restoreRequest, templateCommand, templateWatcher } from './run-template.js';
 
 interface RunOptions {
   kernel?: string;
@@ -56,6 +57,7 @@ interface RunOptions {
   detach?: boolean;
   name?: string;
   restore?: string;
+  snapshotAfterBoot?: string;
 }
 
 /**
@@ -184,9 +186,9 @@ function planRestore(command: readonly string[], options: RunOptions, self: Comm
       `--restore takes the machine from the snapshot: --${given[0]!.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} cannot be used with it`,
       2,
     );
-  if (command.length > 0) throw new UserError('--restore resumes what the snapshot was running: running a command in it is not supported yet', 2);
   const dir = resolve(options.restore!);
   const { state } = readSnapshot(dir);
+  if (command.length > 0) restoreRequest(state.launch, command, options);
   const plan = planFromLaunch(state.launch, state.machine, dir);
   if (options.vsock === undefined) return plan;
   // A clone's own CID and socket: the guest reads the CID again after the transport reset a restore sends.
@@ -225,10 +227,22 @@ async function runLocally(plan: VmPlan, command: readonly string[], options: Run
     onEscape: () => finish(EXIT_STOPPED_BY_ESCAPE, [`stopped the VM (${CONSOLE_ESCAPE_NAME} pressed)`]),
   });
 
+  const template =
+    options.snapshotAfterBoot !== undefined
+      ? templateWatcher(
+          resolve(options.snapshotAfterBoot),
+          plan,
+          () => vm,
+          (status, lines) => finish(status, lines),
+        )
+      : undefined;
   vm = assembleVm(
     plan,
     {
-      consoleOutput: (bytes) => console_.write(bytes),
+      consoleOutput: (bytes) => {
+        console_.write(bytes);
+        template?.(bytes);
+      },
       bootComplete: () => {
         bootMs ??= performance.now();
       },
@@ -252,6 +266,12 @@ async function runLocally(plan: VmPlan, command: readonly string[], options: Run
   console_.attach();
   firstRunMs = performance.now();
   vm.machine.start();
+  // A clone of a template: its agent waits for this line (src/vmm/guest-agent.ts).
+  if (plan.restoreFrom !== undefined && command.length > 0) {
+    const request = requestAtResume(command);
+    if (agentReadsSerial(plan.cmdline)) vm.machine.serial.receive(request);
+    else vm.consoleInput(request);
+  }
 }
 
 /** -d/--name combinations that make no sense, refused before anything starts. */
@@ -320,12 +340,17 @@ export function register(program: Command): void {
       'start the VM from a snapshot (mvm snapshot create) instead of booting: it resumes what it was running (--vsock gives it another CID and socket)',
     )
     .option(
+      '--snapshot-after-boot <dir>',
+      'boot, wait until the guest agent waits for a command, snapshot the VM into DIR and stop it: a template for mvm run --restore DIR -- CMD',
+    )
+    .option(
       '--config <file>',
       'read the VM from an ini file ([machine], [kernel], [drive.NAME]…: see examples/*.ini); flags given here override it, --disk/--net/--append add to it',
     )
     .action(async (command: string[], options: RunOptions, self: Command) => {
       const config = applyConfigFile(self); // fills `options` from --config FILE, below the flags given
       checkDetachOptions(options);
+      if (options.snapshotAfterBoot !== undefined) command = templateCommand(command, options);
       const plan = options.restore !== undefined ? planRestore(command, options, self) : planRun(command, options);
       if (options.detach) {
         await runDetached(plan, { ...(options.name !== undefined ? { name: options.name } : {}), config }, process.argv.slice(2));

@@ -2,7 +2,7 @@
 // snapshot (state + sparse memory file) to DIR and resumes it, or ends it
 // with --stop; `mvm run --restore DIR` starts VMs from it.
 // `mvm snapshot inspect DIR`: what a snapshot holds, after checking all of it.
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { findVm } from '../../fleet/lookup.js';
 import { snapshotVm } from '../../fleet/vm-control.js';
@@ -22,6 +22,12 @@ function inspectLines(dir: string): string[] {
     `  kernel      ${String(launch['kernelPath'] ?? '?')}`,
     `  devices     ${m.virtio.length === 0 ? 'no virtio devices' : m.virtio.map((d, i) => `${i}:${d.name}${state.virtio[i]!.active ? '' : ' (not started)'}`).join(', ')}`,
   ];
+  const drives = Array.isArray(launch['drives']) ? (launch['drives'] as Record<string, unknown>[]) : [];
+  drives.forEach((d, i) => {
+    lines.push(
+      `  disk ${i}      ${typeof d['layer'] === 'string' ? `${join(dir, d['layer'])} (frozen layer; each restore writes to its own overlay)` : `${String(d['readOnlyPath'])} (read-only)`}`,
+    );
+  });
   for (const v of state.vcpus) lines.push(`  vCPU ${v.id}      MP state ${v.mpState}, ${v.msrs.length} MSRs, TSC ${v.tscKhz} kHz`);
   return lines;
 }

@@ -34,7 +34,7 @@ interface DensityOptions {
  */
 const DEFAULT_MAX = '100';
 const DEFAULT_BUDGET_SECONDS = '150';
-const SIDE_NAMES: readonly SideName[] = ['mvm', 'qemu', 'runc'];
+const SIDE_NAMES: readonly SideName[] = ['mvm', 'mvm-restore', 'qemu', 'runc'];
 const MAX_CAP = 100_000;
 const DAY_SECONDS = 24 * 3600;
 

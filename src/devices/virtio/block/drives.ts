@@ -23,6 +23,8 @@ const DRIVE_LETTERS = 'abcdefghijklmnopqrstuvwxyz';
 export class VmDrives {
   readonly devices: VirtioBlock[] = [];
   private readonly disks: SyncDisk[] = [];
+  /** Each open drive's top image, in slot order, and whether the guest may write it (a snapshot freezes the writable ones). */
+  readonly opened: { readonly disk: SyncDisk; readonly readOnly: boolean }[] = [];
   private scratchDir: string | undefined;
 
   /** Opens every drive; on any failure, closes what was opened and rethrows. */
@@ -69,6 +71,7 @@ export class VmDrives {
       throw err;
     }
     this.disks.push(disk);
+    this.opened.push({ disk, readOnly: spec.mode === 'ro' });
     // The synchronous form too: requests complete inline, one interrupt per drain, on whichever thread serves the queue.
     this.devices.push(new VirtioBlock(disk, `mvm-${name}`, { counters: new SharedArrayBuffer(BLOCK_STATS_BYTES) }));
   }
@@ -76,6 +79,7 @@ export class VmDrives {
   /** Closes every disk (making it consistent on the host) and deletes the overlays. Never throws. */
   closeSync(): string[] {
     const problems: string[] = [];
+    this.opened.splice(0);
     for (const disk of this.disks.splice(0)) {
       try {
         disk.closeSync();
