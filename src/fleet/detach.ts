@@ -20,6 +20,7 @@ import { runViaHelperIfNeeded } from '../helper/client.js';
 import type { VmPlan } from '../vmm/vm-assembly.js';
 import { startApiRelay } from './api-relay.js';
 import { jailedVmmCommand, jailOn } from './jail-spawn.js';
+import { vmmExitReason } from './vmm-exit.js';
 import { UNJAILED_WARNING } from '../vmm/jail/lock-down.js';
 import { CLI_ENTRY } from './cli-entry.js';
 import { claimNameOrGenerate } from './vm-claim.js';
@@ -208,7 +209,7 @@ function failureMessage(name: string, outcome: Exclude<BootOutcome, { kind: 'boo
           : `the VM ${name} ended before it booted (exit status ${outcome.status.exitStatus ?? 'none'}${outcome.status.exitReason ? `, ${outcome.status.exitReason}` : ''})`;
       break;
     case 'died':
-      head = `the VMM process of ${name} ended (${outcome.signal ? `signal ${outcome.signal}` : `status ${outcome.code}`}) without a final state; see ${vmFile(name, 'vmmLog')}`;
+      head = `the VMM process of ${name} ended (${vmmExitReason(vmDir(name)) ?? (outcome.signal ? `signal ${outcome.signal}` : `status ${outcome.code}`)}) without a final state; see ${vmFile(name, 'vmmLog')}`;
       tailOf = vmFile(name, 'vmmLog');
       break;
     case 'timeout':

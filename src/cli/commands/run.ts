@@ -35,6 +35,7 @@ import { applyConfigFile } from '../../config/apply.js';
 import { UserError } from '../../errors.js';
 import { readSnapshot } from '../../snapshot/snapshot-dir.js';
 import { planFromLaunch } from '../../vmm/snapshot-launch.js';
+import { jailWanted, lockDownVmm, NO_JAIL_ENV, UNJAILED_WARNING } from '../../vmm/jail/lock-down.js';
 
 interface RunOptions {
   kernel?: string;
@@ -56,6 +57,8 @@ interface RunOptions {
   detach?: boolean;
   name?: string;
   restore?: string;
+  /** false with --no-jail (or `jail = false` in the ini file). */
+  jail: boolean;
 }
 
 /**
@@ -250,6 +253,9 @@ async function runLocally(plan: VmPlan, command: readonly string[], options: Run
   }
   if (interactive) writeAll(2, Buffer.from(`mvm: console attached; ${CONSOLE_ESCAPE_NAME} stops the VM\n`));
   console_.attach();
+  // A foreground VMM keeps the caller's namespaces and uid (it is the caller's process): no_new_privs and the seccomp filter only.
+  if (jailWanted()) lockDownVmm();
+  else writeAll(2, Buffer.from(`mvm: ${UNJAILED_WARNING}\n`));
   firstRunMs = performance.now();
   vm.machine.start();
 }
@@ -312,6 +318,7 @@ export function register(program: Command): void {
       'boot with a shared host directory as the root filesystem (it must hold a root filesystem with /init), no initramfs or disk needed',
     )
     .option('--no-rng', 'do not give the guest a virtio-rng entropy device')
+    .option('--no-jail', 'debugging only: run the VMM unconfined (no seccomp filter, namespaces or own uid); says so loudly')
     .option('--timing', 'print boot time and exit counts on stderr when the VM stops')
     .option('-d, --detach', 'start the VM in the background and print its name once it has booted (see mvm ps, mvm stop)')
     .option('--name <name>', "the detached VM's name (default: generated, like swift-heron-4821)")
@@ -326,6 +333,8 @@ export function register(program: Command): void {
     .action(async (command: string[], options: RunOptions, self: Command) => {
       const config = applyConfigFile(self); // fills `options` from --config FILE, below the flags given
       checkDetachOptions(options);
+      // Through the environment: it reaches the detached VMM and, as an MVM_* variable, the helper VM's run.
+      if (options.jail === false) process.env[NO_JAIL_ENV] = '1';
       const plan = options.restore !== undefined ? planRestore(command, options, self) : planRun(command, options);
       if (options.detach) {
         await runDetached(plan, { ...(options.name !== undefined ? { name: options.name } : {}), config }, process.argv.slice(2));
