@@ -38,10 +38,10 @@ export function vmmOuterPid(): number {
   }
 }
 
-export function enterVmmJail(name: string, record: VmRecord, identity: VmIdentity, log: (message: string) => void, booted: () => boolean): void {
+export function enterVmmJail(name: string, record: VmRecord, identity: VmIdentity, log: (message: string) => void, booted: () => boolean): boolean {
   if (!jailWanted()) {
     log(UNJAILED_WARNING);
-    return;
+    return false;
   }
   const idText = process.env[JAIL_ID_ENV];
   const id = Number(idText);
@@ -70,4 +70,5 @@ export function enterVmmJail(name: string, record: VmRecord, identity: VmIdentit
       setTimeout(makeForbiddenSyscallForSpecs, TEST_AFTER_BOOT_MS);
     }, TEST_BOOT_POLL_MS);
   }
+  return true;
 }

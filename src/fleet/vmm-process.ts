@@ -57,6 +57,7 @@ export async function runVmm(name: string): Promise<void> {
   let ended = false;
   let snapshot: ReturnType<typeof readSnapshot> | undefined;
   let assemblyStart = 0;
+  let jailed = false;
   const server = createApiServer(controller());
   const lifecycle = new VmLifecycle(identity, {
     writeStatus: (status) => writeJsonAtomic(vmFile(name, 'status'), status),
@@ -142,6 +143,8 @@ export async function runVmm(name: string): Promise<void> {
       kill: () => lifecycle.kill('killed (POST /kill)'),
       attachConsole: (socket, head) => (hub ? hub.attach(socket, head) : socket.destroy()),
       snapshot: async (request) => {
+        if (jailed)
+          return { ok: false, error: 'this VM runs jailed: its VMM cannot write outside its own directory; snapshot VMs started with --no-jail' };
         const state = lifecycle.status.state;
         // A booting guest is refused: its snapshot would restore into a boot half done, and slower than a fresh one.
         if (state !== 'running' || !vm || !record)
@@ -200,7 +203,7 @@ export async function runVmm(name: string): Promise<void> {
     if (identity.where === 'helper') mkdirSync(dirname(identity.apiListen), { recursive: true, mode: 0o700 });
     await listenApi(server, identity.apiListen);
     // Everything the VM needs is open: into the jail (namespaces, pivot_root, own uid, seccomp) before the first KVM_RUN.
-    enterVmmJail(name, record, identity, log, () => lifecycle.status.bootMs !== null);
+    jailed = enterVmmJail(name, record, identity, log, () => lifecycle.status.bootMs !== null);
   } catch (err) {
     const { message } = describeError(err);
     log(`cannot start: ${message}`);
