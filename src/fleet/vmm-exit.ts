@@ -1,7 +1,8 @@
 // Why a jailed VMM ended without writing its final state, from the exit
 // status its spawn wrapper (jail-spawn.ts) wrote to vms/NAME/vmm.exit. The
 // wrapper's shell writes 128+N for a VMM killed by signal N: a seccomp kill is
-// SIGSYS, the kernel's OOM killer (memory.max) and kill -9 are SIGKILL.
+// SIGSYS; the kernel's OOM killer and kill -9 are SIGKILL, which unshare
+// reports as status 1 (it cannot re-raise SIGKILL on itself).
 import { readFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { join } from 'node:path';
@@ -16,7 +17,8 @@ export function describeVmmExit(status: number): string {
   if (signal === osConstants.signals.SIGSYS) return 'VMM killed by its seccomp filter (SIGSYS: a system call outside its allow-list; see vmm.log)';
   if (signal === osConstants.signals.SIGKILL) return 'VMM killed (SIGKILL: out of memory under its limit, or kill -9)';
   if (signal > 0) return `VMM killed by signal ${signal}`;
-  return `VMM exited with status ${status} without a final state`;
+  // unshare(1) cannot re-raise SIGKILL on itself (it exits 1 saying "sigprocmask unblock failed"): a plain status may be a kill -9 too.
+  return `VMM process gone (status ${status}, no final state)`;
 }
 
 /** The reason in `dir`'s vmm.exit, or null when there is none (or it does not hold an exit status). */

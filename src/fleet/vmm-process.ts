@@ -87,7 +87,8 @@ export async function runVmm(name: string): Promise<void> {
           () => {
             server.close();
             rmSync(identity.apiListen, { force: true });
-            if (identity.where === 'helper') rmSync(dirname(identity.apiListen), { recursive: true, force: true });
+            // A jailed VMM's API directory is a mount point it cannot remove (an empty leftover in the helper's /run; its dead pid keeps it from counting).
+            if (identity.where === 'helper' && !jailed) rmSync(dirname(identity.apiListen), { recursive: true, force: true });
           },
         ],
         ['writing the final state', () => writeJsonAtomic(vmFile(name, 'status'), final)],
