@@ -178,6 +178,13 @@ bench-compare: deps build images firmware/out/bench/exit-loop
 bench-report: bench-compare
 	$(MVM) bench report --out docs/benchmarks.md
 
+# Issue #17: records the system calls the VMM makes (strace -f, unjailed, inside
+# the helper VM when this host's KVM cannot run guests) and names those the
+# seccomp allow-list in src/vmm/jail/syscall-allow-list.ts lacks.
+.PHONY: seccomp-record
+seccomp-record: deps build images
+	scripts/record-vmm-syscalls.sh $(OUT)/seccomp
+
 firmware/out/bench/exit-loop: firmware/bench/exit-loop.c
 	@mkdir -p $(@D)
 	gcc -O2 -Wall -Wextra -o $@ $<

@@ -84,6 +84,14 @@ describe('mvm run --config: merging with the command line', () => {
     expect((await parseRun(['--config', file])).options['rng']).to.equal(false);
   });
 
+  it('jails by default; jail = false in the file or --no-jail turns it off', async () => {
+    const noJail = join(dir, 'no-jail.ini');
+    writeFileSync(noJail, '[machine]\njail = false\n');
+    expect((await parseRun([])).options['jail']).to.equal(true);
+    expect((await parseRun(['--config', noJail])).options['jail']).to.equal(false);
+    expect((await parseRun(['--no-jail'])).options['jail']).to.equal(false);
+  });
+
   it("puts --disk and --append after the file's disks and parameters", async () => {
     const { options } = await parseRun(['--config', file, '--disk', join(dir, 'extra.img'), '--append', 'rw', '--append', 'init=/init']);
     expect(options['disk']).to.deep.equal([

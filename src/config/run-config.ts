@@ -4,7 +4,7 @@
 // section into the same typed settings as its flag, never into flag text).
 //
 //   [vm]          name     (the VM's name for `mvm run -d`)
-//   [machine]     vcpus, memory, rng = true|false
+//   [machine]     vcpus, memory, rng = true|false, jail = true|false (false: --no-jail)
 //   [kernel]      path, cmdline (replaces the default command line),
 //                 append (parameters added to it), initrd (empty: none)
 //   [console]     device = virtio|serial
@@ -41,6 +41,7 @@ export interface RunConfigValues {
   cpus?: string;
   memory?: string;
   rng?: boolean;
+  jail?: boolean;
   kernel?: string;
   /** "" for no initramfs, as with --initrd "". */
   initrd?: string;
@@ -128,7 +129,7 @@ const SECTION_KINDS: Record<string, SectionKind> = {
   },
   machine: {
     named: false,
-    keys: ['vcpus', 'memory', 'rng'],
+    keys: ['vcpus', 'memory', 'rng', 'jail'],
     required: [],
     emptyAllowed: [],
     read(r, values) {
@@ -149,6 +150,12 @@ const SECTION_KINDS: Record<string, SectionKind> = {
         const on = BOOLEANS[rng.value];
         if (on === undefined) throw r.fail('rng', `must be true or false, not "${rng.value}"`);
         values.rng = on;
+      }
+      const jail = r.entry('jail');
+      if (jail) {
+        const on = BOOLEANS[jail.value];
+        if (on === undefined) throw r.fail('jail', `must be true or false, not "${jail.value}"`);
+        values.jail = on;
       }
     },
   },

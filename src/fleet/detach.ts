@@ -19,6 +19,9 @@ import { createOverlay } from '../disk/overlay.js';
 import { runViaHelperIfNeeded } from '../helper/client.js';
 import type { VmPlan } from '../vmm/vm-assembly.js';
 import { startApiRelay } from './api-relay.js';
+import { jailedVmmCommand, jailOn } from './jail-spawn.js';
+import { vmmExitReason } from './vmm-exit.js';
+import { UNJAILED_WARNING } from '../vmm/jail/lock-down.js';
 import { CLI_ENTRY } from './cli-entry.js';
 import { claimNameOrGenerate } from './vm-claim.js';
 import { checkVmName, generateVmName, vmDir, vmFile } from './vm-dir.js';
@@ -98,11 +101,16 @@ function createOverlays(plan: VmPlan, dir: string): (string | undefined)[] {
   });
 }
 
-function spawnVmm(name: string): ChildProcess {
+function spawnVmm(name: string, plan: VmPlan): ChildProcess {
+  const vmmArgv = [process.execPath, CLI_ENTRY, '__vmm', name];
+  const jailed = jailOn() ? jailedVmmCommand(name, vmmArgv, { taps: plan.nets.length }) : undefined;
+  if (!jailed) process.stderr.write(`mvm: ${UNJAILED_WARNING}\n`);
   const log = openSync(vmFile(name, 'vmmLog'), 'a', 0o600);
   try {
     // Own session (detached), no terminal, output to vmm.log: it must outlive this command and its terminal.
-    const child = spawn(process.execPath, [CLI_ENTRY, '__vmm', name], { detached: true, stdio: ['ignore', log, log], env: process.env });
+    const child = jailed
+      ? spawn(jailed.file, jailed.args, { detached: true, stdio: ['ignore', log, log], env: jailed.env })
+      : spawn(vmmArgv[0]!, vmmArgv.slice(1), { detached: true, stdio: ['ignore', log, log], env: process.env });
     child.on('error', () => undefined); // seen below as an exit without a state
     child.unref();
     return child;
@@ -121,7 +129,14 @@ async function launchLocally(plan: VmPlan, name: string, config: string | null):
     rmSync(dir, { recursive: true, force: true });
     throw err;
   }
-  const child = spawnVmm(name);
+  let child: ChildProcess;
+  try {
+    child = spawnVmm(name, plan);
+  } catch (err) {
+    // No VMM was started (its jail could not be set up): give the name back.
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
   // Interrupted while waiting: nobody will learn the VM's name from us, so
   // stop it (gracefully; the VMM forces it off after its stop timeout) rather
   // than leave it running unseen.
@@ -194,7 +209,7 @@ function failureMessage(name: string, outcome: Exclude<BootOutcome, { kind: 'boo
           : `the VM ${name} ended before it booted (exit status ${outcome.status.exitStatus ?? 'none'}${outcome.status.exitReason ? `, ${outcome.status.exitReason}` : ''})`;
       break;
     case 'died':
-      head = `the VMM process of ${name} ended (${outcome.signal ? `signal ${outcome.signal}` : `status ${outcome.code}`}) without a final state; see ${vmFile(name, 'vmmLog')}`;
+      head = `the VMM process of ${name} ended (${vmmExitReason(vmDir(name)) ?? (outcome.signal ? `signal ${outcome.signal}` : `status ${outcome.code}`)}) without a final state; see ${vmFile(name, 'vmmLog')}`;
       tailOf = vmFile(name, 'vmmLog');
       break;
     case 'timeout':

@@ -14,6 +14,7 @@ import { API_PATHS } from '../api/schema.js';
 import { insideHelper } from '../helper/host-kvm.js';
 import type { VmEntry } from './registry.js';
 import { VM_FILES } from './vm-dir.js';
+import { vmmExitReason } from './vmm-exit.js';
 import type { VmLifeState, VmShownState, VmStatus } from './vm-status.js';
 
 export interface ShownState {
@@ -119,6 +120,9 @@ function relayNotYetDue(entry: VmEntry, status: VmStatus): boolean {
 }
 
 async function liveStatusShown(entry: VmEntry, status: VmStatus): Promise<ShownState> {
+  // A jailed VMM's wrapper records how it ended: a live state beside that record is a VMM that died (seccomp, OOM kill).
+  const ended = vmmExitReason(entry.dir);
+  if (ended !== null) return { state: 'dead', reason: ended };
   // Inside the helper VM its own VMMs are local processes: check them like the host's.
   if (status.where === 'host' || insideHelper()) {
     return processExists(status.pid) ? { state: status.state, reason: null } : { state: 'dead', reason: REASON_PROCESS_GONE };

@@ -28,6 +28,8 @@ export const VM_FILES = {
   relayLog: 'relay.log',
   /** Written by the relay when it stops (its reason): from then on a missing api.sock is final, never "relay not started yet". */
   relayEnded: 'relay.ended',
+  /** The jailed VMM's exit status (128+N: killed by signal N), written by its spawn wrapper (jail-spawn.ts). */
+  vmmExit: 'vmm.exit',
 } as const;
 
 /** Like Docker's container names: a letter or digit, then letters, digits, `_`, `.`, `-`. */

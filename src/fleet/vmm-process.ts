@@ -22,6 +22,7 @@ import { checkVmRecord, planFromRecord } from './vm-record.js';
 import { VM_FILES, vmFile } from './vm-dir.js';
 import { readJsonFile, writeJsonAtomic, type VmRecord, type VmStatus } from './vm-status.js';
 import { collectStats } from './vmm-stats.js';
+import { enterVmmJail, vmmOuterPid } from './vmm-jail.js';
 
 /** Process exit statuses of the VMM itself (its VM's fate is in state.json). */
 const EXIT_OK = 0;
@@ -34,18 +35,20 @@ function log(message: string): void {
 }
 
 /** Where the API listens: the VM directory, or inside the helper VM a local directory (9p cannot hold sockets). */
-function apiListenPath(name: string): string {
-  return insideHelper() ? `${helperVmmDir(name, process.pid)}/${VM_FILES.api}` : vmFile(name, 'api');
+function apiListenPath(name: string, pid: number): string {
+  return insideHelper() ? `${helperVmmDir(name, pid)}/${VM_FILES.api}` : vmFile(name, 'api');
 }
 
 export async function runVmm(name: string): Promise<void> {
   // The process's own start (before node loaded mvm's modules), like bootMs, which counts from there too.
   const startedAtMs = Math.round(performance.timeOrigin);
+  // In its own pid namespace a jailed VMM is pid 1: state.json and the API directory need the pid the host sees.
+  const pid = vmmOuterPid();
   const identity: VmIdentity = {
     name,
-    pid: process.pid,
+    pid,
     where: insideHelper() ? 'helper' : 'host',
-    apiListen: apiListenPath(name),
+    apiListen: apiListenPath(name, pid),
     startedAt: new Date(startedAtMs).toISOString(),
   };
   let record: VmRecord | undefined;
@@ -54,6 +57,7 @@ export async function runVmm(name: string): Promise<void> {
   let ended = false;
   let snapshot: ReturnType<typeof readSnapshot> | undefined;
   let assemblyStart = 0;
+  let jailed = false;
   const server = createApiServer(controller());
   const lifecycle = new VmLifecycle(identity, {
     writeStatus: (status) => writeJsonAtomic(vmFile(name, 'status'), status),
@@ -61,7 +65,7 @@ export async function runVmm(name: string): Promise<void> {
     // Deferred one turn: the API answer that caused it (POST /kill) goes out first.
     terminate: (final) => setImmediate(() => end(final)),
   });
-  log(`starting VM ${name} (pid ${process.pid}, API on ${identity.apiListen})`);
+  log(`starting VM ${name} (pid ${pid}, API on ${identity.apiListen})`);
 
   function end(final: VmStatus): never {
     if (!ended) {
@@ -83,7 +87,8 @@ export async function runVmm(name: string): Promise<void> {
           () => {
             server.close();
             rmSync(identity.apiListen, { force: true });
-            if (identity.where === 'helper') rmSync(dirname(identity.apiListen), { recursive: true, force: true });
+            // A jailed VMM's API directory is a mount point it cannot remove (an empty leftover in the helper's /run; its dead pid keeps it from counting).
+            if (identity.where === 'helper' && !jailed) rmSync(dirname(identity.apiListen), { recursive: true, force: true });
           },
         ],
         ['writing the final state', () => writeJsonAtomic(vmFile(name, 'status'), final)],
@@ -139,6 +144,8 @@ export async function runVmm(name: string): Promise<void> {
       kill: () => lifecycle.kill('killed (POST /kill)'),
       attachConsole: (socket, head) => (hub ? hub.attach(socket, head) : socket.destroy()),
       snapshot: async (request) => {
+        if (jailed)
+          return { ok: false, error: 'this VM runs jailed: its VMM cannot write outside its own directory; snapshot VMs started with --no-jail' };
         const state = lifecycle.status.state;
         // A booting guest is refused: its snapshot would restore into a boot half done, and slower than a fresh one.
         if (state !== 'running' || !vm || !record)
@@ -196,6 +203,8 @@ export async function runVmm(name: string): Promise<void> {
     );
     if (identity.where === 'helper') mkdirSync(dirname(identity.apiListen), { recursive: true, mode: 0o700 });
     await listenApi(server, identity.apiListen);
+    // Everything the VM needs is open: into the jail (namespaces, pivot_root, own uid, seccomp) before the first KVM_RUN.
+    jailed = enterVmmJail(name, record, identity, log, () => lifecycle.status.bootMs !== null);
   } catch (err) {
     const { message } = describeError(err);
     log(`cannot start: ${message}`);

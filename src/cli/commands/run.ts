@@ -36,6 +36,7 @@ import { UserError } from '../../errors.js';
 import { readSnapshot } from '../../snapshot/snapshot-dir.js';
 import { planFromLaunch } from '../../vmm/snapshot-launch.js';
 import { agentReadsSerial, requestAtResume, restoreRequest, templateCommand, templateWatcher } from './run-template.js';
+import { jailWanted, lockDownVmm, NO_JAIL_ENV, UNJAILED_WARNING } from '../../vmm/jail/lock-down.js';
 
 interface RunOptions {
   kernel?: string;
@@ -58,6 +59,8 @@ interface RunOptions {
   name?: string;
   restore?: string;
   snapshotAfterBoot?: string;
+  /** false with --no-jail (or `jail = false` in the ini file). */
+  jail: boolean;
 }
 
 /**
@@ -264,6 +267,9 @@ async function runLocally(plan: VmPlan, command: readonly string[], options: Run
   }
   if (interactive) writeAll(2, Buffer.from(`mvm: console attached; ${CONSOLE_ESCAPE_NAME} stops the VM\n`));
   console_.attach();
+  // A foreground VMM keeps the caller's namespaces and uid (it is the caller's process): no_new_privs and the seccomp filter only.
+  if (jailWanted()) lockDownVmm();
+  else writeAll(2, Buffer.from(`mvm: ${UNJAILED_WARNING}\n`));
   firstRunMs = performance.now();
   vm.machine.start();
   // A clone of a template: its agent waits for this line (src/vmm/guest-agent.ts).
@@ -332,6 +338,7 @@ export function register(program: Command): void {
       'boot with a shared host directory as the root filesystem (it must hold a root filesystem with /init), no initramfs or disk needed',
     )
     .option('--no-rng', 'do not give the guest a virtio-rng entropy device')
+    .option('--no-jail', 'debugging only: run the VMM unconfined (no seccomp filter, namespaces or own uid); says so loudly')
     .option('--timing', 'print boot time and exit counts on stderr when the VM stops')
     .option('-d, --detach', 'start the VM in the background and print its name once it has booted (see mvm ps, mvm stop)')
     .option('--name <name>', "the detached VM's name (default: generated, like swift-heron-4821)")
@@ -351,6 +358,8 @@ export function register(program: Command): void {
       const config = applyConfigFile(self); // fills `options` from --config FILE, below the flags given
       checkDetachOptions(options);
       if (options.snapshotAfterBoot !== undefined) command = templateCommand(command, options);
+      // Through the environment: it reaches the detached VMM and, as an MVM_* variable, the helper VM's run.
+      if (options.jail === false) process.env[NO_JAIL_ENV] = '1';
       const plan = options.restore !== undefined ? planRestore(command, options, self) : planRun(command, options);
       if (options.detach) {
         await runDetached(plan, { ...(options.name !== undefined ? { name: options.name } : {}), config }, process.argv.slice(2));
