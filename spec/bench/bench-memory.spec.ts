@@ -9,7 +9,8 @@ import type { MemoryReport } from '../../src/cli/commands/bench/memory.js';
 import { runMvm } from '../helpers/mvm-cli.js';
 
 describe('mvm bench memory (2 instances per side)', function () {
-  this.timeout(300_000);
+  // Four sides; the mvm restore side first boots its template.
+  this.timeout(480_000);
   let dir: string;
   let report: MemoryReport;
   let stdout: string;
@@ -17,7 +18,7 @@ describe('mvm bench memory (2 instances per side)', function () {
   before(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mvm-bench-memory-'));
     const json = path.join(dir, 'memory.json');
-    const result = await runMvm(['bench', 'memory', '--count', '2', '--json', json], { timeoutMs: 280_000 });
+    const result = await runMvm(['bench', 'memory', '--count', '2', '--json', json], { timeoutMs: 460_000 });
     expect(result.status, result.stderr).to.equal(0);
     stdout = result.stdout;
     report = JSON.parse(fs.readFileSync(json, 'utf8')) as MemoryReport;
@@ -27,7 +28,7 @@ describe('mvm bench memory (2 instances per side)', function () {
   it('measures two idle instances of every side, each with processes and a positive PSS', () => {
     expect(report.benchmark).to.equal('memory');
     expect(report.skipped).to.deep.equal([]);
-    expect(report.sides.map((s) => s.side)).to.deep.equal(['mvm', 'qemu', 'runc']);
+    expect(report.sides.map((s) => s.side)).to.deep.equal(['mvm', 'mvm-restore', 'qemu', 'runc']);
     for (const side of report.sides) {
       expect(side.raw.instances, side.side).to.have.length(2);
       for (const i of side.raw.instances) {

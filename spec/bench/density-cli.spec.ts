@@ -13,8 +13,8 @@ import { runMvm } from '../helpers/mvm-cli.js';
 const CAP = 2;
 
 describe('mvm bench density (real sides, tiny cap)', function () {
-  // 3 sides × (a warm-up + 2 instances), seconds each under the helper's emulation, plus settling.
-  this.timeout(600_000);
+  // 4 sides (mvm restore after booting its template) × (a warm-up + 2 instances), seconds each under the helper's emulation, plus settling.
+  this.timeout(900_000);
   let dir: string;
 
   before(() => {
@@ -24,11 +24,11 @@ describe('mvm bench density (real sides, tiny cap)', function () {
 
   it('fills every side to the cap, says the cap stopped it, and measures boot time and memory', async () => {
     const json = path.join(dir, 'density.json');
-    const run = await runMvm(['bench', 'density', '--max', String(CAP), '--budget-seconds', '400', '--json', json], { timeoutMs: 590_000 });
+    const run = await runMvm(['bench', 'density', '--max', String(CAP), '--budget-seconds', '400', '--json', json], { timeoutMs: 890_000 });
     expect(run.status, run.stdout + run.stderr).to.equal(0);
     const result = JSON.parse(fs.readFileSync(json, 'utf8')) as DensityResult;
     expect(result.benchmark).to.equal('density');
-    expect(result.sides.map((s) => s.side)).to.deep.equal(['mvm', 'qemu', 'runc']);
+    expect(result.sides.map((s) => s.side)).to.deep.equal(['mvm', 'mvm-restore', 'qemu', 'runc']);
     const measured = result.sides.filter((s) => s.unavailable === undefined);
     expect(
       measured.map((s) => s.side),

@@ -85,12 +85,11 @@ describe('mvm snapshot create / inspect and mvm run --restore, end to end', func
   });
 
   it('snapshots a counting VM and stops it; the snapshot is whole and its memory file sparse', async () => {
-    // A jailed VMM cannot write outside its VM directory, so the snapshotted VMs run unjailed (issue #17); their clones are jailed.
+    // Jailed (the default): the VMM writes the snapshot inside its VM directory and `mvm snapshot create` moves it to DIR.
     const run = await runMvm(
       [
         'run',
         '-d',
-        '--no-jail',
         '--name',
         ORIGINAL,
         '--kernel',
@@ -159,12 +158,9 @@ describe('mvm snapshot create / inspect and mvm run --restore, end to end', func
     const numbers = (name: string): number[] => [...consoleText(name).matchAll(/^n(\d+)\r?$/gm)].map((m) => Number(m[1]));
     const disk = join(root, 'disk.qcow2');
     createQcow2(disk, { size: 8 << 20 });
-    const run = await runMvm(
-      ['run', '-d', '--no-jail', '--name', original, '-m', '128M', '--cpus', '2', '--disk', disk, '--', 'sh', '-c', LINUX_COUNTER],
-      {
-        timeoutMs: 240_000,
-      },
-    );
+    const run = await runMvm(['run', '-d', '--name', original, '-m', '128M', '--cpus', '2', '--disk', disk, '--', 'sh', '-c', LINUX_COUNTER], {
+      timeoutMs: 240_000,
+    });
     expect(run.status, run.stderr).to.equal(0);
     await until(() => numbers(original).length >= 3, 'the Linux counter', 60_000);
     const linuxDir = join(root, 'linux');

@@ -10,6 +10,7 @@ import { insideHelper } from '../helper/host-kvm.js';
 import type { PathEnv } from '../runtime/paths.js';
 import { apiSocketPath, isFinalShownState, processExists, shownState, type ShownState } from './liveness.js';
 import { readVm, type VmEntry } from './registry.js';
+import { checkSnapshotTarget, moveStagedSnapshot, stagedSnapshotDir } from './snapshot-staging.js';
 import { VM_FILES } from './vm-dir.js';
 import type { VmDriveRecord, VmStatus } from './vm-status.js';
 
@@ -186,6 +187,11 @@ export const SNAPSHOT_TIMEOUT_MS = 10 * 60_000;
 
 /** Asks the VMM to write a snapshot of the running VM to `dir` (absolute), then resume it or, with `stop`, end it. */
 export async function snapshotVm(entry: VmEntry, dir: string, stop: boolean): Promise<SnapshotTakenInfo> {
+  try {
+    checkSnapshotTarget(dir);
+  } catch (err) {
+    throw new UserError(`cannot snapshot VM ${entry.name}: ${(err as Error).message}`);
+  }
   let response: ApiResponse<SnapshotTakenInfo | ApiError>;
   try {
     response = await apiCall<SnapshotTakenInfo | ApiError>(apiSocketPath(entry), 'PUT', API_PATHS.snapshot, { dir, stop }, SNAPSHOT_TIMEOUT_MS);
@@ -194,5 +200,12 @@ export async function snapshotVm(entry: VmEntry, dir: string, stop: boolean): Pr
     throw err;
   }
   if (response.status >= 300) throw refusal(entry, 'snapshot', response);
-  return response.body as SnapshotTakenInfo;
+  const taken = response.body as SnapshotTakenInfo;
+  if (taken.dir === dir) return taken;
+  // A jailed VMM wrote it inside its own directory (src/fleet/snapshot-staging.ts): only that path is moved out.
+  const staged = stagedSnapshotDir(entry.dir);
+  if (taken.dir !== staged)
+    throw new UserError(`VM ${entry.name} says its snapshot is in ${taken.dir}, neither ${dir} nor its staging directory: nothing moved`);
+  moveStagedSnapshot(staged, dir);
+  return { ...taken, dir };
 }

@@ -3,7 +3,7 @@
 // assembly as foreground `mvm run`, keeps state.json current, appends the
 // console to console.log, serves the API socket, and ends after writing the
 // final state. Its stdout and stderr are vms/NAME/vmm.log.
-import { mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { createApiServer, listenApi, type VmController } from '../api/server.js';
 import { DEFAULT_STOP_TIMEOUT_MS, type VmInfo } from '../api/schema.js';
@@ -19,7 +19,8 @@ import { takeSnapshot } from '../vmm/take-snapshot.js';
 import { ConsoleHub } from './console-hub.js';
 import { VmLifecycle, type VmIdentity } from './vm-lifecycle.js';
 import { checkVmRecord, planFromRecord } from './vm-record.js';
-import { VM_FILES, vmFile } from './vm-dir.js';
+import { VM_FILES, vmDir, vmFile } from './vm-dir.js';
+import { stagedSnapshotDir } from './snapshot-staging.js';
 import { readJsonFile, writeJsonAtomic, type VmRecord, type VmStatus } from './vm-status.js';
 import { collectStats } from './vmm-stats.js';
 import { enterVmmJail, vmmOuterPid } from './vmm-jail.js';
@@ -144,16 +145,18 @@ export async function runVmm(name: string): Promise<void> {
       kill: () => lifecycle.kill('killed (POST /kill)'),
       attachConsole: (socket, head) => (hub ? hub.attach(socket, head) : socket.destroy()),
       snapshot: async (request) => {
-        if (jailed)
-          return { ok: false, error: 'this VM runs jailed: its VMM cannot write outside its own directory; snapshot VMs started with --no-jail' };
+        // A jailed VMM can write only inside its VM directory: the snapshot goes there and `mvm snapshot create` moves it out.
+        const target = jailed ? stagedSnapshotDir(vmDir(name)) : request.dir;
+        if (jailed && existsSync(target))
+          return { ok: false, error: `${target} still holds an earlier snapshot that was not moved out: move or remove it first` };
         const state = lifecycle.status.state;
         // A booting guest is refused: its snapshot would restore into a boot half done, and slower than a fresh one.
         if (state !== 'running' || !vm || !record)
           return { ok: false, error: `the VM is ${state}: only a running VM that has booted can be snapshotted` };
         try {
           const launch = launchFromPlan(planFromRecord(record), vm.drives);
-          const taken = await takeSnapshot(vm.machine, request.dir, { resume: request.stop !== true, launch, drives: vm.drives });
-          log(`snapshot written to ${request.dir} (${taken.memoryDataBytes} bytes of RAM, paused ${Math.round(taken.pausedToDurableMs)} ms)`);
+          const taken = await takeSnapshot(vm.machine, target, { resume: request.stop !== true, launch, drives: vm.drives });
+          log(`snapshot written to ${target} (${taken.memoryDataBytes} bytes of RAM, paused ${Math.round(taken.pausedToDurableMs)} ms)`);
           if (request.stop) lifecycle.kill('stopped after a snapshot');
           return { ok: true, taken: { ...taken, stopped: request.stop === true } };
         } catch (err) {
