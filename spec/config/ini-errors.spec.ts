@@ -87,7 +87,7 @@ describe('mvm run --config: validation errors', () => {
 
   it('an unknown key, listing the known ones', () => {
     expect(errorFor('[machine]\ncpus = 2\n').message).to.equal(
-      `${join(dir, 'vm.ini')}:2: [machine] cpus: unknown key (keys of [machine]: vcpus, memory, rng)`,
+      `${join(dir, 'vm.ini')}:2: [machine] cpus: unknown key (keys of [machine]: vcpus, memory, rng, jail)`,
     );
     expect(errorFor('[drive.root]\npath = disk.img\nformat = qcow2\n').message).to.match(
       /vm\.ini:3: \[drive\.root\] format: unknown key \(keys of \[drive\.NAME\]: path, mode\)/,

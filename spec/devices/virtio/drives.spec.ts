@@ -22,7 +22,7 @@ describe('virtio-blk drives', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('gives an overlay drive a qcow2 overlay in the runtime directory; writes land there, the base is untouched, close deletes it', async () => {
+  it('gives an overlay drive a qcow2 overlay in the runtime directory; writes land there, the base is untouched, close deletes it', () => {
     const base = join(dir, 'base.raw');
     writeFileSync(base, Buffer.alloc(64 * SECTOR, 0x42));
     const before = createHash('sha256').update(readFileSync(base)).digest('hex');
@@ -34,13 +34,12 @@ describe('virtio-blk drives', () => {
     const device = drives.devices[0]!;
     expect(device.name).to.equal('virtio-blk (mvm-vda)');
     // Through the backend the device uses: the base shows through, writes stay in the overlay.
-    const disk = (device as unknown as { disk: { read(o: number, b: Uint8Array): Promise<void>; write(o: number, d: Uint8Array): Promise<void> } })
-      .disk;
+    const disk = (device as unknown as { disk: { readSync(o: number, b: Uint8Array): void; writeSync(o: number, d: Uint8Array): void } }).disk;
     const sector = new Uint8Array(SECTOR);
-    await disk.read(0, sector);
+    disk.readSync(0, sector);
     expect(sector[0]).to.equal(0x42);
-    await disk.write(0, new Uint8Array(SECTOR).fill(7));
-    await disk.read(0, sector);
+    disk.writeSync(0, new Uint8Array(SECTOR).fill(7));
+    disk.readSync(0, sector);
     expect(sector[0]).to.equal(7);
     expect(drives.closeSync()).to.deep.equal([]);
     expect(existsSync(join(runDir, scratch[0]!))).to.equal(false);
