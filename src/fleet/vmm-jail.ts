@@ -6,6 +6,7 @@
 import { readlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { PROJECT_ROOT } from '../runtime/build-layout.js';
+import { runtimeRoot } from '../runtime/paths.js';
 import { confineVmm } from '../vmm/jail/confine.js';
 import {
   FORBIDDEN_SYSCALL_TEST_ENV,
@@ -48,6 +49,9 @@ export function enterVmmJail(name: string, record: VmRecord, identity: VmIdentit
   if (idText === undefined || !Number.isSafeInteger(id) || id <= 0) {
     throw new JailError(`this VMM was started without its jail (no ${JAIL_ID_ENV}); start VMs with mvm run -d, or pass --no-jail (unconfined)`);
   }
+  // The default runtime root is named after the uid (/tmp/mvm-<uid>): pinned now, or the VMM would look for its
+  // VM directory under its jail uid's name once it has dropped to it.
+  process.env['MVM_RUN_DIR'] = runtimeRoot();
   const owned = [vmDir(name)];
   if (identity.where === 'helper') owned.push(dirname(identity.apiListen));
   // Guest connections to host port P reach UDS_P beside the VM's vsock socket (its owner decides who may connect).
