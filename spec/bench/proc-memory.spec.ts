@@ -29,7 +29,7 @@ describe('bench memory: reading /proc', () => {
   it('parses each mapping with its size, kind, Rss and Pss', () => {
     const maps = parseSmaps(smaps);
     expect(maps).to.have.length(4);
-    expect(maps[0]).to.deep.equal({ sizeKiB: 2048, anonymous: false, writable: false, rssKiB: 1800, pssKiB: 900 });
+    expect(maps[0]).to.deep.equal({ sizeKiB: 2048, anonymous: false, snapshotMemory: false, writable: false, rssKiB: 1800, pssKiB: 900 });
     expect(maps[1]).to.include({ sizeKiB: GUEST_KiB + 340, anonymous: true, writable: true });
     expect(maps[2]).to.include({ anonymous: true, rssKiB: 5000 });
   });
@@ -49,6 +49,21 @@ describe('bench memory: reading /proc', () => {
     // A read-only or file mapping of the right size is not guest RAM.
     expect(vmmOverhead(parseSmaps(entry(0x1000, GUEST_KiB, 'r--p', 0, '', 10, 10)), GUEST_KiB)).to.equal(undefined);
     expect(vmmOverhead(parseSmaps(entry(0x1000, GUEST_KiB, 'rw-p', 77, '/some/file', 10, 10)), GUEST_KiB)).to.equal(undefined);
+  });
+
+  it("counts a restored VM's private mapping of its snapshot's memory file as guest RAM", () => {
+    const restored = [
+      entry(0x1000, GUEST_KiB, 'rw-p', 77, '/tmp/template/memory.bin', 9000, 4500),
+      entry(0x7f1000000000, 8192, 'rw-p', 0, '[heap]', 5000, 5000),
+    ].join('\n');
+    expect(vmmOverhead(parseSmaps(restored), GUEST_KiB)).to.deep.equal({
+      guestMappings: 1,
+      guestRssKiB: 9000,
+      overheadRssKiB: 5000,
+      overheadPssKiB: 5000,
+    });
+    // Read-only, it is not RAM the guest runs in.
+    expect(vmmOverhead(parseSmaps(entry(0x1000, GUEST_KiB, 'r--p', 77, '/tmp/template/memory.bin', 10, 10)), GUEST_KiB)).to.equal(undefined);
   });
 
   it('refuses a mapping whose end lies before its start', () => {

@@ -40,6 +40,8 @@ export interface Mapping {
   sizeKiB: number;
   /** Anonymous: no backing file (inode 0; unnamed, or a kernel name such as [heap] or [anon:…]). */
   anonymous: boolean;
+  /** A snapshot's memory file (mvm restores guest RAM by mapping it private, copy-on-write). */
+  snapshotMemory: boolean;
   writable: boolean;
   rssKiB: number;
   pssKiB: number;
@@ -47,6 +49,8 @@ export interface Mapping {
 
 const HEADER = /^([0-9a-f]+)-([0-9a-f]+) (\S{4}) [0-9a-f]+ [0-9a-f]+:[0-9a-f]+ (\d+)\s*(.*)$/;
 const PAGE_BYTES_PER_KiB = 1024;
+/** The name src/snapshot/ gives a snapshot's guest RAM file. */
+const SNAPSHOT_MEMORY_FILE = '/memory.bin';
 
 /** The mappings of /proc/PID/smaps text, each with its Rss and Pss. */
 export function parseSmaps(text: string): Mapping[] {
@@ -62,6 +66,7 @@ export function parseSmaps(text: string): Mapping[] {
       current = {
         sizeKiB: Number((end - start) / BigInt(PAGE_BYTES_PER_KiB)),
         anonymous: header[4] === '0' && (path === '' || path.startsWith('[')),
+        snapshotMemory: path.endsWith(SNAPSHOT_MEMORY_FILE),
         writable: header[3]![1] === 'w',
         rssKiB: 0,
         pssKiB: 0,
@@ -83,7 +88,7 @@ export function parseSmaps(text: string): Mapping[] {
 export const GUEST_MAPPING_SLACK_KiB = 4096;
 
 export interface VmmOverhead {
-  /** The guest RAM mapping(s) found: anonymous, writable, guest size to guest size + slack. */
+  /** The guest RAM mapping(s) found: anonymous (or a restored VM's memory file), writable, guest size to guest size + slack. */
   guestMappings: number;
   /** Resident guest RAM (what the guest has touched). */
   guestRssKiB: number;
@@ -95,12 +100,14 @@ export interface VmmOverhead {
 
 /**
  * Splits a VMM's mappings into guest RAM and the rest. Guest RAM is every
- * anonymous writable mapping from GUEST_KIB to GUEST_KIB + slack in size (one
+ * anonymous writable mapping — or, in a VM restored from a snapshot, the
+ * private mapping of its memory file — from GUEST_KIB to GUEST_KIB + slack in size (one
  * for the benchmark's 256 MiB guests: mvm and QEMU map RAM below 3 GiB in one
  * piece); undefined when there is none (then nothing can be told apart).
  */
 export function vmmOverhead(mappings: readonly Mapping[], guestKiB: number): VmmOverhead | undefined {
-  const isGuest = (m: Mapping) => m.anonymous && m.writable && m.sizeKiB >= guestKiB && m.sizeKiB <= guestKiB + GUEST_MAPPING_SLACK_KiB;
+  const isGuest = (m: Mapping) =>
+    (m.anonymous || m.snapshotMemory) && m.writable && m.sizeKiB >= guestKiB && m.sizeKiB <= guestKiB + GUEST_MAPPING_SLACK_KiB;
   const guest = mappings.filter(isGuest);
   if (guest.length === 0) return undefined;
   const others = mappings.filter((m) => !isGuest(m));
