@@ -124,6 +124,7 @@ describe('shared host directories over virtio-fs (end to end)', function () {
 
   it('shares one folder between two VMs at once', async () => {
     const share = freshShare('two');
+    // Each file appears whole (written aside, then renamed): the other guest may look between an O_CREAT and the write.
     const vm = (me: string, other: string) =>
       run([
         '--share',
@@ -131,7 +132,7 @@ describe('shared host directories over virtio-fs (end to end)', function () {
         '--',
         'sh',
         '-c',
-        `echo ${me} > /both/${me}; i=0; while [ ! -f /both/${other} ] && [ $i -lt ${GUEST_WAIT_STEPS * 3} ]; do sleep 0.1; i=$((i+1)); done; echo SAW=$(cat /both/${other})`,
+        `echo ${me} > /both/.${me}; mv /both/.${me} /both/${me}; i=0; while [ ! -s /both/${other} ] && [ $i -lt ${GUEST_WAIT_STEPS * 3} ]; do sleep 0.1; i=$((i+1)); done; echo SAW=$(cat /both/${other})`,
       ]);
     const [a, b] = await Promise.all([vm('vm-a', 'vm-b'), vm('vm-b', 'vm-a')]);
     expect(a.stdout, a.stdout + a.stderr).to.match(/^SAW=vm-b\s*$/m);

@@ -76,10 +76,9 @@ describe('mvm snapshot create / inspect and mvm run --restore, end to end', func
 
   after(async () => {
     for (const name of [ORIGINAL, ...CLONES, ...LINUX]) {
-      const last = status(name);
-      if (last && (last.state === 'running' || last.state === 'starting' || last.state === 'stopping')) await runMvm(['kill', name]);
-      // A relay may still be removing its files when the kill returns.
-      rmSync(vmDir(name), { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
+      // mvm rm -f kills a VM still running and removes it the way users do; a relay may still be removing its files after.
+      if (existsSync(vmDir(name))) await runMvm(['rm', '-f', name]);
+      rmSync(vmDir(name), { recursive: true, force: true, maxRetries: 20, retryDelay: 250 });
     }
     rmSync(root, { recursive: true, force: true });
   });
